@@ -1,0 +1,69 @@
+"""Settings, read only from the environment, each with a safe default or a clear error."""
+
+import os
+
+DEV_SECRET = "dev-only-insecure-secret-change-me"
+
+
+class ConfigError(RuntimeError):
+    """The environment asks for something the service cannot run with."""
+
+
+def database_url(raw: str | None) -> str | None:
+    """Accept Heroku's legacy ``postgres://`` scheme, which SQLAlchemy 2 no longer does."""
+    if raw and raw.startswith("postgres://"):
+        return "postgresql://" + raw[len("postgres://"):]
+    return raw or None
+
+
+def _int(env, name, default):
+    value = env.get(name)
+    if value in (None, ""):
+        return default
+    try:
+        return int(value)
+    except ValueError:
+        raise ConfigError(f"{name} must be a whole number, not {value!r}") from None
+
+
+def from_env(env=None) -> dict:
+    """Build the Flask config mapping from environment variables."""
+    env = os.environ if env is None else env
+    db_url = database_url(env.get("DATABASE_URL"))
+    redis_url = env.get("REDIS_URL") or None
+    production = env.get("SCOREBOARD_ENV", "").lower() == "production" or db_url is not None
+    algorithm = env.get("JWT_ALGORITHM", "HS256")
+    return {
+        "PRODUCTION": production,
+        "SQLALCHEMY_DATABASE_URI": db_url,  # None: SQLite in the instance folder
+        "REDIS_URL": redis_url,  # None: in-process cache, broker and limits
+        "REDIS_PREFIX": env.get("REDIS_PREFIX", "scoreboard:"),
+        "JWT_SECRET_KEY": env.get("JWT_SECRET_KEY") or DEV_SECRET,
+        "JWT_PUBLIC_KEY": env.get("JWT_PUBLIC_KEY") or None,
+        "JWT_ALGORITHM": algorithm,
+        "JWT_ISSUER": env.get("JWT_ISSUER") or None,
+        "JWT_AUDIENCE": env.get("JWT_AUDIENCE") or None,
+        "JWT_LEEWAY": _int(env, "JWT_LEEWAY", 10),
+        "RATELIMIT_IP": env.get("RATELIMIT_IP", "600/minute"),
+        "RATELIMIT_START": env.get("RATELIMIT_START", "60/minute"),
+        "RATELIMIT_UPDATE": env.get("RATELIMIT_UPDATE", "60/minute"),
+        "TICKET_TTL_SECONDS": _int(env, "TICKET_TTL_SECONDS", 900),
+        "TOP_CACHE_TTL_SECONDS": _int(env, "TOP_CACHE_TTL_SECONDS", 300),
+        "MAX_CONTENT_LENGTH": _int(env, "MAX_BODY_BYTES", 4096),
+        # How many proxies (Heroku's router: 1) stand before us and set X-Forwarded-For.
+        "PROXY_HOPS": _int(env, "PROXY_HOPS", 0),
+    }
+
+
+def check(config: dict) -> None:
+    """Refuse settings that would be unsafe in production."""
+    if not config.get("PRODUCTION"):
+        return
+    uses_public_key = config["JWT_ALGORITHM"] in ("RS256", "ES256")
+    if uses_public_key and not config.get("JWT_PUBLIC_KEY"):
+        raise ConfigError(f"Must set JWT_PUBLIC_KEY to verify {config['JWT_ALGORITHM']} tokens")
+    secret = config.get("JWT_SECRET_KEY")
+    if not uses_public_key and (not secret or secret == DEV_SECRET or len(secret) < 32):
+        raise ConfigError(
+            "Must set JWT_SECRET_KEY to a random value of at least 32 characters in production"
+        )

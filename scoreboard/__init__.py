@@ -1,0 +1,77 @@
+"""Live Scoreboard: a Flask service that keeps scores honest and shows the top 10 live."""
+
+import os
+import re
+import uuid
+
+from flask import Flask, g, request
+from werkzeug.middleware.proxy_fix import ProxyFix
+
+import config as settings
+
+from . import api, auth, cli, errors, health
+from .broker import MemoryBroker, RedisBroker
+from .extensions import db, limiter, migrate
+from .store import MemoryStore, RedisStore
+
+REQUEST_ID = re.compile(r"[A-Za-z0-9._-]{1,64}")
+MIGRATIONS = os.path.join(os.path.dirname(os.path.dirname(__file__)), "migrations")
+
+
+def create_app(config: dict | None = None) -> Flask:
+    """Build the app from the environment, with ``config`` overriding it (tests do)."""
+    app = Flask(__name__, instance_relative_config=True)
+    app.config.update(settings.from_env())
+    app.config.update(config or {})
+    settings.check(app.config)
+    _configure_storage(app)
+
+    db.init_app(app)
+    migrate.init_app(app, db, directory=MIGRATIONS, render_as_batch=True)
+    auth.configure(app)
+    limiter.init_app(app)
+    errors.init_app(app)
+    cli.init_app(app)
+    app.register_blueprint(api.bp)
+    app.register_blueprint(health.bp)
+    _add_request_ids(app)
+    if app.config["PROXY_HOPS"]:
+        app.wsgi_app = ProxyFix(app.wsgi_app, x_for=app.config["PROXY_HOPS"])
+    return app
+
+
+def _configure_storage(app: Flask) -> None:
+    """Pick the adapters: SQLite and in-process state, or PostgreSQL and Redis."""
+    config = app.config
+    if not config.get("SQLALCHEMY_DATABASE_URI"):
+        os.makedirs(app.instance_path, exist_ok=True)
+        path = os.path.join(app.instance_path, "scoreboard.db")
+        config["SQLALCHEMY_DATABASE_URI"] = f"sqlite:///{path}"
+    config.setdefault("SQLALCHEMY_ENGINE_OPTIONS", {"pool_pre_ping": True})
+    redis_url = config.get("REDIS_URL")
+    if redis_url:
+        store = RedisStore(redis_url, config["REDIS_PREFIX"])
+        broker = RedisBroker(store)
+    else:
+        store, broker = MemoryStore(), MemoryBroker()
+    app.extensions["scoreboard.store"] = store
+    app.extensions["scoreboard.broker"] = broker
+    config["RATELIMIT_STORAGE_URI"] = redis_url or "memory://"
+    config["RATELIMIT_STORAGE_OPTIONS"] = {"socket_connect_timeout": 0.5, "socket_timeout": 1}
+    config["RATELIMIT_KEY_PREFIX"] = config["REDIS_PREFIX"] + "limits"
+    config["RATELIMIT_DEFAULT"] = config["RATELIMIT_IP"]
+    config["RATELIMIT_HEADERS_ENABLED"] = True
+    # A Redis outage should loosen rate limiting to per-process counts, not fail requests.
+    config["RATELIMIT_IN_MEMORY_FALLBACK_ENABLED"] = True
+
+
+def _add_request_ids(app: Flask) -> None:
+    @app.before_request
+    def take_request_id():
+        given = request.headers.get("X-Request-ID", "")
+        g.request_id = given if REQUEST_ID.fullmatch(given) else uuid.uuid4().hex
+
+    @app.after_request
+    def echo_request_id(response):
+        response.headers["X-Request-ID"] = g.get("request_id", "")
+        return response

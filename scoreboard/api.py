@@ -1,0 +1,115 @@
+"""The JSON API: each view checks its input, calls one service function and shapes the reply."""
+
+import re
+from datetime import UTC, datetime
+
+from flask import Blueprint, current_app, g, jsonify, request
+
+from . import actions, auth, leaderboard, scoring
+from .errors import ApiError, BadRequest, Forbidden
+from .extensions import limiter
+
+bp = Blueprint("api", __name__, url_prefix="/api")
+
+USER_ID = re.compile(r"[A-Za-z0-9_.@:-]{1,64}")
+TICKET_ID = re.compile(r"[A-Za-z0-9_-]{16,64}")
+ACTION_TYPE = re.compile(r"[a-z0-9_-]{1,32}")
+TOKEN = re.compile(r"[A-Za-z0-9_-]+\.[A-Za-z0-9_-]*\.[A-Za-z0-9_-]*")
+MAX_TOKEN_LENGTH = 4096
+
+
+def json_body(required: dict, optional: dict = ()) -> dict:
+    """The request's JSON object, with exactly the named string fields, each matching its
+    pattern. Anything else (other fields such as ``score``, other types) is a 400."""
+    if not request.is_json:
+        raise ApiError(415)
+    body = request.get_json(silent=True)
+    if not isinstance(body, dict):
+        raise BadRequest()
+    fields = {**dict(optional), **required}
+    if not set(required) <= body.keys() <= fields.keys():
+        raise BadRequest()
+    for name, value in body.items():
+        if not isinstance(value, str) or not fields[name].fullmatch(value):
+            raise BadRequest()
+    return body
+
+
+def limit_per_user(setting: str, user_id: str):
+    """A per-user rate limit, checked after authentication so nobody can spend another's."""
+    return limiter.limit(
+        lambda: current_app.config[setting],
+        key_func=lambda: f"user:{user_id}",
+        scope=setting.lower(),
+    )
+
+
+@bp.get("/actions")
+def list_actions():
+    return jsonify(actions=[kind.to_dict() for kind in actions.list_actions()])
+
+
+@bp.post("/actions/start")
+def start_action():
+    body = json_body({"actionType": ACTION_TYPE})
+    claims = auth.authenticate()
+    with limit_per_user("RATELIMIT_START", claims["sub"]):
+        ticket = actions.start_action(claims, body["actionType"])
+    reply = {
+        "actionId": ticket.id,
+        "actionType": ticket.action_type,
+        "points": ticket.points,
+        "expiresAt": _iso(ticket.expires_at),
+        "notBefore": _iso(ticket.not_before),
+    }
+    return jsonify(reply), 201
+
+
+@bp.post("/scores/update")
+def update_score():
+    body = json_body({"userId": USER_ID, "actionId": TICKET_ID}, {"authToken": TOKEN})
+    if len(body.get("authToken", "")) > MAX_TOKEN_LENGTH:
+        raise BadRequest()
+    claims = auth.authenticate()
+    attempt = scoring.Attempt(
+        user_id=claims["sub"],
+        ticket_id=body["actionId"],
+        request_id=g.request_id,
+        client_ip=request.remote_addr,
+    )
+    if claims["sub"] != body["userId"]:
+        scoring.record_rejection(attempt, Forbidden(f"Token is not for user {body['userId']}."))
+        raise Forbidden()
+    with limit_per_user("RATELIMIT_UPDATE", claims["sub"]):
+        score = scoring.complete_action(attempt)
+    return jsonify(success=True, message="Score updated successfully.", updatedScore=score)
+
+
+@bp.get("/scores/top")
+def top_scores():
+    limit = request.args.get("limit", "10")
+    if not limit.isdigit() or not 1 <= int(limit) <= leaderboard.SNAPSHOT_SIZE:
+        raise BadRequest(f"limit must be a whole number from 1 to {leaderboard.SNAPSHOT_SIZE}.")
+    snapshot = leaderboard.current_snapshot()
+    response = jsonify(snapshot.body(int(limit)))
+    response.set_etag(snapshot.etag(int(limit)))
+    response.headers["Cache-Control"] = "no-cache"
+    return response.make_conditional(request)
+
+
+@bp.post("/auth/revoke")
+def revoke_token():
+    """Revoke the token this request carries (sign-out)."""
+    claims = auth.authenticate()
+    if claims.get("jti") is None:
+        raise BadRequest("Token has no jti and cannot be revoked.")
+    auth.revoke(claims["jti"], _from_timestamp(claims["exp"]))
+    return jsonify(success=True, message="Token revoked.")
+
+
+def _iso(moment) -> str:
+    return moment.isoformat(timespec="milliseconds") + "Z"
+
+
+def _from_timestamp(seconds):
+    return datetime.fromtimestamp(seconds, UTC).replace(tzinfo=None)

@@ -1,0 +1,118 @@
+"""JWT authentication: verification rules, revocation by ``jti`` and development tokens."""
+
+import logging
+from datetime import timedelta
+
+from flask import current_app
+from flask_jwt_extended import create_access_token, get_jwt, verify_jwt_in_request
+from sqlalchemy import select
+
+from . import clock
+from .errors import ApiError, error_response
+from .extensions import db, jwt
+from .models import RevokedToken
+from .players import insert_ignoring_duplicates
+from .store import StoreUnavailable
+
+log = logging.getLogger(__name__)
+
+PUBLIC_KEY_ALGORITHMS = ("RS256", "ES256")
+
+
+def configure(app) -> None:
+    """Map our settings onto Flask-JWT-Extended's and bind it."""
+    config = app.config
+    algorithm = config["JWT_ALGORITHM"]
+    if algorithm not in ("HS256",) + PUBLIC_KEY_ALGORITHMS:
+        raise ValueError(f"JWT_ALGORITHM must be HS256, RS256 or ES256, not {algorithm!r}")
+    # Exactly one accepted algorithm: an HS256 token "signed" with the RS256 public key, or an
+    # unsigned one, is refused before its signature is even looked at.
+    config["JWT_DECODE_ALGORITHMS"] = [algorithm]
+    config["JWT_TOKEN_LOCATION"] = ["headers", "json"]
+    config["JWT_JSON_KEY"] = "authToken"
+    config["JWT_DECODE_LEEWAY"] = config["JWT_LEEWAY"]
+    config["JWT_DECODE_ISSUER"] = config["JWT_ISSUER"]
+    config["JWT_ENCODE_ISSUER"] = config["JWT_ISSUER"]
+    config["JWT_DECODE_AUDIENCE"] = config["JWT_AUDIENCE"]
+    config["JWT_ENCODE_AUDIENCE"] = config["JWT_AUDIENCE"]
+    config["JWT_ERROR_MESSAGE_KEY"] = "error"
+    jwt.init_app(app)
+
+
+def _unauthorized(message):
+    return error_response(401, message)
+
+
+@jwt.unauthorized_loader
+def _missing_token(reason):
+    return _unauthorized("Missing authentication token.")
+
+
+@jwt.invalid_token_loader
+def _invalid_token(reason):
+    return _unauthorized("Invalid authentication token.")
+
+
+@jwt.expired_token_loader
+def _expired_token(header, payload):
+    return _unauthorized("Authentication token has expired.")
+
+
+@jwt.revoked_token_loader
+def _revoked_token(header, payload):
+    return _unauthorized("Authentication token has been revoked.")
+
+
+@jwt.token_in_blocklist_loader
+def _is_blocked(header, payload) -> bool:
+    jti = payload.get("jti")
+    return jti is not None and is_revoked(jti)
+
+
+def authenticate() -> dict:
+    """Verify the request's token (header or ``authToken`` body field) and return its claims."""
+    verify_jwt_in_request()
+    claims = get_jwt()
+    if "exp" not in claims:
+        raise ApiError(401, "Authentication token must expire.")
+    return claims
+
+
+def is_revoked(jti: str) -> bool:
+    """The store answers when it can; the database, which holds every revocation, otherwise."""
+    store = current_app.extensions["scoreboard.store"]
+    try:
+        answer = store.is_revoked(jti)
+        if answer is None and store.caches_revocations:
+            store.load_revoked(_live_revocations())
+    except StoreUnavailable:
+        answer = None
+    if answer is None:
+        answer = db.session.get(RevokedToken, jti) is not None
+    return answer
+
+
+def _live_revocations() -> list[str]:
+    rows = db.session.scalars(select(RevokedToken.jti).where(RevokedToken.expires_at > clock.now()))
+    return list(rows)
+
+
+def revoke(jti: str, expires_at) -> None:
+    """Revoke a token id for good: the database first, then the store's copy."""
+    values = {"jti": jti, "expires_at": expires_at}
+    db.session.execute(insert_ignoring_duplicates(RevokedToken, values))
+    db.session.commit()
+    try:
+        current_app.extensions["scoreboard.store"].add_revoked(jti)
+    except StoreUnavailable:
+        log.warning("revocation of %s stored in the database only until redis returns", jti)
+
+
+def issue_token(user_id: str, *, name=None, region=None, role=None, ttl: int = 3600) -> str:
+    """A signed development token; production tokens come from the identity provider."""
+    claims = {k: v for k, v in (("name", name), ("region", region), ("role", role)) if v}
+    return create_access_token(
+        identity=user_id,
+        additional_claims=claims,
+        expires_delta=timedelta(seconds=ttl),
+    )

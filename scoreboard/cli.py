@@ -1,0 +1,77 @@
+"""``flask scoreboard ...``: tokens for development, seeding, cache rebuild and verification."""
+
+import sys
+from datetime import UTC, datetime
+
+import click
+from flask.cli import AppGroup
+from flask_jwt_extended import decode_token
+from sqlalchemy import func, select
+
+from . import actions, auth, leaderboard
+from .extensions import db
+from .models import AuditEvent, User
+
+group = AppGroup("scoreboard", help="Operate the scoreboard.")
+
+
+@group.command("token")
+@click.argument("user_id")
+@click.option("--name", help="Display name claim.")
+@click.option("--region", help="Region claim (ISO 3166-1 alpha-2).")
+@click.option("--role", help="Role claim.")
+@click.option("--ttl", default=3600, show_default=True, help="Lifetime in seconds.")
+def token(user_id, name, region, role, ttl):
+    """Print one signed JWT for USER_ID (development and tests only)."""
+    click.echo(auth.issue_token(user_id, name=name, region=region, role=role, ttl=ttl))
+
+
+@group.command("seed")
+def seed():
+    """Add the default action types that are missing."""
+    added = actions.seed_catalog()
+    click.echo(f"action catalog: {added} added")
+
+
+@group.command("rebuild-cache")
+def rebuild_cache():
+    """Rebuild the cached board from the database."""
+    snapshot = leaderboard.refresh_cache()
+    click.echo(f"board cache rebuilt at version {snapshot.version}")
+
+
+@group.command("revoke")
+@click.argument("token")
+def revoke(token):
+    """Revoke TOKEN by its jti until it expires."""
+    claims = decode_token(token, allow_expired=True)
+    expires = datetime.fromtimestamp(claims["exp"], UTC).replace(tzinfo=None)
+    auth.revoke(claims["jti"], expires)
+    click.echo(f"revoked {claims['jti']}")
+
+
+@group.command("verify")
+def verify():
+    """Recompute every score from the audit log; exit 1 on any difference."""
+    from_audit = dict(
+        db.session.execute(
+            select(AuditEvent.user_id, func.sum(AuditEvent.delta))
+            .where(AuditEvent.outcome == "accepted")
+            .group_by(AuditEvent.user_id)
+        ).all()
+    )
+    stored = dict(db.session.execute(select(User.id, User.score)).all())
+    wrong = {
+        user: (stored.get(user, 0), from_audit.get(user, 0))
+        for user in stored.keys() | from_audit.keys()
+        if stored.get(user, 0) != from_audit.get(user, 0)
+    }
+    for user, (score, expected) in sorted(wrong.items()):
+        click.echo(f"MISMATCH {user}: score {score}, audit log says {expected}")
+    click.echo(f"verified {len(stored)} players: {len(wrong)} mismatches")
+    if wrong:
+        sys.exit(1)
+
+
+def init_app(app) -> None:
+    app.cli.add_command(group)

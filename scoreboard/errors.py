@@ -1,0 +1,78 @@
+"""One error shape for the whole service: {"success": false, "error": "..."}."""
+
+import logging
+
+from flask import jsonify
+from sqlalchemy.exc import OperationalError
+from werkzeug.exceptions import HTTPException, InternalServerError
+
+log = logging.getLogger(__name__)
+
+INVALID_REQUEST = "Invalid action or request format."
+UNAUTHORIZED_UPDATE = "Unauthorized score update attempt."
+
+# Werkzeug's descriptions are HTML-minded prose; these read better in an API.
+_MESSAGES = {
+    400: INVALID_REQUEST,
+    401: "Authentication required.",
+    403: UNAUTHORIZED_UPDATE,
+    404: "Not found.",
+    405: "Method not allowed.",
+    413: "Request body too large.",
+    415: "Content-Type must be application/json.",
+    429: "Too many requests. Try again later.",
+    500: "Internal server error.",
+    503: "Service temporarily unavailable.",
+}
+
+
+class ApiError(HTTPException):
+    """A domain error with its status and message, rendered by the one handler below."""
+
+    def __init__(self, status: int, message: str | None = None):
+        self.code = status
+        super().__init__(description=message or _MESSAGES.get(status))
+
+
+class BadRequest(ApiError):
+    def __init__(self, message: str = INVALID_REQUEST):
+        super().__init__(400, message)
+
+
+class Forbidden(ApiError):
+    def __init__(self, message: str = UNAUTHORIZED_UPDATE):
+        super().__init__(403, message)
+
+
+def error_response(status: int, message: str | None = None):
+    response = jsonify(success=False, error=message or _MESSAGES.get(status, "Error."))
+    response.status_code = status
+    return response
+
+
+def _handle_http(exc: HTTPException):
+    message = exc.description if isinstance(exc, ApiError) else None
+    if exc.code == 429:
+        message = _MESSAGES[429]
+    response = error_response(exc.code or 500, message)
+    if exc.code == 405 and exc.valid_methods:
+        response.headers["Allow"] = ", ".join(exc.valid_methods)
+    return response
+
+
+def _handle_database(exc: OperationalError):
+    # OperationalError is the driver's word for "could not talk to the server".
+    log.error("database unavailable: %s", exc.orig)
+    return error_response(503, "Database unavailable. Try again shortly.")
+
+
+def _handle_unexpected(exc: Exception):
+    log.exception("unhandled error", exc_info=exc)
+    return error_response(500)
+
+
+def init_app(app) -> None:
+    app.register_error_handler(HTTPException, _handle_http)
+    app.register_error_handler(OperationalError, _handle_database)
+    app.register_error_handler(InternalServerError, _handle_http)
+    app.register_error_handler(Exception, _handle_unexpected)

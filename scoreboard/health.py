@@ -1,0 +1,33 @@
+"""Liveness and readiness probes for the platform's router and deploy checks."""
+
+from flask import Blueprint, current_app, jsonify
+from sqlalchemy import text
+
+from .extensions import db
+from .store import StoreUnavailable
+
+bp = Blueprint("health", __name__)
+
+
+@bp.get("/healthz")
+def healthz():
+    """The process answers; says nothing about its dependencies."""
+    return jsonify(status="ok")
+
+
+@bp.get("/readyz")
+def readyz():
+    """Ready when the database answers; a Redis outage only degrades, so it is reported."""
+    db.session.execute(text("SELECT 1"))
+    db.session.rollback()
+    store = current_app.extensions["scoreboard.store"]
+    redis = "embedded"
+    if current_app.config.get("REDIS_URL"):
+        try:
+            store.get_top()
+            redis = "ok"
+        except StoreUnavailable:
+            redis = "unavailable"
+    if redis == "unavailable":
+        return jsonify(status="degraded", database="ok", redis=redis)
+    return jsonify(status="ok", database="ok", redis=redis)

@@ -1,0 +1,114 @@
+"""Database tables: the source of truth for scores, tickets and the audit log."""
+
+from datetime import datetime
+
+from sqlalchemy import BigInteger, CheckConstraint, ForeignKey, Index, Integer, String
+from sqlalchemy.orm import Mapped, mapped_column
+
+from .extensions import db
+
+# SQLite only auto-increments INTEGER PRIMARY KEY columns; PostgreSQL gets BIGINT.
+BigId = BigInteger().with_variant(Integer, "sqlite")
+
+
+class User(db.Model):
+    __tablename__ = "users"
+
+    id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    display_name: Mapped[str] = mapped_column(String(64))
+    region: Mapped[str | None] = mapped_column(String(8))
+    score: Mapped[int] = mapped_column(BigInteger, default=0)
+    # When the current score was reached: the tie-breaker between equal scores.
+    score_reached_at: Mapped[datetime]
+    created_at: Mapped[datetime]
+
+    __table_args__ = (
+        CheckConstraint("score >= 0", name="score_not_negative"),
+        Index("ix_users_ranking", score.desc(), "score_reached_at", "id"),
+    )
+
+
+class ActionType(db.Model):
+    __tablename__ = "action_types"
+
+    id: Mapped[str] = mapped_column(String(32), primary_key=True)
+    points: Mapped[int]
+    min_seconds: Mapped[int] = mapped_column(default=0)
+    cooldown_seconds: Mapped[int] = mapped_column(default=0)
+    daily_limit: Mapped[int | None]
+    enabled: Mapped[bool] = mapped_column(default=True)
+
+    __table_args__ = (
+        CheckConstraint("points > 0", name="points_positive"),
+        CheckConstraint("min_seconds >= 0 AND cooldown_seconds >= 0", name="durations"),
+    )
+
+    def to_dict(self) -> dict:
+        return {
+            "id": self.id,
+            "points": self.points,
+            "minSeconds": self.min_seconds,
+            "cooldownSeconds": self.cooldown_seconds,
+            "dailyLimit": self.daily_limit,
+        }
+
+
+class ActionTicket(db.Model):
+    """A single-use proof that a user started an action; completing it earns the points."""
+
+    __tablename__ = "action_tickets"
+
+    id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    user_id: Mapped[str] = mapped_column(ForeignKey("users.id"))
+    action_type: Mapped[str] = mapped_column(ForeignKey("action_types.id"))
+    points: Mapped[int]
+    created_at: Mapped[datetime]
+    not_before: Mapped[datetime]
+    expires_at: Mapped[datetime]
+    completed_at: Mapped[datetime | None]
+    score_after: Mapped[int | None] = mapped_column(BigInteger)
+
+    __table_args__ = (
+        # Cooldown and daily-limit checks look up a user's completions of one type.
+        Index("ix_action_tickets_completions", "user_id", "action_type", "completed_at"),
+    )
+
+
+class AuditEvent(db.Model):
+    """One append-only row per accepted score change or rejected attempt."""
+
+    __tablename__ = "audit_events"
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
+    at: Mapped[datetime]
+    user_id: Mapped[str] = mapped_column(String(64), index=True)
+    action_type: Mapped[str | None] = mapped_column(String(32))
+    ticket_id: Mapped[str | None] = mapped_column(String(64))
+    delta: Mapped[int] = mapped_column(default=0)
+    score_after: Mapped[int | None] = mapped_column(BigInteger)
+    outcome: Mapped[str] = mapped_column(String(16))  # accepted, replayed, rejected
+    reason: Mapped[str | None] = mapped_column(String(200))
+    request_id: Mapped[str | None] = mapped_column(String(64))
+    client_ip: Mapped[str | None] = mapped_column(String(64))
+
+
+class BoardState(db.Model):
+    """A single row whose version rises with every change that can alter the top of the board.
+
+    Bumping it inside the writing transaction orders those commits, so a snapshot read together
+    with the version in one statement is consistent and versions never go backwards.
+    """
+
+    __tablename__ = "board_state"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    version: Mapped[int] = mapped_column(BigInteger, default=0)
+
+
+class RevokedToken(db.Model):
+    """Revoked JWT ids; the truth behind the Redis blocklist, so a Redis outage re-admits none."""
+
+    __tablename__ = "revoked_tokens"
+
+    jti: Mapped[str] = mapped_column(String(128), primary_key=True)
+    expires_at: Mapped[datetime]

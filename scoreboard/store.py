@@ -1,0 +1,139 @@
+"""The fast shared state: the cached board snapshot, the token blocklist and change notices.
+
+Redis holds it in production; a process-local store stands in when nothing is configured.
+Both are caches over the database: losing either loses no data.
+"""
+
+import threading
+import time
+
+import redis
+
+# Stores a snapshot only if its version is newer, so concurrent writers never regress it.
+_PUT_IF_NEWER = """
+local current = tonumber(redis.call('HGET', KEYS[1], 'version') or '-1')
+if current >= tonumber(ARGV[1]) then return 0 end
+redis.call('HSET', KEYS[1], 'version', ARGV[1], 'body', ARGV[2])
+redis.call('EXPIRE', KEYS[1], ARGV[3])
+return 1
+"""
+
+# -1: the blocklist was never loaded into this Redis (new or restarted), so it is unknown.
+_IS_REVOKED = """
+if redis.call('EXISTS', KEYS[2]) == 0 then return -1 end
+return redis.call('SISMEMBER', KEYS[1], ARGV[1])
+"""
+
+
+class StoreUnavailable(Exception):
+    """The shared store cannot be reached; callers fall back to the database."""
+
+
+class MemoryStore:
+    """Process-local store for the embedded default (one worker process).
+
+    It keeps no blocklist copy: revocations made by another process (the CLI) would not reach
+    it, and the embedded database answers as fast.
+    """
+
+    caches_revocations = False
+
+    def __init__(self):
+        self._lock = threading.Lock()
+        self._top = None
+
+    def get_top(self):
+        return self._top
+
+    def put_top(self, version: int, body: str, ttl: int) -> bool:
+        with self._lock:
+            if self._top is not None and self._top[0] >= version:
+                return False
+            self._top = (version, body)
+            return True
+
+    def is_revoked(self, jti: str) -> bool | None:
+        return None
+
+    def add_revoked(self, jti: str) -> None:
+        pass
+
+    def take_recovered(self, consumer: str) -> bool:
+        return False
+
+
+class RedisStore:
+    """Redis-backed store. After a failure it stays away for a moment instead of paying a
+    timeout on every request, and reports the recovery once so callers can rebuild caches."""
+
+    RETRY_AFTER = 1.0
+
+    def __init__(self, url: str, prefix: str):
+        self.client = redis.Redis.from_url(
+            url, socket_connect_timeout=0.5, socket_timeout=1.0, health_check_interval=10
+        )
+        self.prefix = prefix
+        self._down_until = 0.0
+        self._failed = False
+        self._recoveries = 0
+        self._seen_recoveries = {}
+        self._put_if_newer = self.client.register_script(_PUT_IF_NEWER)
+        self._is_revoked = self.client.register_script(_IS_REVOKED)
+
+    def key(self, name: str) -> str:
+        return self.prefix + name
+
+    def _call(self, fn, *args, **kwargs):
+        if time.monotonic() < self._down_until:
+            raise StoreUnavailable("redis recently failed")
+        try:
+            result = fn(*args, **kwargs)
+        except redis.RedisError as exc:
+            self._down_until = time.monotonic() + self.RETRY_AFTER
+            self._failed = True
+            raise StoreUnavailable(str(exc)) from exc
+        if self._failed:
+            self._failed = False
+            self._recoveries += 1
+        return result
+
+    def take_recovered(self, consumer: str) -> bool:
+        """True once per consumer after Redis answers again following a failure: what it
+        holds may have missed writes made meanwhile."""
+        seen = self._seen_recoveries.get(consumer, 0)
+        self._seen_recoveries[consumer] = self._recoveries
+        return seen < self._recoveries
+
+    def get_top(self):
+        version, body = self._call(self.client.hmget, self.key("top"), "version", "body")
+        if version is None or body is None:
+            return None
+        return int(version), body.decode()
+
+    def put_top(self, version: int, body: str, ttl: int) -> bool:
+        keys = [self.key("top")]
+        return bool(self._call(self._put_if_newer, keys=keys, args=[version, body, ttl]))
+
+    caches_revocations = True
+
+    def is_revoked(self, jti: str) -> bool | None:
+        """None when this Redis cannot say: never loaded, or back from an outage."""
+        if self.take_recovered("blocklist"):
+            return None
+        keys = [self.key("revoked"), self.key("revoked:loaded")]
+        answer = self._call(self._is_revoked, keys=keys, args=[jti])
+        return None if answer == -1 else bool(answer)
+
+    def load_revoked(self, jtis) -> None:
+        pipe = self.client.pipeline(transaction=True)
+        pipe.delete(self.key("revoked"))
+        if jtis:
+            pipe.sadd(self.key("revoked"), *jtis)
+        pipe.set(self.key("revoked:loaded"), "1")
+        self._call(pipe.execute)
+
+    def add_revoked(self, jti: str) -> None:
+        self._call(self.client.sadd, self.key("revoked"), jti)
+
+    def publish(self, channel: str, message: str) -> None:
+        self._call(self.client.publish, self.key(channel), message)
