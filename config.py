@@ -10,9 +10,11 @@ class ConfigError(RuntimeError):
 
 
 def database_url(raw: str | None) -> str | None:
-    """Accept Heroku's legacy ``postgres://`` scheme, which SQLAlchemy 2 no longer does."""
-    if raw and raw.startswith("postgres://"):
-        return "postgresql://" + raw[len("postgres://"):]
+    """Accept Heroku's ``postgres://`` and plain ``postgresql://`` URLs, and pin them to
+    psycopg2 (SQLAlchemy 2.1 would otherwise pick psycopg 3)."""
+    for scheme in ("postgres://", "postgresql://"):
+        if raw and raw.startswith(scheme):
+            return "postgresql+psycopg2://" + raw[len(scheme):]
     return raw or None
 
 

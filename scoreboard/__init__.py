@@ -26,6 +26,7 @@ def create_app(config: dict | None = None) -> Flask:
     settings.check(app.config)
     _configure_storage(app)
 
+    _add_request_ids(app)  # first, so that even a rate-limited reply carries its id
     db.init_app(app)
     migrate.init_app(app, db, directory=MIGRATIONS, render_as_batch=True)
     auth.configure(app)
@@ -34,7 +35,6 @@ def create_app(config: dict | None = None) -> Flask:
     cli.init_app(app)
     app.register_blueprint(api.bp)
     app.register_blueprint(health.bp)
-    _add_request_ids(app)
     if app.config["PROXY_HOPS"]:
         app.wsgi_app = ProxyFix(app.wsgi_app, x_for=app.config["PROXY_HOPS"])
     return app
@@ -43,7 +43,8 @@ def create_app(config: dict | None = None) -> Flask:
 def _configure_storage(app: Flask) -> None:
     """Pick the adapters: SQLite and in-process state, or PostgreSQL and Redis."""
     config = app.config
-    if not config.get("SQLALCHEMY_DATABASE_URI"):
+    config["SQLALCHEMY_DATABASE_URI"] = settings.database_url(config["SQLALCHEMY_DATABASE_URI"])
+    if not config["SQLALCHEMY_DATABASE_URI"]:
         os.makedirs(app.instance_path, exist_ok=True)
         path = os.path.join(app.instance_path, "scoreboard.db")
         config["SQLALCHEMY_DATABASE_URI"] = f"sqlite:///{path}"
@@ -59,7 +60,6 @@ def _configure_storage(app: Flask) -> None:
     config["RATELIMIT_STORAGE_URI"] = redis_url or "memory://"
     config["RATELIMIT_STORAGE_OPTIONS"] = {"socket_connect_timeout": 0.5, "socket_timeout": 1}
     config["RATELIMIT_KEY_PREFIX"] = config["REDIS_PREFIX"] + "limits"
-    config["RATELIMIT_DEFAULT"] = config["RATELIMIT_IP"]
     config["RATELIMIT_HEADERS_ENABLED"] = True
     # A Redis outage should loosen rate limiting to per-process counts, not fail requests.
     config["RATELIMIT_IN_MEMORY_FALLBACK_ENABLED"] = True

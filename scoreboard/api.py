@@ -41,6 +41,7 @@ def limit_per_user(setting: str, user_id: str):
         lambda: current_app.config[setting],
         key_func=lambda: f"user:{user_id}",
         scope=setting.lower(),
+        override_defaults=False,
     )
 
 

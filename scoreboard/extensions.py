@@ -1,5 +1,6 @@
 """Flask extensions, created unbound here and bound to an app in create_app."""
 
+from flask import current_app
 from flask_jwt_extended import JWTManager
 from flask_limiter import Limiter
 from flask_limiter.util import get_remote_address
@@ -25,4 +26,7 @@ class Base(DeclarativeBase):
 db = SQLAlchemy(model_class=Base)
 migrate = Migrate()
 jwt = JWTManager()
-limiter = Limiter(key_func=get_remote_address)
+# Per-IP limit on every route, read per request so each app's setting applies.
+limiter = Limiter(
+    key_func=get_remote_address, default_limits=[lambda: current_app.config["RATELIMIT_IP"]]
+)

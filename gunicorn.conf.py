@@ -1,0 +1,27 @@
+"""Gunicorn settings: one gevent worker serves thousands of long-lived streams."""
+
+import os
+
+# Platforms route to $PORT on all interfaces; on a laptop stay on loopback.
+_host = os.environ.get("HOST") or ("0.0.0.0" if "DYNO" in os.environ else "127.0.0.1")
+bind = f"{_host}:{os.environ.get('PORT', '8000')}"
+worker_class = "gevent"
+# The embedded default keeps its broker and cache in the process: it must be the only one.
+workers = int(os.environ.get("WEB_CONCURRENCY") or 2) if os.environ.get("REDIS_URL") else 1
+worker_connections = int(os.environ.get("WORKER_CONNECTIONS", 12000))
+# The gevent worker's liveness ping runs in its own greenlet, so long responses are fine here.
+timeout = 30
+graceful_timeout = 10
+keepalive = 5
+# Never preload with gevent: the app would be built before the worker patches the world.
+preload_app = False
+accesslog = os.environ.get("ACCESS_LOG") or None
+errorlog = "-"
+loglevel = os.environ.get("LOG_LEVEL", "info")
+
+
+def post_fork(server, worker):
+    # psycopg2 is C code: without this wait callback a query would block the whole worker.
+    from psycogreen.gevent import patch_psycopg
+
+    patch_psycopg()

@@ -1,0 +1,154 @@
+"""Fixtures: an app on each backend, players with tokens, and real servers on free ports.
+
+``embedded``: SQLite in a temporary folder with in-process store and broker.
+``postgres``: a database of this run's own on the PostgreSQL server, and Redis with a key
+prefix of each test's own. A missing server skips those tests, except in CI where it fails.
+"""
+
+import os
+import uuid
+
+import psycopg2
+import pytest
+import redis
+from flask_migrate import upgrade
+from sqlalchemy import text
+
+from scoreboard import create_app
+from scoreboard.actions import seed_catalog
+from scoreboard.auth import issue_token
+from scoreboard.extensions import db
+
+from .support import SECRET, Player
+
+ADMIN_DB_URL = os.environ.get("TEST_DATABASE_URL", "postgresql://postgres@127.0.0.1:5432/postgres")
+REDIS_URL = os.environ.get("TEST_REDIS_URL", "redis://127.0.0.1:6379/0")
+IN_CI = os.environ.get("CI", "").lower() == "true"
+TABLES = ("action_tickets", "audit_events", "revoked_tokens", "users", "action_types")
+
+
+def service_missing(what: str, error: Exception):
+    """Skip on a developer's machine; fail in CI, where every service must be there."""
+    message = f"{what} is not reachable: {error}"
+    if IN_CI:
+        pytest.fail(message, pytrace=False)
+    pytest.skip(message)
+
+
+@pytest.fixture(scope="session")
+def redis_url():
+    try:
+        redis.Redis.from_url(REDIS_URL, socket_connect_timeout=2).ping()
+    except redis.RedisError as exc:
+        service_missing(f"Redis at {REDIS_URL}", exc)
+    return REDIS_URL
+
+
+@pytest.fixture(scope="session")
+def database_url():
+    """A new database for this run, migrated once, dropped at the end."""
+    name = f"scoreboard_test_{os.getpid()}"
+    try:
+        admin = psycopg2.connect(ADMIN_DB_URL, connect_timeout=3)
+    except psycopg2.OperationalError as exc:
+        service_missing(f"PostgreSQL at {ADMIN_DB_URL}", exc)
+    admin.autocommit = True
+    with admin.cursor() as cur:
+        cur.execute(f"DROP DATABASE IF EXISTS {name} WITH (FORCE)")
+        cur.execute(f"CREATE DATABASE {name}")
+    url = ADMIN_DB_URL.rsplit("/", 1)[0] + "/" + name
+    app = create_app(base_config(url, None))
+    with app.app_context():
+        upgrade()
+        db.engine.dispose()
+    yield url
+    with admin.cursor() as cur:
+        cur.execute(f"DROP DATABASE IF EXISTS {name} WITH (FORCE)")
+    admin.close()
+
+
+def base_config(database_url, redis_url, **overrides) -> dict:
+    return {
+        "TESTING": True,
+        "SQLALCHEMY_DATABASE_URI": database_url,
+        "REDIS_URL": redis_url,
+        "REDIS_PREFIX": f"test:{uuid.uuid4().hex[:12]}:",
+        "JWT_SECRET_KEY": SECRET,
+        "RATELIMIT_IP": "10000/minute",
+        "RATELIMIT_START": "10000/minute",
+        "RATELIMIT_UPDATE": "10000/minute",
+        **overrides,
+    }
+
+
+def _reset_postgres(app):
+    with app.app_context():
+        db.session.execute(text(f"TRUNCATE {', '.join(TABLES)} CASCADE"))
+        db.session.execute(text("UPDATE board_state SET version = 0"))
+        db.session.commit()
+        seed_catalog()
+
+
+@pytest.fixture
+def make_app(request, tmp_path):
+    """Build apps on the backend a test asks for; cleans up what each one left."""
+    made = []
+
+    def make(backend="embedded", **overrides):
+        if backend == "embedded":
+            url = f"sqlite:///{tmp_path}/scoreboard-{len(made)}.db"
+            app = create_app(base_config(url, None, **overrides))
+            with app.app_context():
+                upgrade()
+                seed_catalog()
+        else:
+            url = request.getfixturevalue("database_url")
+            app = create_app(
+                base_config(url, request.getfixturevalue("redis_url"), **overrides)
+            )
+            _reset_postgres(app)
+        made.append(app)
+        return app
+
+    yield make
+    for app in made:
+        store = app.extensions["scoreboard.store"]
+        if hasattr(store, "client"):
+            keys = list(store.client.scan_iter(match=store.prefix + "*"))
+            if keys:
+                store.client.delete(*keys)
+            store.client.close()
+        with app.app_context():
+            db.engine.dispose()
+
+
+@pytest.fixture(params=["embedded", "postgres"])
+def backend(request):
+    return request.param
+
+
+@pytest.fixture
+def app(make_app, backend):
+    return make_app(backend)
+
+
+@pytest.fixture
+def client(app):
+    return app.test_client()
+
+
+@pytest.fixture
+def runner(app):
+    return app.test_cli_runner()
+
+
+@pytest.fixture
+def player(app, client):
+    """``player("alice")``: a user with a valid token who can start and complete actions."""
+
+    def make(user_id, **claims):
+        with app.app_context():
+            token = issue_token(user_id, **claims)
+        return Player(user_id, token, client)
+
+    return make

@@ -1,0 +1,271 @@
+"""Every status of the API contract, with the bodies exactly as the specification writes them."""
+
+from datetime import timedelta
+
+import pytest
+
+from scoreboard import clock, create_app
+from scoreboard.auth import issue_token
+from scoreboard.extensions import db
+from scoreboard.models import AuditEvent, User
+
+from .conftest import base_config
+from .support import Player
+
+BAD_REQUEST = {"success": False, "error": "Invalid action or request format."}
+FORBIDDEN = {"success": False, "error": "Unauthorized score update attempt."}
+
+
+def score_of(app, user_id):
+    with app.app_context():
+        user = db.session.get(User, user_id)
+        return user.score if user else None
+
+
+def test_actions_list_has_unlimited_and_limited_types(client):
+    actions = client.get("/api/actions").json["actions"]
+    assert all(
+        set(a) == {"id", "points", "minSeconds", "cooldownSeconds", "dailyLimit"} for a in actions
+    )
+    assert any(
+        a["minSeconds"] == 0 and a["cooldownSeconds"] == 0 and a["dailyLimit"] is None
+        for a in actions
+    )
+    assert any(a["minSeconds"] > 0 for a in actions)
+    assert any(a["cooldownSeconds"] > 0 for a in actions)
+    assert any(a["dailyLimit"] is not None for a in actions)
+
+
+def test_start_issues_single_use_ticket(player):
+    alice = player("alice")
+    reply = alice.start("click")
+    assert reply.status_code == 201
+    assert set(reply.json) == {"actionId", "actionType", "points", "expiresAt", "notBefore"}
+    assert reply.json["actionType"] == "click" and reply.json["points"] == 1
+    assert len(reply.json["actionId"]) >= 22  # 128 bits or more in URL-safe base64
+    assert reply.json["actionId"] != alice.start("click").json["actionId"]
+
+
+def test_start_needs_token_and_known_type(client, player):
+    assert client.post("/api/actions/start", json={"actionType": "click"}).status_code == 401
+    assert player("alice").start("no-such-action").status_code == 400
+
+
+def test_update_returns_exact_success_body(app, player):
+    alice = player("alice")
+    ticket = alice.start("quiz").json["actionId"]
+    with app.app_context():
+        app.config["CLOCK"] = lambda: clock.system_now() + timedelta(seconds=6)
+    reply = alice.complete(ticket)
+    assert reply.status_code == 200
+    assert reply.json == {"success": True, "message": "Score updated successfully.",
+                          "updatedScore": 10}
+    assert score_of(app, "alice") == 10
+
+
+def test_repeat_of_completed_ticket_returns_same_body_and_adds_nothing(app, player):
+    alice = player("alice")
+    alice.play()
+    ticket = alice.start().json["actionId"]
+    first = alice.complete(ticket)
+    again = alice.complete(ticket)
+    assert again.status_code == 200 and again.json == first.json == {
+        "success": True, "message": "Score updated successfully.", "updatedScore": 2}
+    assert score_of(app, "alice") == 2
+
+
+def test_token_in_authorization_header_is_accepted(player, client):
+    alice = player("alice")
+    ticket = alice.start().json["actionId"]
+    reply = client.post("/api/scores/update", json={"userId": "alice", "actionId": ticket},
+                        headers=alice.headers)
+    assert reply.status_code == 200 and reply.json["updatedScore"] == 1
+
+
+@pytest.mark.parametrize("body", [
+    {"userId": "alice"},
+    {"userId": 5, "actionId": "x" * 20},
+    {"userId": "al ice", "actionId": "x" * 20},
+    {"userId": "alice", "actionId": "short"},
+    {"userId": "alice", "actionId": "x" * 20, "score": 1000},
+    {"userId": "alice", "actionId": "x" * 20, "points": 1000},
+    ["alice"],
+])
+def test_bad_body_is_400_and_changes_nothing(app, player, client, body):
+    alice = player("alice")
+    alice.play()
+    if isinstance(body, dict):
+        body = {**body, "authToken": alice.token}
+    reply = client.post("/api/scores/update", json=body)
+    assert reply.status_code == 400 and reply.json == BAD_REQUEST
+    assert score_of(app, "alice") == 1
+
+
+def test_missing_token_is_401(client, player):
+    player("alice").play()
+    reply = client.post("/api/scores/update", json={"userId": "alice", "actionId": "x" * 20})
+    assert reply.status_code == 401
+    assert reply.json["success"] is False and reply.json["error"]
+
+
+def test_unknown_ticket_is_400(player):
+    reply = player("alice").complete("A" * 32)
+    assert reply.status_code == 400 and reply.json["success"] is False
+
+
+def test_another_users_id_is_403_and_audited(app, player):
+    alice, bob = player("alice"), player("bob")
+    bob.play()
+    ticket = alice.start().json["actionId"]
+    reply = alice.complete(ticket, user_id="bob")
+    assert reply.status_code == 403 and reply.json == FORBIDDEN
+    assert score_of(app, "bob") == 1 and score_of(app, "alice") == 0
+    with app.app_context():
+        rejected = db.session.query(AuditEvent).filter_by(outcome="rejected").one()
+    assert rejected.user_id == "alice" and rejected.ticket_id == ticket
+
+
+def test_another_users_ticket_is_403(app, player):
+    alice, bob = player("alice"), player("bob")
+    ticket = alice.start().json["actionId"]
+    reply = bob.complete(ticket)
+    assert reply.status_code == 403 and reply.json == FORBIDDEN
+    assert score_of(app, "alice") == 0 and score_of(app, "bob") is None
+
+
+def test_too_soon_then_on_time(app, player):
+    alice = player("alice")
+    ticket = alice.start("quiz").json["actionId"]
+    early = alice.complete(ticket)
+    assert early.status_code == 400 and early.json["success"] is False
+    app.config["CLOCK"] = lambda: clock.system_now() + timedelta(seconds=6)
+    assert alice.complete(ticket).json["updatedScore"] == 10
+
+
+def test_expired_ticket_is_400(app, player):
+    alice = player("alice")
+    ticket = alice.start().json["actionId"]
+    app.config["CLOCK"] = lambda: clock.system_now() + timedelta(hours=2)
+    reply = alice.complete(ticket)
+    assert reply.status_code == 400 and reply.json["error"] == "Action ticket has expired."
+    assert score_of(app, "alice") == 0
+
+
+def test_cooldown_and_daily_limit(app, player):
+    alice = player("alice")
+    now = clock.system_now().replace(hour=12)
+    app.config["CLOCK"] = lambda: now
+    first = alice.start("level").json["actionId"]
+    second = alice.start("level").json["actionId"]
+    app.config["CLOCK"] = lambda: now + timedelta(seconds=31)
+    assert alice.complete(first).json["updatedScore"] == 50
+    cooling = alice.complete(second)
+    assert cooling.status_code == 400 and cooling.json["error"] == "Action is cooling down."
+    bonus = [alice.start("daily-bonus").json["actionId"] for _ in range(2)]
+    assert alice.complete(bonus[0]).status_code == 200
+    over = alice.complete(bonus[1])
+    assert over.status_code == 400 and "Daily limit" in over.json["error"]
+    assert score_of(app, "alice") == 75
+    app.config["CLOCK"] = lambda: now + timedelta(days=1)
+    assert alice.complete(alice.start("daily-bonus").json["actionId"]).status_code == 200
+
+
+def test_rejections_are_audited(app, player):
+    alice = player("alice")
+    alice.complete("B" * 32)
+    with app.app_context():
+        event = db.session.query(AuditEvent).one()
+    assert (event.outcome, event.user_id, event.delta) == ("rejected", "alice", 0)
+    assert event.reason == "Unknown action ticket." and event.request_id
+
+
+def test_oversized_body_is_413(client, player):
+    alice = player("alice")
+    reply = client.post("/api/scores/update", data="{" + " " * 10000 + "}",
+                        content_type="application/json", headers=alice.headers)
+    assert reply.status_code == 413 and reply.json["success"] is False
+
+
+def test_non_json_body_is_rejected(client, player):
+    alice = player("alice")
+    reply = client.post("/api/scores/update", data="userId=alice", headers=alice.headers,
+                        content_type="application/x-www-form-urlencoded")
+    assert reply.status_code == 415 and reply.json["success"] is False
+    broken = client.post("/api/scores/update", data="{not json",
+                         content_type="application/json", headers=alice.headers)
+    assert broken.status_code == 400 and broken.json == BAD_REQUEST
+
+
+def test_update_rate_limited_per_user_with_retry_after(make_app, backend):
+    app = make_app(backend, RATELIMIT_UPDATE="2/minute")
+    client = app.test_client()
+    with app.app_context():
+        alice = Player("alice", issue_token("alice"), client)
+        bob = Player("bob", issue_token("bob"), client)
+    alice.play(), alice.play()
+    limited = alice.complete(alice.start().json["actionId"])
+    assert limited.status_code == 429 and limited.json["success"] is False
+    assert int(limited.headers["Retry-After"]) > 0
+    assert bob.play() == 1  # another user's budget is untouched
+
+
+def test_ip_rate_limit_applies_before_authentication(make_app, backend):
+    client = make_app(backend, RATELIMIT_IP="3/minute").test_client()
+    replies = [client.post("/api/scores/update", json={}) for _ in range(4)]
+    assert [r.status_code for r in replies] == [400, 400, 400, 429]
+    assert "Retry-After" in replies[-1].headers
+
+
+def test_top_shape_order_limit_and_etag(app, player, client):
+    for name, plays in (("carol", 2), ("alice", 3), ("bob", 2)):
+        p = player(name, name=name.title())
+        for _ in range(plays):
+            p.play()
+    reply = client.get("/api/scores/top")
+    assert reply.status_code == 200
+    body = reply.json
+    assert body["topScores"] == [
+        {"userId": "alice", "score": 3, "rank": 1, "displayName": "Alice"},
+        {"userId": "carol", "score": 2, "rank": 2, "displayName": "Carol"},  # reached 2 first
+        {"userId": "bob", "score": 2, "rank": 3, "displayName": "Bob"},
+    ]
+    assert isinstance(body["version"], int)
+    assert len(client.get("/api/scores/top?limit=1").json["topScores"]) == 1
+    etag = reply.headers["ETag"]
+    assert not etag.startswith("W/")
+    assert client.get("/api/scores/top", headers={"If-None-Match": etag}).status_code == 304
+    player("alice").play()
+    assert client.get("/api/scores/top", headers={"If-None-Match": etag}).status_code == 200
+
+
+@pytest.mark.parametrize("limit", ["0", "101", "abc", "-1"])
+def test_top_bad_limit_is_400(client, limit):
+    reply = client.get(f"/api/scores/top?limit={limit}")
+    assert reply.status_code == 400 and reply.json["success"] is False
+
+
+def test_errors_everywhere_are_json(client):
+    for reply, status in ((client.get("/nowhere"), 404), (client.put("/api/scores/top"), 405)):
+        assert reply.status_code == status and reply.is_json
+        assert reply.json["success"] is False and reply.json["error"]
+
+
+def test_unexpected_error_is_json_500_without_trace(app):
+    @app.get("/boom")
+    def boom():
+        raise RuntimeError("secret internals")
+
+    reply = app.test_client().get("/boom")
+    assert reply.status_code == 500
+    assert reply.json == {"success": False, "error": "Internal server error."}
+
+
+def test_database_unreachable_is_503():
+    app = create_app(base_config("postgresql://nobody@127.0.0.1:1/none", None))
+    with app.app_context():
+        token = issue_token("alice")
+    client = app.test_client()
+    reply = client.post("/api/scores/update",
+                        json={"userId": "alice", "authToken": token, "actionId": "C" * 32})
+    assert reply.status_code == 503 and reply.json["success"] is False
+    assert client.get("/api/scores/top").status_code == 503
