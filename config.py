@@ -40,6 +40,8 @@ def from_env(env=None) -> dict:
         "SQLALCHEMY_DATABASE_URI": db_url,  # None: SQLite in the instance folder
         "REDIS_URL": redis_url,  # None: in-process cache, broker and limits
         "REDIS_PREFIX": env.get("REDIS_PREFIX", "scoreboard:"),
+        # After a Redis error, serve from the database this long before trying Redis again.
+        "REDIS_RETRY_SECONDS": float(env.get("REDIS_RETRY_SECONDS") or 1.0),
         "JWT_SECRET_KEY": env.get("JWT_SECRET_KEY") or DEV_SECRET,
         "JWT_PUBLIC_KEY": env.get("JWT_PUBLIC_KEY") or None,
         "JWT_ALGORITHM": algorithm,

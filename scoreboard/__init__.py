@@ -51,7 +51,7 @@ def _configure_storage(app: Flask) -> None:
     config.setdefault("SQLALCHEMY_ENGINE_OPTIONS", {"pool_pre_ping": True})
     redis_url = config.get("REDIS_URL")
     if redis_url:
-        store = RedisStore(redis_url, config["REDIS_PREFIX"])
+        store = RedisStore(redis_url, config["REDIS_PREFIX"], config["REDIS_RETRY_SECONDS"])
         broker = RedisBroker(store)
     else:
         store, broker = MemoryStore(), MemoryBroker()

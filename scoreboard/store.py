@@ -66,13 +66,12 @@ class RedisStore:
     """Redis-backed store. After a failure it stays away for a moment instead of paying a
     timeout on every request, and reports the recovery once so callers can rebuild caches."""
 
-    RETRY_AFTER = 1.0
-
-    def __init__(self, url: str, prefix: str):
+    def __init__(self, url: str, prefix: str, retry_after: float = 1.0):
         self.client = redis.Redis.from_url(
             url, socket_connect_timeout=0.5, socket_timeout=1.0, health_check_interval=10
         )
         self.prefix = prefix
+        self.retry_after = retry_after
         self._down_until = 0.0
         self._failed = False
         self._recoveries = 0
@@ -89,7 +88,7 @@ class RedisStore:
         try:
             result = fn(*args, **kwargs)
         except redis.RedisError as exc:
-            self._down_until = time.monotonic() + self.RETRY_AFTER
+            self._down_until = time.monotonic() + self.retry_after
             self._failed = True
             raise StoreUnavailable(str(exc)) from exc
         if self._failed:

@@ -1,0 +1,59 @@
+"""Settings come from the environment; production refuses unsafe ones."""
+
+import pytest
+
+import config
+from scoreboard import create_app
+
+
+def test_heroku_and_plain_postgres_urls_use_psycopg2():
+    assert config.database_url("postgres://u:p@h:5432/d") == "postgresql+psycopg2://u:p@h:5432/d"
+    assert config.database_url("postgresql://h/d") == "postgresql+psycopg2://h/d"
+    assert config.database_url("sqlite:///x.db") == "sqlite:///x.db"
+    assert config.database_url("") is None
+
+
+def test_nothing_configured_means_embedded_development():
+    settings = config.from_env({})
+    assert settings["PRODUCTION"] is False
+    assert settings["SQLALCHEMY_DATABASE_URI"] is None and settings["REDIS_URL"] is None
+    config.check(settings)  # the development secret is fine here
+
+
+@pytest.mark.parametrize("env", [
+    {"SCOREBOARD_ENV": "production"},
+    {"DATABASE_URL": "postgres://h/d"},
+    {"DATABASE_URL": "postgres://h/d", "JWT_SECRET_KEY": config.DEV_SECRET},
+    {"DATABASE_URL": "postgres://h/d", "JWT_SECRET_KEY": "short"},
+    {"SCOREBOARD_ENV": "production", "JWT_ALGORITHM": "RS256"},
+])
+def test_production_refuses_missing_or_default_secret(env):
+    with pytest.raises(config.ConfigError, match="Must set JWT_"):
+        config.check(config.from_env(env))
+
+
+def test_production_accepts_a_real_secret():
+    config.check(config.from_env({"DATABASE_URL": "postgres://h/d", "JWT_SECRET_KEY": "k" * 40}))
+
+
+def test_rediss_url_is_kept():
+    assert config.from_env({"REDIS_URL": "rediss://:pw@h:6380/0"})["REDIS_URL"].startswith(
+        "rediss://")
+
+
+def test_bad_number_is_a_clear_error():
+    with pytest.raises(config.ConfigError, match="TICKET_TTL_SECONDS must be a whole number"):
+        config.from_env({"TICKET_TTL_SECONDS": "ten"})
+
+
+def test_create_app_refuses_to_start_in_production_with_default_secret(monkeypatch):
+    monkeypatch.setenv("SCOREBOARD_ENV", "production")
+    monkeypatch.delenv("JWT_SECRET_KEY", raising=False)
+    with pytest.raises(config.ConfigError):
+        create_app()
+
+
+def test_unsupported_algorithm_is_refused(tmp_path):
+    with pytest.raises(ValueError, match="JWT_ALGORITHM"):
+        create_app({"SQLALCHEMY_DATABASE_URI": f"sqlite:///{tmp_path}/x.db",
+                    "JWT_ALGORITHM": "none"})

@@ -1,0 +1,116 @@
+"""The board's order, its versions and its cache, exercised without HTTP."""
+
+import threading
+from datetime import timedelta
+
+import pytest
+
+from scoreboard import actions, clock, leaderboard, scoring
+from scoreboard.extensions import db
+from scoreboard.leaderboard import Snapshot
+from scoreboard.store import MemoryStore, StoreUnavailable
+
+
+def play(app, user_id, times=1, at=None):
+    """Start and complete ``times`` click actions for ``user_id`` through the services."""
+    with app.app_context():
+        if at is not None:
+            app.config["CLOCK"] = lambda: at
+        for _ in range(times):
+            ticket = actions.start_action({"sub": user_id}, "click")
+            score = scoring.complete_action(scoring.Attempt(user_id, ticket.id))
+        return score
+
+
+def test_order_is_score_then_earliest_then_user_id(app):
+    t0 = clock.system_now()
+    play(app, "zed", 2, at=t0)
+    play(app, "amy", 2, at=t0 + timedelta(seconds=1))
+    play(app, "bob", 2, at=t0 + timedelta(seconds=1))  # same moment as amy: userId decides
+    play(app, "cy", 3, at=t0 + timedelta(seconds=2))
+    with app.app_context():
+        entries = leaderboard.read_snapshot().entries
+    assert [(e["userId"], e["score"], e["rank"]) for e in entries] == [
+        ("cy", 3, 1), ("zed", 2, 2), ("amy", 2, 3), ("bob", 2, 4)]
+
+
+def test_version_rises_with_each_change_at_the_top(app):
+    with app.app_context():
+        assert leaderboard.read_snapshot().version == 0
+    play(app, "amy", 3)
+    with app.app_context():
+        assert leaderboard.read_snapshot().version == 3
+
+
+def test_change_far_below_the_top_leaves_the_version_alone(app):
+    for n in range(leaderboard.SNAPSHOT_SIZE):
+        play(app, f"p{n:03}", 2)
+    with app.app_context():
+        before = leaderboard.read_snapshot()
+    play(app, "late", 1)  # below all hundred players
+    with app.app_context():
+        assert leaderboard.read_snapshot().version == before.version
+    play(app, "late", 1)  # now level with them: may rank on the board, so the version moves
+    with app.app_context():
+        assert leaderboard.read_snapshot().version == before.version + 1
+
+
+def test_store_never_takes_an_older_snapshot(app):
+    store = app.extensions["scoreboard.store"]
+    with app.app_context():
+        assert store.put_top(5, Snapshot(5, ()).to_json(), 60)
+        assert not store.put_top(4, Snapshot(4, ()).to_json(), 60)
+        assert not store.put_top(5, Snapshot(5, ({"userId": "x"},)).to_json(), 60)
+        assert store.get_top()[0] == 5
+
+
+def test_concurrent_writers_leave_the_cache_at_the_newest_version(make_app):
+    app = make_app("postgres")
+    errors = []
+
+    def writer(user_id):
+        try:
+            play(app, user_id, 15)
+        except Exception as exc:  # collected and asserted below
+            errors.append(exc)
+
+    threads = [threading.Thread(target=writer, args=(f"u{n}",)) for n in range(8)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert errors == []
+    with app.app_context():
+        truth = leaderboard.read_snapshot()
+        cached = leaderboard.current_snapshot()
+    assert truth.version == 8 * 15
+    assert cached == truth
+
+
+def test_board_is_read_from_the_database_when_the_store_fails(app):
+    play(app, "amy", 2)
+
+    class DeadStore(MemoryStore):
+        def get_top(self):
+            raise StoreUnavailable("down")
+
+    app.extensions["scoreboard.store"] = DeadStore()
+    with app.app_context():
+        snapshot = leaderboard.current_snapshot()
+    assert [(e["userId"], e["score"]) for e in snapshot.entries] == [("amy", 2)]
+
+
+@pytest.mark.parametrize("backend", ["postgres"])
+def test_redis_down_then_back_rebuilds_from_the_database(make_app, own_redis, backend):
+    app = make_app(backend, REDIS_URL=own_redis.url, REDIS_RETRY_SECONDS=0)
+    play(app, "amy", 1)
+    own_redis.kill()
+    play(app, "bob", 3)  # the cache misses this: Redis is gone
+    with app.app_context():
+        assert leaderboard.current_snapshot().entries[0]["userId"] == "bob"
+    own_redis.start()
+    store = app.extensions["scoreboard.store"]
+    with app.app_context():
+        snapshot = leaderboard.current_snapshot()
+        assert snapshot == leaderboard.read_snapshot()
+    assert store.get_top()[0] == snapshot.version

@@ -1,0 +1,45 @@
+"""The migrations build and tear down the schema on SQLite and PostgreSQL alike."""
+
+import uuid
+
+import psycopg2
+import pytest
+from flask_migrate import downgrade, upgrade
+from sqlalchemy import inspect
+
+from scoreboard import create_app
+from scoreboard.extensions import db
+
+from .conftest import ADMIN_DB_URL, base_config
+
+TABLES = {"users", "action_types", "action_tickets", "audit_events", "board_state",
+          "revoked_tokens", "alembic_version"}
+
+
+@pytest.fixture
+def empty_database(backend, tmp_path, request):
+    if backend == "embedded":
+        yield f"sqlite:///{tmp_path}/migrate.db"
+        return
+    request.getfixturevalue("database_url")  # fails or skips when PostgreSQL is missing
+    name = f"scoreboard_migrate_{uuid.uuid4().hex[:8]}"
+    admin = psycopg2.connect(ADMIN_DB_URL)
+    admin.autocommit = True
+    with admin.cursor() as cur:
+        cur.execute(f"CREATE DATABASE {name}")
+    yield ADMIN_DB_URL.rsplit("/", 1)[0] + "/" + name
+    with admin.cursor() as cur:
+        cur.execute(f"DROP DATABASE {name} WITH (FORCE)")
+    admin.close()
+
+
+def test_upgrade_downgrade_upgrade(empty_database):
+    app = create_app(base_config(empty_database, None))
+    with app.app_context():
+        upgrade()
+        assert set(inspect(db.engine).get_table_names()) == TABLES
+        downgrade(revision="base")
+        assert set(inspect(db.engine).get_table_names()) <= {"alembic_version"}
+        upgrade()
+        assert set(inspect(db.engine).get_table_names()) == TABLES
+        db.engine.dispose()

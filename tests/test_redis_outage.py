@@ -1,0 +1,104 @@
+"""Redis dies while scores are being updated: nothing is lost and the board stays right."""
+
+import json
+import threading
+import time
+
+import redis
+from sqlalchemy import select
+
+from scoreboard.auth import issue_token
+from scoreboard.extensions import db
+from scoreboard.leaderboard import ranking_order
+from scoreboard.models import User
+
+from .support import call
+
+PLAYERS = ("ann", "ben", "cat", "dan")
+
+
+def board_from_database(app):
+    with app.app_context():
+        rows = db.session.execute(select(User.id, User.score).order_by(*ranking_order(User)))
+        return [{"userId": r.id, "score": r.score} for r in rows]
+
+
+def board_from_api(server):
+    status, body, _ = call("GET", server.url + "/api/scores/top")
+    assert status == 200, body
+    return [{"userId": e["userId"], "score": e["score"]} for e in body["topScores"]]
+
+
+class Players:
+    """Players that play concurrently, each in its own thread, for one phase at a time."""
+
+    def __init__(self, app, server):
+        self.server = server
+        with app.app_context():
+            self.tokens = {p: issue_token(p) for p in PLAYERS}
+        self.statuses = []
+
+    def _loop(self, user_id, done):
+        token = self.tokens[user_id]
+        headers = {"Authorization": f"Bearer {token}"}
+        while not done.is_set():
+            status, ticket, _ = call("POST", self.server.url + "/api/actions/start",
+                                     {"actionType": "click"}, headers)
+            self.statuses.append(status)
+            if status == 201:
+                status, _, _ = call("POST", self.server.url + "/api/scores/update",
+                                    {"userId": user_id, "authToken": token,
+                                     "actionId": ticket["actionId"]})
+                self.statuses.append(status)
+
+    def updates(self) -> int:
+        return sum(s == 200 for s in self.statuses)
+
+    def phase(self, during):
+        """Play while ``during`` runs, then stop every player."""
+        done = threading.Event()
+        threads = [threading.Thread(target=self._loop, args=(p, done)) for p in PLAYERS]
+        for thread in threads:
+            thread.start()
+        try:
+            during()
+        finally:
+            done.set()
+            for thread in threads:
+                thread.join()
+
+    def wait_for_updates(self, more):
+        target = self.updates() + more
+        while self.updates() < target:
+            time.sleep(0.01)
+
+
+def test_updates_survive_redis_death_and_cache_is_rebuilt(serve, own_redis):
+    start, app = serve
+    server = start(own_redis.url, WEB_CONCURRENCY="2")
+    players = Players(app, server)
+
+    def redis_dies():
+        players.wait_for_updates(40)
+        own_redis.kill()
+        players.wait_for_updates(150)
+
+    players.phase(redis_dies)
+    assert board_from_api(server) == board_from_database(app)
+
+    def redis_returns():
+        own_redis.start()
+        players.wait_for_updates(100)
+
+    players.phase(redis_returns)
+    assert set(players.statuses) <= {200, 201}, sorted(set(players.statuses))
+    assert board_from_api(server) == board_from_database(app)
+    scores = {e["userId"]: e["score"] for e in board_from_database(app)}
+    assert sum(scores.values()) == players.updates()
+
+    # The cache in the restarted Redis holds the database's order.
+    client = redis.Redis.from_url(own_redis.url)
+    cached = json.loads(client.hget(server.env["REDIS_PREFIX"] + "top", "body"))
+    assert [{"userId": e["userId"], "score": e["score"]} for e in cached["entries"]] == \
+        board_from_database(app)
+    client.close()
