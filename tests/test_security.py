@@ -1,0 +1,380 @@
+"""Attacks on POST /api/scores/update: each is refused with the JSON error shape, and leaves
+every score as it was and the ticket still usable by its rightful owner."""
+
+import base64
+import hashlib
+import hmac
+import json
+import time
+import uuid
+
+import jwt
+import pytest
+from cryptography.hazmat.primitives import serialization
+from cryptography.hazmat.primitives.asymmetric import rsa
+
+from scoreboard.auth import issue_token
+from scoreboard.extensions import db
+from scoreboard.models import User
+
+from .support import SECRET, Player
+
+UPDATE = "/api/scores/update"
+BAD_REQUEST = {"success": False, "error": "Invalid action or request format."}
+FORBIDDEN = {"success": False, "error": "Unauthorized score update attempt."}
+ISSUER, AUDIENCE = "https://issuer.example", "scoreboard"
+
+
+# --- crafting tokens -------------------------------------------------------------------------
+
+def claims_for(user_id, *, expires_in=600, not_before_in=0, **extra) -> dict:
+    """The claims of a valid access token; ``expires_in=None`` leaves out ``exp``."""
+    now = int(time.time())
+    claims = {"sub": user_id, "iat": now, "nbf": now + not_before_in,
+              "jti": str(uuid.uuid4()), "type": "access", "fresh": False, **extra}
+    if expires_in is not None:
+        claims["exp"] = now + expires_in
+    return claims
+
+
+def b64url(data: bytes) -> str:
+    return base64.urlsafe_b64encode(data).rstrip(b"=").decode()
+
+
+def segment(value: dict) -> str:
+    return b64url(json.dumps(value, separators=(",", ":")).encode())
+
+
+def forge(header: dict, claims: dict, hmac_key: bytes | None = None) -> str:
+    """A token built by hand: HMAC-SHA256 over it with ``hmac_key``, or no signature at all."""
+    signing_input = f"{segment(header)}.{segment(claims)}"
+    signature = b""
+    if hmac_key is not None:
+        signature = hmac.new(hmac_key, signing_input.encode(), hashlib.sha256).digest()
+    return f"{signing_input}.{b64url(signature)}"
+
+
+def unsigned(claims: dict, alg="none") -> str:
+    return forge({"alg": alg, "typ": "JWT"}, claims)
+
+
+def tampered(token: str, **changes) -> str:
+    """``token`` with its payload changed and its original header and signature kept."""
+    header, payload, signature = token.split(".")
+    claims = json.loads(base64.urlsafe_b64decode(payload + "=" * (-len(payload) % 4)))
+    return f"{header}.{segment({**claims, **changes})}.{signature}"
+
+
+def hs256(claims: dict, key=SECRET) -> str:
+    return jwt.encode(claims, key, algorithm="HS256")
+
+
+def rsa_keys() -> tuple[str, str]:
+    """A fresh RSA key pair as (private PEM, public PEM)."""
+    key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
+    private = key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,
+                                serialization.NoEncryption())
+    public = key.public_key().public_bytes(serialization.Encoding.PEM,
+                                           serialization.PublicFormat.SubjectPublicKeyInfo)
+    return private.decode(), public.decode()
+
+
+# --- requests and checks ---------------------------------------------------------------------
+
+def player_on(app, user_id) -> Player:
+    with app.app_context():
+        return Player(user_id, issue_token(user_id), app.test_client())
+
+
+def complete_with(client, token, ticket, user_id="alice", **extra):
+    body = {"userId": user_id, "authToken": token, "actionId": ticket, **extra}
+    return client.post(UPDATE, json=body)
+
+
+def score_of(app, user_id):
+    with app.app_context():
+        user = db.session.get(User, user_id)
+        return user.score if user else None
+
+
+def assert_refused(reply, status):
+    assert reply.status_code == status, reply.get_data(as_text=True)
+    body = reply.get_json()
+    assert set(body) == {"success", "error"} and body["success"] is False
+    assert isinstance(body["error"], str) and body["error"]
+
+
+def assert_nothing_changed(app, owner: Player, ticket, score_before):
+    """The owner's score is as it was, and the owner can still complete the ticket (+1)."""
+    assert score_of(app, owner.user_id) == score_before
+    reply = owner.complete(ticket)
+    assert reply.status_code == 200, reply.json
+    assert reply.json["updatedScore"] == score_before + 1
+
+
+@pytest.fixture
+def alice(player):
+    """Alice with a score of 1 already, so that a reset would show."""
+    alice = player("alice")
+    alice.play()
+    return alice
+
+
+@pytest.fixture
+def ticket(alice):
+    started = alice.start()
+    assert started.status_code == 201
+    return started.json["actionId"]
+
+
+# --- forged, altered and badly timed tokens --------------------------------------------------
+
+def test_crafted_token_with_right_claims_is_accepted(app, client, alice, ticket):
+    """The control for the cases below: the crafting helpers make tokens the app accepts."""
+    by_hand = forge({"alg": "HS256", "typ": "JWT"}, claims_for("alice"), SECRET.encode())
+    reply = complete_with(client, by_hand, ticket)
+    assert reply.status_code == 200 and reply.json["updatedScore"] == 2
+    second = alice.start().json["actionId"]
+    assert complete_with(client, hs256(claims_for("alice")), second).json["updatedScore"] == 3
+
+
+@pytest.mark.parametrize("alg", ["none", "None", "NONE"])
+def test_unsigned_alg_none_token_is_401(app, client, alice, ticket, alg):
+    reply = complete_with(client, unsigned(claims_for("alice"), alg), ticket)
+    assert_refused(reply, 401)
+    assert_nothing_changed(app, alice, ticket, 1)
+
+
+def test_alg_none_with_original_signature_kept_is_401(app, client, alice, ticket):
+    header, payload, signature = alice.token.split(".")
+    none_header = segment({"alg": "none", "typ": "JWT"})
+    assert_refused(complete_with(client, f"{none_header}.{payload}.{signature}", ticket), 401)
+    assert_nothing_changed(app, alice, ticket, 1)
+
+
+@pytest.mark.parametrize("changes", [
+    pytest.param({"sub": "alice"}, id="sub-changed"),
+    pytest.param({"sub": "alice", "exp": int(time.time()) + 10**8}, id="sub-and-exp-changed"),
+])
+def test_tampered_payload_with_original_signature_is_401(app, client, player, alice, ticket,
+                                                         changes):
+    mallory = player("mallory")
+    assert mallory.start().status_code == 201  # a genuine, valid token of mallory's own
+    reply = complete_with(client, tampered(mallory.token, **changes), ticket)
+    assert_refused(reply, 401)
+    assert_nothing_changed(app, alice, ticket, 1)
+    assert score_of(app, "mallory") == 0
+
+
+def test_token_signed_with_another_secret_is_401(app, client, alice, ticket):
+    forged = hs256(claims_for("alice"), key="another-secret-" + "y" * 40)
+    assert_refused(complete_with(client, forged, ticket), 401)
+    assert_nothing_changed(app, alice, ticket, 1)
+
+
+def test_garbage_token_is_401(app, client, alice, ticket):
+    assert_refused(complete_with(client, "abc.def.ghi", ticket), 401)
+    assert_nothing_changed(app, alice, ticket, 1)
+
+
+@pytest.mark.parametrize("timing", [
+    pytest.param({"expires_in": -60}, id="expired-60s-ago"),
+    pytest.param({"expires_in": -20}, id="expired-20s-ago"),
+    pytest.param({"not_before_in": 60}, id="nbf-in-future-beyond-leeway"),
+    pytest.param({"expires_in": None}, id="no-exp"),
+    pytest.param({"iat": int(time.time()) + 3600}, id="iat-in-future"),
+])
+def test_badly_timed_token_is_401(app, client, alice, ticket, timing):
+    assert_refused(complete_with(client, hs256(claims_for("alice", **timing)), ticket), 401)
+    assert_nothing_changed(app, alice, ticket, 1)
+
+
+def test_expired_token_says_so(client, alice, ticket):
+    reply = complete_with(client, hs256(claims_for("alice", expires_in=-60)), ticket)
+    assert reply.status_code == 401
+    assert reply.json == {"success": False, "error": "Authentication token has expired."}
+
+
+@pytest.mark.parametrize("timing", [
+    pytest.param({"expires_in": -3}, id="expired-within-leeway"),
+    pytest.param({"not_before_in": 3}, id="nbf-within-leeway"),
+])
+def test_clock_skew_within_leeway_is_tolerated(client, alice, ticket, timing):
+    reply = complete_with(client, hs256(claims_for("alice", **timing)), ticket)
+    assert reply.status_code == 200 and reply.json["updatedScore"] == 2
+
+
+@pytest.mark.parametrize("authorization", [
+    pytest.param("Basic {token}", id="basic"),
+    pytest.param("Token {token}", id="token"),
+    pytest.param("JWT {token}", id="jwt"),
+    pytest.param("{token}", id="no-scheme"),
+])
+def test_header_with_scheme_other_than_bearer_is_401(app, client, alice, ticket, authorization):
+    reply = client.post(UPDATE, json={"userId": "alice", "actionId": ticket},
+                        headers={"Authorization": authorization.format(token=alice.token)})
+    assert_refused(reply, 401)
+    assert_nothing_changed(app, alice, ticket, 1)
+
+
+# --- issuer and audience ---------------------------------------------------------------------
+
+@pytest.fixture
+def iss_aud_app(make_app, backend):
+    return make_app(backend, JWT_ISSUER=ISSUER, JWT_AUDIENCE=AUDIENCE)
+
+
+@pytest.mark.parametrize("claims", [
+    pytest.param({"iss": "https://evil.example", "aud": AUDIENCE}, id="wrong-issuer"),
+    pytest.param({"iss": ISSUER, "aud": "another-service"}, id="wrong-audience"),
+    pytest.param({"aud": AUDIENCE}, id="no-issuer"),
+    pytest.param({"iss": ISSUER}, id="no-audience"),
+])
+def test_wrong_or_missing_issuer_or_audience_is_401(iss_aud_app, claims):
+    alice = player_on(iss_aud_app, "alice")
+    alice.play()
+    ticket = alice.start().json["actionId"]
+    reply = complete_with(alice.client, hs256(claims_for("alice", **claims)), ticket)
+    assert_refused(reply, 401)
+    assert_nothing_changed(iss_aud_app, alice, ticket, 1)
+
+
+def test_right_issuer_and_audience_are_accepted(iss_aud_app):
+    alice = player_on(iss_aud_app, "alice")
+    assert alice.play() == 1  # the app's own tokens carry them
+    ticket = alice.start().json["actionId"]
+    token = hs256(claims_for("alice", iss=ISSUER, aud=AUDIENCE))
+    reply = complete_with(alice.client, token, ticket)
+    assert reply.status_code == 200 and reply.json["updatedScore"] == 2
+
+
+# --- RS256 ------------------------------------------------------------------------------------
+
+@pytest.fixture(scope="module")
+def app_keys():
+    return rsa_keys()
+
+
+@pytest.fixture(scope="module")
+def stranger_keys():
+    return rsa_keys()
+
+
+@pytest.fixture
+def rs256_app(make_app, backend, app_keys):
+    private, public = app_keys
+    return make_app(backend, JWT_ALGORITHM="RS256", JWT_PUBLIC_KEY=public,
+                    JWT_PRIVATE_KEY=private)
+
+
+def test_rs256_token_signed_with_private_key_is_accepted(rs256_app, app_keys):
+    alice = player_on(rs256_app, "alice")
+    assert alice.play() == 1  # the app's own RS256 tokens
+    ticket = alice.start().json["actionId"]
+    token = jwt.encode(claims_for("alice"), app_keys[0], algorithm="RS256")
+    reply = complete_with(alice.client, token, ticket)
+    assert reply.status_code == 200 and reply.json["updatedScore"] == 2
+
+
+@pytest.mark.parametrize("attack", [
+    "hs256-keyed-with-public-key-pem",
+    "hs256-keyed-with-secret-key",
+    "rs256-signed-by-another-key",
+    "alg-none",
+])
+def test_rs256_app_refuses_forged_tokens(rs256_app, app_keys, stranger_keys, attack):
+    alice = player_on(rs256_app, "alice")
+    alice.play()
+    ticket = alice.start().json["actionId"]
+    claims = claims_for("alice")
+    hs256_header = {"alg": "HS256", "typ": "JWT"}
+    forged = {
+        "hs256-keyed-with-public-key-pem": lambda: forge(hs256_header, claims,
+                                                         app_keys[1].encode()),
+        "hs256-keyed-with-secret-key": lambda: forge(hs256_header, claims, SECRET.encode()),
+        "rs256-signed-by-another-key": lambda: jwt.encode(claims, stranger_keys[0], "RS256"),
+        "alg-none": lambda: unsigned(claims),
+    }[attack]()
+    assert_refused(complete_with(alice.client, forged, ticket), 401)
+    assert_nothing_changed(rs256_app, alice, ticket, 1)
+
+
+# --- another user's id, extra fields, bad bodies ---------------------------------------------
+
+@pytest.mark.parametrize("whose_ticket", ["alice", "bob"])
+def test_another_users_id_is_403_and_changes_nothing(app, client, player, alice, whose_ticket):
+    bob = player("bob")
+    bob.play()
+    tickets = {"alice": alice.start().json["actionId"], "bob": bob.start().json["actionId"]}
+    reply = complete_with(client, alice.token, tickets[whose_ticket], user_id="bob")
+    assert reply.status_code == 403 and reply.json == FORBIDDEN
+    assert score_of(app, "alice") == 1
+    assert_nothing_changed(app, bob, tickets["bob"], 1)
+    assert_nothing_changed(app, alice, tickets["alice"], 1)
+
+
+@pytest.mark.parametrize("extra", [
+    {"score": 1000}, {"points": 1000}, {"updatedScore": 1000}, {"score": "1000"},
+], ids=["score", "points", "updatedScore", "score-as-string"])
+def test_extra_fields_are_400_and_change_nothing(app, client, alice, ticket, extra):
+    reply = complete_with(client, alice.token, ticket, **extra)
+    assert reply.status_code == 400 and reply.json == BAD_REQUEST
+    assert_nothing_changed(app, alice, ticket, 1)
+
+
+@pytest.mark.parametrize("kind, status", [
+    ("oversized", 413), ("form", 415), ("malformed", 400),
+])
+def test_bad_body_is_refused_and_changes_nothing(app, client, alice, ticket, kind, status):
+    body = {"userId": "alice", "authToken": alice.token, "actionId": ticket}
+    data, content_type = {
+        # a valid request, only padded past the 4096-byte limit with JSON whitespace
+        "oversized": (json.dumps(body) + " " * 4096, "application/json"),
+        "form": ("&".join(f"{k}={v}" for k, v in body.items()),
+                 "application/x-www-form-urlencoded"),
+        "malformed": (json.dumps(body)[:-1], "application/json"),
+    }[kind]
+    reply = client.post(UPDATE, data=data, content_type=content_type, headers=alice.headers)
+    assert_refused(reply, status)
+    assert_nothing_changed(app, alice, ticket, 1)
+
+
+# --- revocation ------------------------------------------------------------------------------
+
+def revoke(how, app, token):
+    if how == "endpoint":
+        reply = app.test_client().post("/api/auth/revoke",
+                                       headers={"Authorization": f"Bearer {token}"})
+        assert reply.status_code == 200 and reply.json["success"] is True
+    else:
+        result = app.test_cli_runner().invoke(args=["scoreboard", "revoke", token])
+        assert result.exit_code == 0, result.output
+        assert "revoked" in result.output
+
+
+@pytest.mark.parametrize("how", ["endpoint", "cli"])
+def test_revoked_token_is_401(app, client, player, alice, ticket, how):
+    revoke(how, app, alice.token)
+    assert_refused(complete_with(client, alice.token, ticket), 401)
+    assert_refused(alice.start(), 401)
+    assert_refused(client.post("/api/auth/revoke", headers=alice.headers), 401)
+    assert_nothing_changed(app, player("alice"), ticket, 1)  # with a new token
+
+
+@pytest.mark.parametrize("how", ["endpoint", "cli"])
+def test_revocation_holds_after_redis_copy_is_lost(make_app, how):
+    app = make_app("postgres")
+    alice = player_on(app, "alice")
+    alice.play()
+    ticket = alice.start().json["actionId"]
+    revoke(how, app, alice.token)
+    assert_refused(complete_with(alice.client, alice.token, ticket), 401)
+
+    store = app.extensions["scoreboard.store"]
+    keys = list(store.client.scan_iter(match=store.prefix + "*"))
+    assert store.key("revoked") in {key.decode() for key in keys}
+    store.client.delete(*keys)
+
+    assert_refused(complete_with(alice.client, alice.token, ticket), 401)
+    assert_refused(complete_with(alice.client, alice.token, ticket), 401)  # once reloaded too
+    assert_nothing_changed(app, player_on(app, "alice"), ticket, 1)
