@@ -18,9 +18,11 @@ redis.call('EXPIRE', KEYS[1], ARGV[3])
 return 1
 """
 
-# -1: the blocklist was never loaded into this Redis (new or restarted), so it is unknown.
-_IS_REVOKED = """
-if redis.call('EXISTS', KEYS[2]) == 0 then return -1 end
+# -1: the blocklist was never loaded into this Redis (new, restarted or evicted), so it is
+# unknown. The marker lives inside the set itself: the set cannot be lost without it.
+_LOADED = "*loaded*"
+_IS_REVOKED = f"""
+if redis.call('SISMEMBER', KEYS[1], '{_LOADED}') == 0 then return -1 end
 return redis.call('SISMEMBER', KEYS[1], ARGV[1])
 """
 
@@ -119,16 +121,14 @@ class RedisStore:
         """None when this Redis cannot say: never loaded, or back from an outage."""
         if self.take_recovered("blocklist"):
             return None
-        keys = [self.key("revoked"), self.key("revoked:loaded")]
+        keys = [self.key("revoked")]
         answer = self._call(self._is_revoked, keys=keys, args=[jti])
         return None if answer == -1 else bool(answer)
 
     def load_revoked(self, jtis) -> None:
         pipe = self.client.pipeline(transaction=True)
         pipe.delete(self.key("revoked"))
-        if jtis:
-            pipe.sadd(self.key("revoked"), *jtis)
-        pipe.set(self.key("revoked:loaded"), "1")
+        pipe.sadd(self.key("revoked"), _LOADED, *jtis)
         self._call(pipe.execute)
 
     def add_revoked(self, jti: str) -> None:

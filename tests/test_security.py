@@ -341,20 +341,20 @@ def test_bad_body_is_refused_and_changes_nothing(app, client, alice, ticket, kin
 
 # --- revocation ------------------------------------------------------------------------------
 
-def revoke(how, app, token):
+def revoke(how, client, runner, token):
+    """Revoke ``token`` by sign-out with it, or with ``flask scoreboard revoke``."""
     if how == "endpoint":
-        reply = app.test_client().post("/api/auth/revoke",
-                                       headers={"Authorization": f"Bearer {token}"})
+        reply = client.post("/api/auth/revoke", headers={"Authorization": f"Bearer {token}"})
         assert reply.status_code == 200 and reply.json["success"] is True
     else:
-        result = app.test_cli_runner().invoke(args=["scoreboard", "revoke", token])
+        result = runner.invoke(args=["scoreboard", "revoke", token])
         assert result.exit_code == 0, result.output
         assert "revoked" in result.output
 
 
 @pytest.mark.parametrize("how", ["endpoint", "cli"])
-def test_revoked_token_is_401(app, client, player, alice, ticket, how):
-    revoke(how, app, alice.token)
+def test_revoked_token_is_401(app, client, runner, player, alice, ticket, how):
+    revoke(how, client, runner, alice.token)
     assert_refused(complete_with(client, alice.token, ticket), 401)
     assert_refused(alice.start(), 401)
     assert_refused(client.post("/api/auth/revoke", headers=alice.headers), 401)
@@ -367,7 +367,7 @@ def test_revocation_holds_after_redis_copy_is_lost(make_app, how):
     alice = player_on(app, "alice")
     alice.play()
     ticket = alice.start().json["actionId"]
-    revoke(how, app, alice.token)
+    revoke(how, alice.client, app.test_cli_runner(), alice.token)
     assert_refused(complete_with(alice.client, alice.token, ticket), 401)
 
     store = app.extensions["scoreboard.store"]
