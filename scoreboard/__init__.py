@@ -61,8 +61,10 @@ def _configure_storage(app: Flask) -> None:
     config["RATELIMIT_STORAGE_OPTIONS"] = {"socket_connect_timeout": 0.5, "socket_timeout": 1}
     config["RATELIMIT_KEY_PREFIX"] = config["REDIS_PREFIX"] + "limits"
     config["RATELIMIT_HEADERS_ENABLED"] = True
-    # A Redis outage should loosen rate limiting to per-process counts, not fail requests.
+    # A Redis outage should loosen rate limiting to per-process counts, not fail requests;
+    # swallowing covers a request that races the switch to (or back from) the fallback.
     config["RATELIMIT_IN_MEMORY_FALLBACK_ENABLED"] = True
+    config["RATELIMIT_SWALLOW_ERRORS"] = True
 
 
 def _add_request_ids(app: Flask) -> None:

@@ -75,7 +75,7 @@ class Players:
 
 def test_updates_survive_redis_death_and_cache_is_rebuilt(serve, own_redis):
     start, app = serve
-    server = start(own_redis.url, WEB_CONCURRENCY="2")
+    server = start(own_redis.url, WEB_CONCURRENCY="2", REDIS_RETRY_SECONDS="0.2")
     players = Players(app, server)
 
     def redis_dies():
@@ -96,8 +96,12 @@ def test_updates_survive_redis_death_and_cache_is_rebuilt(serve, own_redis):
     scores = {e["userId"]: e["score"] for e in board_from_database(app)}
     assert sum(scores.values()) == players.updates()
 
-    # The cache in the restarted Redis holds the database's order.
+    # The next reads after Redis returns rebuild its cache from the database.
     client = redis.Redis.from_url(own_redis.url)
+    deadline = time.monotonic() + 10
+    while not client.exists(server.env["REDIS_PREFIX"] + "top") and time.monotonic() < deadline:
+        board_from_api(server)
+        time.sleep(0.05)
     cached = json.loads(client.hget(server.env["REDIS_PREFIX"] + "top", "body"))
     assert [{"userId": e["userId"], "score": e["score"]} for e in cached["entries"]] == \
         board_from_database(app)
