@@ -1,0 +1,41 @@
+"""psycopg2 under gevent: a query waiting on PostgreSQL must not freeze the worker."""
+
+import threading
+import time
+
+import psycopg2
+
+from scoreboard.auth import issue_token
+
+from .support import call
+
+
+def test_waiting_query_does_not_block_other_requests(serve, database_url, redis_url):
+    start, app = serve
+    server = start(redis_url, WEB_CONCURRENCY="1")
+    with app.app_context():
+        token = issue_token("alice")
+    _, ticket, _ = call("POST", server.url + "/api/actions/start", {"actionType": "click"},
+                        {"Authorization": f"Bearer {token}"})
+    # Hold the ticket's row lock from outside, so the update waits inside PostgreSQL.
+    blocker = psycopg2.connect(database_url)
+    cur = blocker.cursor()
+    cur.execute("SELECT id FROM action_tickets WHERE id = %s FOR UPDATE", (ticket["actionId"],))
+    replies = []
+    update = threading.Thread(target=lambda: replies.append(call(
+        "POST", server.url + "/api/scores/update",
+        {"userId": "alice", "authToken": token, "actionId": ticket["actionId"]})[:2]))
+    update.start()
+    try:
+        time.sleep(0.5)  # let the update reach the lock
+        assert not replies, "the update should be waiting on the row lock"
+        # The only worker is waiting on PostgreSQL for the update, and still serves this.
+        status, body, _ = call("GET", server.url + "/healthz", timeout=5)
+        assert (status, body) == (200, {"status": "ok"})
+        assert not replies
+    finally:
+        blocker.rollback()
+        blocker.close()
+        update.join(timeout=10)
+    assert replies == [(200, {"success": True, "message": "Score updated successfully.",
+                              "updatedScore": 1})]
