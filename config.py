@@ -40,6 +40,8 @@ def from_env(env=None) -> dict:
         "SQLALCHEMY_DATABASE_URI": db_url,  # None: SQLite in the instance folder
         "REDIS_URL": redis_url,  # None: in-process cache, broker and limits
         "REDIS_PREFIX": env.get("REDIS_PREFIX", "scoreboard:"),
+        # Per worker and per use (cache and notices; rate limits): bounded, see store.py.
+        "REDIS_MAX_CONNECTIONS": _int(env, "REDIS_MAX_CONNECTIONS", 10),
         # After a Redis error, serve from the database this long before trying Redis again.
         "REDIS_RETRY_SECONDS": float(env.get("REDIS_RETRY_SECONDS") or 1.0),
         "JWT_SECRET_KEY": env.get("JWT_SECRET_KEY") or DEV_SECRET,
@@ -54,6 +56,15 @@ def from_env(env=None) -> dict:
         "TICKET_TTL_SECONDS": _int(env, "TICKET_TTL_SECONDS", 900),
         "TOP_CACHE_TTL_SECONDS": _int(env, "TOP_CACHE_TTL_SECONDS", 300),
         "MAX_CONTENT_LENGTH": _int(env, "MAX_BODY_BYTES", 4096),
+        "STREAM_HEARTBEAT_SECONDS": float(env.get("STREAM_HEARTBEAT_SECONDS") or 15),
+        "STREAM_LIFETIME_SECONDS": float(env.get("STREAM_LIFETIME_SECONDS") or 600),
+        "STREAM_RETRY_MS": _int(env, "STREAM_RETRY_MS", 3000),
+        "STREAM_MAX_PER_IP": _int(env, "STREAM_MAX_PER_IP", 20),
+        # At most this often a stream gets a frame: a burst of updates becomes one.
+        "STREAM_MIN_INTERVAL_SECONDS": float(env.get("STREAM_MIN_INTERVAL_SECONDS") or 0.2),
+        # How often a worker without its broker subscription reads the board itself.
+        "STREAM_POLL_SECONDS": float(env.get("STREAM_POLL_SECONDS") or 2),
+        "STREAM_WRITE_TIMEOUT_SECONDS": float(env.get("STREAM_WRITE_TIMEOUT_SECONDS") or 10),
         # How many proxies (Heroku's router: 1) stand before us and set X-Forwarded-For.
         "PROXY_HOPS": _int(env, "PROXY_HOPS", 0),
     }

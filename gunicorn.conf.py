@@ -25,3 +25,16 @@ def post_fork(server, worker):
     from psycogreen.gevent import patch_psycopg
 
     patch_psycopg()
+
+
+def post_worker_init(worker):
+    """On SIGTERM, end this worker's streams at once so a deploy is not held up by them."""
+    import signal
+
+    import gevent
+
+    def stop_streams_then_exit(signum, frame):
+        gevent.spawn(worker.wsgi.extensions["scoreboard.hub"].stop)
+        worker.handle_exit(signum, frame)
+
+    signal.signal(signal.SIGTERM, stop_streams_then_exit)

@@ -9,10 +9,11 @@ from werkzeug.middleware.proxy_fix import ProxyFix
 
 import config as settings
 
-from . import api, auth, cli, errors, health
+from . import api, auth, cli, errors, health, stream
 from .broker import MemoryBroker, RedisBroker
 from .extensions import db, limiter, migrate
-from .store import MemoryStore, RedisStore
+from .hub import Hub
+from .store import MemoryStore, RedisStore, connection_pool
 
 REQUEST_ID = re.compile(r"[A-Za-z0-9._-]{1,64}")
 MIGRATIONS = os.path.join(os.path.dirname(os.path.dirname(__file__)), "migrations")
@@ -35,6 +36,7 @@ def create_app(config: dict | None = None) -> Flask:
     cli.init_app(app)
     app.register_blueprint(api.bp)
     app.register_blueprint(health.bp)
+    app.register_blueprint(stream.bp)
     if app.config["PROXY_HOPS"]:
         app.wsgi_app = ProxyFix(app.wsgi_app, x_for=app.config["PROXY_HOPS"])
     return app
@@ -51,16 +53,19 @@ def _configure_storage(app: Flask) -> None:
     config.setdefault("SQLALCHEMY_ENGINE_OPTIONS", {"pool_pre_ping": True})
     redis_url = config.get("REDIS_URL")
     if redis_url:
-        store = RedisStore(redis_url, config["REDIS_PREFIX"], config["REDIS_RETRY_SECONDS"])
+        # The subscription holds one connection of the store's pool for good.
+        pool = connection_pool(redis_url, config["REDIS_MAX_CONNECTIONS"] + 1)
+        store = RedisStore(pool, config["REDIS_PREFIX"], config["REDIS_RETRY_SECONDS"])
         broker = RedisBroker(store)
+        limits_pool = connection_pool(redis_url, config["REDIS_MAX_CONNECTIONS"])
+        config["RATELIMIT_STORAGE_OPTIONS"] = {"connection_pool": limits_pool}
     else:
         store, broker = MemoryStore(), MemoryBroker()
     app.extensions["scoreboard.store"] = store
     app.extensions["scoreboard.broker"] = broker
+    app.extensions["scoreboard.hub"] = Hub(app, broker)
     config["RATELIMIT_STORAGE_URI"] = redis_url or "memory://"
-    config["RATELIMIT_STORAGE_OPTIONS"] = {"socket_connect_timeout": 0.5, "socket_timeout": 1}
     config["RATELIMIT_KEY_PREFIX"] = config["REDIS_PREFIX"] + "limits"
-    config["RATELIMIT_HEADERS_ENABLED"] = True
     # A Redis outage should loosen rate limiting to per-process counts, not fail requests;
     # swallowing covers a request that races the switch to (or back from) the fallback.
     config["RATELIMIT_IN_MEMORY_FALLBACK_ENABLED"] = True

@@ -1,7 +1,11 @@
 """Change notices: after a commit that moved the board, tell every worker its new version."""
 
 import logging
+import random
+import time
 
+import gevent
+import redis
 from flask import current_app
 
 from .store import StoreUnavailable
@@ -20,24 +24,68 @@ def publish_change(snapshot) -> None:
 class MemoryBroker:
     """In-process notices for the embedded default, where there is one worker process."""
 
-    def __init__(self):
-        self._listeners = []
+    subscribed = True
 
-    def subscribe(self, listener) -> None:
-        self._listeners.append(listener)
+    def __init__(self):
+        self._hubs = []
+
+    def listen(self, hub) -> None:
+        self._hubs.append(hub)
 
     def publish(self, version: int) -> None:
-        for listener in list(self._listeners):
-            listener(version)
+        for hub in self._hubs:
+            hub.notify(version)
 
 
 class RedisBroker:
     """Notices over Redis pub/sub, so workers on every machine hear of each change."""
 
     CHANNEL = "board"
+    PING_SECONDS = 5.0  # how often an idle subscription proves it is still alive
+    MAX_BACKOFF = 10.0
 
     def __init__(self, store):
         self.store = store
+        self.subscribed = False
 
     def publish(self, version: int) -> None:
         self.store.publish(self.CHANNEL, str(version))
+
+    def listen(self, hub) -> None:
+        """Hold this worker's one subscription in a greenlet of its own, for good."""
+        gevent.spawn(self._listen, hub)
+
+    def _listen(self, hub) -> None:
+        backoff = 0.25
+        while not hub.stopping:
+            pubsub = self.store.client.pubsub(ignore_subscribe_messages=True)
+            try:
+                pubsub.subscribe(self.store.key(self.CHANNEL))
+                self.subscribed = True
+                backoff = 0.25
+                hub.notify()  # notices may have been missed while unsubscribed: look now
+                self._receive(pubsub, hub)
+            except redis.RedisError as exc:
+                log.warning("board subscription lost, retrying in %.1fs: %s", backoff, exc)
+            finally:
+                self.subscribed = False
+                pubsub.close()
+            if hub.stopping:
+                return
+            hub.notify()  # switch the hub to polling at once
+            gevent.sleep(backoff * random.uniform(0.5, 1.0))
+            backoff = min(backoff * 2, self.MAX_BACKOFF)
+
+    def _receive(self, pubsub, hub) -> None:
+        last_heard = time.monotonic()
+        while not hub.stopping:
+            message = pubsub.get_message(timeout=self.PING_SECONDS)
+            if message is None:
+                # A half-open connection (a partition, not a restart) answers nothing at all.
+                if time.monotonic() - last_heard > 3 * self.PING_SECONDS:
+                    raise redis.ConnectionError("subscription stopped answering pings")
+                pubsub.ping()
+                continue
+            last_heard = time.monotonic()
+            if message["type"] == "message":
+                hub.notify(int(message["data"]))

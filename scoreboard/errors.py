@@ -1,10 +1,14 @@
 """One error shape for the whole service: {"success": false, "error": "..."}."""
 
 import logging
+import time
 
 from flask import jsonify
+from flask_limiter import RateLimitExceeded
 from sqlalchemy.exc import OperationalError
 from werkzeug.exceptions import HTTPException, InternalServerError
+
+from .extensions import limiter
 
 log = logging.getLogger(__name__)
 
@@ -52,12 +56,17 @@ def error_response(status: int, message: str | None = None):
 
 def _handle_http(exc: HTTPException):
     message = exc.description if isinstance(exc, ApiError) else None
-    if exc.code == 429:
-        message = _MESSAGES[429]
     response = error_response(exc.code or 500, message)
+    if isinstance(exc, RateLimitExceeded):
+        response.headers["Retry-After"] = str(_seconds_to_reset())
     if exc.code == 405 and exc.valid_methods:
         response.headers["Allow"] = ", ".join(exc.valid_methods)
     return response
+
+
+def _seconds_to_reset() -> int:
+    limit = limiter.current_limit
+    return max(1, int(limit.reset_at - time.time()) + 1) if limit else 60
 
 
 def _handle_database(exc: OperationalError):

@@ -1,6 +1,6 @@
 """Liveness and readiness probes for the platform's router and deploy checks."""
 
-from flask import Blueprint, current_app, jsonify
+from flask import Blueprint, Response, current_app, jsonify
 from sqlalchemy import text
 
 from .extensions import db
@@ -31,3 +31,11 @@ def readyz():
     if redis == "unavailable":
         return jsonify(status="degraded", database="ok", redis=redis)
     return jsonify(status="ok", database="ok", redis=redis)
+
+
+@bp.get("/metrics")
+def metrics():
+    """Prometheus text format; the figures are this worker process's own."""
+    stats = current_app.extensions["scoreboard.hub"].stats()
+    lines = [f"scoreboard_{name} {value}" for name, value in stats.items()]
+    return Response("\n".join(lines) + "\n", mimetype="text/plain; version=0.0.4")

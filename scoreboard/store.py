@@ -27,6 +27,19 @@ return redis.call('SISMEMBER', KEYS[1], ARGV[1])
 """
 
 
+def connection_pool(url: str, max_connections: int) -> redis.BlockingConnectionPool:
+    """A bounded pool: under gevent every waiting greenlet could otherwise open its own
+    connection, so a burst of requests would leave hundreds of idle ones behind."""
+    return redis.BlockingConnectionPool.from_url(
+        url,
+        max_connections=max_connections,
+        timeout=2,  # waiting for a free connection longer than this counts as Redis down
+        socket_connect_timeout=0.5,
+        socket_timeout=1.0,
+        health_check_interval=10,
+    )
+
+
 class StoreUnavailable(Exception):
     """The shared store cannot be reached; callers fall back to the database."""
 
@@ -68,10 +81,8 @@ class RedisStore:
     """Redis-backed store. After a failure it stays away for a moment instead of paying a
     timeout on every request, and reports the recovery once so callers can rebuild caches."""
 
-    def __init__(self, url: str, prefix: str, retry_after: float = 1.0):
-        self.client = redis.Redis.from_url(
-            url, socket_connect_timeout=0.5, socket_timeout=1.0, health_check_interval=10
-        )
+    def __init__(self, pool: redis.ConnectionPool, prefix: str, retry_after: float = 1.0):
+        self.client = redis.Redis(connection_pool=pool)
         self.prefix = prefix
         self.retry_after = retry_after
         self._down_until = 0.0

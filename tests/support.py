@@ -1,5 +1,7 @@
 """Helpers shared by the tests: players, free ports and real server processes."""
 
+import asyncio
+import http.client
 import json
 import os
 import signal
@@ -11,6 +13,7 @@ import uuid
 from dataclasses import dataclass
 from pathlib import Path
 from urllib.error import HTTPError
+from urllib.parse import urlsplit
 from urllib.request import Request, urlopen
 
 
@@ -159,3 +162,121 @@ class Server:
     def stop(self) -> None:
         if self.proc:
             stop(self.proc)
+
+
+class EventStream:
+    """A Server-Sent Events client for a real server, reading one event at a time."""
+
+    def __init__(self, url: str, headers=None, timeout=10.0):
+        parts = urlsplit(url)
+        self.conn = http.client.HTTPConnection(parts.hostname, parts.port, timeout=timeout)
+        path = parts.path + (f"?{parts.query}" if parts.query else "")
+        self.conn.request("GET", path, headers=dict(headers or {}))
+        self.response = self.conn.getresponse()
+        self.status = self.response.status
+        self.headers = self.response.headers
+
+    def next(self) -> dict | None:
+        """The next event as its fields, a comment as {"comment": ...}; None at the end."""
+        event = {}
+        while True:
+            line = self.response.readline()
+            if not line:
+                return event or None
+            line = line.decode().rstrip("\n")
+            if not line:
+                if event:
+                    return event
+            elif line.startswith(":"):
+                return {"comment": line[1:].strip()}
+            else:
+                field, _, value = line.partition(":")
+                event[field] = value[1:] if value.startswith(" ") else value
+
+    def next_snapshot(self) -> dict:
+        """Skip heartbeats and hints to the next board snapshot."""
+        while True:
+            event = self.next()
+            assert event is not None, "stream ended"
+            if event.get("event") == "scoreboard":
+                return json.loads(event["data"])
+
+    def close(self) -> None:
+        self.conn.close()
+
+
+async def _watch(port: int, ready, target_version: int, timeout: float):
+    """One raw stream client: report when connected, return True once it sees the version."""
+    reader, writer = await asyncio.open_connection("127.0.0.1", port)
+    writer.write(b"GET /api/scores/stream HTTP/1.1\r\nHost: test\r\n\r\n")
+    await writer.drain()
+    marker = f"id: {target_version}\n".encode()
+    seen = b""
+    try:
+        while b"event: scoreboard" not in seen:
+            seen += await asyncio.wait_for(reader.read(65536), timeout)
+        ready()
+        async with asyncio.timeout(timeout):
+            while marker not in seen:
+                data = await reader.read(65536)
+                if not data:
+                    return False
+                seen = seen[-200:] + data
+        return True
+    except TimeoutError:
+        return False
+    finally:
+        writer.close()
+
+
+def fan_out(port: int, clients: int, target_version: int, trigger, timeout=30.0) -> list[bool]:
+    """Open ``clients`` streams at once; when all have their first snapshot, call ``trigger``
+    (in a thread) and return, per client, whether it received ``target_version``."""
+
+    async def run():
+        connected = asyncio.Event()
+        count = 0
+
+        def ready():
+            nonlocal count
+            count += 1
+            if count == clients:
+                connected.set()
+
+        watchers = [asyncio.ensure_future(_watch(port, ready, target_version, timeout))
+                    for _ in range(clients)]
+        await asyncio.wait_for(connected.wait(), timeout)
+        await asyncio.to_thread(trigger)
+        return await asyncio.gather(*watchers)
+
+    return asyncio.run(run())
+
+
+def play_http(base_url: str, token: str, user_id: str, action_type="click") -> int:
+    """Start and complete one action through a real server; returns the new score."""
+    status, ticket, _ = call("POST", base_url + "/api/actions/start",
+                             {"actionType": action_type},
+                             {"Authorization": f"Bearer {token}"})
+    assert status == 201, ticket
+    status, body, _ = call("POST", base_url + "/api/scores/update",
+                           {"userId": user_id, "authToken": token,
+                            "actionId": ticket["actionId"]})
+    assert status == 200, body
+    return body["updatedScore"]
+
+
+def wait_until(predicate, timeout=15.0, interval=0.05) -> bool:
+    """Poll ``predicate`` until it holds or ``timeout`` passes; returns its last answer."""
+    deadline = time.monotonic() + timeout
+    while not predicate():
+        if time.monotonic() > deadline:
+            return False
+        time.sleep(interval)
+    return True
+
+
+def metric(server, name: str) -> float:
+    """One figure from a real server's /metrics."""
+    with urlopen(server.url + "/metrics", timeout=5) as response:
+        text = response.read().decode()
+    return float(dict(line.split() for line in text.splitlines())["scoreboard_" + name])

@@ -1,0 +1,78 @@
+"""GET /api/scores/stream: the board as Server-Sent Events, fed by this worker's hub."""
+
+import random
+import socket
+import time
+
+import gevent
+from flask import Blueprint, Response, current_app, request
+from gevent import monkey
+
+from .errors import ApiError
+from .extensions import limiter
+
+bp = Blueprint("stream", __name__)
+
+HEADERS = {
+    "Cache-Control": "no-store",
+    "X-Accel-Buffering": "no",  # tell nginx-style proxies not to buffer the stream
+}
+
+
+@bp.get("/api/scores/stream")
+@limiter.exempt  # a stream is one long request; the per-IP cap on open streams guards it
+def scores_stream():
+    sock = request.environ.get("gunicorn.socket")
+    if sock is None or not monkey.is_module_patched("socket"):
+        raise ApiError(503, "Streaming needs the gunicorn gevent worker; poll /api/scores/top.")
+    config = current_app.config
+    hub = current_app.extensions["scoreboard.hub"]
+    hub.start()
+    # gunicorn frames a body of unknown length in chunks for HTTP/1.1 (not for HEAD).
+    chunked = request.environ.get("SERVER_PROTOCOL") == "HTTP/1.1"
+    client = hub.admit(sock, chunked, request.remote_addr, config["STREAM_MAX_PER_IP"])
+    if client is None:
+        if hub.stopping:
+            raise ApiError(503, "Server is restarting; reconnect shortly.")
+        raise ApiError(429, "Too many open streams from this address.")
+    # Jitter spreads reconnections after a deploy; the lifetime cap rebalances load.
+    retry_ms = int(config["STREAM_RETRY_MS"] * random.uniform(1.0, 1.5))
+    first = f"retry: {retry_ms}\n\n".encode()
+    version, frames = hub.version, hub.frames
+    if frames and request.headers.get("Last-Event-ID") != str(version):
+        first += frames[1]
+    lifetime = config["STREAM_LIFETIME_SECONDS"] * random.uniform(0.8, 1.0)
+    events = _events(hub, client, first, version, time.monotonic() + lifetime)
+    response = Response(events, mimetype="text/event-stream", headers=HEADERS)
+    # A stream that ends also ends its connection: the browser's reconnect then opens a new
+    # one (which may land on another worker), and a shutting-down worker is not kept waiting
+    # for a keep-alive request that never comes.
+    response.call_on_close(lambda: _hang_up(sock))
+    return response
+
+
+def _hang_up(sock) -> None:
+    try:
+        sock.shutdown(socket.SHUT_RDWR)
+    except OSError:
+        pass  # already gone
+
+
+def _events(hub, client, first: bytes, version: int, deadline: float):
+    """Yield the first bytes through gunicorn, then park: the hub writes to the socket, and
+    this greenlet wakes only to finish writes the socket could not take at once."""
+    try:
+        yield first
+        hub.join(client, version)
+        while not client.closed and time.monotonic() < deadline:
+            client.wake.wait(timeout=deadline - time.monotonic())
+            client.wake.clear()
+            if client.busy:
+                client.drain(hub.write_timeout)
+        if client.busy and not client.closed:
+            client.drain(hub.write_timeout)  # never end the body inside a frame
+    except (OSError, gevent.Timeout):
+        pass  # the browser went away or stopped reading: release it
+    finally:
+        client.closed = True
+        hub.leave(client)
