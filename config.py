@@ -64,6 +64,8 @@ def from_env(env=None) -> dict:
         "STREAM_MIN_INTERVAL_SECONDS": float(env.get("STREAM_MIN_INTERVAL_SECONDS") or 0.2),
         # How often a worker without its broker subscription reads the board itself.
         "STREAM_POLL_SECONDS": float(env.get("STREAM_POLL_SECONDS") or 2),
+        # How often a worker looks for streams whose browser has gone away.
+        "STREAM_REAP_SECONDS": float(env.get("STREAM_REAP_SECONDS") or 2),
         "STREAM_WRITE_TIMEOUT_SECONDS": float(env.get("STREAM_WRITE_TIMEOUT_SECONDS") or 10),
         # How many proxies (Heroku's router: 1) stand before us and set X-Forwarded-For.
         "PROXY_HOPS": _int(env, "PROXY_HOPS", 0),

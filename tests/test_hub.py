@@ -1,0 +1,57 @@
+"""The hub's write path on real sockets: partial writes, slow readers, SSE framing."""
+
+import gevent
+from gevent import socket
+
+from scoreboard.hub import Client, chunk, sse_event
+from scoreboard.leaderboard import Snapshot
+
+
+def test_chunk_and_event_framing():
+    assert chunk(b"hello") == b"5\r\nhello\r\n"
+    frame = sse_event(Snapshot(7, ({"userId": "a", "score": 1, "rank": 1, "displayName": "A"},)))
+    assert frame == (b'id: 7\nevent: scoreboard\ndata: {"topScores":[{"displayName":"A",'
+                     b'"rank":1,"score":1,"userId":"a"}],"version":7}\n\n')
+
+
+def pair():
+    ours, theirs = socket.socketpair()
+    for sock in (ours, theirs):
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_SNDBUF, 4096)
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
+    return ours, theirs
+
+
+def read_all(sock) -> bytes:
+    data = b""
+    while chunk_ := sock.recv(65536):
+        data += chunk_
+    return data
+
+
+def test_full_socket_hands_the_rest_to_the_clients_greenlet_and_keeps_only_the_newest():
+    ours, theirs = pair()
+    client = Client(ours, chunked=False, ip="127.0.0.1")
+    frames = [bytes([65 + n]) * 100_000 for n in range(4)]  # far more than the buffers hold
+    assert client.offer(frames[0])
+    assert client.busy and client.pending and client.wake.is_set()
+    for frame in frames[1:]:  # while it is stuck, newer frames replace each other
+        assert client.offer(frame)
+    assert client.newest is frames[3]
+    reader = gevent.spawn(read_all, theirs)
+    client.drain(timeout=10)
+    ours.close()
+    received = reader.get(timeout=10)
+    theirs.close()
+    # The whole of the first frame, never torn, then straight to the newest.
+    assert received == frames[0] + frames[3]
+    assert not client.busy and client.pending == b"" and client.newest is None
+
+
+def test_offer_to_a_closed_peer_reports_the_client_gone():
+    ours, theirs = pair()
+    client = Client(ours, chunked=False, ip="127.0.0.1")
+    theirs.close()
+    results = [client.offer(b"x" * 10) for _ in range(3)]  # the first may still be accepted
+    assert results[-1] is False and client.closed
+    ours.close()
