@@ -4,7 +4,7 @@ VENV ?= .venv
 BIN := $(VENV)/bin
 FLASK := $(BIN)/flask --app wsgi
 
-.PHONY: run test bench clean
+.PHONY: run demo test bench clean
 
 $(BIN)/activate:
 	$(PYTHON) -m venv $(VENV)
@@ -22,6 +22,14 @@ run: $(VENV)/.installed
 	$(FLASK) db upgrade
 	$(FLASK) scoreboard seed
 	$(BIN)/gunicorn -c gunicorn.conf.py wsgi:app
+
+# The service plus a traffic simulator, so the board at http://127.0.0.1:8000 moves at once.
+demo: $(VENV)/.installed
+	$(FLASK) db upgrade
+	$(FLASK) scoreboard seed
+	$(BIN)/gunicorn -c gunicorn.conf.py wsgi:app & server=$$!; \
+	trap 'kill $$server' EXIT INT TERM; sleep 2; \
+	$(FLASK) scoreboard simulate --url http://127.0.0.1:$${PORT:-8000}
 
 test: $(VENV)/.dev-installed
 	$(BIN)/python -m pytest $(PYTEST_ARGS)

@@ -8,7 +8,7 @@ from flask.cli import AppGroup
 from flask_jwt_extended import decode_token
 from sqlalchemy import func, select
 
-from . import actions, auth, leaderboard
+from . import actions, auth, leaderboard, simulate
 from .extensions import db
 from .models import AuditEvent, User
 
@@ -71,6 +71,21 @@ def verify():
     click.echo(f"verified {len(stored)} players: {len(wrong)} mismatches")
     if wrong:
         sys.exit(1)
+
+
+@group.command("simulate")
+@click.option("--url", default="http://127.0.0.1:8000", show_default=True,
+              help="The running service.")
+@click.option("--players", default=12, show_default=True)
+@click.option("--rate", default=2.0, show_default=True, help="Updates a second.")
+@click.option("--duration", default=0.0, help="Seconds to run; 0 runs until interrupted.")
+def simulate_traffic(url, players, rate, duration):
+    """Play demo users through the real HTTP API so the board moves."""
+    ttl = int(duration) + 60 if duration else 7 * 24 * 3600
+    tokens = {user_id: auth.issue_token(user_id, name=name, ttl=ttl)
+              for user_id, name in simulate.demo_players(players)}
+    accepted = simulate.run(url.rstrip("/"), tokens, rate, duration, echo=click.echo)
+    click.echo(f"{accepted} updates accepted")
 
 
 def init_app(app) -> None:
