@@ -67,6 +67,7 @@ def from_env(env=None) -> dict:
         # How often a worker looks for streams whose browser has gone away.
         "STREAM_REAP_SECONDS": float(env.get("STREAM_REAP_SECONDS") or 2),
         "STREAM_WRITE_TIMEOUT_SECONDS": float(env.get("STREAM_WRITE_TIMEOUT_SECONDS") or 10),
+        "LOG_LEVEL": env.get("LOG_LEVEL", "INFO").upper(),
         # How many proxies (Heroku's router: 1) stand before us and set X-Forwarded-For.
         "PROXY_HOPS": _int(env, "PROXY_HOPS", 0),
     }

@@ -9,7 +9,7 @@ from werkzeug.middleware.proxy_fix import ProxyFix
 
 import config as settings
 
-from . import api, auth, cli, errors, health, page, stream
+from . import api, auth, cli, errors, health, logs, page, stream
 from .broker import MemoryBroker, RedisBroker
 from .extensions import db, limiter, migrate
 from .hub import Hub
@@ -25,6 +25,7 @@ def create_app(config: dict | None = None) -> Flask:
     app.config.update(settings.from_env())
     app.config.update(config or {})
     settings.check(app.config)
+    logs.init_app(app)
     _configure_storage(app)
 
     _add_request_ids(app)  # first, so that even a rate-limited reply carries its id

@@ -44,6 +44,7 @@ def complete_action(attempt: Attempt) -> int:
     except ApiError as rejection:
         record_rejection(attempt, rejection)
         raise
+    log.info("score of %s is %s after ticket %s", attempt.user_id, score, attempt.ticket_id)
     if board_version is not None:
         publish_change(leaderboard.refresh_cache())
     return score
@@ -54,6 +55,7 @@ def record_rejection(attempt: Attempt, rejection: ApiError) -> None:
     db.session.rollback()
     _audit(attempt, clock.now(), "rejected", reason=rejection.description)
     db.session.commit()
+    log.info("refused %s for %s: %s", attempt.ticket_id, attempt.user_id, rejection.description)
 
 
 def _lock_ticket(attempt: Attempt) -> ActionTicket:
