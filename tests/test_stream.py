@@ -5,6 +5,7 @@ import signal
 import socket
 import time
 
+import psycopg2
 import redis
 
 from scoreboard.auth import issue_token
@@ -169,3 +170,20 @@ def test_sigterm_ends_streams_promptly(serve, redis_url):
     stream.close()
     # gunicorn would otherwise wait its graceful timeout (10 s) for the open stream.
     assert time.monotonic() - began < 5
+
+
+def test_open_streams_hold_no_database_connection(serve, redis_url, database_url):
+    start, app = serve
+    server = start(redis_url, DATABASE_URL=database_url + "?application_name=stream-test",
+                   STREAM_MAX_PER_IP="100")
+    streams = [EventStream(server.url + "/api/scores/stream") for _ in range(30)]
+    for stream in streams:
+        stream.next_snapshot()
+    with psycopg2.connect(database_url) as conn, conn.cursor() as cur:
+        cur.execute("SELECT state FROM pg_stat_activity WHERE application_name = 'stream-test'")
+        states = [state for (state,) in cur.fetchall()]
+    conn.close()
+    # At most the pool's idle connection or two, none in a transaction, for 30 streams.
+    assert len(states) <= 2 and set(states) <= {"idle"}, states
+    for stream in streams:
+        stream.close()
