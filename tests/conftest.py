@@ -121,6 +121,7 @@ def make_app(request, tmp_path):
             except redis.ConnectionError:
                 pass  # a test's own Redis, already stopped
             store.client.close()
+            store.client.connection_pool.disconnect()
         with app.app_context():
             db.engine.dispose()
 

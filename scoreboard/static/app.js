@@ -41,7 +41,7 @@
 
   var numberFormat = new Intl.NumberFormat();
   var timeFormat = new Intl.DateTimeFormat(undefined, {
-    hour: "2-digit", minute: "2-digit", second: "2-digit",
+    hour: "numeric", minute: "2-digit", second: "2-digit",
   });
   var reducedMotion = window.matchMedia("(prefers-reduced-motion: reduce)");
 
@@ -62,7 +62,6 @@
 
     var entries = snapshot.topScores
       .filter(function (e) { return e && e.userId != null; })
-      .slice()
       .sort(function (a, b) { return a.rank - b.rank; })
       .slice(0, options.maxRows);
     var animate = !firstRender && !reducedMotion.matches;
@@ -102,7 +101,9 @@
         if (Math.abs(dy) < 1) return;
         row.style.transition = "none";
         row.style.transform = "translateY(" + dy + "px)";
-        row.classList.add("moving");
+        // A row climbing past others is drawn above them; the ones it passes slide under.
+        row.classList.remove("rising", "sinking");
+        row.classList.add("moving", dy > 0 ? "rising" : "sinking");
         moved.push(row);
       });
       if (moved.length) {
@@ -175,7 +176,7 @@
 
     if (firstRender) return;
     if (isNew) {
-      replay(row, "entering");
+      replay(row, "entering", 600); // short: moving a row in the DOM restarts its animations
       replay(row, "changed");
       return;
     }
@@ -210,19 +211,23 @@
     return row;
   }
 
-  /** Restart a one-shot CSS animation class on an element. */
-  function replay(el, cls) {
+  /** Restart a one-shot CSS animation class on an element, and drop it afterwards. */
+  function replay(el, cls, ms) {
     el.classList.remove(cls);
     void el.offsetWidth;
     el.classList.add(cls);
     clearTimeout(el["_" + cls]);
-    el["_" + cls] = setTimeout(function () { el.classList.remove(cls); }, options.highlightMs);
+    el["_" + cls] = setTimeout(function () {
+      el.classList.remove(cls);
+    }, ms || options.highlightMs);
   }
 
   /** Drop the "moving" layer once a row's transform transition has ended. */
   function settle(row) {
     clearTimeout(row._moving);
-    row._moving = setTimeout(function () { row.classList.remove("moving"); }, 800);
+    row._moving = setTimeout(function () {
+      row.classList.remove("moving", "rising", "sinking");
+    }, 800);
   }
 
   function initial(name) {
@@ -249,7 +254,7 @@
   var LABELS = {
     live: "Live",
     reconnecting: "Reconnecting…",
-    polling: "Polling every " + Math.round(options.pollMs / 1000) + " s",
+    polling: "Polling every " + Number((options.pollMs / 1000).toFixed(1)) + " s",
   };
   var state = null;
   var source = null; // the EventSource in use (or being tried while polling)
@@ -262,10 +267,11 @@
   var etag = null;
 
   function setState(next, label) {
-    if (state === next) return; // announce changes only, never each update
+    label = label || LABELS[next];
     state = next;
-    statusEl.setAttribute("data-state", next);
-    statusText.textContent = label || LABELS[next];
+    // Touch the live region only when something changed: it announces changes, not updates.
+    if (statusEl.getAttribute("data-state") !== next) statusEl.setAttribute("data-state", next);
+    if (statusText.textContent !== label) statusText.textContent = label;
   }
 
   function openStream() {
@@ -277,6 +283,7 @@
       return;
     }
     source = es;
+    if (!polling) armGrace();
     es.addEventListener("open", function () {
       if (es !== source) return;
       failures = 0;
@@ -312,13 +319,18 @@
         return;
       }
       setState("reconnecting");
-      if (!graceTimer) {
-        graceTimer = setTimeout(function () {
-          graceTimer = null;
-          if (state === "reconnecting") startPolling();
-        }, options.reconnectGraceMs);
-      }
+      armGrace();
     });
+  }
+
+  /** Poll anyway if the stream stays unopened too long: a connection attempt that hangs
+   * (a proxy holding the response back, say) fires no error to count. */
+  function armGrace() {
+    if (graceTimer) return;
+    graceTimer = setTimeout(function () {
+      graceTimer = null;
+      if (state === "reconnecting") startPolling();
+    }, options.reconnectGraceMs);
   }
 
   function startPolling() {
@@ -390,7 +402,7 @@
     if (polling && !source && "EventSource" in window) openStream();
   });
 
-  setState("reconnecting", "Connecting…");
+  state = statusEl.getAttribute("data-state"); // "Connecting…" until the stream opens
   if ("EventSource" in window) {
     openStream();
   } else {

@@ -1,0 +1,318 @@
+"""The live page at ``/`` through the real server (gunicorn + gevent), in Debian's Chromium
+driven by Playwright. No browser is ever downloaded: without CHROMIUM these tests skip, or
+fail in CI. Screenshots go to test-artifacts/ (git-ignored) for a person to look at."""
+
+import json
+import os
+
+import pytest
+from playwright.sync_api import expect, sync_playwright
+
+from scoreboard.auth import issue_token
+
+from .support import ROOT, call, play_http
+
+CHROMIUM = "/usr/bin/chromium"
+CHROMIUM_ARGS = [
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+]
+ARTIFACTS = ROOT / "test-artifacts"
+IN_CI = os.environ.get("CI", "").lower() == "true"
+WAIT_MS = 15_000  # the longest any expectation waits for the page
+STREAM = "**/api/scores/stream"
+TOP = "**/api/scores/top*"
+
+# Records every change of #status[data-state] the page's script makes, in order.
+RECORD_STATES = """
+window.__states = [];
+new MutationObserver(function (records) {
+  records.forEach(function (r) { window.__states.push(r.target.getAttribute('data-state')); });
+}).observe(document, {subtree: true, attributes: true, attributeFilter: ['data-state']});
+"""
+
+
+@pytest.fixture(scope="module")
+def browser():
+    if not os.access(CHROMIUM, os.X_OK):
+        # As conftest.service_missing: skip on a developer's machine, fail in CI.
+        message = (f"Chromium is not installed at {CHROMIUM} (Debian: apt-get install "
+                   "chromium); the page tests drive it and never download a browser")
+        if IN_CI:
+            pytest.fail(message, pytrace=False)
+        pytest.skip(message)
+    with sync_playwright() as playwright:
+        browser = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+        yield browser
+        browser.close()
+
+
+@pytest.fixture
+def open_page(browser):
+    """``open_page(url, options=..., **context_options)``: a page in a fresh context, and the
+    list of console errors and uncaught exceptions it reports."""
+    contexts = []
+
+    def open_(url, *, options=None, init_scripts=(), routes=(), **context_options):
+        context = browser.new_context(**context_options)
+        contexts.append(context)
+        page = context.new_page()
+        page.set_default_timeout(WAIT_MS)
+        problems = []
+        page.on("console", lambda m: problems.append(m.text) if m.type == "error" else None)
+        page.on("pageerror", lambda error: problems.append(f"uncaught: {error}"))
+        if options:
+            page.add_init_script(f"window.SCOREBOARD_OPTIONS = {json.dumps(options)};")
+        page.add_init_script(RECORD_STATES)
+        for script in init_scripts:
+            page.add_init_script(script)
+        for pattern, handler in routes:
+            page.route(pattern, handler)
+        page.goto(url)
+        return page, problems
+
+    yield open_
+    for context in contexts:
+        context.close()
+
+
+def token_for(app, user_id, name=None):
+    with app.app_context():
+        return issue_token(user_id, name=name or user_id.title())
+
+
+def row(page, user_id):
+    return page.locator(f'#board-rows tr[data-user-id="{user_id}"]')
+
+
+def expect_state(page, state):
+    expect(page.locator("#status")).to_have_attribute("data-state", state, timeout=WAIT_MS)
+
+
+def expect_score(page, user_id, score):
+    expect(row(page, user_id)).to_have_attribute("data-score", str(score), timeout=WAIT_MS)
+
+
+def board_version(server) -> int:
+    status, body, _ = call("GET", server.url + "/api/scores/top")
+    assert status == 200, body
+    return body["version"]
+
+
+# Players for a board that looks lived-in: (user id, display name, daily bonus?, clicks).
+CAST = [
+    ("ada", "Ada Lovelace", True, 7),
+    ("grace", "Grace Hopper", True, 4),
+    ("linus", "Linus Torvalds", True, 0),
+    ("margaret", "Margaret Hamilton", False, 9),
+    ("alan", "Alan Turing", False, 6),
+    ("katherine", "Katherine Johnson", False, 5),
+    ("zoe", "Zoë Ångström", False, 3),
+    ("maxi", "Maximiliana Featherstonehaugh-Cholmondeley", False, 2),
+]
+
+
+def test_live_page_shows_updates_without_reload(serve, redis_url, open_page):
+    start, app = serve
+    server = start(redis_url)
+    page, problems = open_page(server.url + "/", viewport={"width": 1280, "height": 900})
+
+    expect_state(page, "live")
+    expect(page.locator("#status")).to_have_text("Connection: Live")
+    expect(page.locator("#board-rows")).to_contain_text("No scores yet")
+    page.evaluate("window.__sameDocument = true")  # gone if the page ever reloads
+
+    alice = token_for(app, "alice")
+    play_http(server.url, alice, "alice")
+    expect_score(page, "alice", 1)
+    expect(row(page, "alice")).to_contain_text("Alice")
+    expect(page.locator("#board-rows tr.empty")).to_have_count(0)
+
+    # Bob overtakes Alice: his row moves to the top.
+    bob = token_for(app, "bob")
+    play_http(server.url, bob, "bob")
+    play_http(server.url, bob, "bob")
+    expect_score(page, "bob", 2)
+    rows = page.locator("#board-rows tr")
+    expect(rows.first).to_have_attribute("data-user-id", "bob")
+    expect(rows.nth(1)).to_have_attribute("data-user-id", "alice")
+    expect(rows.first).to_have_attribute("data-rank", "1")
+
+    # A name is text, never markup.
+    odd = "<b>Mallory</b> & <img src=x onerror=alert(1)>"
+    play_http(server.url, token_for(app, "mallory", odd), "mallory")
+    expect(row(page, "mallory").locator(".name")).to_have_text(odd)
+    assert page.locator("#board-rows b, #board-rows img").count() == 0
+
+    # Fill the board: more than ten players, only the top ten shown, in rank order.
+    for user_id, name, bonus, clicks in CAST:
+        token = token_for(app, user_id, name)
+        if bonus:
+            play_http(server.url, token, user_id, "daily-bonus")
+        for _ in range(clicks):
+            play_http(server.url, token, user_id)
+    version = board_version(server)
+    expect(page.locator("#board-version")).to_have_text(str(version), timeout=WAIT_MS)
+    _, top, _ = call("GET", server.url + "/api/scores/top")
+    expect(rows).to_have_count(10)
+    shown = [rows.nth(i).get_attribute("data-user-id") for i in range(10)]
+    assert shown == [entry["userId"] for entry in top["topScores"]]
+    expect(rows.first).to_have_attribute("data-user-id", "ada")
+    expect(row(page, "ada").locator(".score-value")).to_have_text("32")
+
+    assert page.evaluate("window.__sameDocument") is True
+    expect_state(page, "live")
+    assert problems == []
+
+    ARTIFACTS.mkdir(exist_ok=True)
+    expect(page.locator("#board-rows tr.moving, #board-rows tr.changed")).to_have_count(0)
+    page.screenshot(path=ARTIFACTS / "live-page.png", full_page=True, animations="disabled")
+    for name, context_options in [
+        ("live-page-mobile.png", {"viewport": {"width": 390, "height": 844},
+                                  "device_scale_factor": 2, "is_mobile": True,
+                                  "has_touch": True}),
+        ("live-page-dark.png", {"viewport": {"width": 1280, "height": 900},
+                                "color_scheme": "dark"}),
+    ]:
+        other, other_problems = open_page(server.url + "/", **context_options)
+        expect_state(other, "live")
+        expect(other.locator("#board-version")).to_have_text(str(version))
+        # Nothing wider than the screen: no sideways scrolling on a phone.
+        assert other.evaluate("document.documentElement.scrollWidth <= window.innerWidth")
+        other.screenshot(path=ARTIFACTS / name, full_page=True, animations="disabled")
+        assert other_problems == []
+
+
+REFUSED = {"success": False, "error": "Streaming needs the gunicorn gevent worker."}
+STREAM_FAILURES = {
+    # Network errors: the browser reconnects by itself, fails again, and again; then poll.
+    "network-error": lambda route: route.abort(),
+    # An error status ends the EventSource for good: poll at once.
+    "refused": lambda route: route.fulfill(status=503, json=REFUSED),
+    # No answer at all (a proxy holding it back): poll once the grace time is over.
+    "no-answer": lambda route: None,
+}
+
+
+@pytest.mark.parametrize("failure", STREAM_FAILURES)
+def test_falls_back_to_polling_when_streaming_fails_and_returns_to_live(
+    serve, redis_url, open_page, failure
+):
+    start, app = serve
+    server = start(redis_url)
+    alice = token_for(app, "alice")
+    play_http(server.url, alice, "alice")
+    page, _ = open_page(
+        server.url + "/",
+        # The grace time is cut short only where it is what ends the wait.
+        options={"pollMs": 400, "streamRetryMs": 1000,
+                 "reconnectGraceMs": 2000 if failure == "no-answer" else 60_000},
+        routes=[(STREAM, STREAM_FAILURES[failure])],
+    )
+    status_text = page.locator("#status .status-text")
+    if failure == "network-error":
+        expect(status_text).to_have_text("Reconnecting…")
+    expect_state(page, "polling")
+    expect(status_text).to_have_text("Polling every 0.4 s")
+    states = page.evaluate("window.__states")
+    assert "live" not in states and states[-1] == "polling", states
+    expect_score(page, "alice", 1)
+
+    # Polling asks with If-None-Match; the server answers 304 while the board is unchanged.
+    with page.expect_response(lambda r: "/api/scores/top" in r.url and r.status == 304) as info:
+        pass
+    assert info.value.request.headers.get("if-none-match") == '"v1-10"'
+
+    # An update still appears, without a reload.
+    play_http(server.url, alice, "alice")
+    expect_score(page, "alice", 2)
+    expect(row(page, "alice").locator(".score-value")).to_have_text("2")
+
+    # Streaming works again: the page notices on its own and goes back to live.
+    page.unroute(STREAM)
+    expect_state(page, "live")
+    play_http(server.url, alice, "alice")
+    expect_score(page, "alice", 3)
+    assert page.evaluate("window.__states")[-1] == "live"
+
+
+def test_polls_without_eventsource_and_ignores_older_versions(serve, redis_url, open_page):
+    start, app = serve
+    server = start(redis_url)
+    page, problems = open_page(
+        server.url + "/",
+        options={"pollMs": 300},
+        init_scripts=["delete window.EventSource;"],
+    )
+    expect_state(page, "polling")
+    expect(page.locator("#board-rows")).to_contain_text("No scores yet")
+
+    alice = token_for(app, "alice")
+    play_http(server.url, alice, "alice")
+    play_http(server.url, alice, "alice")
+    expect_score(page, "alice", 2)
+    expect(page.locator("#board-version")).to_have_text("2")
+
+    # A stale answer (a lagging replica, say) must not take the board back.
+    stale = {"topScores": [{"userId": "ghost", "score": 99, "rank": 1,
+                            "displayName": "Ghost"}], "version": 1}
+    page.route(TOP, lambda route: route.fulfill(json=stale, headers={"ETag": '"v1-10"'}))
+    for _ in range(2):  # polls are sequential: the second one starts after the first rendered
+        with page.expect_request(TOP):
+            pass
+    expect(row(page, "ghost")).to_have_count(0)
+    expect_score(page, "alice", 2)
+    expect(page.locator("#board-version")).to_have_text("2")
+    assert problems == []
+
+
+def test_page_is_accessible_and_error_free(serve, redis_url, open_page):
+    start, app = serve
+    server = start(redis_url)
+    page, problems = open_page(server.url + "/")
+    expect_state(page, "live")
+
+    assert page.locator("html").get_attribute("lang") == "en"
+    viewport = page.locator('meta[name="viewport"]').get_attribute("content")
+    assert "width=device-width" in viewport
+    table = page.get_by_role("table", name="Top 10 players")
+    expect(table).to_be_visible()
+    for header in ("Rank", "Player", "Score"):
+        expect(table.get_by_role("columnheader", name=header)).to_have_attribute("scope", "col")
+
+    # Status changes are announced politely; row updates are not announced at all.
+    status = page.get_by_role("status")
+    expect(status).to_have_attribute("aria-live", "polite")
+    expect(status).to_have_attribute("id", "status")
+    expect(page.locator("[aria-live]")).to_have_count(1)
+
+    play_http(server.url, token_for(app, "alice", "Alice Example"), "alice")
+    expect(table.get_by_role("rowheader", name="Alice Example")).to_have_attribute(
+        "scope", "row"
+    )
+    expect(table.get_by_role("row").filter(has_text="Alice Example")).to_contain_text("1")
+    assert problems == [], problems
+
+
+def test_page_reconnects_by_itself_when_the_server_ends_the_stream(serve, redis_url, open_page):
+    start, app = serve
+    # Streams that end after about a second, and a short reconnection delay.
+    server = start(redis_url, STREAM_LIFETIME_SECONDS="1", STREAM_RETRY_MS="200")
+    page, problems = open_page(server.url + "/")
+    expect_state(page, "live")
+    page.wait_for_function(
+        "window.__states.includes('reconnecting') && window.__states.at(-1) === 'live'",
+        timeout=WAIT_MS,
+    )
+    alice = token_for(app, "alice")
+    play_http(server.url, alice, "alice")
+    expect_score(page, "alice", 1)
+    play_http(server.url, alice, "alice")
+    expect_score(page, "alice", 2)
+    assert "polling" not in page.evaluate("window.__states")
+    assert problems == []
