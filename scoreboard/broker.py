@@ -12,11 +12,13 @@ from .store import StoreUnavailable
 
 log = logging.getLogger(__name__)
 
+GLOBAL_VIEW = "all"  # the whole board; the views of the leaderboard-views issue add more
 
-def publish_change(snapshot) -> None:
-    """Announce a new board version; a lost notice only delays streams until their next poll."""
+
+def publish_change(snapshot, view: str = GLOBAL_VIEW) -> None:
+    """Announce a view's new version; a lost notice only delays streams until their next poll."""
     try:
-        current_app.extensions["scoreboard.broker"].publish(snapshot.version)
+        current_app.extensions["scoreboard.broker"].publish(view, snapshot.version)
     except StoreUnavailable as exc:
         log.warning("change notice for version %s not sent: %s", snapshot.version, exc)
 
@@ -32,9 +34,9 @@ class MemoryBroker:
     def listen(self, hub) -> None:
         self._hubs.append(hub)
 
-    def publish(self, version: int) -> None:
+    def publish(self, view: str, version: int) -> None:
         for hub in self._hubs:
-            hub.notify(version)
+            hub.notify(view, version)
 
 
 class RedisBroker:
@@ -48,8 +50,8 @@ class RedisBroker:
         self.store = store
         self.subscribed = False
 
-    def publish(self, version: int) -> None:
-        self.store.publish(self.CHANNEL, str(version))
+    def publish(self, view: str, version: int) -> None:
+        self.store.publish(self.CHANNEL, f"{view} {version}")
 
     def listen(self, hub) -> None:
         """Hold this worker's one subscription in a greenlet of its own, for good."""
@@ -88,4 +90,5 @@ class RedisBroker:
                 continue
             last_heard = time.monotonic()
             if message["type"] == "message":
-                hub.notify(int(message["data"]))
+                view, version = message["data"].decode().split()
+                hub.notify(view, int(version))

@@ -92,8 +92,27 @@ class Client:
         self.wake.set()
 
 
+class Channel:
+    """The streams watching one view of the board, and that view's newest encoded frame."""
+
+    __slots__ = ("view", "load", "clients", "version", "frames", "dirty", "loaded")
+
+    def __init__(self, view: str, load):
+        self.view = view
+        self.load = load  # () -> Snapshot of this view
+        self.clients = set()
+        self.version = -1
+        self.frames = None  # (chunked, plain) encodings of the newest snapshot
+        self.dirty = False
+        self.loaded = None  # set once the first read of the view is done
+
+
 class Hub:
-    """Per worker process: fans every board change out to all of its streams."""
+    """Per worker process: fans every board change out to all of its streams.
+
+    Streams are grouped by the view they watch; a notice names the view that changed, so
+    only that view is read and sent, and a view nobody watches has no channel at all.
+    """
 
     def __init__(self, app, broker):
         self.app = app
@@ -104,33 +123,30 @@ class Hub:
         self.poll_interval = config["STREAM_POLL_SECONDS"]
         self.write_timeout = config["STREAM_WRITE_TIMEOUT_SECONDS"]
         self.reap_interval = config["STREAM_REAP_SECONDS"]
-        self.clients = set()
+        self.channels = {}
         self.per_ip = Counter()
-        self.version = -1
-        self.frames = None  # (chunked, plain) encodings of the newest snapshot
         self.broadcasts = 0
         self._changed = Event()
-        self._loaded = Event()
         self._started = False
         self.stopping = False
 
     # -- the broker's side --------------------------------------------------------------
-    def notify(self, version: int | None = None) -> None:
-        """A change notice (or, with no version, a reason to look): wake the fan-out loop."""
-        if self._started and (version is None or version > self.version):
-            self._changed.set()
+    def notify(self, view: str | None = None, version: int | None = None) -> None:
+        """A change notice for ``view`` (or, with none, a reason to look at every view)."""
+        if not self._started:
+            return
+        for channel in self.channels.values() if view is None else [self.channels.get(view)]:
+            if channel is not None and (version is None or version > channel.version):
+                channel.dirty = True
+                self._changed.set()
 
     def start(self) -> None:
-        """On the first stream: subscribe and start the loop. Every caller returns once the
-        first board is loaded (or could not be), so no stream starts without a snapshot."""
+        """On the first stream: subscribe and start the loops, once per worker."""
         if not self._started:
             self._started = True
-            self._load()
-            self._loaded.set()
             gevent.spawn(self._fan_out)
             gevent.spawn(self._reap)
             self.broker.listen(self)
-        self._loaded.wait(timeout=self.write_timeout)
 
     # -- the streams' side --------------------------------------------------------------
     def admit(self, sock, chunked: bool, ip: str, max_per_ip: int) -> Client | None:
@@ -140,78 +156,103 @@ class Hub:
         self.per_ip[ip] += 1
         return client
 
-    def join(self, client: Client, sent_version: int) -> None:
-        """Start delivering to ``client``, catching it up if the board moved meanwhile."""
-        self.clients.add(client)
-        if self.frames and self.version > sent_version:
-            client.offer(client.frame(*self.frames))
+    def channel(self, view: str, load) -> Channel:
+        """The channel of ``view``, with its board loaded before any stream starts on it."""
+        channel = self.channels.get(view)
+        if channel is None:
+            channel = self.channels[view] = Channel(view, load)
+        if channel.loaded is None:
+            # One read however many streams arrive at once; the others wait for it.
+            channel.loaded = Event()
+            self._load(channel)
+            channel.loaded.set()
+        channel.loaded.wait(timeout=self.write_timeout)
+        return channel
 
-    def leave(self, client: Client) -> None:
-        self.clients.discard(client)
+    def join(self, channel: Channel, client: Client, sent_version: int) -> None:
+        """Start delivering to ``client``, catching it up if the view moved meanwhile."""
+        channel.clients.add(client)
+        self.channels.setdefault(channel.view, channel)
+        if channel.frames and channel.version > sent_version:
+            client.offer(client.frame(*channel.frames))
+
+    def leave(self, channel: Channel, client: Client) -> None:
+        channel.clients.discard(client)
+        if not channel.clients and self.channels.get(channel.view) is channel:
+            del self.channels[channel.view]
         self.per_ip[client.ip] -= 1
         if self.per_ip[client.ip] <= 0:
             del self.per_ip[client.ip]
 
+    def clients(self):
+        for channel in list(self.channels.values()):
+            yield from list(channel.clients)
+
     def stop(self) -> None:
         """End every stream now (worker shutdown); the browsers reconnect elsewhere."""
         self.stopping = True
-        for client in list(self.clients):
+        for client in self.clients():
             client.close()
 
-    # -- the loop -----------------------------------------------------------------------
-    def _load(self) -> bool:
-        """Fetch the board; encode it once if it is newer than what was sent."""
-        with self.app.app_context():
-            try:
-                snapshot = leaderboard.current_snapshot()
-            except Exception:  # database down too: keep streams open, try again later
-                log.exception("stream hub could not read the board")
-                return False
-        if snapshot.version <= self.version:
-            return False
-        payload = sse_event(snapshot)
-        self.version, self.frames = snapshot.version, (chunk(payload), payload)
-        return True
-
     def stats(self) -> dict:
+        clients = list(self.clients())
         return {
-            "stream_clients": len(self.clients),
-            "stream_clients_blocked": sum(1 for c in self.clients if c.busy),
+            "stream_clients": len(clients),
+            "stream_clients_blocked": sum(1 for c in clients if c.busy),
+            "stream_channels": len(self.channels),
             "stream_broadcasts_total": self.broadcasts,
-            "stream_board_version": self.version,
             "stream_broker_subscribed": int(self._started and self.broker.subscribed),
         }
 
-    def _broadcast(self, frames) -> None:
+    # -- the loops ----------------------------------------------------------------------
+    def _load(self, channel: Channel) -> bool:
+        """Read the view; encode it once if it is newer than what its streams have."""
+        channel.dirty = False
+        with self.app.app_context():
+            try:
+                snapshot = channel.load()
+            except Exception:  # database down too: keep streams open, try again later
+                log.exception("stream hub could not read view %s", channel.view)
+                return False
+        if snapshot.version <= channel.version:
+            return False
+        payload = sse_event(snapshot)
+        channel.version, channel.frames = snapshot.version, (chunk(payload), payload)
+        return True
+
+    def _broadcast(self, clients, frames) -> None:
         self.broadcasts += 1
-        for client in list(self.clients):
-            if not client.offer(client.frame(*frames)):
-                self.clients.discard(client)
+        for client in clients:
+            client.offer(client.frame(*frames))
 
     def _fan_out(self) -> None:
-        """Wait for a notice, a poll or a heartbeat; send the newest board at most once per
+        """Wait for a notice, a poll or a heartbeat; send each changed view at most once per
         ``min_interval`` so a burst of updates becomes one frame that ends on the newest."""
         now = time.monotonic()
         next_heartbeat, next_poll = now + self.heartbeat, now + self.poll_interval
         while not self.stopping:
-            noticed = self._changed.wait(timeout=max(0.0, min(next_heartbeat, next_poll) - now))
+            self._changed.wait(timeout=max(0.0, min(next_heartbeat, next_poll) - now))
             self._changed.clear()
             now = time.monotonic()
             if self.stopping:
                 return
-            if noticed or now >= next_poll:
+            if now >= next_poll:
                 # Without a live subscription, polling is how changes arrive; with one, a
                 # rare poll guards against a notice lost in transit.
-                quiet = self.heartbeat if self.broker.subscribed else self.poll_interval
-                next_poll = now + quiet
-                if self._load():
-                    self._broadcast(self.frames)
-                    next_heartbeat = now + self.heartbeat
-                    gevent.sleep(self.min_interval)
-                    now = time.monotonic()
-                    continue
-            if now >= next_heartbeat:
-                self._broadcast((chunk(HEARTBEAT), HEARTBEAT))
+                next_poll = now + (self.heartbeat if self.broker.subscribed else self.poll_interval)
+                for channel in self.channels.values():
+                    channel.dirty = True
+            sent = False
+            for channel in [c for c in list(self.channels.values()) if c.dirty]:
+                if self._load(channel):
+                    self._broadcast(list(channel.clients), channel.frames)
+                    sent = True
+            if sent:
+                next_heartbeat = now + self.heartbeat
+                gevent.sleep(self.min_interval)
+                now = time.monotonic()
+            elif now >= next_heartbeat:
+                self._broadcast(list(self.clients()), (chunk(HEARTBEAT), HEARTBEAT))
                 next_heartbeat = now + self.heartbeat
 
     def _reap(self) -> None:
@@ -221,7 +262,7 @@ class Hub:
             gevent.sleep(self.reap_interval)
             by_fd = {}
             poller = _poll()
-            for client in self.clients:
+            for client in self.clients():
                 try:
                     fd = client.sock.fileno()
                 except OSError:
@@ -231,8 +272,7 @@ class Hub:
             for fd, flags in poller.poll(0):
                 client = by_fd[fd]
                 if flags & (_POLLHUP | _POLLERR) or _hung_up(client.sock):
-                    client.close()
-                    self.clients.discard(client)
+                    client.close()  # its greenlet wakes and leaves its channel
 
 
 def _hung_up(sock) -> bool:

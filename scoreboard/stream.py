@@ -8,6 +8,8 @@ import gevent
 from flask import Blueprint, Response, current_app, request
 from gevent import monkey
 
+from . import leaderboard
+from .broker import GLOBAL_VIEW
 from .errors import ApiError
 from .extensions import limiter
 
@@ -38,11 +40,12 @@ def scores_stream():
     # Jitter spreads reconnections after a deploy; the lifetime cap rebalances load.
     retry_ms = int(config["STREAM_RETRY_MS"] * random.uniform(1.0, 1.5))
     first = f"retry: {retry_ms}\n\n".encode()
-    version, frames = hub.version, hub.frames
+    channel = hub.channel(GLOBAL_VIEW, leaderboard.current_snapshot)
+    version, frames = channel.version, channel.frames
     if frames and request.headers.get("Last-Event-ID") != str(version):
         first += frames[1]
     lifetime = config["STREAM_LIFETIME_SECONDS"] * random.uniform(0.8, 1.0)
-    events = _events(hub, client, first, version, time.monotonic() + lifetime)
+    events = _events(hub, channel, client, first, version, time.monotonic() + lifetime)
     response = Response(events, mimetype="text/event-stream", headers=HEADERS)
     # A stream that ends also ends its connection: the browser's reconnect then opens a new
     # one (which may land on another worker), and a shutting-down worker is not kept waiting
@@ -58,12 +61,12 @@ def _hang_up(sock) -> None:
         pass  # already gone
 
 
-def _events(hub, client, first: bytes, version: int, deadline: float):
+def _events(hub, channel, client, first: bytes, version: int, deadline: float):
     """Yield the first bytes through gunicorn, then park: the hub writes to the socket, and
     this greenlet wakes only to finish writes the socket could not take at once."""
     try:
         yield first
-        hub.join(client, version)
+        hub.join(channel, client, version)
         while not client.closed and time.monotonic() < deadline:
             client.wake.wait(timeout=deadline - time.monotonic())
             client.wake.clear()
@@ -75,4 +78,4 @@ def _events(hub, client, first: bytes, version: int, deadline: float):
         pass  # the browser went away or stopped reading: release it
     finally:
         client.closed = True
-        hub.leave(client)
+        hub.leave(channel, client)

@@ -3,7 +3,8 @@
 import gevent
 from gevent import socket
 
-from scoreboard.hub import Client, chunk, sse_event
+from scoreboard.broker import MemoryBroker
+from scoreboard.hub import Client, Hub, chunk, sse_event
 from scoreboard.leaderboard import Snapshot
 
 
@@ -55,3 +56,45 @@ def test_offer_to_a_closed_peer_reports_the_client_gone():
     results = [client.offer(b"x" * 10) for _ in range(3)]  # the first may still be accepted
     assert results[-1] is False and client.closed
     ours.close()
+
+
+def test_a_notice_wakes_only_its_views_streams(make_app):
+    app = make_app("embedded")
+    app.config.update(STREAM_MIN_INTERVAL_SECONDS=0, STREAM_HEARTBEAT_SECONDS=60)
+    boards = {"all": Snapshot(1, ()), "region:DE": Snapshot(1, ())}
+    reads = []
+
+    def loader(view):
+        def load():
+            reads.append(view)
+            return boards[view]
+        return load
+
+    broker = MemoryBroker()
+    hub = Hub(app, broker)
+    hub.start()
+    sockets = {}
+    for view in boards:
+        ours, theirs = socket.socketpair()
+        channel = hub.channel(view, loader(view))
+        client = hub.admit(ours, chunked=False, ip="127.0.0.1", max_per_ip=10)
+        hub.join(channel, client, channel.version)
+        sockets[view] = (ours, theirs, channel, client)
+    assert sorted(reads) == ["all", "region:DE"]
+    boards["region:DE"] = Snapshot(2, ({"userId": "x", "score": 1, "rank": 1, "displayName": "X"},))
+    broker.publish("region:DE", 2)
+    gevent.sleep(0.05)
+    assert sorted(reads) == ["all", "region:DE", "region:DE"]
+    theirs = sockets["region:DE"][1]
+    assert theirs.recv(4096).startswith(b"id: 2\nevent: scoreboard\n")
+    sockets["all"][1].setblocking(False)
+    try:
+        sockets["all"][1].recv(4096)
+        raise AssertionError("the global view's stream got a frame it did not need")
+    except BlockingIOError:
+        pass
+    for ours, theirs, channel, client in sockets.values():
+        hub.leave(channel, client)
+        ours.close(), theirs.close()
+    assert hub.channels == {}  # a view nobody watches costs nothing
+    hub.stop()
