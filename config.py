@@ -39,6 +39,9 @@ def from_env(env=None) -> dict:
         "PRODUCTION": production,
         "SQLALCHEMY_DATABASE_URI": db_url,  # None: SQLite in the instance folder
         "REDIS_URL": redis_url,  # None: in-process cache, broker and limits
+        # A stalled database answers 503 after this long instead of holding requests.
+        "DATABASE_LOCK_TIMEOUT_MS": _int(env, "DATABASE_LOCK_TIMEOUT_MS", 5000),
+        "DATABASE_STATEMENT_TIMEOUT_MS": _int(env, "DATABASE_STATEMENT_TIMEOUT_MS", 15000),
         "REDIS_PREFIX": env.get("REDIS_PREFIX", "scoreboard:"),
         # Per worker and per use (cache and notices; rate limits): bounded, see store.py.
         "REDIS_MAX_CONNECTIONS": _int(env, "REDIS_MAX_CONNECTIONS", 10),

@@ -52,7 +52,7 @@ def _configure_storage(app: Flask) -> None:
         os.makedirs(app.instance_path, exist_ok=True)
         path = os.path.join(app.instance_path, "scoreboard.db")
         config["SQLALCHEMY_DATABASE_URI"] = f"sqlite:///{path}"
-    config.setdefault("SQLALCHEMY_ENGINE_OPTIONS", {"pool_pre_ping": True})
+    config.setdefault("SQLALCHEMY_ENGINE_OPTIONS", _engine_options(config))
     redis_url = config.get("REDIS_URL")
     if redis_url:
         # The subscription holds one connection of the store's pool for good.
@@ -66,12 +66,25 @@ def _configure_storage(app: Flask) -> None:
     app.extensions["scoreboard.store"] = store
     app.extensions["scoreboard.broker"] = broker
     app.extensions["scoreboard.hub"] = Hub(app, broker)
+    app.extensions["scoreboard.newest_version"] = [0]  # see leaderboard.current_snapshot
     config["RATELIMIT_STORAGE_URI"] = redis_url or "memory://"
     config["RATELIMIT_KEY_PREFIX"] = config["REDIS_PREFIX"] + "limits"
     # A Redis outage should loosen rate limiting to per-process counts, not fail requests;
     # swallowing covers a request that races the switch to (or back from) the fallback.
     config["RATELIMIT_IN_MEMORY_FALLBACK_ENABLED"] = True
     config["RATELIMIT_SWALLOW_ERRORS"] = True
+
+
+def _engine_options(config) -> dict:
+    """Bounded waits, so a stalled database answers 503 instead of holding requests."""
+    options = {"pool_pre_ping": True, "pool_timeout": 5}
+    if config["SQLALCHEMY_DATABASE_URI"].startswith("postgresql"):
+        options["connect_args"] = {
+            "connect_timeout": 5,
+            "options": f"-c lock_timeout={config['DATABASE_LOCK_TIMEOUT_MS']}"
+            f" -c statement_timeout={config['DATABASE_STATEMENT_TIMEOUT_MS']}",
+        }
+    return options
 
 
 def _add_request_ids(app: Flask) -> None:

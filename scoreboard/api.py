@@ -1,17 +1,19 @@
 """The JSON API: each view checks its input, calls one service function and shapes the reply."""
 
+import json
 import re
 from datetime import UTC, datetime
 
 from flask import Blueprint, current_app, g, jsonify, request
+from flask_limiter import RateLimitExceeded
 
 from . import actions, auth, leaderboard, scoring
 from .errors import ApiError, BadRequest, Forbidden
 from .extensions import limiter
+from .players import USER_ID
 
 bp = Blueprint("api", __name__, url_prefix="/api")
 
-USER_ID = re.compile(r"[A-Za-z0-9_.@:-]{1,64}")
 TICKET_ID = re.compile(r"[A-Za-z0-9_-]{16,64}")
 ACTION_TYPE = re.compile(r"[a-z0-9_-]{1,32}")
 TOKEN = re.compile(r"[A-Za-z0-9_-]+\.[A-Za-z0-9_-]*\.[A-Za-z0-9_-]*")
@@ -23,7 +25,11 @@ def json_body(required: dict, optional: dict = ()) -> dict:
     pattern. Anything else (other fields such as ``score``, other types) is a 400."""
     if not request.is_json:
         raise ApiError(415)
-    body = request.get_json(silent=True)
+    data = request.get_data()  # 413 past MAX_CONTENT_LENGTH, with or without Content-Length
+    try:
+        body = json.loads(data)
+    except ValueError:
+        raise BadRequest() from None
     if not isinstance(body, dict):
         raise BadRequest()
     fields = {**dict(optional), **required}
@@ -81,15 +87,19 @@ def update_score():
     if claims["sub"] != body["userId"]:
         scoring.record_rejection(attempt, Forbidden(f"Token is not for user {body['userId']}."))
         raise Forbidden()
-    with limit_per_user("RATELIMIT_UPDATE", claims["sub"]):
-        score = scoring.complete_action(attempt)
+    try:
+        with limit_per_user("RATELIMIT_UPDATE", claims["sub"]):
+            score = scoring.complete_action(attempt)
+    except RateLimitExceeded as refused:
+        scoring.record_rejection(attempt, ApiError(429, "Rate limit exceeded."))
+        raise refused
     return jsonify(success=True, message="Score updated successfully.", updatedScore=score)
 
 
 @bp.get("/scores/top")
 def top_scores():
     limit = request.args.get("limit", "10")
-    if not limit.isdigit() or not 1 <= int(limit) <= leaderboard.SNAPSHOT_SIZE:
+    if not re.fullmatch(r"[0-9]{1,3}", limit) or not 1 <= int(limit) <= leaderboard.SNAPSHOT_SIZE:
         raise BadRequest(f"limit must be a whole number from 1 to {leaderboard.SNAPSHOT_SIZE}.")
     snapshot = leaderboard.current_snapshot()
     response = jsonify(snapshot.body(int(limit)))

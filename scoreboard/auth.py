@@ -11,7 +11,7 @@ from . import clock
 from .errors import ApiError, error_response
 from .extensions import db, jwt
 from .models import RevokedToken
-from .players import insert_ignoring_duplicates
+from .players import USER_ID, insert_ignoring_duplicates
 from .store import StoreUnavailable
 
 log = logging.getLogger(__name__)
@@ -75,6 +75,11 @@ def authenticate() -> dict:
     claims = get_jwt()
     if "exp" not in claims:
         raise ApiError(401, "Authentication token must expire.")
+    if not isinstance(claims["sub"], str) or not USER_ID.fullmatch(claims["sub"]):
+        raise ApiError(401, "Invalid authentication token.")
+    if "aud" in claims and not current_app.config["JWT_AUDIENCE"]:
+        # A token addressed to some other service is not ours to accept.
+        raise ApiError(401, "Invalid authentication token.")
     return claims
 
 
@@ -97,8 +102,9 @@ def _live_revocations() -> list[str]:
     return list(rows)
 
 
-def revoke(jti: str, expires_at) -> None:
-    """Revoke a token id for good: the database first, then the store's copy."""
+def revoke(jti: str, expires_at) -> bool:
+    """Revoke a token id for good: the database first, then the store's copy. False when
+    only the database has it yet: workers then see it at their next blocklist refresh."""
     values = {"jti": jti, "expires_at": expires_at}
     db.session.execute(insert_ignoring_duplicates(RevokedToken, values))
     db.session.commit()
@@ -106,6 +112,8 @@ def revoke(jti: str, expires_at) -> None:
         current_app.extensions["scoreboard.store"].add_revoked(jti)
     except StoreUnavailable:
         log.warning("revocation of %s stored in the database only until redis returns", jti)
+        return False
+    return True
 
 
 def issue_token(user_id: str, *, name=None, region=None, role=None, ttl: int = 3600) -> str:

@@ -11,6 +11,7 @@ from sqlalchemy import func, select
 from . import actions, auth, leaderboard, simulate
 from .extensions import db
 from .models import AuditEvent, User
+from .store import BLOCKLIST_REFRESH_SECONDS
 
 group = AppGroup("scoreboard", help="Operate the scoreboard.")
 
@@ -46,8 +47,11 @@ def revoke(token):
     """Revoke TOKEN by its jti until it expires."""
     claims = decode_token(token, allow_expired=True)
     expires = datetime.fromtimestamp(claims["exp"], UTC).replace(tzinfo=None)
-    auth.revoke(claims["jti"], expires)
-    click.echo(f"revoked {claims['jti']}")
+    if auth.revoke(claims["jti"], expires):
+        click.echo(f"revoked {claims['jti']}")
+    else:
+        click.echo(f"revoked {claims['jti']} in the database; Redis is unreachable, so servers "
+                   f"refuse it within {BLOCKLIST_REFRESH_SECONDS} s of Redis answering again")
 
 
 @group.command("verify")

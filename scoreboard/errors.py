@@ -6,6 +6,7 @@ import time
 from flask import jsonify
 from flask_limiter import RateLimitExceeded
 from sqlalchemy.exc import OperationalError
+from sqlalchemy.exc import TimeoutError as PoolTimeout
 from werkzeug.exceptions import HTTPException, InternalServerError
 
 from .extensions import limiter
@@ -69,9 +70,10 @@ def _seconds_to_reset() -> int:
     return max(1, int(limit.reset_at - time.time()) + 1) if limit else 60
 
 
-def _handle_database(exc: OperationalError):
-    # OperationalError is the driver's word for "could not talk to the server".
-    log.error("database unavailable: %s", exc.orig)
+def _handle_database(exc: OperationalError | PoolTimeout):
+    # OperationalError is the driver's word for "could not talk to the server" (or it gave
+    # up waiting on a lock or a statement); PoolTimeout means every connection is busy.
+    log.error("database unavailable: %s", getattr(exc, "orig", exc))
     return error_response(503, "Database unavailable. Try again shortly.")
 
 
@@ -83,5 +85,6 @@ def _handle_unexpected(exc: Exception):
 def init_app(app) -> None:
     app.register_error_handler(HTTPException, _handle_http)
     app.register_error_handler(OperationalError, _handle_database)
+    app.register_error_handler(PoolTimeout, _handle_database)
     app.register_error_handler(InternalServerError, _handle_http)
     app.register_error_handler(Exception, _handle_unexpected)

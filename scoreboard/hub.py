@@ -58,10 +58,12 @@ class Client:
     def frame(self, payload_chunked: bytes, payload_plain: bytes) -> bytes:
         return payload_chunked if self.chunked else payload_plain
 
-    def offer(self, data: bytes) -> bool:
-        """Try to send ``data`` now without blocking; False when the client is gone."""
+    def offer(self, data: bytes, droppable: bool = False) -> bool:
+        """Try to send ``data`` now without blocking; False when the client is gone. A busy
+        client keeps only the newest frame, and has no use for a droppable heartbeat."""
         if self.busy:
-            self.newest = data
+            if not droppable:
+                self.newest = data
             return True
         try:
             sent = self.sock.send(data, 0, 0.0)
@@ -177,12 +179,15 @@ class Hub:
             client.offer(client.frame(*channel.frames))
 
     def leave(self, channel: Channel, client: Client) -> None:
+        """Stop delivering to ``client`` and free its address's slot; safe to call twice."""
         channel.clients.discard(client)
         if not channel.clients and self.channels.get(channel.view) is channel:
             del self.channels[channel.view]
-        self.per_ip[client.ip] -= 1
-        if self.per_ip[client.ip] <= 0:
-            del self.per_ip[client.ip]
+        if client.ip is not None:
+            self.per_ip[client.ip] -= 1
+            if self.per_ip[client.ip] <= 0:
+                del self.per_ip[client.ip]
+            client.ip = None
 
     def clients(self):
         for channel in list(self.channels.values()):
@@ -220,10 +225,10 @@ class Hub:
         channel.version, channel.frames = snapshot.version, (chunk(payload), payload)
         return True
 
-    def _broadcast(self, clients, frames) -> None:
+    def _broadcast(self, clients, frames, droppable=False) -> None:
         self.broadcasts += 1
         for client in clients:
-            client.offer(client.frame(*frames))
+            client.offer(client.frame(*frames), droppable)
 
     def _fan_out(self) -> None:
         """Wait for a notice, a poll or a heartbeat; send each changed view at most once per
@@ -252,7 +257,7 @@ class Hub:
                 gevent.sleep(self.min_interval)
                 now = time.monotonic()
             elif now >= next_heartbeat:
-                self._broadcast(list(self.clients()), (chunk(HEARTBEAT), HEARTBEAT))
+                self._broadcast(list(self.clients()), (chunk(HEARTBEAT), HEARTBEAT), True)
                 next_heartbeat = now + self.heartbeat
 
     def _reap(self) -> None:
@@ -276,7 +281,8 @@ class Hub:
 
 
 def _hung_up(sock) -> bool:
-    """Readable with nothing to read means the peer closed; a browser sends nothing else."""
+    """Readable with nothing to read means the peer closed its side. A browser never
+    half-closes a stream it still reads, so that is taken as gone."""
     try:
         return sock.recv(1, socket.MSG_PEEK | socket.MSG_DONTWAIT) == b""
     except BlockingIOError:

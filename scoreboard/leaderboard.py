@@ -48,6 +48,7 @@ def read_snapshot() -> Snapshot:
     """Read the version and the top rows in ONE statement, so both come from the same moment."""
     top = (
         select(User.id, User.display_name, User.score, User.score_reached_at)
+        .where(User.score > 0)  # a player who never scored is not on the board
         .order_by(*ranking_order(User))
         .limit(SNAPSHOT_SIZE)
         .subquery()
@@ -85,17 +86,26 @@ def refresh_cache() -> Snapshot:
 
 
 def current_snapshot() -> Snapshot:
-    """The board as of now: from the cache, rebuilt from the database when missing or when the
-    store has just come back (it may have missed writes), or straight from the database when
-    the store is down."""
+    """The board as of now: from the cache; from the database, rebuilding the cache, when the
+    cache is missing, older than a version this process has already served, or may have
+    missed writes while the store was away; straight from the database when the store is
+    down."""
     store = _store()
     try:
-        cached = None if store.take_recovered("board") else store.get_top()
+        cached = store.get_top()
     except StoreUnavailable:
-        return read_snapshot()
-    if cached is None:
-        return refresh_cache()
-    return Snapshot.from_json(cached[1])
+        return _served(read_snapshot())
+    newest = current_app.extensions["scoreboard.newest_version"]
+    if cached is None or cached[0] < newest[0] or store.take_recovered("board"):
+        return _served(refresh_cache())
+    return _served(Snapshot.from_json(cached[1]))
+
+
+def _served(snapshot: Snapshot) -> Snapshot:
+    """Remember the newest version this process handed out, so it never hands out less."""
+    newest = current_app.extensions["scoreboard.newest_version"]
+    newest[0] = max(newest[0], snapshot.version)
+    return snapshot
 
 
 def touches_top(score: int) -> bool:
@@ -105,7 +115,11 @@ def touches_top(score: int) -> bool:
     as inside because the tie-break may still place the player on the board.
     """
     cutoff = db.session.execute(
-        select(User.score).order_by(*ranking_order(User)).offset(SNAPSHOT_SIZE - 1).limit(1)
+        select(User.score)
+        .where(User.score > 0)
+        .order_by(*ranking_order(User))
+        .offset(SNAPSHOT_SIZE - 1)
+        .limit(1)
     ).scalar()
     return cutoff is None or score >= cutoff
 

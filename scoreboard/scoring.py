@@ -32,17 +32,19 @@ def complete_action(attempt: Attempt) -> int:
     nothing. Any rejection is audited in its own transaction and raised as an ApiError.
     """
     now = clock.now()
+    ticket = None
     try:
         ticket = _lock_ticket(attempt)
         if ticket.completed_at is not None:
-            _audit(attempt, now, "replayed", ticket=ticket, score_after=ticket.score_after)
+            _audit(attempt, now, "replayed", action_type=ticket.action_type,
+                   score_after=ticket.score_after)
             db.session.commit()
             return ticket.score_after
         _check_ticket(ticket, now)
         score, board_version = _add_points(attempt, ticket, now)
         db.session.commit()
     except ApiError as rejection:
-        record_rejection(attempt, rejection)
+        record_rejection(attempt, rejection, ticket.action_type if ticket else None)
         raise
     log.info("score of %s is %s after ticket %s", attempt.user_id, score, attempt.ticket_id)
     if board_version is not None:
@@ -50,10 +52,11 @@ def complete_action(attempt: Attempt) -> int:
     return score
 
 
-def record_rejection(attempt: Attempt, rejection: ApiError) -> None:
+def record_rejection(attempt: Attempt, rejection: ApiError, action_type=None) -> None:
     """Audit a refused attempt by an authenticated user, whatever else was rolled back."""
     db.session.rollback()
-    _audit(attempt, clock.now(), "rejected", reason=rejection.description)
+    _audit(attempt, clock.now(), "rejected", action_type=action_type,
+           reason=rejection.description)
     db.session.commit()
     log.info("refused %s for %s: %s", attempt.ticket_id, attempt.user_id, rejection.description)
 
@@ -106,17 +109,19 @@ def _add_points(attempt: Attempt, ticket: ActionTicket, now: datetime):
     ).scalar_one()
     ticket.completed_at = now
     ticket.score_after = score
-    _audit(attempt, now, "accepted", ticket=ticket, delta=ticket.points, score_after=score)
+    _audit(attempt, now, "accepted", action_type=ticket.action_type, delta=ticket.points,
+           score_after=score)
     board_version = leaderboard.bump_version() if leaderboard.touches_top(score) else None
     return score, board_version
 
 
-def _audit(attempt: Attempt, now, outcome, *, ticket=None, delta=0, score_after=None, reason=None):
+def _audit(attempt: Attempt, now, outcome, *, action_type=None, delta=0, score_after=None,
+           reason=None):
     db.session.add(
         AuditEvent(
             at=now,
             user_id=attempt.user_id,
-            action_type=ticket.action_type if ticket else None,
+            action_type=action_type,
             ticket_id=attempt.ticket_id,
             delta=delta,
             score_after=score_after,

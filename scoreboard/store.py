@@ -18,13 +18,20 @@ redis.call('EXPIRE', KEYS[1], ARGV[3])
 return 1
 """
 
-# -1: the blocklist was never loaded into this Redis (new, restarted or evicted), so it is
-# unknown. The marker lives inside the set itself: the set cannot be lost without it.
+# -1: this Redis cannot say. Either the blocklist was never loaded here (new, restarted or
+# evicted: the marker lives inside the set, so the set cannot be lost without it), or the
+# last load is older than the refresh interval, which bounds how long a revocation that
+# reached only the database (Redis was down) can go unseen.
 _LOADED = "*loaded*"
 _IS_REVOKED = f"""
 if redis.call('SISMEMBER', KEYS[1], '{_LOADED}') == 0 then return -1 end
+if redis.call('EXISTS', KEYS[2]) == 0 then return -1 end
 return redis.call('SISMEMBER', KEYS[1], ARGV[1])
 """
+BLOCKLIST_REFRESH_SECONDS = 60
+# The set only grows (loads add, never replace, so a load cannot wipe a revocation made
+# meanwhile); dropping it daily lets expired tokens' ids fall out at the next load.
+BLOCKLIST_LIFETIME_SECONDS = 24 * 3600
 
 
 def connection_pool(url: str, max_connections: int) -> redis.BlockingConnectionPool:
@@ -58,13 +65,16 @@ class MemoryStore:
         self._top = None
 
     def get_top(self):
-        return self._top
+        top = self._top
+        # Expiry bounds how stale a process can be that never hears of another's writes.
+        return None if top is None or top[2] < time.monotonic() else top[:2]
 
     def put_top(self, version: int, body: str, ttl: int) -> bool:
         with self._lock:
-            if self._top is not None and self._top[0] >= version:
+            current = self._top
+            if current and current[0] >= version and current[2] >= time.monotonic():
                 return False
-            self._top = (version, body)
+            self._top = (version, body, time.monotonic() + ttl)
             return True
 
     def is_revoked(self, jti: str) -> bool | None:
@@ -132,14 +142,15 @@ class RedisStore:
         """None when this Redis cannot say: never loaded, or back from an outage."""
         if self.take_recovered("blocklist"):
             return None
-        keys = [self.key("revoked")]
+        keys = [self.key("revoked"), self.key("revoked:fresh")]
         answer = self._call(self._is_revoked, keys=keys, args=[jti])
         return None if answer == -1 else bool(answer)
 
     def load_revoked(self, jtis) -> None:
         pipe = self.client.pipeline(transaction=True)
-        pipe.delete(self.key("revoked"))
         pipe.sadd(self.key("revoked"), _LOADED, *jtis)
+        pipe.expire(self.key("revoked"), BLOCKLIST_LIFETIME_SECONDS, nx=True)
+        pipe.set(self.key("revoked:fresh"), 1, ex=BLOCKLIST_REFRESH_SECONDS)
         self._call(pipe.execute)
 
     def add_revoked(self, jti: str) -> None:

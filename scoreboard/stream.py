@@ -47,16 +47,18 @@ def scores_stream():
     lifetime = config["STREAM_LIFETIME_SECONDS"] * random.uniform(0.8, 1.0)
     events = _events(hub, channel, client, first, version, time.monotonic() + lifetime)
     response = Response(events, mimetype="text/event-stream", headers=HEADERS)
-    # A stream that ends also ends its connection: the browser's reconnect then opens a new
-    # one (which may land on another worker), and a shutting-down worker is not kept waiting
-    # for a keep-alive request that never comes.
-    response.call_on_close(lambda: _hang_up(sock))
+    # Runs however the response ends, even when its body is never read (HEAD). A stream that
+    # ends also ends its connection: the browser's reconnect then opens a new one (which may
+    # land on another worker), and a stopping worker does not wait for a keep-alive request.
+    response.call_on_close(lambda: _release(hub, channel, client))
     return response
 
 
-def _hang_up(sock) -> None:
+def _release(hub, channel, client) -> None:
+    client.closed = True
+    hub.leave(channel, client)
     try:
-        sock.shutdown(socket.SHUT_RDWR)
+        client.sock.shutdown(socket.SHUT_RDWR)
     except OSError:
         pass  # already gone
 
@@ -75,7 +77,9 @@ def _events(hub, channel, client, first: bytes, version: int, deadline: float):
         if client.busy and not client.closed:
             client.drain(hub.write_timeout)  # never end the body inside a frame
     except (OSError, gevent.Timeout):
-        pass  # the browser went away or stopped reading: release it
+        pass  # the browser went away or stopped reading
     finally:
-        client.closed = True
-        hub.leave(channel, client)
+        if client.busy:
+            # Mid-frame (stopped, reaped or timed out): cut the connection now, so gunicorn's
+            # closing chunk neither corrupts the body nor blocks on a peer that never reads.
+            _release(hub, channel, client)

@@ -1,7 +1,9 @@
 """Every status of the API contract, with the bodies exactly as the specification writes them."""
 
+import io
 from datetime import timedelta
 
+import psycopg2
 import pytest
 
 from scoreboard import clock, create_app
@@ -269,3 +271,61 @@ def test_database_unreachable_is_503():
                         json={"userId": "alice", "authToken": token, "actionId": "C" * 32})
     assert reply.status_code == 503 and reply.json["success"] is False
     assert client.get("/api/scores/top").status_code == 503
+
+
+def test_player_who_never_scored_is_not_on_the_board(player, client):
+    player("alice").start()
+    reply = client.get("/api/scores/top")
+    assert reply.json["topScores"] == [] and reply.json["version"] == 0
+
+
+def test_odd_digit_limit_is_400_not_500(client):
+    assert client.get("/api/scores/top?limit=\u00b2").status_code == 400
+
+
+def test_refusals_are_audited_with_their_action_type(app, player):
+    alice = player("alice")
+    ticket = alice.start("quiz").json["actionId"]
+    assert alice.complete(ticket).status_code == 400  # too soon
+    with app.app_context():
+        event = db.session.query(AuditEvent).filter_by(outcome="rejected").one()
+    assert event.action_type == "quiz" and event.reason == "Action completed too soon."
+
+
+def test_rate_limited_update_is_audited(make_app, backend):
+    app = make_app(backend, RATELIMIT_UPDATE="1/minute")
+    client = app.test_client()
+    with app.app_context():
+        alice = Player("alice", issue_token("alice"), client)
+    alice.play()
+    assert alice.complete(alice.start().json["actionId"]).status_code == 429
+    with app.app_context():
+        outcomes = sorted(e.outcome for e in db.session.query(AuditEvent))
+    assert outcomes == ["accepted", "rejected"]
+
+
+def test_chunked_body_over_the_limit_is_413(client, player):
+    alice = player("alice")
+    big = ('{"userId": "alice", "actionId": "' + "x" * 5000 + '"}').encode()
+    reply = client.post("/api/scores/update", input_stream=io.BytesIO(big),
+                        content_type="application/json", headers=alice.headers,
+                        environ_overrides={"wsgi.input_terminated": True})
+    assert reply.status_code == 413 and reply.json["success"] is False
+
+
+def test_database_lock_wait_is_503_not_a_hang(make_app, database_url, redis_url):
+    app = make_app("postgres", DATABASE_LOCK_TIMEOUT_MS=200)
+    client = app.test_client()
+    with app.app_context():
+        alice = Player("alice", issue_token("alice"), client)
+    ticket = alice.start().json["actionId"]
+    holder = psycopg2.connect(database_url)
+    try:
+        holder.cursor().execute("SELECT 1 FROM action_tickets WHERE id = %s FOR UPDATE",
+                                (ticket,))
+        reply = alice.complete(ticket)
+        assert reply.status_code == 503 and reply.json["success"] is False
+    finally:
+        holder.rollback()
+        holder.close()
+    assert alice.complete(ticket).json["updatedScore"] == 1

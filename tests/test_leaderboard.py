@@ -114,3 +114,19 @@ def test_redis_down_then_back_rebuilds_from_the_database(make_app, own_redis, ba
         snapshot = leaderboard.current_snapshot()
         assert snapshot == leaderboard.read_snapshot()
     assert store.get_top()[0] == snapshot.version
+
+
+def test_a_process_never_serves_an_older_version_than_it_already_served(app):
+    play(app, "amy", 2)
+    store = app.extensions["scoreboard.store"]
+    with app.app_context():
+        newest = leaderboard.current_snapshot()
+        # A cache left behind by an outage: older than what this process has handed out.
+        stale = Snapshot(newest.version - 1, newest.entries[:0])
+        if hasattr(store, "client"):
+            store.client.hset(store.key("top"), mapping={"version": stale.version,
+                                                         "body": stale.to_json()})
+        else:  # a store that lost its state and was handed a stale snapshot
+            app.extensions["scoreboard.store"] = MemoryStore()
+            app.extensions["scoreboard.store"].put_top(stale.version, stale.to_json(), 60)
+        assert leaderboard.current_snapshot() == newest

@@ -13,10 +13,12 @@ import pytest
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import rsa
 
+from scoreboard import create_app
 from scoreboard.auth import issue_token
 from scoreboard.extensions import db
 from scoreboard.models import User
 
+from .conftest import base_config
 from .support import SECRET, Player
 
 UPDATE = "/api/scores/update"
@@ -378,3 +380,68 @@ def test_revocation_holds_after_redis_copy_is_lost(make_app, how):
     assert_refused(complete_with(alice.client, alice.token, ticket), 401)
     assert_refused(complete_with(alice.client, alice.token, ticket), 401)  # once reloaded too
     assert_nothing_changed(app, player_on(app, "alice"), ticket, 1)
+
+
+# --- claims from an identity provider we do not control --------------------------------------
+
+@pytest.mark.parametrize("claims, status", [
+    ({"region": "europe-west-very-long"}, 201),  # an unusable region is dropped
+    ({"name": {"first": "Al"}}, 201),  # a name that is not text is replaced by the id
+    ({"name": "N" * 500}, 201),  # a long name is cut
+])
+def test_odd_claims_are_cleaned_not_a_500(app, client, claims, status):
+    token = hs256(claims_for("carol", **claims))
+    reply = client.post("/api/actions/start", json={"actionType": "click"},
+                        headers={"Authorization": f"Bearer {token}"})
+    assert reply.status_code == status, reply.json
+    with app.app_context():
+        carol = db.session.get(User, "carol")
+    assert carol.region is None and len(carol.display_name) <= 64
+
+
+@pytest.mark.parametrize("subject", ["x" * 65, "has space", ""])
+def test_unusable_subject_is_401(client, subject):
+    token = hs256(claims_for(subject))
+    reply = client.post("/api/actions/start", json={"actionType": "click"},
+                        headers={"Authorization": f"Bearer {token}"})
+    assert_refused(reply, 401)
+
+
+def test_token_for_another_audience_is_401_when_none_is_configured(client, alice, ticket):
+    token = hs256(claims_for("alice", aud="billing-service"))
+    assert_refused(complete_with(client, token, ticket), 401)
+
+
+# --- the blocklist copy in Redis never outlives the database's truth ---------------------------
+
+def test_revocation_that_reached_only_the_database_is_enforced_after_the_refresh(
+        make_app, database_url):
+    server = make_app("postgres")
+    with server.app_context():
+        token = issue_token("alice")
+    client = server.test_client()
+    headers = {"Authorization": f"Bearer {token}"}
+    assert client.post("/api/actions/start", json={"actionType": "click"},
+                       headers=headers).status_code == 201  # the blocklist is now loaded
+    # Another process (the CLI) revokes while it cannot reach Redis: the database only.
+    offline = create_app(base_config(database_url, "redis://127.0.0.1:1/0"))
+    result = offline.test_cli_runner().invoke(args=["scoreboard", "revoke", token])
+    assert result.exit_code == 0 and "Redis is unreachable" in result.output
+    with offline.app_context():
+        db.engine.dispose()
+    # Once the loaded copy is older than the refresh interval (its marker expires), the
+    # database's answer wins.
+    store = server.extensions["scoreboard.store"]
+    store.client.delete(store.key("revoked:fresh"))
+    reply = client.post("/api/actions/start", json={"actionType": "click"}, headers=headers)
+    assert_refused(reply, 401)
+
+
+def test_reloading_the_blocklist_never_drops_a_revocation(make_app):
+    app = make_app("postgres")
+    store = app.extensions["scoreboard.store"]
+    store.load_revoked(["old"])
+    store.add_revoked("made-while-loading")  # committed after the loader read the database
+    store.load_revoked(["old"])  # the loader's stale list
+    assert store.is_revoked("made-while-loading") is True
+    assert store.is_revoked("never-revoked") is False

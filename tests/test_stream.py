@@ -187,3 +187,15 @@ def test_open_streams_hold_no_database_connection(serve, redis_url, database_url
     assert len(states) <= 2 and set(states) <= {"idle"}, states
     for stream in streams:
         stream.close()
+
+
+def test_head_requests_do_not_use_up_the_per_ip_streams(serve, redis_url):
+    start, app = serve
+    server = start(redis_url, STREAM_MAX_PER_IP="2")
+    for _ in range(3):
+        status, _, headers = call("HEAD", server.url + "/api/scores/stream")
+        assert status == 200 and headers["Content-Type"].startswith("text/event-stream")
+    streams = [EventStream(server.url + "/api/scores/stream") for _ in range(2)]
+    assert [s.status for s in streams] == [200, 200]
+    for stream in streams:
+        stream.close()
