@@ -9,7 +9,7 @@ from werkzeug.middleware.proxy_fix import ProxyFix
 
 import config as settings
 
-from . import api, auth, cli, errors, health, logs, page, stream
+from . import api, auth, cli, errors, health, logs, openapi, page, stream
 from .broker import MemoryBroker, RedisBroker
 from .extensions import db, limiter, migrate
 from .hub import Hub
@@ -39,6 +39,7 @@ def create_app(config: dict | None = None) -> Flask:
     app.register_blueprint(health.bp)
     app.register_blueprint(stream.bp)
     app.register_blueprint(page.bp)
+    app.register_blueprint(openapi.bp)
     if app.config["PROXY_HOPS"]:
         app.wsgi_app = ProxyFix(app.wsgi_app, x_for=app.config["PROXY_HOPS"])
     return app

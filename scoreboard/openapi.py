@@ -1,0 +1,111 @@
+"""The OpenAPI 3.1 description of the HTTP API, served at GET /api/openapi.json."""
+
+from flask import Blueprint, jsonify
+
+bp = Blueprint("openapi", __name__)
+
+
+def _ref(name: str) -> dict:
+    return {"$ref": f"#/components/schemas/{name}"}
+
+
+def _json(schema: dict, description: str) -> dict:
+    return {"description": description, "content": {"application/json": {"schema": schema}}}
+
+
+def _errors(*statuses: int) -> dict:
+    return {str(s): {"$ref": "#/components/responses/Error"} for s in statuses}
+
+
+BEARER = [{"bearer": []}]
+LIMIT = {"name": "limit", "in": "query", "schema": {"type": "integer", "minimum": 1,
+                                                    "maximum": 100, "default": 10}}
+
+SCHEMAS = {
+    "Error": {"type": "object", "required": ["success", "error"], "properties": {
+        "success": {"const": False}, "error": {"type": "string"}}},
+    "Action": {"type": "object", "properties": {
+        "id": {"type": "string"}, "points": {"type": "integer"},
+        "minSeconds": {"type": "integer"}, "cooldownSeconds": {"type": "integer"},
+        "dailyLimit": {"type": ["integer", "null"]}}},
+    "Ticket": {"type": "object", "properties": {
+        "actionId": {"type": "string"}, "actionType": {"type": "string"},
+        "points": {"type": "integer"}, "expiresAt": {"type": "string", "format": "date-time"},
+        "notBefore": {"type": "string", "format": "date-time"}}},
+    "UpdateRequest": {"type": "object", "additionalProperties": False,
+                      "required": ["userId", "actionId"], "properties": {
+                          "userId": {"type": "string", "pattern": "^[A-Za-z0-9_.@:-]{1,64}$"},
+                          "authToken": {"type": "string",
+                                        "description": "JWT; or send Authorization: Bearer"},
+                          "actionId": {"type": "string", "pattern": "^[A-Za-z0-9_-]{16,64}$"}}},
+    "UpdateReply": {"type": "object", "properties": {
+        "success": {"const": True}, "message": {"const": "Score updated successfully."},
+        "updatedScore": {"type": "integer"}}},
+    "Board": {"type": "object", "properties": {
+        "version": {"type": "integer", "description": "only ever goes up"},
+        "topScores": {"type": "array", "items": {"type": "object", "properties": {
+            "userId": {"type": "string"}, "score": {"type": "integer"},
+            "rank": {"type": "integer"}, "displayName": {"type": "string"}}}}}},
+}
+
+DOCUMENT = {
+    "openapi": "3.1.0",
+    "info": {"title": "Live Scoreboard", "version": "1.0.0",
+             "description": "Scores that rise only for completed actions; a live top 10."},
+    "components": {
+        "schemas": SCHEMAS,
+        "responses": {"Error": _json(_ref("Error"), "Error")},
+        "securitySchemes": {"bearer": {"type": "http", "scheme": "bearer",
+                                       "bearerFormat": "JWT"}},
+    },
+    "paths": {
+        "/api/actions": {"get": {
+            "summary": "The action catalog",
+            "responses": {"200": _json({"type": "object", "properties": {
+                "actions": {"type": "array", "items": _ref("Action")}}}, "Enabled actions")}}},
+        "/api/actions/start": {"post": {
+            "summary": "Start an action: a single-use ticket bound to the token's user",
+            "security": BEARER,
+            "requestBody": {"required": True, "content": {"application/json": {"schema": {
+                "type": "object", "required": ["actionType"], "additionalProperties": False,
+                "properties": {"actionType": {"type": "string"}}}}}},
+            "responses": {"201": _json(_ref("Ticket"), "Ticket issued"),
+                          **_errors(400, 401, 413, 415, 429, 503)}}},
+        "/api/scores/update": {"post": {
+            "summary": "Complete an action; the score rises by its points",
+            "security": BEARER,
+            "requestBody": {"required": True,
+                            "content": {"application/json": {"schema": _ref("UpdateRequest")}}},
+            "responses": {"200": _json(_ref("UpdateReply"), "Score updated (or a retry)"),
+                          **_errors(400, 401, 403, 413, 415, 429, 503)}}},
+        "/api/scores/top": {"get": {
+            "summary": "The top of the board", "parameters": [LIMIT],
+            "responses": {"200": _json(_ref("Board"), "Best first; strong ETag"),
+                          "304": {"description": "Unchanged since If-None-Match"},
+                          **_errors(400, 503)}}},
+        "/api/scores/stream": {"get": {
+            "summary": "Server-Sent Events: `event: scoreboard`, `id: <version>`, data as /top",
+            "responses": {"200": {"description": "An event stream",
+                                  "content": {"text/event-stream": {}}},
+                          **_errors(429, 503)}}},
+        "/api/auth/revoke": {"post": {
+            "summary": "Revoke the presented token until it expires", "security": BEARER,
+            "responses": {"200": {"description": "Revoked"}, **_errors(400, 401)}}},
+        "/api/openapi.json": {"get": {"summary": "This document",
+                                      "responses": {"200": {"description": "OpenAPI 3.1"}}}},
+        "/healthz": {"get": {"summary": "Liveness",
+                             "responses": {"200": {"description": "The process answers"}}}},
+        "/readyz": {"get": {"summary": "Readiness: the database answers; Redis is reported",
+                            "responses": {"200": {"description": "ok or degraded"},
+                                          **_errors(503)}}},
+        "/metrics": {"get": {"summary": "This worker's figures, Prometheus text format",
+                             "responses": {"200": {"description": "Metrics"}}}},
+        "/": {"get": {"summary": "The live board page",
+                      "responses": {"200": {"description": "HTML"}}}},
+    },
+}
+
+
+@bp.get("/api/openapi.json")
+def openapi_document():
+    return jsonify(DOCUMENT)
