@@ -118,41 +118,30 @@
     showMeta(snapshot.version);
   }
 
+  function el(tag, className, decorative) {
+    var node = document.createElement(tag);
+    node.className = className;
+    if (decorative) node.setAttribute("aria-hidden", "true");
+    return node;
+  }
+
   function createRow(id) {
     var row = document.createElement("tr");
     row.setAttribute("data-user-id", id);
 
-    var rank = document.createElement("td");
-    rank.className = "rank";
-    var badge = document.createElement("span");
-    badge.className = "rank-badge";
-    var move = document.createElement("span");
-    move.className = "move";
-    move.setAttribute("aria-hidden", "true");
-    rank.append(badge, move);
+    var rank = el("td", "rank");
+    rank.append(el("span", "rank-badge"), el("span", "move", true));
 
-    var player = document.createElement("th");
+    var player = el("th", "player");
     player.scope = "row";
-    player.className = "player";
-    var wrap = document.createElement("span");
-    wrap.className = "player-cell";
-    var avatar = document.createElement("span");
-    avatar.className = "avatar";
-    avatar.setAttribute("aria-hidden", "true");
+    var wrap = el("span", "player-cell");
+    var avatar = el("span", "avatar", true);
     avatar.style.setProperty("--hue", String(hue(id)));
-    var name = document.createElement("span");
-    name.className = "name";
-    wrap.append(avatar, name);
+    wrap.append(avatar, el("span", "name"));
     player.append(wrap);
 
-    var score = document.createElement("td");
-    score.className = "score";
-    var value = document.createElement("span");
-    value.className = "score-value";
-    var delta = document.createElement("span");
-    delta.className = "delta";
-    delta.setAttribute("aria-hidden", "true");
-    score.append(value, delta);
+    var score = el("td", "score");
+    score.append(el("span", "score-value"), el("span", "delta", true));
 
     row.append(rank, player, score);
     return row;
