@@ -56,6 +56,8 @@ def from_env(env=None) -> dict:
         "RATELIMIT_IP": env.get("RATELIMIT_IP", "600/minute"),
         "RATELIMIT_START": env.get("RATELIMIT_START", "60/minute"),
         "RATELIMIT_UPDATE": env.get("RATELIMIT_UPDATE", "60/minute"),
+        # Region codes players may have; empty means every ISO 3166-1 alpha-2 code.
+        "REGIONS": frozenset(c.strip() for c in env.get("REGIONS", "").split(",") if c.strip()),
         "TICKET_TTL_SECONDS": _int(env, "TICKET_TTL_SECONDS", 900),
         "TOP_CACHE_TTL_SECONDS": _int(env, "TOP_CACHE_TTL_SECONDS", 300),
         "MAX_CONTENT_LENGTH": _int(env, "MAX_BODY_BYTES", 4096),

@@ -7,7 +7,7 @@ from datetime import UTC, datetime
 from flask import Blueprint, current_app, g, jsonify, request
 from flask_limiter import RateLimitExceeded
 
-from . import actions, auth, leaderboard, scoring
+from . import actions, auth, leaderboard, players, scoring
 from .errors import ApiError, BadRequest, Forbidden
 from .extensions import limiter
 from .players import USER_ID
@@ -16,13 +16,15 @@ bp = Blueprint("api", __name__, url_prefix="/api")
 
 TICKET_ID = re.compile(r"[A-Za-z0-9_-]{16,64}")
 ACTION_TYPE = re.compile(r"[a-z0-9_-]{1,32}")
+ANY_TEXT = re.compile(r".{0,200}", re.DOTALL)  # checked in detail by the service
 TOKEN = re.compile(r"[A-Za-z0-9_-]+\.[A-Za-z0-9_-]*\.[A-Za-z0-9_-]*")
 MAX_TOKEN_LENGTH = 4096
 
 
-def json_body(required: dict, optional: dict = ()) -> dict:
+def json_body(required: dict, optional: dict = (), nullable=()) -> dict:
     """The request's JSON object, with exactly the named string fields, each matching its
-    pattern. Anything else (other fields such as ``score``, other types) is a 400."""
+    pattern (or null, for those named ``nullable``). Anything else (other fields such as
+    ``score``, other types) is a 400."""
     if not request.is_json:
         raise ApiError(415)
     data = request.get_data()  # 413 past MAX_CONTENT_LENGTH, with or without Content-Length
@@ -36,6 +38,8 @@ def json_body(required: dict, optional: dict = ()) -> dict:
     if not set(required) <= body.keys() <= fields.keys():
         raise BadRequest()
     for name, value in body.items():
+        if value is None and name in nullable:
+            continue
         if not isinstance(value, str) or not fields[name].fullmatch(value):
             raise BadRequest()
     return body
@@ -106,6 +110,19 @@ def top_scores():
     response.set_etag(snapshot.etag(int(limit)))
     response.headers["Cache-Control"] = "no-cache"
     return response.make_conditional(request)
+
+
+@bp.get("/users/me")
+def my_profile():
+    return jsonify(players.get_profile(auth.authenticate()))
+
+
+@bp.put("/users/me")
+def update_my_profile():
+    body = json_body({}, {"displayName": ANY_TEXT, "region": ANY_TEXT}, nullable={"region"})
+    if not body:
+        raise BadRequest("Send displayName and/or region.")
+    return jsonify(players.update_profile(auth.authenticate(), body))
 
 
 @bp.post("/auth/revoke")

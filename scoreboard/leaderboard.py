@@ -7,6 +7,7 @@ from dataclasses import dataclass
 from flask import current_app
 from sqlalchemy import select, true, update
 
+from .broker import publish_change
 from .extensions import db
 from .models import BoardState, User
 from .store import StoreUnavailable
@@ -83,6 +84,11 @@ def refresh_cache() -> Snapshot:
     except StoreUnavailable as exc:
         log.warning("board cache not updated, redis unavailable: %s", exc)
     return snapshot
+
+
+def announce_change() -> None:
+    """After a commit that bumped the version: refresh the cache and tell every worker."""
+    publish_change(refresh_cache())
 
 
 def current_snapshot() -> Snapshot:

@@ -41,6 +41,10 @@ SCHEMAS = {
     "UpdateReply": {"type": "object", "properties": {
         "success": {"const": True}, "message": {"const": "Score updated successfully."},
         "updatedScore": {"type": "integer"}}},
+    "Profile": {"type": "object", "properties": {
+        "userId": {"type": "string"}, "displayName": {"type": "string"},
+        "region": {"type": ["string", "null"], "description": "ISO 3166-1 alpha-2"},
+        "score": {"type": "integer"}}},
     "Board": {"type": "object", "properties": {
         "version": {"type": "integer", "description": "only ever goes up"},
         "topScores": {"type": "array", "items": {"type": "object", "properties": {
@@ -88,6 +92,19 @@ DOCUMENT = {
             "responses": {"200": {"description": "An event stream",
                                   "content": {"text/event-stream": {}}},
                           **_errors(429, 503)}}},
+        "/api/users/me": {
+            "get": {"summary": "The token's player", "security": BEARER,
+                    "responses": {"200": _json(_ref("Profile"), "Profile"), **_errors(401)}},
+            "put": {"summary": "Set display name and/or region (null clears the region)",
+                    "security": BEARER,
+                    "requestBody": {"required": True, "content": {"application/json": {
+                        "schema": {"type": "object", "additionalProperties": False,
+                                   "minProperties": 1, "properties": {
+                                       "displayName": {"type": "string", "minLength": 1,
+                                                       "maxLength": 64},
+                                       "region": {"type": ["string", "null"]}}}}}},
+                    "responses": {"200": _json(_ref("Profile"), "Updated"),
+                                  **_errors(400, 401, 413, 415)}}},
         "/api/auth/revoke": {"post": {
             "summary": "Revoke the presented token until it expires", "security": BEARER,
             "responses": {"200": {"description": "Revoked"}, **_errors(400, 401)}}},

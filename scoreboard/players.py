@@ -1,22 +1,36 @@
-"""Player records: created on first sight of a token, named from its claims."""
+"""Player records: created on first sight of a token, named and placed from its claims or
+from the player's own profile."""
 
 import re
 
+from flask import current_app
+from sqlalchemy import select
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 
-from . import clock
+from . import clock, leaderboard
+from .errors import ApiError
 from .extensions import db
 from .models import User
+from .regions import ISO_3166_ALPHA_2
 
 USER_ID = re.compile(r"[A-Za-z0-9_.@:-]{1,64}")
-REGION = re.compile(r"[A-Z]{2}")  # ISO 3166-1 alpha-2
+DISPLAY_NAME = re.compile(r"[^\x00-\x1f\x7f]{1,64}")  # printable, so no layout tricks
+
+
+def _insert(model, values: dict):
+    insert = pg_insert if db.engine.dialect.name == "postgresql" else sqlite_insert
+    return insert(model).values(values)
 
 
 def insert_ignoring_duplicates(model, values: dict):
     """INSERT ... ON CONFLICT DO NOTHING in the current database's dialect."""
-    insert = pg_insert if db.engine.dialect.name == "postgresql" else sqlite_insert
-    return insert(model).values(values).on_conflict_do_nothing()
+    return _insert(model, values).on_conflict_do_nothing()
+
+
+def valid_region(code) -> bool:
+    """Whether ``code`` is one of the configured regions (ISO 3166-1 alpha-2 by default)."""
+    return isinstance(code, str) and code in (current_app.config["REGIONS"] or ISO_3166_ALPHA_2)
 
 
 def ensure_player(claims: dict) -> None:
@@ -26,17 +40,50 @@ def ensure_player(claims: dict) -> None:
     name, region = claims.get("name"), claims.get("region")
     # Claims come from an identity provider we do not control: keep only what fits.
     name = name.strip()[:64] if isinstance(name, str) and name.strip() else user_id
-    region = region if isinstance(region, str) and REGION.fullmatch(region) else None
-    db.session.execute(
-        insert_ignoring_duplicates(
-            User,
-            {
-                "id": user_id,
-                "display_name": name,
-                "region": region,
-                "score": 0,
-                "score_reached_at": now,
-                "created_at": now,
-            },
-        )
-    )
+    region = region if valid_region(region) else None
+    new = {"id": user_id, "display_name": name, "region": region, "score": 0,
+           "score_reached_at": now, "created_at": now}
+    if region is None:
+        db.session.execute(insert_ignoring_duplicates(User, new))
+    else:
+        # The identity provider's region wins over an older one on the record.
+        db.session.execute(
+            _insert(User, new).on_conflict_do_update(index_elements=["id"],
+                                                     set_={"region": region}))
+
+
+def profile(user: User) -> dict:
+    return {"userId": user.id, "displayName": user.display_name, "region": user.region,
+            "score": user.score}
+
+
+def get_profile(claims: dict) -> dict:
+    ensure_player(claims)
+    user = db.session.get(User, claims["sub"])
+    db.session.commit()
+    return profile(user)
+
+
+def update_profile(claims: dict, changes: dict) -> dict:
+    """Set the player's display name and/or region (``None`` clears the region)."""
+    if "displayName" in changes and not DISPLAY_NAME.fullmatch(changes["displayName"] or ""):
+        raise ApiError(400, "displayName must be 1 to 64 printable characters.")
+    if changes.get("region") is not None and not valid_region(changes["region"]):
+        raise ApiError(400, "region must be a known region code, such as DE.")
+    ensure_player(claims)
+    user = db.session.execute(
+        select(User).where(User.id == claims["sub"]).with_for_update()).scalar_one()
+    renamed = "displayName" in changes and changes["displayName"] != user.display_name
+    if "displayName" in changes:
+        user.display_name = changes["displayName"]
+    if "region" in changes:
+        user.region = changes["region"]
+    # A new name shows on the board: it is a change of the board like a new score.
+    moved = renamed and user.score > 0 and leaderboard.touches_top(user.score)
+    if moved:
+        leaderboard.bump_version()
+    reply = profile(user)
+    db.session.commit()
+    if moved:
+        leaderboard.announce_change()
+    return reply

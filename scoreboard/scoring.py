@@ -7,7 +7,6 @@ from datetime import datetime, timedelta
 from sqlalchemy import func, select, update
 
 from . import clock, leaderboard
-from .broker import publish_change
 from .errors import ApiError, BadRequest, Forbidden
 from .extensions import db
 from .models import ActionTicket, ActionType, AuditEvent, User
@@ -48,7 +47,7 @@ def complete_action(attempt: Attempt) -> int:
         raise
     log.info("score of %s is %s after ticket %s", attempt.user_id, score, attempt.ticket_id)
     if board_version is not None:
-        publish_change(leaderboard.refresh_cache())
+        leaderboard.announce_change()
     return score
 
 

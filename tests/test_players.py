@@ -1,0 +1,84 @@
+"""A player's profile: display name and region, from the token's claims or set by the player."""
+
+import pytest
+
+from scoreboard.auth import issue_token
+
+from .support import Player
+
+ME = "/api/users/me"
+
+
+def test_first_sight_takes_name_and_region_from_the_token(player):
+    carol = player("carol", name="Carol", region="DE")
+    reply = carol.client.get(ME, headers=carol.headers)
+    assert reply.status_code == 200
+    assert reply.json == {"userId": "carol", "displayName": "Carol", "region": "DE", "score": 0}
+
+
+def test_region_claim_that_is_not_a_region_is_ignored(player):
+    carol = player("carol", region="XX")
+    assert carol.client.get(ME, headers=carol.headers).json["region"] is None
+
+
+def test_a_newer_region_claim_updates_the_record(app, client, player):
+    player("carol", region="DE").play()
+    with app.app_context():
+        moved = Player("carol", issue_token("carol", region="FR"), client)
+    assert client.get(ME, headers=moved.headers).json["region"] == "FR"
+
+
+def test_player_sets_name_and_region(player):
+    carol = player("carol", region="DE")
+    reply = carol.client.put(ME, json={"displayName": "Carol C.", "region": "FR"},
+                             headers=carol.headers)
+    assert reply.status_code == 200
+    assert reply.json == {"userId": "carol", "displayName": "Carol C.", "region": "FR",
+                          "score": 0}
+    cleared = carol.client.put(ME, json={"region": None}, headers=carol.headers)
+    assert cleared.json["region"] is None and cleared.json["displayName"] == "Carol C."
+
+
+@pytest.mark.parametrize("body", [
+    {"region": "XX"}, {"region": "de"}, {"displayName": ""}, {"displayName": "a\nb"},
+    {"displayName": "x" * 65}, {"displayName": 5}, {"score": "100"}, {},
+])
+def test_bad_profile_changes_are_400_and_change_nothing(player, body):
+    carol = player("carol", name="Carol", region="DE")
+    reply = carol.client.put(ME, json=body, headers=carol.headers)
+    assert reply.status_code == 400 and reply.json["success"] is False
+    assert carol.client.get(ME, headers=carol.headers).json == {
+        "userId": "carol", "displayName": "Carol", "region": "DE", "score": 0}
+
+
+def test_profile_needs_a_token(client):
+    assert client.get(ME).status_code == 401
+    assert client.put(ME, json={"region": "DE"}).status_code == 401
+
+
+def test_configured_regions_limit_the_choice(make_app, backend):
+    app = make_app(backend, REGIONS=frozenset({"DE", "FR"}))
+    with app.app_context():
+        carol = Player("carol", issue_token("carol"), app.test_client())
+    assert carol.client.put(ME, json={"region": "FR"}, headers=carol.headers).status_code == 200
+    assert carol.client.put(ME, json={"region": "US"}, headers=carol.headers).status_code == 400
+
+
+def test_renaming_a_player_on_the_board_moves_its_version(player, client):
+    carol = player("carol", name="Carol")
+    carol.play()
+    before = client.get("/api/scores/top")
+    reply = carol.client.put(ME, json={"displayName": "Caroline"}, headers=carol.headers)
+    assert reply.status_code == 200
+    after = client.get("/api/scores/top", headers={"If-None-Match": before.headers["ETag"]})
+    assert after.status_code == 200
+    assert after.json["version"] == before.json["version"] + 1
+    assert after.json["topScores"][0]["displayName"] == "Caroline"
+
+
+def test_renaming_a_player_off_the_board_leaves_it_alone(player, client):
+    player("carol").play()
+    before = client.get("/api/scores/top").json
+    dave = player("dave")
+    dave.client.put(ME, json={"displayName": "Dave"}, headers=dave.headers)
+    assert client.get("/api/scores/top").json == before
