@@ -7,10 +7,10 @@ from datetime import UTC, datetime
 from flask import Blueprint, current_app, g, jsonify, request
 from flask_limiter import RateLimitExceeded
 
-from . import actions, auth, leaderboard, players, scoring
+from . import actions, auth, groups, leaderboard, players, scoring
 from .errors import ApiError, BadRequest, Forbidden
 from .extensions import limiter
-from .players import USER_ID
+from .players import DISPLAY_NAME, USER_ID
 
 bp = Blueprint("api", __name__, url_prefix="/api")
 
@@ -123,6 +123,39 @@ def update_my_profile():
     if not body:
         raise BadRequest("Send displayName and/or region.")
     return jsonify(players.update_profile(auth.authenticate(), body))
+
+
+@bp.get("/users/me/groups")
+def my_groups():
+    return jsonify(groups=groups.my_groups(auth.authenticate()))
+
+
+@bp.post("/groups")
+def create_group():
+    body = json_body({"name": DISPLAY_NAME})
+    return jsonify(groups.create_group(auth.authenticate(), body["name"])), 201
+
+
+@bp.get("/groups/<group_id>")
+def get_group(group_id):
+    return jsonify(groups.get_group(auth.authenticate(), group_id))
+
+
+@bp.delete("/groups/<group_id>")
+def delete_group(group_id):
+    groups.delete_group(auth.authenticate(), group_id)
+    return jsonify(success=True, message="Group deleted.")
+
+
+@bp.post("/groups/<group_id>/members")
+def add_group_member(group_id):
+    body = json_body({"userId": USER_ID})
+    return jsonify(groups.add_member(auth.authenticate(), group_id, body["userId"]))
+
+
+@bp.delete("/groups/<group_id>/members/<user_id>")
+def remove_group_member(group_id, user_id):
+    return jsonify(groups.remove_member(auth.authenticate(), group_id, user_id))
 
 
 @bp.post("/auth/revoke")

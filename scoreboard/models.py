@@ -112,3 +112,24 @@ class RevokedToken(db.Model):
 
     jti: Mapped[str] = mapped_column(String(128), primary_key=True)
     expires_at: Mapped[datetime]
+
+
+class Group(db.Model):
+    """A friend group: a private board of its members, managed by its owner."""
+
+    __tablename__ = "groups"
+
+    id: Mapped[str] = mapped_column(String(32), primary_key=True)
+    name: Mapped[str] = mapped_column(String(64))
+    owner_id: Mapped[str] = mapped_column(String(64), index=True)
+    created_at: Mapped[datetime]
+
+
+class GroupMember(db.Model):
+    __tablename__ = "group_members"
+
+    group_id: Mapped[str] = mapped_column(
+        ForeignKey("groups.id", ondelete="CASCADE"), primary_key=True)
+    # No foreign key to users: a friend may be added before first playing.
+    user_id: Mapped[str] = mapped_column(String(64), primary_key=True, index=True)
+    joined_at: Mapped[datetime]

@@ -45,6 +45,11 @@ SCHEMAS = {
         "userId": {"type": "string"}, "displayName": {"type": "string"},
         "region": {"type": ["string", "null"], "description": "ISO 3166-1 alpha-2"},
         "score": {"type": "integer"}}},
+    "Group": {"type": "object", "properties": {
+        "groupId": {"type": "string"}, "name": {"type": "string"},
+        "ownerId": {"type": "string"},
+        "members": {"type": "array", "items": {"type": "object", "properties": {
+            "userId": {"type": "string"}, "displayName": {"type": "string"}}}}}},
     "Board": {"type": "object", "properties": {
         "version": {"type": "integer", "description": "only ever goes up"},
         "topScores": {"type": "array", "items": {"type": "object", "properties": {
@@ -105,6 +110,33 @@ DOCUMENT = {
                                        "region": {"type": ["string", "null"]}}}}}},
                     "responses": {"200": _json(_ref("Profile"), "Updated"),
                                   **_errors(400, 401, 413, 415)}}},
+        "/api/users/me/groups": {"get": {
+            "summary": "The groups the token's player is in", "security": BEARER,
+            "responses": {"200": {"description": "groups: [{groupId, name, ownerId}]"},
+                          **_errors(401)}}},
+        "/api/groups": {"post": {
+            "summary": "Create a friend group; its creator owns it", "security": BEARER,
+            "requestBody": {"required": True, "content": {"application/json": {"schema": {
+                "type": "object", "required": ["name"], "additionalProperties": False,
+                "properties": {"name": {"type": "string", "minLength": 1, "maxLength": 64}}}}}},
+            "responses": {"201": _json(_ref("Group"), "Created"), **_errors(400, 401)}}},
+        "/api/groups/{group_id}": {
+            "get": {"summary": "A group, for its members only", "security": BEARER,
+                    "responses": {"200": _json(_ref("Group"), "The group"),
+                                  **_errors(401, 403, 404)}},
+            "delete": {"summary": "Delete a group (owner only)", "security": BEARER,
+                       "responses": {"200": {"description": "Deleted"},
+                                     **_errors(401, 403, 404)}}},
+        "/api/groups/{group_id}/members": {"post": {
+            "summary": "Add a member (owner only; capped)", "security": BEARER,
+            "requestBody": {"required": True, "content": {"application/json": {"schema": {
+                "type": "object", "required": ["userId"], "additionalProperties": False,
+                "properties": {"userId": {"type": "string"}}}}}},
+            "responses": {"200": _json(_ref("Group"), "The group"),
+                          **_errors(400, 401, 403, 404, 409)}}},
+        "/api/groups/{group_id}/members/{user_id}": {"delete": {
+            "summary": "Remove a member (owner), or leave (the member)", "security": BEARER,
+            "responses": {"200": {"description": "Removed"}, **_errors(400, 401, 403, 404)}}},
         "/api/auth/revoke": {"post": {
             "summary": "Revoke the presented token until it expires", "security": BEARER,
             "responses": {"200": {"description": "Revoked"}, **_errors(400, 401)}}},

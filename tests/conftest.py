@@ -24,7 +24,8 @@ from .support import SECRET, Player, RedisServer, Server
 ADMIN_DB_URL = os.environ.get("TEST_DATABASE_URL", "postgresql://postgres@127.0.0.1:5432/postgres")
 REDIS_URL = os.environ.get("TEST_REDIS_URL", "redis://127.0.0.1:6379/0")
 IN_CI = os.environ.get("CI", "").lower() == "true"
-TABLES = ("action_tickets", "audit_events", "revoked_tokens", "users", "action_types")
+TABLES = ("action_tickets", "audit_events", "revoked_tokens", "users", "action_types",
+          "group_members", "groups")
 
 
 def service_missing(what: str, error: Exception):
