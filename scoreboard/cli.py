@@ -1,16 +1,17 @@
 """``flask scoreboard ...``: tokens for development, seeding, cache rebuild and verification."""
 
 import sys
+from collections import Counter
 from datetime import UTC, datetime
 
 import click
 from flask.cli import AppGroup
 from flask_jwt_extended import decode_token
-from sqlalchemy import func, select
+from sqlalchemy import select
 
-from . import actions, auth, leaderboard, simulate
+from . import actions, auth, leaderboard, periods, simulate
 from .extensions import db
-from .models import AuditEvent, User
+from .models import AuditEvent, User, WindowScore
 from .store import BLOCKLIST_REFRESH_SECONDS
 
 group = AppGroup("scoreboard", help="Operate the scoreboard.")
@@ -56,25 +57,38 @@ def revoke(token):
 
 @group.command("verify")
 def verify():
-    """Recompute every score from the audit log; exit 1 on any difference."""
-    from_audit = dict(
-        db.session.execute(
-            select(AuditEvent.user_id, func.sum(AuditEvent.delta))
-            .where(AuditEvent.outcome == "accepted")
-            .group_by(AuditEvent.user_id)
-        ).all()
-    )
+    """Recompute every score, all-time and per window, from the audit log; exit 1 on any
+    difference."""
+    events = db.session.execute(
+        select(AuditEvent.user_id, AuditEvent.at, AuditEvent.delta)
+        .where(AuditEvent.outcome == "accepted")
+    ).all()
+    totals, windows = Counter(), Counter()
+    for event in events:
+        totals[event.user_id] += event.delta
+        for period in periods.windows_of(event.at):
+            windows[(period, event.user_id)] += event.delta
     stored = dict(db.session.execute(select(User.id, User.score)).all())
-    wrong = {
-        user: (stored.get(user, 0), from_audit.get(user, 0))
-        for user in stored.keys() | from_audit.keys()
-        if stored.get(user, 0) != from_audit.get(user, 0)
-    }
-    for user, (score, expected) in sorted(wrong.items()):
-        click.echo(f"MISMATCH {user}: score {score}, audit log says {expected}")
-    click.echo(f"verified {len(stored)} players: {len(wrong)} mismatches")
+    stored_windows = {(w.period, w.user_id): w.score for w in db.session.scalars(
+        select(WindowScore))}
+    wrong = _differences(stored, totals) + _differences(stored_windows, windows)
+    for what, score, expected in wrong:
+        click.echo(f"MISMATCH {what}: score {score}, audit log says {expected}")
+    click.echo(f"verified {len(stored)} players and {len(stored_windows)} window scores: "
+               f"{len(wrong)} mismatches")
     if wrong:
         sys.exit(1)
+
+
+def _differences(stored: dict, expected: Counter) -> list:
+    def name(key):
+        return key if isinstance(key, str) else f"{key[1]} in {key[0]}"
+
+    return sorted(
+        (name(key), stored.get(key, 0), expected.get(key, 0))
+        for key in stored.keys() | expected.keys()
+        if stored.get(key, 0) != expected.get(key, 0)
+    )
 
 
 @group.command("simulate")

@@ -133,3 +133,19 @@ class GroupMember(db.Model):
     # No foreign key to users: a friend may be added before first playing.
     user_id: Mapped[str] = mapped_column(String(64), primary_key=True, index=True)
     joined_at: Mapped[datetime]
+
+
+class WindowScore(db.Model):
+    """A player's score within one time window ("day:2026-11-27", "week:2026-W48")."""
+
+    __tablename__ = "window_scores"
+
+    period: Mapped[str] = mapped_column(String(16), primary_key=True)
+    user_id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    score: Mapped[int] = mapped_column(BigInteger)
+    score_reached_at: Mapped[datetime]
+
+    __table_args__ = (
+        Index("ix_window_scores_ranking", "period", score.desc(), "score_reached_at",
+              "user_id"),
+    )

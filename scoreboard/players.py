@@ -18,14 +18,15 @@ USER_ID = re.compile(r"[A-Za-z0-9_.@:-]{1,64}")
 DISPLAY_NAME = re.compile(r"[^\x00-\x1f\x7f]{1,64}")  # printable, so no layout tricks
 
 
-def _insert(model, values: dict):
+def dialect_insert(model, values: dict):
+    """INSERT in the current database's dialect, for its ON CONFLICT clauses."""
     insert = pg_insert if db.engine.dialect.name == "postgresql" else sqlite_insert
     return insert(model).values(values)
 
 
 def insert_ignoring_duplicates(model, values: dict):
     """INSERT ... ON CONFLICT DO NOTHING in the current database's dialect."""
-    return _insert(model, values).on_conflict_do_nothing()
+    return dialect_insert(model, values).on_conflict_do_nothing()
 
 
 def valid_region(code) -> bool:
@@ -48,7 +49,7 @@ def ensure_player(claims: dict) -> None:
     else:
         # The identity provider's region wins over an older one on the record.
         db.session.execute(
-            _insert(User, new).on_conflict_do_update(index_elements=["id"],
+            dialect_insert(User, new).on_conflict_do_update(index_elements=["id"],
                                                      set_={"region": region}))
 
 

@@ -6,10 +6,11 @@ from datetime import datetime, timedelta
 
 from sqlalchemy import func, select, update
 
-from . import clock, leaderboard
+from . import clock, leaderboard, periods
 from .errors import ApiError, BadRequest, Forbidden
 from .extensions import db
-from .models import ActionTicket, ActionType, AuditEvent, User
+from .models import ActionTicket, ActionType, AuditEvent, User, WindowScore
+from .players import dialect_insert
 
 log = logging.getLogger(__name__)
 
@@ -106,12 +107,24 @@ def _add_points(attempt: Attempt, ticket: ActionTicket, now: datetime):
         .values(score=User.score + ticket.points, score_reached_at=now)
         .returning(User.score)
     ).scalar_one()
+    _add_to_windows(ticket, now)
     ticket.completed_at = now
     ticket.score_after = score
     _audit(attempt, now, "accepted", action_type=ticket.action_type, delta=ticket.points,
            score_after=score)
     board_version = leaderboard.bump_version() if leaderboard.touches_top(score) else None
     return score, board_version
+
+
+def _add_to_windows(ticket: ActionTicket, now: datetime) -> None:
+    """The points count in the day and the week they were gained in, as well as all time."""
+    for period in periods.windows_of(now):
+        insert = dialect_insert(WindowScore, {"period": period, "user_id": ticket.user_id,
+                                              "score": ticket.points, "score_reached_at": now})
+        db.session.execute(insert.on_conflict_do_update(
+            index_elements=["period", "user_id"],
+            set_={"score": WindowScore.score + insert.excluded.score,
+                  "score_reached_at": insert.excluded.score_reached_at}))
 
 
 def _audit(attempt: Attempt, now, outcome, *, action_type=None, delta=0, score_after=None,

@@ -38,7 +38,8 @@ def test_verify_is_clean_then_catches_a_tampered_score(app, runner, player):
     player("alice").play()
     player("bob").play()
     clean = runner.invoke(args=["scoreboard", "verify"])
-    assert clean.exit_code == 0 and "verified 2 players: 0 mismatches" in clean.output
+    assert clean.exit_code == 0
+    assert "verified 2 players and 4 window scores: 0 mismatches" in clean.output
     with app.app_context():
         db.session.execute(update(User).where(User.id == "bob").values(score=999))
         db.session.commit()

@@ -13,7 +13,8 @@ from scoreboard.extensions import db
 from .conftest import ADMIN_DB_URL, base_config
 
 TABLES = {"users", "action_types", "action_tickets", "audit_events", "board_state",
-          "revoked_tokens", "groups", "group_members", "alembic_version"}
+          "revoked_tokens", "groups", "group_members", "window_scores",
+          "alembic_version"}
 
 
 @pytest.fixture
