@@ -67,7 +67,7 @@ def _configure_storage(app: Flask) -> None:
     app.extensions["scoreboard.store"] = store
     app.extensions["scoreboard.broker"] = broker
     app.extensions["scoreboard.hub"] = Hub(app, broker)
-    app.extensions["scoreboard.newest_version"] = [0]  # see leaderboard.current_snapshot
+    app.extensions["scoreboard.newest_version"] = {}  # per view: see leaderboard.current_snapshot
     config["RATELIMIT_STORAGE_URI"] = redis_url or "memory://"
     config["RATELIMIT_KEY_PREFIX"] = config["REDIS_PREFIX"] + "limits"
     # A Redis outage should loosen rate limiting to per-process counts, not fail requests;

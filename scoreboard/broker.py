@@ -12,15 +12,14 @@ from .store import StoreUnavailable
 
 log = logging.getLogger(__name__)
 
-GLOBAL_VIEW = "all"  # the whole board; the views of the leaderboard-views issue add more
 
-
-def publish_change(snapshot, view: str = GLOBAL_VIEW) -> None:
-    """Announce a view's new version; a lost notice only delays streams until their next poll."""
+def publish_change(version: int, views: list[str]) -> None:
+    """Announce that ``views`` changed at ``version``; a lost notice only delays streams until
+    their next poll."""
     try:
-        current_app.extensions["scoreboard.broker"].publish(view, snapshot.version)
+        current_app.extensions["scoreboard.broker"].publish(version, views)
     except StoreUnavailable as exc:
-        log.warning("change notice for version %s not sent: %s", snapshot.version, exc)
+        log.warning("change notice for version %s not sent: %s", version, exc)
 
 
 class MemoryBroker:
@@ -34,9 +33,9 @@ class MemoryBroker:
     def listen(self, hub) -> None:
         self._hubs.append(hub)
 
-    def publish(self, view: str, version: int) -> None:
+    def publish(self, version: int, views: list[str]) -> None:
         for hub in self._hubs:
-            hub.notify(view, version)
+            hub.notify(views, version)
 
 
 class RedisBroker:
@@ -50,8 +49,8 @@ class RedisBroker:
         self.store = store
         self.subscribed = False
 
-    def publish(self, view: str, version: int) -> None:
-        self.store.publish(self.CHANNEL, f"{view} {version}")
+    def publish(self, version: int, views: list[str]) -> None:
+        self.store.publish(self.CHANNEL, " ".join([str(version), *views]))
 
     def listen(self, hub) -> None:
         """Hold this worker's one subscription in a greenlet of its own, for good."""
@@ -90,5 +89,5 @@ class RedisBroker:
                 continue
             last_heard = time.monotonic()
             if message["type"] == "message":
-                view, version = message["data"].decode().split()
-                hub.notify(view, int(version))
+                version, *views = message["data"].decode().split()
+                hub.notify(views, int(version))

@@ -5,6 +5,7 @@ from sqlalchemy import text
 
 from .extensions import db
 from .store import StoreUnavailable
+from .views import GLOBAL
 
 bp = Blueprint("health", __name__)
 
@@ -24,7 +25,7 @@ def readyz():
     redis = "embedded"
     if current_app.config.get("REDIS_URL"):
         try:
-            store.get_top()
+            store.get_top(GLOBAL)
             redis = "ok"
         except StoreUnavailable:
             redis = "unavailable"

@@ -133,11 +133,12 @@ class Hub:
         self.stopping = False
 
     # -- the broker's side --------------------------------------------------------------
-    def notify(self, view: str | None = None, version: int | None = None) -> None:
-        """A change notice for ``view`` (or, with none, a reason to look at every view)."""
+    def notify(self, views=None, version: int | None = None) -> None:
+        """A change notice for ``views`` (or, with none, a reason to look at every view)."""
         if not self._started:
             return
-        for channel in self.channels.values() if view is None else [self.channels.get(view)]:
+        names = self.channels if views is None else views
+        for channel in [self.channels.get(name) for name in names]:
             if channel is not None and (version is None or version > channel.version):
                 channel.dirty = True
                 self._changed.set()

@@ -9,8 +9,10 @@ from sqlalchemy import select, true, update
 
 from .broker import publish_change
 from .extensions import db
-from .models import BoardState, User
+from .models import BoardState, GroupMember
 from .store import StoreUnavailable
+from . import views
+from .views import ALL, View
 
 log = logging.getLogger(__name__)
 
@@ -45,15 +47,11 @@ class Snapshot:
         return cls(data["version"], tuple(data["entries"]))
 
 
-def read_snapshot() -> Snapshot:
-    """Read the version and the top rows in ONE statement, so both come from the same moment."""
-    top = (
-        select(User.id, User.display_name, User.score, User.score_reached_at)
-        .where(User.score > 0)  # a player who never scored is not on the board
-        .order_by(*ranking_order(User))
-        .limit(SNAPSHOT_SIZE)
-        .subquery()
-    )
+def read_snapshot(view: View = ALL) -> Snapshot:
+    """Read the version and the view's top rows in ONE statement, so both come from the
+    same moment."""
+    rows = view.rows()
+    top = select(rows).order_by(*ranking_order(rows.c)).limit(SNAPSHOT_SIZE).subquery()
     stmt = (
         select(BoardState.version, top.c.id, top.c.display_name, top.c.score)
         .select_from(BoardState)
@@ -61,73 +59,98 @@ def read_snapshot() -> Snapshot:
         .where(BoardState.id == 1)
         .order_by(*ranking_order(top.c))
     )
-    rows = db.session.execute(stmt).all()
+    found = db.session.execute(stmt).all()
     db.session.rollback()  # end the read transaction at once: no connection held idle in one
     entries = tuple(
         {"userId": r.id, "score": r.score, "rank": i, "displayName": r.display_name}
-        for i, r in enumerate((r for r in rows if r.id is not None), start=1)
+        for i, r in enumerate((r for r in found if r.id is not None), start=1)
     )
-    return Snapshot(rows[0].version if rows else 0, entries)
+    return Snapshot(found[0].version if found else 0, entries)
 
 
 def _store():
     return current_app.extensions["scoreboard.store"]
 
 
-def refresh_cache() -> Snapshot:
-    """Rebuild the cached snapshot from the database; returns what the database holds."""
-    snapshot = read_snapshot()
+def refresh_cache(view: View = ALL) -> Snapshot:
+    """Rebuild a view's cached snapshot from the database; returns what the database holds."""
+    snapshot = read_snapshot(view)
     try:
-        _store().put_top(
-            snapshot.version, snapshot.to_json(), current_app.config["TOP_CACHE_TTL_SECONDS"]
-        )
+        _store().put_top(view.key, snapshot.version, snapshot.to_json(),
+                         current_app.config["TOP_CACHE_TTL_SECONDS"])
     except StoreUnavailable as exc:
         log.warning("board cache not updated, redis unavailable: %s", exc)
     return snapshot
 
 
-def announce_change() -> None:
-    """After a commit that bumped the version: refresh the cache and tell every worker."""
-    publish_change(refresh_cache())
+def announce_change(version: int, views) -> None:
+    """After a commit that bumped the version for ``views``: refresh the whole board's cache,
+    mark the other views' caches stale (they are read again on demand), tell every worker."""
+    stale = current_app.config["TOP_CACHE_TTL_SECONDS"]
+    for view in views:
+        if view == ALL:
+            refresh_cache(ALL)
+            continue
+        try:
+            _store().put_top(view.key, version, None, stale)
+        except StoreUnavailable:
+            pass  # readers go to the database while the store is away
+    publish_change(version, [view.key for view in views])
 
 
-def current_snapshot() -> Snapshot:
-    """The board as of now: from the cache; from the database, rebuilding the cache, when the
-    cache is missing, older than a version this process has already served, or may have
-    missed writes while the store was away; straight from the database when the store is
-    down."""
+def current_snapshot(view: View = ALL) -> Snapshot:
+    """A view as of now: from the cache; from the database, rebuilding the cache, when the
+    cache is missing or stale, older than a version this process has already served, or
+    may have missed writes while the store was away; straight from the database when the
+    store is down."""
     store = _store()
     try:
-        cached = store.get_top()
+        cached = store.get_top(view.key)
     except StoreUnavailable:
-        return _served(read_snapshot())
+        return _served(view, read_snapshot(view))
     newest = current_app.extensions["scoreboard.newest_version"]
-    if cached is None or cached[0] < newest[0] or store.take_recovered("board"):
-        return _served(refresh_cache())
-    return _served(Snapshot.from_json(cached[1]))
+    if (cached is None or cached[1] is None or cached[0] < newest.get(view.key, 0)
+            or store.take_recovered("board")):
+        return _served(view, refresh_cache(view))
+    return _served(view, Snapshot.from_json(cached[1]))
 
 
-def _served(snapshot: Snapshot) -> Snapshot:
+def _served(view: View, snapshot: Snapshot) -> Snapshot:
     """Remember the newest version this process handed out, so it never hands out less."""
     newest = current_app.extensions["scoreboard.newest_version"]
-    newest[0] = max(newest[0], snapshot.version)
+    newest[view.key] = max(newest.get(view.key, 0), snapshot.version)
     return snapshot
 
 
-def touches_top(score: int) -> bool:
-    """Inside a writing transaction: can a player now at ``score`` be on the cached board?
+def touches_top(view: View, score: int) -> bool:
+    """Inside a writing transaction: can a player now at ``score`` in ``view`` be on the
+    view's cached board?
 
     Scores only rise, so anyone below the current cut-off stays below it; equal scores count
     as inside because the tie-break may still place the player on the board.
     """
+    rows = view.rows()
     cutoff = db.session.execute(
-        select(User.score)
-        .where(User.score > 0)
-        .order_by(*ranking_order(User))
+        select(rows.c.score)
+        .order_by(*ranking_order(rows.c))
         .offset(SNAPSHOT_SIZE - 1)
         .limit(1)
     ).scalar()
     return cutoff is None or score >= cutoff
+
+
+def views_moved(user_id: str, region, score: int, window_scores: dict, now) -> list[View]:
+    """Inside a writing transaction: the views a change of this player (score, name or
+    place) can alter the top of. ``window_scores`` maps the current windows to the player's
+    score in them."""
+    groups = db.session.scalars(
+        select(GroupMember.group_id).where(GroupMember.user_id == user_id)).all()
+    moved = []
+    for view in views.of_player(region, groups, now):
+        in_view = window_scores.get(view.window, 0) if view.window else score
+        if in_view > 0 and touches_top(view, in_view):
+            moved.append(view)
+    return moved
 
 
 def bump_version() -> int:

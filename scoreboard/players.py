@@ -8,10 +8,10 @@ from sqlalchemy import select
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 
-from . import clock, leaderboard
+from . import clock, leaderboard, periods
 from .errors import ApiError
 from .extensions import db
-from .models import User
+from .models import User, WindowScore
 from .regions import ISO_3166_ALPHA_2
 
 USER_ID = re.compile(r"[A-Za-z0-9_.@:-]{1,64}")
@@ -65,6 +65,13 @@ def get_profile(claims: dict) -> dict:
     return profile(user)
 
 
+def _windows(user_id: str) -> dict:
+    """The player's scores in the current windows."""
+    keys = periods.windows_of(clock.now())
+    return dict(db.session.execute(select(WindowScore.period, WindowScore.score).where(
+        WindowScore.user_id == user_id, WindowScore.period.in_(keys))).all())
+
+
 def update_profile(claims: dict, changes: dict) -> dict:
     """Set the player's display name and/or region (``None`` clears the region)."""
     if "displayName" in changes and not DISPLAY_NAME.fullmatch(changes["displayName"] or ""):
@@ -74,17 +81,21 @@ def update_profile(claims: dict, changes: dict) -> dict:
     ensure_player(claims)
     user = db.session.execute(
         select(User).where(User.id == claims["sub"]).with_for_update()).scalar_one()
-    renamed = "displayName" in changes and changes["displayName"] != user.display_name
+    shown = (user.display_name, user.region)
+    before = leaderboard.views_moved(user.id, user.region, user.score, _windows(user.id),
+                                     clock.now())
     if "displayName" in changes:
         user.display_name = changes["displayName"]
     if "region" in changes:
         user.region = changes["region"]
-    # A new name shows on the board: it is a change of the board like a new score.
-    moved = renamed and user.score > 0 and leaderboard.touches_top(user.score)
-    if moved:
-        leaderboard.bump_version()
+    # A new name or place shows on the boards the player is on, before and after.
+    after = leaderboard.views_moved(user.id, user.region, user.score, _windows(user.id),
+                                    clock.now())
+    changed = (user.display_name, user.region) != shown
+    moved = list(dict.fromkeys(before + after)) if changed else []
+    version = leaderboard.bump_version() if moved else None
     reply = profile(user)
     db.session.commit()
     if moved:
-        leaderboard.announce_change()
+        leaderboard.announce_change(version, moved)
     return reply

@@ -41,14 +41,14 @@ def complete_action(attempt: Attempt) -> int:
             db.session.commit()
             return ticket.score_after
         _check_ticket(ticket, now)
-        score, board_version = _add_points(attempt, ticket, now)
+        score, moved = _add_points(attempt, ticket, now)
         db.session.commit()
     except ApiError as rejection:
         record_rejection(attempt, rejection, ticket.action_type if ticket else None)
         raise
     log.info("score of %s is %s after ticket %s", attempt.user_id, score, attempt.ticket_id)
-    if board_version is not None:
-        leaderboard.announce_change()
+    if moved:
+        leaderboard.announce_change(*moved)
     return score
 
 
@@ -101,30 +101,36 @@ def _check_ticket(ticket: ActionTicket, now: datetime) -> None:
 
 
 def _add_points(attempt: Attempt, ticket: ActionTicket, now: datetime):
-    score = db.session.execute(
+    """Add the points everywhere they count; returns the new score and, when the change can
+    reach the top of any view, (the new board version, those views)."""
+    score, region = db.session.execute(
         update(User)
         .where(User.id == ticket.user_id)
         .values(score=User.score + ticket.points, score_reached_at=now)
-        .returning(User.score)
-    ).scalar_one()
-    _add_to_windows(ticket, now)
+        .returning(User.score, User.region)
+    ).one()
+    in_window = _add_to_windows(ticket, now)
     ticket.completed_at = now
     ticket.score_after = score
     _audit(attempt, now, "accepted", action_type=ticket.action_type, delta=ticket.points,
            score_after=score)
-    board_version = leaderboard.bump_version() if leaderboard.touches_top(score) else None
-    return score, board_version
+    moved = leaderboard.views_moved(ticket.user_id, region, score, in_window, now)
+    return score, (leaderboard.bump_version(), moved) if moved else None
 
 
-def _add_to_windows(ticket: ActionTicket, now: datetime) -> None:
-    """The points count in the day and the week they were gained in, as well as all time."""
+def _add_to_windows(ticket: ActionTicket, now: datetime) -> dict:
+    """The points count in the day and the week they were gained in, as well as all time;
+    returns the player's score in each of those windows."""
+    scores = {}
     for period in periods.windows_of(now):
         insert = dialect_insert(WindowScore, {"period": period, "user_id": ticket.user_id,
                                               "score": ticket.points, "score_reached_at": now})
-        db.session.execute(insert.on_conflict_do_update(
+        scores[period] = db.session.execute(insert.on_conflict_do_update(
             index_elements=["period", "user_id"],
             set_={"score": WindowScore.score + insert.excluded.score,
-                  "score_reached_at": insert.excluded.score_reached_at}))
+                  "score_reached_at": insert.excluded.score_reached_at},
+        ).returning(WindowScore.score)).scalar_one()
+    return scores
 
 
 def _audit(attempt: Attempt, now, outcome, *, action_type=None, delta=0, score_after=None,

@@ -10,9 +10,15 @@ import time
 import redis
 
 # Stores a snapshot only if its version is newer, so concurrent writers never regress it.
+# An empty body is a tombstone: "this view changed at this version, read it again"; a
+# snapshot read at that same version may replace a tombstone, never the other way round.
 _PUT_IF_NEWER = """
 local current = tonumber(redis.call('HGET', KEYS[1], 'version') or '-1')
-if current >= tonumber(ARGV[1]) then return 0 end
+local version = tonumber(ARGV[1])
+if current > version then return 0 end
+if current == version and (ARGV[2] == '' or redis.call('HGET', KEYS[1], 'body') ~= '') then
+  return 0
+end
 redis.call('HSET', KEYS[1], 'version', ARGV[1], 'body', ARGV[2])
 redis.call('EXPIRE', KEYS[1], ARGV[3])
 return 1
@@ -62,19 +68,21 @@ class MemoryStore:
 
     def __init__(self):
         self._lock = threading.Lock()
-        self._top = None
+        self._tops = {}
 
-    def get_top(self):
-        top = self._top
+    def get_top(self, view: str):
+        """(version, body) of a view's snapshot; body None marks it stale at that version."""
+        top = self._tops.get(view)
         # Expiry bounds how stale a process can be that never hears of another's writes.
         return None if top is None or top[2] < time.monotonic() else top[:2]
 
-    def put_top(self, version: int, body: str, ttl: int) -> bool:
+    def put_top(self, view: str, version: int, body: str | None, ttl: int) -> bool:
         with self._lock:
-            current = self._top
-            if current and current[0] >= version and current[2] >= time.monotonic():
+            current = self.get_top(view)
+            if current and (current[0] > version or current[0] == version
+                            and (body is None or current[1] is not None)):
                 return False
-            self._top = (version, body, time.monotonic() + ttl)
+            self._tops[view] = (version, body, time.monotonic() + ttl)
             return True
 
     def is_revoked(self, jti: str) -> bool | None:
@@ -126,15 +134,18 @@ class RedisStore:
         self._seen_recoveries[consumer] = self._recoveries
         return seen < self._recoveries
 
-    def get_top(self):
-        version, body = self._call(self.client.hmget, self.key("top"), "version", "body")
+    def get_top(self, view: str):
+        """(version, body) of a view's snapshot; body None marks it stale at that version."""
+        version, body = self._call(self.client.hmget, self.key(f"top:{view}"),
+                                   "version", "body")
         if version is None or body is None:
             return None
-        return int(version), body.decode()
+        return int(version), body.decode() or None
 
-    def put_top(self, version: int, body: str, ttl: int) -> bool:
-        keys = [self.key("top")]
-        return bool(self._call(self._put_if_newer, keys=keys, args=[version, body, ttl]))
+    def put_top(self, view: str, version: int, body: str | None, ttl: int) -> bool:
+        keys = [self.key(f"top:{view}")]
+        args = [version, body or "", ttl]
+        return bool(self._call(self._put_if_newer, keys=keys, args=args))
 
     caches_revocations = True
 

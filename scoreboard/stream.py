@@ -9,9 +9,9 @@ from flask import Blueprint, Response, current_app, request
 from gevent import monkey
 
 from . import leaderboard
-from .broker import GLOBAL_VIEW
 from .errors import ApiError
 from .extensions import limiter
+from .views import ALL
 
 bp = Blueprint("stream", __name__)
 
@@ -40,7 +40,7 @@ def scores_stream():
     # Jitter spreads reconnections after a deploy; the lifetime cap rebalances load.
     retry_ms = int(config["STREAM_RETRY_MS"] * random.uniform(1.0, 1.5))
     first = f"retry: {retry_ms}\n\n".encode()
-    channel = hub.channel(GLOBAL_VIEW, leaderboard.current_snapshot)
+    channel = hub.channel(ALL.key, leaderboard.current_snapshot)
     version, frames = channel.version, channel.frames
     if frames and request.headers.get("Last-Event-ID") != str(version):
         first += frames[1]

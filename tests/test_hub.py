@@ -82,7 +82,7 @@ def test_a_notice_wakes_only_its_views_streams(make_app):
         sockets[view] = (ours, theirs, channel, client)
     assert sorted(reads) == ["all", "region:DE"]
     boards["region:DE"] = Snapshot(2, ({"userId": "x", "score": 1, "rank": 1, "displayName": "X"},))
-    broker.publish("region:DE", 2)
+    broker.publish(2, ["region:DE"])
     gevent.sleep(0.05)
     assert sorted(reads) == ["all", "region:DE", "region:DE"]
     theirs = sockets["region:DE"][1]

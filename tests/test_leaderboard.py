@@ -58,10 +58,17 @@ def test_change_far_below_the_top_leaves_the_version_alone(app):
 def test_store_never_takes_an_older_snapshot(app):
     store = app.extensions["scoreboard.store"]
     with app.app_context():
-        assert store.put_top(5, Snapshot(5, ()).to_json(), 60)
-        assert not store.put_top(4, Snapshot(4, ()).to_json(), 60)
-        assert not store.put_top(5, Snapshot(5, ({"userId": "x"},)).to_json(), 60)
-        assert store.get_top()[0] == 5
+        assert store.put_top("all", 5, Snapshot(5, ()).to_json(), 60)
+        assert not store.put_top("all", 4, Snapshot(4, ()).to_json(), 60)
+        assert not store.put_top("all", 5, Snapshot(5, ({"userId": "x"},)).to_json(), 60)
+        assert store.get_top("all")[0] == 5
+        # A view marked stale at version 6 takes a snapshot read at 6, but not one of 5,
+        # and a late mark of 6 does not hide the snapshot of 6.
+        assert store.put_top("all", 6, None, 60) and store.get_top("all") == (6, None)
+        assert not store.put_top("all", 5, Snapshot(5, ()).to_json(), 60)
+        assert store.put_top("all", 6, Snapshot(6, ()).to_json(), 60)
+        assert not store.put_top("all", 6, None, 60)
+        assert store.get_top("all")[1] is not None
 
 
 def test_concurrent_writers_leave_the_cache_at_the_newest_version(make_app):
@@ -91,7 +98,7 @@ def test_board_is_read_from_the_database_when_the_store_fails(app):
     play(app, "amy", 2)
 
     class DeadStore(MemoryStore):
-        def get_top(self):
+        def get_top(self, view):
             raise StoreUnavailable("down")
 
     app.extensions["scoreboard.store"] = DeadStore()
@@ -113,7 +120,7 @@ def test_redis_down_then_back_rebuilds_from_the_database(make_app, own_redis, ba
     with app.app_context():
         snapshot = leaderboard.current_snapshot()
         assert snapshot == leaderboard.read_snapshot()
-    assert store.get_top()[0] == snapshot.version
+    assert store.get_top("all")[0] == snapshot.version
 
 
 def test_a_process_never_serves_an_older_version_than_it_already_served(app):
@@ -124,9 +131,9 @@ def test_a_process_never_serves_an_older_version_than_it_already_served(app):
         # A cache left behind by an outage: older than what this process has handed out.
         stale = Snapshot(newest.version - 1, newest.entries[:0])
         if hasattr(store, "client"):
-            store.client.hset(store.key("top"), mapping={"version": stale.version,
+            store.client.hset(store.key("top:all"), mapping={"version": stale.version,
                                                          "body": stale.to_json()})
         else:  # a store that lost its state and was handed a stale snapshot
             app.extensions["scoreboard.store"] = MemoryStore()
-            app.extensions["scoreboard.store"].put_top(stale.version, stale.to_json(), 60)
+            app.extensions["scoreboard.store"].put_top("all", stale.version, stale.to_json(), 60)
         assert leaderboard.current_snapshot() == newest

@@ -99,10 +99,10 @@ def test_updates_survive_redis_death_and_cache_is_rebuilt(serve, own_redis):
     # The next reads after Redis returns rebuild its cache from the database.
     client = redis.Redis.from_url(own_redis.url)
     deadline = time.monotonic() + 10
-    while not client.exists(server.env["REDIS_PREFIX"] + "top") and time.monotonic() < deadline:
+    while not client.exists(server.env["REDIS_PREFIX"] + "top:all") and time.monotonic() < deadline:
         board_from_api(server)
         time.sleep(0.05)
-    cached = json.loads(client.hget(server.env["REDIS_PREFIX"] + "top", "body"))
+    cached = json.loads(client.hget(server.env["REDIS_PREFIX"] + "top:all", "body"))
     assert [{"userId": e["userId"], "score": e["score"]} for e in cached["entries"]] == \
         board_from_database(app)
     client.close()

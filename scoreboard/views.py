@@ -1,0 +1,76 @@
+"""Views of the board: all players, a region, a friend group, a day or an ISO week, and the
+combinations we serve. Every view is a query over the same tables, in the one order."""
+
+from dataclasses import dataclass
+
+from sqlalchemy import select
+
+from . import periods
+from .models import GroupMember, User, WindowScore
+
+GLOBAL = "all"
+
+
+@dataclass(frozen=True)
+class View:
+    """Which players, and which of their scores (all time, or one window's)."""
+
+    window: str | None = None  # "day:2026-11-27" / "week:2026-W48"; None: all time
+    region: str | None = None
+    group: str | None = None
+
+    @property
+    def key(self) -> str:
+        """The view's name in caches, channels and change notices."""
+        parts = [f"region:{self.region}" if self.region else None,
+                 f"group:{self.group}" if self.group else None, self.window]
+        return "|".join(p for p in parts if p) or GLOBAL
+
+    def rows(self):
+        """The view's players as a subquery with ``id``, ``display_name``, ``score`` and
+        ``score_reached_at``, only those with a score in it."""
+        if self.window:
+            stmt = (
+                select(User.id, User.display_name, WindowScore.score,
+                       WindowScore.score_reached_at)
+                .join(User, User.id == WindowScore.user_id)
+                .where(WindowScore.period == self.window, WindowScore.score > 0)
+            )
+        else:
+            stmt = select(User.id, User.display_name, User.score,
+                          User.score_reached_at).where(User.score > 0)
+        if self.region:
+            stmt = stmt.where(User.region == self.region)
+        if self.group:
+            stmt = stmt.join(GroupMember, (GroupMember.user_id == User.id)
+                             & (GroupMember.group_id == self.group))
+        return stmt.subquery()
+
+
+ALL = View()
+
+
+def parse(args, now) -> View:
+    """The view a query string asks for; ValueError with a reason for one we do not serve."""
+    period = args.get("period", "all")
+    at = args.get("at")
+    region, group = args.get("region"), args.get("group")
+    if region and group:
+        raise ValueError("region and group cannot be combined: a group is already a choice")
+    if period == "all":
+        if at is not None:
+            raise ValueError("at goes with period=day or period=week")
+        window = None
+    else:
+        window = periods.window_key(period, at, now)
+    return View(window=window, region=region, group=group)
+
+
+def of_player(region: str | None, groups, now) -> list[View]:
+    """Every view a change of this player's score at ``now`` shows in."""
+    windows = (None, *periods.windows_of(now))
+    views = [View(window=w) for w in windows]
+    if region:
+        views += [View(window=w, region=region) for w in windows]
+    views += [View(window=w, group=g) for g in groups for w in windows]
+    return views
