@@ -7,7 +7,7 @@ from datetime import UTC, datetime
 from flask import Blueprint, current_app, g, jsonify, request
 from flask_limiter import RateLimitExceeded
 
-from . import actions, auth, groups, leaderboard, players, scoring
+from . import actions, auth, clock, groups, leaderboard, players, ranks, scoring, views
 from .errors import ApiError, BadRequest, Forbidden
 from .extensions import limiter
 from .players import DISPLAY_NAME, USER_ID
@@ -100,16 +100,50 @@ def update_score():
     return jsonify(success=True, message="Score updated successfully.", updatedScore=score)
 
 
+def requested_view(token_locations=("headers",)) -> views.View:
+    """The view the query string asks for. A group's board is for its members only, so it
+    needs a token (a stream may carry it as ?token= or a cookie, as EventSource sends no
+    headers)."""
+    try:
+        view = views.parse(request.args, clock.now())
+    except ValueError as error:
+        raise BadRequest(f"{error}.") from None
+    if view.region and not players.valid_region(view.region):
+        raise BadRequest("region must be a known region code, such as DE.")
+    if view.group:
+        claims = auth.authenticate(locations=list(token_locations))
+        groups.require_member(view.group, claims["sub"])
+        g.token_expires = claims["exp"]
+    return view
+
+
+def whole_number(name: str, default: int, highest: int) -> int:
+    value = request.args.get(name, str(default))
+    if not re.fullmatch(r"[0-9]{1,3}", value) or not 1 <= int(value) <= highest:
+        raise BadRequest(f"{name} must be a whole number from 1 to {highest}.")
+    return int(value)
+
+
 @bp.get("/scores/top")
 def top_scores():
-    limit = request.args.get("limit", "10")
-    if not re.fullmatch(r"[0-9]{1,3}", limit) or not 1 <= int(limit) <= leaderboard.SNAPSHOT_SIZE:
-        raise BadRequest(f"limit must be a whole number from 1 to {leaderboard.SNAPSHOT_SIZE}.")
-    snapshot = leaderboard.current_snapshot()
-    response = jsonify(snapshot.body(int(limit)))
-    response.set_etag(snapshot.etag(int(limit)))
+    limit = whole_number("limit", 10, leaderboard.SNAPSHOT_SIZE)
+    view = requested_view()
+    snapshot = leaderboard.current_snapshot(view)
+    response = jsonify(snapshot.body(limit))
+    response.set_etag(f"{view.key}~{snapshot.etag(limit)}")
     response.headers["Cache-Control"] = "no-cache"
     return response.make_conditional(request)
+
+
+@bp.get("/scores/users/<user_id>")
+def player_rank(user_id):
+    return jsonify(ranks.rank_of(requested_view(), user_id))
+
+
+@bp.get("/scores/users/<user_id>/around")
+def players_around(user_id):
+    radius = whole_number("radius", 5, 50)
+    return jsonify(ranks.around(requested_view(), user_id, radius))
 
 
 @bp.get("/users/me")

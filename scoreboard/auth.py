@@ -30,6 +30,9 @@ def configure(app) -> None:
     config["JWT_DECODE_ALGORITHMS"] = [algorithm]
     config["JWT_TOKEN_LOCATION"] = ["headers", "json"]
     config["JWT_JSON_KEY"] = "authToken"
+    # Where a stream's token may travel instead, since EventSource cannot send headers.
+    config["JWT_QUERY_STRING_NAME"] = "token"
+    config["JWT_ACCESS_COOKIE_NAME"] = "scoreboard_token"
     config["JWT_DECODE_LEEWAY"] = config["JWT_LEEWAY"]
     config["JWT_DECODE_ISSUER"] = config["JWT_ISSUER"]
     config["JWT_ENCODE_ISSUER"] = config["JWT_ISSUER"]
@@ -69,9 +72,10 @@ def _is_blocked(header, payload) -> bool:
     return jti is not None and is_revoked(jti)
 
 
-def authenticate() -> dict:
-    """Verify the request's token (header or ``authToken`` body field) and return its claims."""
-    verify_jwt_in_request()
+def authenticate(locations=None) -> dict:
+    """Verify the request's token (header or ``authToken`` body field, unless ``locations``
+    says where else to look) and return its claims."""
+    verify_jwt_in_request(locations=locations)
     claims = get_jwt()
     if "exp" not in claims:
         raise ApiError(401, "Authentication token must expire.")

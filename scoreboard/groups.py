@@ -5,11 +5,11 @@ import secrets
 from flask import current_app
 from sqlalchemy import delete, func, select
 
-from . import clock
+from . import clock, leaderboard
 from .errors import ApiError, Forbidden
 from .extensions import db
 from .models import Group, GroupMember, User
-from .players import ensure_player, insert_ignoring_duplicates
+from .players import current_windows, ensure_player, insert_ignoring_duplicates
 
 
 def _load(group_id: str, *, lock=False) -> Group:
@@ -22,6 +22,25 @@ def _load(group_id: str, *, lock=False) -> Group:
 
 def is_member(group_id: str, user_id: str) -> bool:
     return db.session.get(GroupMember, (group_id, user_id)) is not None
+
+
+def require_member(group_id: str, user_id: str) -> None:
+    """404 for an unknown group, 403 for one the player is not in."""
+    _load(group_id)
+    if not is_member(group_id, user_id):
+        raise Forbidden("Only members can see this group.")
+    db.session.rollback()
+
+
+def _moved_by(group_id: str, user_id: str) -> list:
+    """Inside a writing transaction: the views of this group that this member is on the top
+    of (so adding or removing them changes those boards)."""
+    user = db.session.get(User, user_id)
+    if user is None:
+        return []
+    moved = leaderboard.views_moved(user.id, user.region, user.score,
+                                    current_windows(user.id), clock.now())
+    return [view for view in moved if view.group == group_id]
 
 
 def _describe(group: Group) -> dict:
@@ -54,10 +73,8 @@ def create_group(claims: dict, name: str) -> dict:
 
 
 def get_group(claims: dict, group_id: str) -> dict:
-    group = _load(group_id)
-    if not is_member(group_id, claims["sub"]):
-        raise Forbidden("Only members can see this group.")
-    reply = _describe(group)
+    require_member(group_id, claims["sub"])
+    reply = _describe(_load(group_id))
     db.session.rollback()
     return reply
 
@@ -72,10 +89,11 @@ def add_member(claims: dict, group_id: str, user_id: str) -> dict:
         select(func.count()).where(GroupMember.group_id == group_id))
     if not is_member(group_id, user_id) and count >= current_app.config["GROUP_MAX_MEMBERS"]:
         raise ApiError(409, "Group is full.")
-    db.session.execute(insert_ignoring_duplicates(
+    added = db.session.execute(insert_ignoring_duplicates(
         GroupMember, {"group_id": group_id, "user_id": user_id, "joined_at": clock.now()}))
+    moved = _moved_by(group_id, user_id) if added.rowcount else []
     reply = _describe(group)
-    db.session.commit()
+    leaderboard.commit_announcing(moved)
     return reply
 
 
@@ -89,10 +107,11 @@ def remove_member(claims: dict, group_id: str, user_id: str) -> dict:
         raise Forbidden("Only the group's owner can remove other members.")
     if not is_member(group_id, user_id):
         raise ApiError(404, "No such member.")
+    moved = _moved_by(group_id, user_id)
     db.session.execute(delete(GroupMember).where(
         GroupMember.group_id == group_id, GroupMember.user_id == user_id))
     reply = _describe(group) if me == group.owner_id else {"groupId": group_id, "left": True}
-    db.session.commit()
+    leaderboard.commit_announcing(moved)
     return reply
 
 

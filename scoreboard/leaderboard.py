@@ -83,6 +83,15 @@ def refresh_cache(view: View = ALL) -> Snapshot:
     return snapshot
 
 
+def commit_announcing(moved: list) -> None:
+    """Commit a change that moved the ``moved`` views (bumping the version in the same
+    transaction), then announce it."""
+    version = bump_version() if moved else None
+    db.session.commit()
+    if moved:
+        announce_change(version, moved)
+
+
 def announce_change(version: int, views) -> None:
     """After a commit that bumped the version for ``views``: refresh the whole board's cache,
     mark the other views' caches stale (they are read again on demand), tell every worker."""

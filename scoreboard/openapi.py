@@ -20,6 +20,18 @@ def _errors(*statuses: int) -> dict:
 BEARER = [{"bearer": []}]
 LIMIT = {"name": "limit", "in": "query", "schema": {"type": "integer", "minimum": 1,
                                                     "maximum": 100, "default": 10}}
+VIEW = [
+    {"name": "period", "in": "query", "schema": {"enum": ["all", "week", "day"]}},
+    {"name": "at", "in": "query", "description": "a past window: 2026-W48 or 2026-11-27",
+     "schema": {"type": "string"}},
+    {"name": "region", "in": "query", "description": "ISO 3166-1 alpha-2",
+     "schema": {"type": "string"}},
+    {"name": "group", "in": "query",
+     "description": "a friend group's board: members only, with a token (a stream may "
+                    "pass it as ?token= or the scoreboard_token cookie); not with region",
+     "schema": {"type": "string"}},
+]
+PLAYER = {"name": "user_id", "in": "path", "required": True, "schema": {"type": "string"}}
 
 SCHEMAS = {
     "Error": {"type": "object", "required": ["success", "error"], "properties": {
@@ -50,6 +62,10 @@ SCHEMAS = {
         "ownerId": {"type": "string"},
         "members": {"type": "array", "items": {"type": "object", "properties": {
             "userId": {"type": "string"}, "displayName": {"type": "string"}}}}}},
+    "Rank": {"type": "object", "properties": {
+        "userId": {"type": "string"}, "displayName": {"type": "string"},
+        "region": {"type": ["string", "null"]}, "score": {"type": "integer"},
+        "rank": {"type": ["integer", "null"], "description": "null when not on the view"}}},
     "Board": {"type": "object", "properties": {
         "version": {"type": "integer", "description": "only ever goes up"},
         "topScores": {"type": "array", "items": {"type": "object", "properties": {
@@ -88,12 +104,25 @@ DOCUMENT = {
             "responses": {"200": _json(_ref("UpdateReply"), "Score updated (or a retry)"),
                           **_errors(400, 401, 403, 413, 415, 429, 503)}}},
         "/api/scores/top": {"get": {
-            "summary": "The top of the board", "parameters": [LIMIT],
+            "summary": "The top of the board, or of one view", "parameters": [LIMIT, *VIEW],
             "responses": {"200": _json(_ref("Board"), "Best first; strong ETag"),
                           "304": {"description": "Unchanged since If-None-Match"},
-                          **_errors(400, 503)}}},
+                          **_errors(400, 401, 403, 404, 503)}}},
+        "/api/scores/users/{user_id}": {"get": {
+            "summary": "A player's score and rank on a view", "parameters": [PLAYER, *VIEW],
+            "responses": {"200": _json(_ref("Rank"), "Rank"),
+                          **_errors(400, 401, 403, 404)}}},
+        "/api/scores/users/{user_id}/around": {"get": {
+            "summary": "The player and those just above and below",
+            "parameters": [PLAYER, *VIEW, {"name": "radius", "in": "query", "schema": {
+                "type": "integer", "minimum": 1, "maximum": 50, "default": 5}}],
+            "responses": {"200": _json({"allOf": [_ref("Rank"), {"type": "object",
+                                        "properties": {"around": {"type": "array"}}}]},
+                                       "Rank and neighbours"),
+                          **_errors(400, 401, 403, 404)}}},
         "/api/scores/stream": {"get": {
             "summary": "Server-Sent Events: `event: scoreboard`, `id: <version>`, data as /top",
+            "parameters": [*VIEW],
             "responses": {"200": {"description": "An event stream",
                                   "content": {"text/event-stream": {}}},
                           **_errors(429, 503)}}},

@@ -65,7 +65,7 @@ def get_profile(claims: dict) -> dict:
     return profile(user)
 
 
-def _windows(user_id: str) -> dict:
+def current_windows(user_id: str) -> dict:
     """The player's scores in the current windows."""
     keys = periods.windows_of(clock.now())
     return dict(db.session.execute(select(WindowScore.period, WindowScore.score).where(
@@ -82,20 +82,16 @@ def update_profile(claims: dict, changes: dict) -> dict:
     user = db.session.execute(
         select(User).where(User.id == claims["sub"]).with_for_update()).scalar_one()
     shown = (user.display_name, user.region)
-    before = leaderboard.views_moved(user.id, user.region, user.score, _windows(user.id),
+    before = leaderboard.views_moved(user.id, user.region, user.score, current_windows(user.id),
                                      clock.now())
     if "displayName" in changes:
         user.display_name = changes["displayName"]
     if "region" in changes:
         user.region = changes["region"]
     # A new name or place shows on the boards the player is on, before and after.
-    after = leaderboard.views_moved(user.id, user.region, user.score, _windows(user.id),
+    after = leaderboard.views_moved(user.id, user.region, user.score, current_windows(user.id),
                                     clock.now())
     changed = (user.display_name, user.region) != shown
-    moved = list(dict.fromkeys(before + after)) if changed else []
-    version = leaderboard.bump_version() if moved else None
     reply = profile(user)
-    db.session.commit()
-    if moved:
-        leaderboard.announce_change(version, moved)
+    leaderboard.commit_announcing(list(dict.fromkeys(before + after)) if changed else [])
     return reply

@@ -42,13 +42,11 @@ def complete_action(attempt: Attempt) -> int:
             return ticket.score_after
         _check_ticket(ticket, now)
         score, moved = _add_points(attempt, ticket, now)
-        db.session.commit()
+        leaderboard.commit_announcing(moved)
     except ApiError as rejection:
         record_rejection(attempt, rejection, ticket.action_type if ticket else None)
         raise
     log.info("score of %s is %s after ticket %s", attempt.user_id, score, attempt.ticket_id)
-    if moved:
-        leaderboard.announce_change(*moved)
     return score
 
 
@@ -101,8 +99,8 @@ def _check_ticket(ticket: ActionTicket, now: datetime) -> None:
 
 
 def _add_points(attempt: Attempt, ticket: ActionTicket, now: datetime):
-    """Add the points everywhere they count; returns the new score and, when the change can
-    reach the top of any view, (the new board version, those views)."""
+    """Add the points everywhere they count; returns the new score and the views whose top
+    the change can reach."""
     score, region = db.session.execute(
         update(User)
         .where(User.id == ticket.user_id)
@@ -114,8 +112,7 @@ def _add_points(attempt: Attempt, ticket: ActionTicket, now: datetime):
     ticket.score_after = score
     _audit(attempt, now, "accepted", action_type=ticket.action_type, delta=ticket.points,
            score_after=score)
-    moved = leaderboard.views_moved(ticket.user_id, region, score, in_window, now)
-    return score, (leaderboard.bump_version(), moved) if moved else None
+    return score, leaderboard.views_moved(ticket.user_id, region, score, in_window, now)
 
 
 def _add_to_windows(ticket: ActionTicket, now: datetime) -> dict:
