@@ -1,7 +1,7 @@
 """Time windows of the board: the UTC day and the ISO week (UTC) a moment falls in."""
 
 import re
-from datetime import date, datetime
+from datetime import date, datetime, timedelta
 
 DAY = re.compile(r"\d{4}-\d{2}-\d{2}")
 WEEK = re.compile(r"(\d{4})-W(\d{2})")
@@ -39,3 +39,14 @@ def window_key(period: str, at: str | None, now: datetime) -> str:
         date.fromisocalendar(int(match[1]), int(match[2]), 1)  # raises for week 54 and such
         return f"week:{at}"
     raise ValueError("period must be all, week or day")
+
+
+def window_end(key: str) -> datetime:
+    """When the window ``key`` closes (UTC, naive like every time in the database)."""
+    kind, _, name = key.partition(":")
+    if kind == "day":
+        start = date.fromisoformat(name)
+        return datetime(start.year, start.month, start.day) + timedelta(days=1)
+    year, week = WEEK.fullmatch(name).groups()
+    monday = date.fromisocalendar(int(year), int(week), 1)
+    return datetime(monday.year, monday.month, monday.day) + timedelta(weeks=1)

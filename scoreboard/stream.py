@@ -5,13 +5,13 @@ import socket
 import time
 
 import gevent
-from flask import Blueprint, Response, current_app, request
+from flask import Blueprint, Response, current_app, g, request
 from gevent import monkey
 
-from . import leaderboard
+from . import clock, leaderboard, periods
+from .api import requested_view
 from .errors import ApiError
 from .extensions import limiter
-from .views import ALL
 
 bp = Blueprint("stream", __name__)
 
@@ -27,6 +27,7 @@ def scores_stream():
     sock = request.environ.get("gunicorn.socket")
     if sock is None or not monkey.is_module_patched("socket"):
         raise ApiError(503, "Streaming needs the gunicorn gevent worker; poll /api/scores/top.")
+    view = requested_view(token_locations=("headers", "query_string", "cookies"))
     config = current_app.config
     hub = current_app.extensions["scoreboard.hub"]
     hub.start()
@@ -40,11 +41,12 @@ def scores_stream():
     # Jitter spreads reconnections after a deploy; the lifetime cap rebalances load.
     retry_ms = int(config["STREAM_RETRY_MS"] * random.uniform(1.0, 1.5))
     first = f"retry: {retry_ms}\n\n".encode()
-    channel = hub.channel(ALL.key, leaderboard.current_snapshot)
+    channel = hub.channel(view.key, lambda: leaderboard.current_snapshot(view))
     version, frames = channel.version, channel.frames
     if frames and request.headers.get("Last-Event-ID") != str(version):
         first += frames[1]
-    lifetime = config["STREAM_LIFETIME_SECONDS"] * random.uniform(0.8, 1.0)
+    lifetime = min(config["STREAM_LIFETIME_SECONDS"] * random.uniform(0.8, 1.0),
+                   _seconds_left(view, g.get("token_expires")))
     events = _events(hub, channel, client, first, version, time.monotonic() + lifetime)
     response = Response(events, mimetype="text/event-stream", headers=HEADERS)
     # Runs however the response ends, even when its body is never read (HEAD). A stream that
@@ -52,6 +54,17 @@ def scores_stream():
     # land on another worker), and a stopping worker does not wait for a keep-alive request.
     response.call_on_close(lambda: _release(hub, channel, client))
     return response
+
+
+def _seconds_left(view, token_expires) -> float:
+    """A stream ends when its token expires, and a stream of the current day or week when
+    that window closes, so the browser reconnects to the next one."""
+    left = float("inf")
+    if token_expires is not None:
+        left = token_expires - time.time()
+    if view.window and "at" not in request.args:
+        left = min(left, (periods.window_end(view.window) - clock.now()).total_seconds())
+    return max(0.0, left)
 
 
 def _release(hub, channel, client) -> None:

@@ -199,3 +199,40 @@ def test_head_requests_do_not_use_up_the_per_ip_streams(serve, redis_url):
     assert [s.status for s in streams] == [200, 200]
     for stream in streams:
         stream.close()
+
+
+def test_a_region_stream_gets_its_regions_updates_and_no_others(serve, redis_url):
+    start, app = serve
+    server = start(redis_url, STREAM_HEARTBEAT_SECONDS="0.5")
+    with app.app_context():
+        anna, jean = issue_token("anna", region="DE"), issue_token("jean", region="FR")
+    stream = EventStream(server.url + "/api/scores/stream?region=DE")
+    assert stream.next_snapshot() == {"topScores": [], "version": 0}
+    play_http(server.url, jean, "jean")  # France: nothing for this stream
+    assert stream.next() == {"comment": "heartbeat"}
+    play_http(server.url, anna, "anna")
+    board = stream.next_snapshot()
+    assert [e["userId"] for e in board["topScores"]] == ["anna"]
+    stream.close()
+
+
+def test_a_group_stream_is_for_members_and_ends_with_the_token(serve, redis_url):
+    start, app = serve
+    server = start(redis_url, STREAM_HEARTBEAT_SECONDS="0.5")
+    with app.app_context():
+        owner, outsider = issue_token("owner"), issue_token("outsider")
+        short = issue_token("owner", ttl=2)
+    _, group, _ = call("POST", server.url + "/api/groups", {"name": "Crew"},
+                       {"Authorization": f"Bearer {owner}"})
+    url = f"{server.url}/api/scores/stream?group={group['groupId']}"
+    assert call("GET", url)[0] == 401
+    assert call("GET", f"{url}&token={outsider}")[0] == 403
+    stream = EventStream(f"{url}&token={short}")
+    assert stream.status == 200 and stream.next_snapshot()["topScores"] == []
+    play_http(server.url, owner, "owner")
+    assert stream.next_snapshot()["topScores"][0]["userId"] == "owner"
+    began = time.monotonic()
+    while stream.next() is not None:
+        pass
+    assert time.monotonic() - began < 5  # ended when the two-second token expired
+    stream.close()

@@ -76,3 +76,12 @@ def test_verify_checks_the_windows_too(app):
     result = runner.invoke(args=["scoreboard", "verify"])
     assert result.exit_code == 1
     assert "MISMATCH amy in day:2026-11-27: score 7, audit log says 2" in result.output
+
+
+@pytest.mark.parametrize("key, end", [
+    ("day:2026-11-30", datetime(2026, 12, 1)),
+    ("week:2026-W49", datetime(2026, 12, 7)),
+    ("week:2026-W53", datetime(2027, 1, 4)),
+])
+def test_window_end(key, end):
+    assert periods.window_end(key) == end
