@@ -226,7 +226,7 @@ def test_falls_back_to_polling_when_streaming_fails_and_returns_to_live(
     # Polling asks with If-None-Match; the server answers 304 while the board is unchanged.
     with page.expect_response(lambda r: "/api/scores/top" in r.url and r.status == 304) as info:
         pass
-    assert info.value.request.headers.get("if-none-match") == '"v1-10"'
+    assert info.value.request.headers.get("if-none-match") == '"all~v1-10"'
 
     # An update still appears, without a reload.
     play_http(server.url, alice, "alice")
