@@ -58,6 +58,9 @@ def from_env(env=None) -> dict:
         "RATELIMIT_UPDATE": env.get("RATELIMIT_UPDATE", "60/minute"),
         # Region codes players may have; empty means every ISO 3166-1 alpha-2 code.
         "REGIONS": frozenset(c.strip() for c in env.get("REGIONS", "").split(",") if c.strip()),
+        # Rebuilding a view's rank set (after a Redis restart) reads the whole view: in the
+        # background in production; tests ask for it inline so they can wait for it.
+        "RANK_REBUILD_IN_BACKGROUND": env.get("RANK_REBUILD_IN_BACKGROUND", "1") != "0",
         "GROUP_MAX_MEMBERS": _int(env, "GROUP_MAX_MEMBERS", 500),
         "TICKET_TTL_SECONDS": _int(env, "TICKET_TTL_SECONDS", 900),
         "TOP_CACHE_TTL_SECONDS": _int(env, "TOP_CACHE_TTL_SECONDS", 300),

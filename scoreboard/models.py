@@ -25,6 +25,8 @@ class User(db.Model):
     __table_args__ = (
         CheckConstraint("score >= 0", name="score_not_negative"),
         Index("ix_users_ranking", score.desc(), "score_reached_at", "id"),
+        # A region's board and a rank within it read this in order, without other regions.
+        Index("ix_users_region_ranking", "region", score.desc(), "score_reached_at", "id"),
     )
 
 

@@ -8,7 +8,7 @@ from sqlalchemy import select
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 
-from . import clock, leaderboard, periods
+from . import clock, leaderboard, periods, ranks
 from .errors import ApiError
 from .extensions import db
 from .models import User, WindowScore
@@ -94,4 +94,5 @@ def update_profile(claims: dict, changes: dict) -> dict:
     changed = (user.display_name, user.region) != shown
     reply = profile(user)
     leaderboard.commit_announcing(list(dict.fromkeys(before + after)) if changed else [])
+    ranks.region_changed(shown[1], user.region)
     return reply

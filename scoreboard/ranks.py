@@ -1,56 +1,207 @@
-"""A player's own place on a view: rank, and the players just above and below."""
+"""A player's own place on a view: rank, and the players just above and below.
 
+With Redis, each public view of the current time (all time, a region, the current day and
+week, and a region's) keeps a sorted set of every player on it, so a rank among a million
+players costs O(log N). Group views, past windows, the embedded default, and any set not
+known to be complete (never built, emptied by a Redis restart, or possibly missing writes
+made during an outage) are answered by the database, in the same order, while the set is
+rebuilt in the background.
+"""
+
+import logging
+import threading
+from datetime import datetime, timedelta
+
+from flask import current_app
 from sqlalchemy import and_, func, or_, select
 
+from . import clock, periods
 from .errors import ApiError
 from .extensions import db
 from .leaderboard import ranking_order
 from .models import User
+from .store import StoreUnavailable
 from .views import View
 
+log = logging.getLogger(__name__)
 
-def _ahead(rows, score, reached_at, user_id):
-    """Rows that come before (score, reached_at, user_id) in the board's order."""
-    return or_(
-        rows.c.score > score,
-        and_(rows.c.score == score, rows.c.score_reached_at < reached_at),
-        and_(rows.c.score == score, rows.c.score_reached_at == reached_at,
-             rows.c.id < user_id),
-    )
+TOP = 10**18  # scores are stored as TOP - score, so a higher score sorts first by name
+EPOCH = datetime(1970, 1, 1)
+REBUILD_CLAIM_SECONDS = 300
 
 
-def _entry(row, rank) -> dict:
-    return {"userId": row.id, "displayName": row.display_name, "score": row.score,
-            "rank": rank}
+def member(score: int, reached_at: datetime, user_id: str) -> str:
+    """A name whose byte order is the board's order: higher score, earlier, then userId."""
+    micros = (reached_at - EPOCH) // timedelta(microseconds=1)
+    return f"{TOP - score:019d}|{micros:019d}|{user_id}"
 
+
+def _user_of(name: str) -> str:
+    return name.split("|", 2)[2]
+
+
+def _rank_sets():
+    """The store, when it keeps rank sets (Redis); None for the embedded default."""
+    store = current_app.extensions["scoreboard.store"]
+    return store if hasattr(store, "place") else None
+
+
+def _set_views(region, now) -> list[View]:
+    """The views with rank sets that a player of ``region`` is on at ``now``."""
+    windows = (None, *periods.windows_of(now))
+    return [View(window=w, region=r) for w in windows for r in {None, region}]
+
+
+def _has_set(view: View) -> bool:
+    return not view.group and (view.window is None
+                               or view.window in periods.windows_of(clock.now()))
+
+
+# -- keeping the sets ------------------------------------------------------------------------
+
+def record(user_id: str, region, score: int, reached_at: datetime, window_scores: dict):
+    """After a commit: place the player in every rank set they are on."""
+    store = _rank_sets()
+    if store is None:
+        return
+    placements = [
+        (view.key, user_id, member(window_scores.get(view.window, 0) if view.window else score,
+                                   reached_at, user_id))
+        for view in _set_views(region, reached_at)
+    ]
+    try:
+        store.place(placements)
+    except StoreUnavailable as exc:
+        # The sets are marked incomplete when Redis answers again: see _check_outage.
+        log.warning("rank sets not updated for %s: %s", user_id, exc)
+
+
+def region_changed(old, new) -> None:
+    """After a commit that moved a player between regions: both regions' sets are rebuilt
+    (on demand) rather than patched."""
+    store = _rank_sets()
+    if store is None:
+        return
+    try:
+        for region in {old, new} - {None}:
+            for view in _set_views(region, clock.now()):
+                if view.region:
+                    store.forget(view.key)
+    except StoreUnavailable as exc:
+        log.warning("rank sets of %s and %s not reset: %s", old, new, exc)
+
+
+def _check_outage(store) -> None:
+    """A worker that failed to reach Redis may have left sets without some writes."""
+    if store.take_recovered("ranks"):
+        store.forget_rank_sets()
+
+
+def rebuild(view: View) -> None:
+    """Refill a view's rank set from the database (the store empties it first)."""
+    store = _rank_sets()
+    expire_at = periods.window_end(view.window) + timedelta(days=1) if view.window else None
+    rows = view.rows()
+    found = db.session.execute(select(rows.c.id, rows.c.score, rows.c.score_reached_at)
+                               .execution_options(yield_per=5000))
+    store.rebuild(view.key, ((r.id, member(r.score, r.score_reached_at, r.id)) for r in found),
+                  expire_at)
+    db.session.rollback()
+    log.info("rank set %s rebuilt", view.key)
+
+
+def _rebuild_soon(store, view: View) -> None:
+    """Refill a view's set from the database in the background, one worker at a time."""
+    if not store.claim_rebuild(view.key, REBUILD_CLAIM_SECONDS):
+        return
+    if not current_app.config["RANK_REBUILD_IN_BACKGROUND"]:
+        rebuild(view)
+        return
+    app = current_app._get_current_object()
+
+    def run():
+        with app.app_context():
+            rebuild(view)
+
+    threading.Thread(target=run, daemon=True).start()
+
+
+# -- answering -------------------------------------------------------------------------------
 
 def rank_of(view: View, user_id: str) -> dict:
     """The player's score and rank in ``view`` (rank None when not on it); 404 if unknown."""
     user = db.session.get(User, user_id)
-    if user is None:
-        db.session.rollback()
-        raise ApiError(404, "No such player.")
-    rows = view.rows()
-    me = db.session.execute(select(rows).where(rows.c.id == user_id)).first()
-    rank = None
-    if me is not None:
-        rank = 1 + db.session.scalar(select(func.count()).select_from(rows).where(
-            _ahead(rows, me.score, me.score_reached_at, me.id)))
     db.session.rollback()
+    if user is None:
+        raise ApiError(404, "No such player.")
+    placed = _from_set(view, user_id)
+    score, rank = placed if placed is not None else _from_database(view, user_id)
     return {"userId": user.id, "displayName": user.display_name, "region": user.region,
-            "score": me.score if me else 0, "rank": rank}
+            "score": score, "rank": rank, "fromSet": placed is not None}
 
 
 def around(view: View, user_id: str, radius: int) -> dict:
     """The player and up to ``radius`` players either side of them on ``view``."""
     mine = rank_of(view, user_id)
+    from_set = mine.pop("fromSet")
     if mine["rank"] is None:
         return {**mine, "around": []}
     first = max(1, mine["rank"] - radius)
-    rows = view.rows()
-    found = db.session.execute(
-        select(rows).order_by(*ranking_order(rows.c))
-        .offset(first - 1).limit(mine["rank"] + radius - first + 1)
-    ).all()
+    last = mine["rank"] + radius
+    ids = _ids_from_set(view, first, last) if from_set else None
+    if ids is None:
+        rows = view.rows()
+        found = db.session.execute(select(rows).order_by(*ranking_order(rows.c))
+                                   .offset(first - 1).limit(last - first + 1)).all()
+    else:
+        rows = view.rows()
+        found = sorted(db.session.execute(select(rows).where(rows.c.id.in_(ids))).all(),
+                       key=lambda r: ids.index(r.id))
     db.session.rollback()
-    return {**mine, "around": [_entry(row, first + i) for i, row in enumerate(found)]}
+    entries = [{"userId": r.id, "displayName": r.display_name, "score": r.score,
+                "rank": first + i} for i, r in enumerate(found)]
+    return {**mine, "around": entries}
+
+
+def _from_set(view: View, user_id: str):
+    """(score, rank) from the view's rank set, or None when the set cannot answer."""
+    store = _rank_sets()
+    if store is None or not _has_set(view):
+        return None
+    try:
+        _check_outage(store)
+        found = store.rank(view.key, user_id)
+    except StoreUnavailable:
+        try:
+            _rebuild_soon(store, view)
+        except StoreUnavailable:
+            pass  # Redis is down: the database answers, and the set is built later
+        return None
+    if found is None:
+        return 0, None
+    position, name = found
+    return TOP - int(name.split("|", 1)[0]), position + 1
+
+
+def _ids_from_set(view: View, first: int, last: int):
+    store = _rank_sets()
+    try:
+        return [_user_of(name) for name in store.members(view.key, first - 1, last - 1)]
+    except StoreUnavailable:
+        return None
+
+
+def _from_database(view: View, user_id: str):
+    rows = view.rows()
+    me = db.session.execute(select(rows).where(rows.c.id == user_id)).first()
+    rank = None
+    if me is not None:
+        ahead = or_(
+            rows.c.score > me.score,
+            and_(rows.c.score == me.score, rows.c.score_reached_at < me.score_reached_at),
+            and_(rows.c.score == me.score, rows.c.score_reached_at == me.score_reached_at,
+                 rows.c.id < me.id),
+        )
+        rank = 1 + db.session.scalar(select(func.count()).select_from(rows).where(ahead))
+    db.session.rollback()
+    return (me.score if me else 0), rank

@@ -6,7 +6,7 @@ from datetime import datetime, timedelta
 
 from sqlalchemy import func, select, update
 
-from . import clock, leaderboard, periods
+from . import clock, leaderboard, periods, ranks
 from .errors import ApiError, BadRequest, Forbidden
 from .extensions import db
 from .models import ActionTicket, ActionType, AuditEvent, User, WindowScore
@@ -41,8 +41,9 @@ def complete_action(attempt: Attempt) -> int:
             db.session.commit()
             return ticket.score_after
         _check_ticket(ticket, now)
-        score, moved = _add_points(attempt, ticket, now)
+        score, moved, placing = _add_points(attempt, ticket, now)
         leaderboard.commit_announcing(moved)
+        ranks.record(attempt.user_id, *placing)
     except ApiError as rejection:
         record_rejection(attempt, rejection, ticket.action_type if ticket else None)
         raise
@@ -99,8 +100,8 @@ def _check_ticket(ticket: ActionTicket, now: datetime) -> None:
 
 
 def _add_points(attempt: Attempt, ticket: ActionTicket, now: datetime):
-    """Add the points everywhere they count; returns the new score and the views whose top
-    the change can reach."""
+    """Add the points everywhere they count; returns the new score, the views whose top the
+    change can reach, and what places the player in the rank sets after the commit."""
     score, region = db.session.execute(
         update(User)
         .where(User.id == ticket.user_id)
@@ -112,7 +113,8 @@ def _add_points(attempt: Attempt, ticket: ActionTicket, now: datetime):
     ticket.score_after = score
     _audit(attempt, now, "accepted", action_type=ticket.action_type, delta=ticket.points,
            score_after=score)
-    return score, leaderboard.views_moved(ticket.user_id, region, score, in_window, now)
+    moved = leaderboard.views_moved(ticket.user_id, region, score, in_window, now)
+    return score, moved, (region, score, now, in_window)
 
 
 def _add_to_windows(ticket: ActionTicket, now: datetime) -> dict:

@@ -40,6 +40,26 @@ BLOCKLIST_REFRESH_SECONDS = 60
 BLOCKLIST_LIFETIME_SECONDS = 24 * 3600
 
 
+# Rank sets: every member has score 0, so a sorted set orders them by name, and the name
+# spells the board's order (see ranks.member). A player's newer member replaces the older
+# only if it sorts before it, so updates applied out of order still end on the newest.
+_PLACE = """
+local old = redis.call('HGET', KEYS[2], ARGV[1])
+if old and old <= ARGV[2] then return 0 end
+if old then redis.call('ZREM', KEYS[1], old) end
+redis.call('ZADD', KEYS[1], 0, ARGV[2])
+redis.call('HSET', KEYS[2], ARGV[1], ARGV[2])
+return 1
+"""
+# -1: the set is not known to be complete (never built, or cleared after an outage).
+_RANK = """
+if redis.call('EXISTS', KEYS[3]) == 0 then return -1 end
+local member = redis.call('HGET', KEYS[2], ARGV[1])
+if not member then return false end
+return {redis.call('ZRANK', KEYS[1], member), member}
+"""
+
+
 def connection_pool(url: str, max_connections: int) -> redis.BlockingConnectionPool:
     """A bounded pool: under gevent every waiting greenlet could otherwise open its own
     connection, so a burst of requests would leave hundreds of idle ones behind."""
@@ -109,6 +129,8 @@ class RedisStore:
         self._seen_recoveries = {}
         self._put_if_newer = self.client.register_script(_PUT_IF_NEWER)
         self._is_revoked = self.client.register_script(_IS_REVOKED)
+        self._place = self.client.register_script(_PLACE)
+        self._rank = self.client.register_script(_RANK)
 
     def key(self, name: str) -> str:
         return self.prefix + name
@@ -169,3 +191,62 @@ class RedisStore:
 
     def publish(self, channel: str, message: str) -> None:
         self._call(self.client.publish, self.key(channel), message)
+
+    # -- rank sets (see ranks.py) ------------------------------------------------------------
+    def _rank_keys(self, view: str) -> list[str]:
+        return [self.key(f"rank:{view}"), self.key(f"rank-member:{view}"),
+                self.key(f"rank-complete:{view}")]
+
+    def place(self, placements) -> None:
+        """Put each (view, user, member) in its view's rank set, in one round trip."""
+        pipe = self.client.pipeline(transaction=False)
+        for view, user_id, member in placements:
+            self._place(keys=self._rank_keys(view)[:2], args=[user_id, member], client=pipe)
+        self._call(pipe.execute)
+
+    def forget(self, view: str) -> None:
+        """Mark a view's rank set incomplete, so it is rebuilt before it answers again."""
+        self._call(self.client.delete, self._rank_keys(view)[2])
+
+    def rank(self, view: str, user_id: str):
+        """(0-based rank, member), None when the player is not in the set; raises
+        StoreUnavailable when the set is not known to be complete."""
+        found = self._call(self._rank, keys=self._rank_keys(view), args=[user_id])
+        if found == -1:
+            raise StoreUnavailable(f"rank set {view} is not built")
+        return None if found is None else (found[0], found[1].decode())
+
+    def members(self, view: str, start: int, stop: int) -> list[str]:
+        return [m.decode() for m in self._call(
+            self.client.zrange, self._rank_keys(view)[0], start, stop)]
+
+    def claim_rebuild(self, view: str, seconds: int) -> bool:
+        return bool(self._call(self.client.set, self.key(f"rank-building:{view}"), 1,
+                               nx=True, ex=seconds))
+
+    def rebuild(self, view: str, placements, expire_at=None) -> None:
+        """Refill a view's rank set from (user, member) pairs, then mark it complete. The set
+        is emptied first, before the caller's database read starts (``placements`` is
+        lazy), so a write committed meanwhile is either in that read or placed after."""
+        zset, members, complete = self._rank_keys(view)
+        self._call(self.client.delete, zset, members, complete)
+        batch = []
+        for user_id, member in placements:
+            batch.append((view, user_id, member))
+            if len(batch) == 5000:
+                self.place(batch)
+                batch = []
+        self.place(batch)
+        pipe = self.client.pipeline(transaction=True)
+        pipe.set(complete, 1)
+        for key in (zset, members, complete):
+            if expire_at is not None:
+                pipe.expireat(key, expire_at)
+        pipe.delete(self.key(f"rank-building:{view}"))
+        self._call(pipe.execute)
+
+    def forget_rank_sets(self) -> None:
+        """After an outage a set may have missed updates: mark every one incomplete."""
+        keys = list(self.client.scan_iter(match=self.key("rank-complete:*"), count=1000))
+        if keys:
+            self._call(self.client.delete, *keys)

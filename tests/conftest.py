@@ -78,6 +78,7 @@ def base_config(database_url, redis_url, **overrides) -> dict:
         "RATELIMIT_IP": "10000/minute",
         "RATELIMIT_START": "10000/minute",
         "RATELIMIT_UPDATE": "10000/minute",
+        "RANK_REBUILD_IN_BACKGROUND": False,
         **overrides,
     }
 
