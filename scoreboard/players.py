@@ -44,13 +44,12 @@ def ensure_player(claims: dict) -> None:
     region = region if valid_region(region) else None
     new = {"id": user_id, "display_name": name, "region": region, "score": 0,
            "score_reached_at": now, "created_at": now}
-    if region is None:
-        db.session.execute(insert_ignoring_duplicates(User, new))
-    else:
-        # The identity provider's region wins over an older one on the record.
-        db.session.execute(
-            dialect_insert(User, new).on_conflict_do_update(index_elements=["id"],
-                                                     set_={"region": region}))
+    if db.session.execute(insert_ignoring_duplicates(User, new)).rowcount == 0 and region:
+        # A known player whose identity provider now places them elsewhere: the provider's
+        # region wins, moving the player's boards like a change they made themself.
+        user = db.session.get(User, user_id)
+        if user.region != region:
+            _change(user_id, {"region": region})
 
 
 def profile(user: User) -> dict:
@@ -79,8 +78,13 @@ def update_profile(claims: dict, changes: dict) -> dict:
     if changes.get("region") is not None and not valid_region(changes["region"]):
         raise ApiError(400, "region must be a known region code, such as DE.")
     ensure_player(claims)
+    return _change(claims["sub"], changes)
+
+
+def _change(user_id: str, changes: dict) -> dict:
+    """Apply profile changes and move the boards they show on; commits."""
     user = db.session.execute(
-        select(User).where(User.id == claims["sub"]).with_for_update()).scalar_one()
+        select(User).where(User.id == user_id).with_for_update()).scalar_one()
     shown = (user.display_name, user.region)
     before = leaderboard.views_moved(user.id, user.region, user.score, current_windows(user.id),
                                      clock.now())

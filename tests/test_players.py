@@ -21,11 +21,16 @@ def test_region_claim_that_is_not_a_region_is_ignored(player):
     assert carol.client.get(ME, headers=carol.headers).json["region"] is None
 
 
-def test_a_newer_region_claim_updates_the_record(app, client, player):
+def test_a_newer_region_claim_updates_the_record_and_the_boards(app, client, player):
     player("carol", region="DE").play()
+    assert [e["userId"] for e in client.get("/api/scores/top?region=DE").json["topScores"]] \
+        == ["carol"]
     with app.app_context():
         moved = Player("carol", issue_token("carol", region="FR"), client)
     assert client.get(ME, headers=moved.headers).json["region"] == "FR"
+    assert client.get("/api/scores/top?region=DE").json["topScores"] == []
+    assert [e["userId"] for e in client.get("/api/scores/top?region=FR").json["topScores"]] \
+        == ["carol"]
 
 
 def test_player_sets_name_and_region(player):

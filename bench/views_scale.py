@@ -1,0 +1,163 @@
+"""Leaderboard views at scale: 1,000 vs 1,000,000 players in one run.
+
+For each size it seeds a fresh PostgreSQL database (players spread over 20 regions, scores
+in this week's and today's windows for some of them), builds the Redis rank sets, and times
+through the app's own request handling (Flask's test client, no network):
+/top for each view from the cache and from the database, a player's rank from the rank set
+and from the database, and one score update (start + complete). It prints medians and the
+ratio of the large size to the small one.
+
+    .venv/bin/python bench/views_scale.py --players 1000 1000000
+"""
+
+import argparse
+import os
+import random
+import statistics
+import sys
+import time
+from pathlib import Path
+
+import psycopg2
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+from flask_migrate import upgrade  # noqa: E402
+
+from scoreboard import clock, create_app, periods, ranks  # noqa: E402
+from scoreboard.actions import seed_catalog  # noqa: E402
+from scoreboard.auth import issue_token  # noqa: E402
+from scoreboard.extensions import db  # noqa: E402
+from scoreboard.views import View  # noqa: E402
+from tests.support import RedisServer  # noqa: E402
+
+ADMIN_DB_URL = os.environ.get("TEST_DATABASE_URL", "postgresql://postgres@127.0.0.1:5432/postgres")
+REGIONS = ["DE", "FR", "US", "GB", "JP", "BR", "IN", "CA", "AU", "ES",
+           "IT", "NL", "SE", "PL", "MX", "KR", "AR", "NO", "FI", "DK"]
+VIEWS = {"all": "", "region": "?region=DE", "week": "?period=week", "day": "?period=day",
+         "region+week": "?region=DE&period=week"}
+RANK_VIEWS = [View(), View(region="DE")]
+
+
+def fresh_database(name: str) -> str:
+    admin = psycopg2.connect(ADMIN_DB_URL)
+    admin.autocommit = True
+    with admin.cursor() as cur:
+        cur.execute(f"DROP DATABASE IF EXISTS {name} WITH (FORCE)")
+        cur.execute(f"CREATE DATABASE {name}")
+    admin.close()
+    return ADMIN_DB_URL.rsplit("/", 1)[0] + "/" + name
+
+
+def seed(players: int) -> None:
+    """Players with scores reached over the last month; a third played this week, a tenth
+    today. Generated inside PostgreSQL: a million rows take seconds."""
+    now = clock.now()
+    day, week = periods.windows_of(now)
+    regions = "ARRAY[" + ",".join(f"'{r}'" for r in REGIONS) + "]"
+    statements = [
+        f"""INSERT INTO users (id, display_name, region, score, score_reached_at, created_at)
+            SELECT 'u' || i, 'Player ' || i, ({regions})[1 + i % {len(REGIONS)}],
+                   1 + floor(random() * 100000)::int,
+                   :now - random() * interval '30 days', :now - interval '31 days'
+            FROM generate_series(1, {players}) AS i""",
+        f"""INSERT INTO window_scores (period, user_id, score, score_reached_at)
+            SELECT '{week}', id, 1 + floor(random() * 5000)::int, :now - random() * interval '1 hour'
+            FROM users WHERE random() < 0.33""",
+        f"""INSERT INTO window_scores (period, user_id, score, score_reached_at)
+            SELECT '{day}', id, 1 + floor(random() * 500)::int, :now - random() * interval '1 hour'
+            FROM users WHERE random() < 0.1""",
+        "UPDATE board_state SET version = 1",
+        "ANALYZE",
+    ]
+    for statement in statements:
+        db.session.execute(db.text(statement), {"now": now})
+    db.session.commit()
+
+
+def median_ms(action, times: int) -> float:
+    samples = []
+    for _ in range(times):
+        began = time.perf_counter()
+        action()
+        samples.append(time.perf_counter() - began)
+    return 1000 * statistics.median(samples)
+
+
+def measure(players: int, own_redis) -> dict:
+    url = fresh_database("scoreboard_bench_views")
+    app = create_app({"SQLALCHEMY_DATABASE_URI": url, "REDIS_URL": own_redis.url,
+                      "REDIS_PREFIX": f"bench{players}:", "JWT_SECRET_KEY": "b" * 40,
+                      "RATELIMIT_IP": "10000000/minute", "RATELIMIT_START": "10000000/minute",
+                      "RATELIMIT_UPDATE": "10000000/minute",
+                      "RANK_REBUILD_IN_BACKGROUND": False, "LOG_LEVEL": "WARNING"})
+    client = app.test_client()
+    figures = {}
+    with app.app_context():
+        upgrade()
+        seed_catalog()
+        seed(players)
+        began = time.perf_counter()
+        for view in RANK_VIEWS:
+            ranks.rebuild(view)
+        figures["rank sets built (s)"] = time.perf_counter() - began
+        token = issue_token("bench-writer")
+    store = app.extensions["scoreboard.store"]
+    for name, query in VIEWS.items():
+        figures[f"/top {name}, cached (ms)"] = median_ms(
+            lambda: client.get(f"/api/scores/top{query}"), 200)
+
+        def cold(query=query, name=name):
+            store.client.delete(*store.client.keys(store.key("top:*")) or ["none"])
+            app.extensions["scoreboard.newest_version"].clear()
+            client.get(f"/api/scores/top{query}")
+        figures[f"/top {name}, from the database (ms)"] = median_ms(cold, 30)
+    rng = random.Random(1)
+
+    def rank_lookup(query=""):
+        client.get(f"/api/scores/users/u{rng.randint(1, players)}{query}")
+    figures["rank, from the Redis set (ms)"] = median_ms(rank_lookup, 300)
+    figures["rank in region, from the Redis set (ms)"] = median_ms(
+        lambda: rank_lookup("?region=DE"), 300)
+    figures["rank, from the database (ms)"] = median_ms(
+        lambda: _database_rank(app, rng, players), 30)
+    headers = {"Authorization": f"Bearer {token}"}
+
+    def update():
+        ticket = client.post("/api/actions/start", json={"actionType": "click"},
+                             headers=headers).json["actionId"]
+        client.post("/api/scores/update", json={"userId": "bench-writer", "actionId": ticket},
+                    headers=headers)
+    figures["update: start + complete (ms)"] = median_ms(update, 200)
+    with app.app_context():
+        db.engine.dispose()
+    store.client.close()
+    return figures
+
+
+def _database_rank(app, rng, players):
+    with app.app_context():
+        ranks._from_database(View(), f"u{rng.randint(1, players)}")
+
+
+def main():
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--players", type=int, nargs=2, default=[1000, 1_000_000])
+    args = parser.parse_args()
+    tmp = Path(os.environ.get("TMPDIR", "/tmp")) / f"views-bench-{os.getpid()}"
+    tmp.mkdir(parents=True, exist_ok=True)
+    own_redis = RedisServer(tmp).start()
+    try:
+        small, large = (measure(n, own_redis) for n in args.players)
+    finally:
+        own_redis.kill()
+    print(f"| figure | {args.players[0]:,} players | {args.players[1]:,} players | ratio |")
+    print("|---|---|---|---|")
+    for name in small:
+        print(f"| {name} | {small[name]:.3g} | {large[name]:.3g} | "
+              f"{large[name] / small[name]:.2f} |")
+
+
+if __name__ == "__main__":
+    main()
