@@ -44,3 +44,17 @@ def test_upgrade_downgrade_upgrade(empty_database):
         upgrade()
         assert set(inspect(db.engine).get_table_names()) == TABLES
         db.engine.dispose()
+
+
+def test_models_and_migrations_agree(empty_database):
+    """A model change without its migration (or the reverse) fails here."""
+    from alembic.autogenerate import compare_metadata
+    from alembic.migration import MigrationContext
+
+    app = create_app(base_config(empty_database, None))
+    with app.app_context():
+        upgrade()
+        with db.engine.connect() as connection:
+            diff = compare_metadata(MigrationContext.configure(connection), db.metadata)
+        db.engine.dispose()
+    assert diff == []
