@@ -21,8 +21,6 @@ from gevent.monkey import get_original
 _poll = get_original("select", "poll")
 _POLLIN, _POLLHUP, _POLLERR = 0x001, 0x010, 0x008
 
-from . import leaderboard
-from .store import StoreUnavailable
 
 log = logging.getLogger(__name__)
 

@@ -6,7 +6,6 @@ from datetime import timedelta
 import pytest
 
 from scoreboard import actions, clock, leaderboard, scoring
-from scoreboard.extensions import db
 from scoreboard.leaderboard import Snapshot
 from scoreboard.store import MemoryStore, StoreUnavailable
 
