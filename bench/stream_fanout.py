@@ -20,28 +20,21 @@ import sys
 import time
 from pathlib import Path
 
-import psycopg2
 import redis
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from tests.support import RedisServer, Server, play_http  # noqa: E402
+from tests.support import RedisServer, Server, create_database, play_http  # noqa: E402
 
-ADMIN_DB_URL = os.environ.get("TEST_DATABASE_URL", "postgresql://postgres@127.0.0.1:5432/postgres")
 REQUEST = b"GET /api/scores/stream HTTP/1.1\r\nHost: bench\r\n\r\n"
 EVENT_ID = re.compile(rb"id: (\d+)\n")
 TICKS = os.sysconf("SC_CLK_TCK")
 
 
 def fresh_database(name: str) -> str:
-    admin = psycopg2.connect(ADMIN_DB_URL)
-    admin.autocommit = True
-    with admin.cursor() as cur:
-        cur.execute(f"DROP DATABASE IF EXISTS {name} WITH (FORCE)")
-        cur.execute(f"CREATE DATABASE {name}")
-    admin.close()
-    url = ADMIN_DB_URL.rsplit("/", 1)[0] + "/" + name
+    """A new database, migrated and seeded by the same commands as the Procfile's release."""
+    url = create_database(name)
     env = {**os.environ, "DATABASE_URL": url, "JWT_SECRET_KEY": "b" * 40}
     for command in (["db", "upgrade"], ["scoreboard", "seed"]):
         subprocess.run([sys.executable, "-m", "flask", "--app", "wsgi", *command],

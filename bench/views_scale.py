@@ -18,7 +18,6 @@ import sys
 import time
 from pathlib import Path
 
-import psycopg2
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
@@ -30,24 +29,13 @@ from scoreboard.actions import seed_catalog  # noqa: E402
 from scoreboard.auth import issue_token  # noqa: E402
 from scoreboard.extensions import db  # noqa: E402
 from scoreboard.views import View  # noqa: E402
-from tests.support import RedisServer  # noqa: E402
+from tests.support import RedisServer, create_database  # noqa: E402
 
-ADMIN_DB_URL = os.environ.get("TEST_DATABASE_URL", "postgresql://postgres@127.0.0.1:5432/postgres")
 REGIONS = ["DE", "FR", "US", "GB", "JP", "BR", "IN", "CA", "AU", "ES",
            "IT", "NL", "SE", "PL", "MX", "KR", "AR", "NO", "FI", "DK"]
 VIEWS = {"all": "", "region": "?region=DE", "week": "?period=week", "day": "?period=day",
          "region+week": "?region=DE&period=week"}
 RANK_VIEWS = [View(), View(region="DE")]
-
-
-def fresh_database(name: str) -> str:
-    admin = psycopg2.connect(ADMIN_DB_URL)
-    admin.autocommit = True
-    with admin.cursor() as cur:
-        cur.execute(f"DROP DATABASE IF EXISTS {name} WITH (FORCE)")
-        cur.execute(f"CREATE DATABASE {name}")
-    admin.close()
-    return ADMIN_DB_URL.rsplit("/", 1)[0] + "/" + name
 
 
 def seed(players: int) -> None:
@@ -86,7 +74,7 @@ def median_ms(action, times: int) -> float:
 
 
 def measure(players: int, own_redis) -> dict:
-    url = fresh_database("scoreboard_bench_views")
+    url = create_database("scoreboard_bench_views")
     app = create_app({"SQLALCHEMY_DATABASE_URI": url, "REDIS_URL": own_redis.url,
                       "REDIS_PREFIX": f"bench{players}:", "JWT_SECRET_KEY": "b" * 40,
                       "RATELIMIT_IP": "10000000/minute", "RATELIMIT_START": "10000000/minute",

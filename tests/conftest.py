@@ -19,9 +19,9 @@ from scoreboard.actions import seed_catalog
 from scoreboard.auth import issue_token
 from scoreboard.extensions import db
 
-from .support import SECRET, Player, RedisServer, Server
+from .support import (ADMIN_DB_URL, SECRET, Player, RedisServer, Server, create_database,
+                      drop_database)
 
-ADMIN_DB_URL = os.environ.get("TEST_DATABASE_URL", "postgresql://postgres@127.0.0.1:5432/postgres")
 REDIS_URL = os.environ.get("TEST_REDIS_URL", "redis://127.0.0.1:6379/0")
 IN_CI = os.environ.get("CI", "").lower() == "true"
 TABLES = ("action_tickets", "audit_events", "revoked_tokens", "users", "action_types",
@@ -50,22 +50,15 @@ def database_url():
     """A new database for this run, migrated once, dropped at the end."""
     name = f"scoreboard_test_{os.getpid()}"
     try:
-        admin = psycopg2.connect(ADMIN_DB_URL, connect_timeout=3)
+        url = create_database(name)
     except psycopg2.OperationalError as exc:
         service_missing(f"PostgreSQL at {ADMIN_DB_URL}", exc)
-    admin.autocommit = True
-    with admin.cursor() as cur:
-        cur.execute(f"DROP DATABASE IF EXISTS {name} WITH (FORCE)")
-        cur.execute(f"CREATE DATABASE {name}")
-    url = ADMIN_DB_URL.rsplit("/", 1)[0] + "/" + name
     app = create_app(base_config(url, None))
     with app.app_context():
         upgrade()
         db.engine.dispose()
     yield url
-    with admin.cursor() as cur:
-        cur.execute(f"DROP DATABASE IF EXISTS {name} WITH (FORCE)")
-    admin.close()
+    drop_database(name)
 
 
 def base_config(database_url, redis_url, **overrides) -> dict:

@@ -16,9 +16,47 @@ from urllib.error import HTTPError
 from urllib.parse import urlsplit
 from urllib.request import Request, urlopen
 
+import psycopg2
+
+from scoreboard import actions, scoring
+
 
 ROOT = Path(__file__).resolve().parent.parent
 SECRET = "test-secret-" + "x" * 40
+ADMIN_DB_URL = os.environ.get("TEST_DATABASE_URL", "postgresql://postgres@127.0.0.1:5432/postgres")
+
+
+def _admin(statement: str) -> None:
+    admin = psycopg2.connect(ADMIN_DB_URL, connect_timeout=3)
+    admin.autocommit = True
+    try:
+        with admin.cursor() as cur:
+            cur.execute(statement)
+    finally:
+        admin.close()
+
+
+def create_database(name: str) -> str:
+    """A new, empty PostgreSQL database (an old one of that name is dropped); its URL."""
+    drop_database(name)
+    _admin(f"CREATE DATABASE {name}")
+    return ADMIN_DB_URL.rsplit("/", 1)[0] + "/" + name
+
+
+def drop_database(name: str) -> None:
+    _admin(f"DROP DATABASE IF EXISTS {name} WITH (FORCE)")
+
+
+def play(app, user_id: str, times: int = 1, at=None) -> int:
+    """Start and complete ``times`` click actions through the services (no HTTP), at the
+    moment ``at`` when given (the app's clock stays there); returns the last score."""
+    if at is not None:
+        app.config["CLOCK"] = lambda: at
+    with app.app_context():
+        for _ in range(times):
+            ticket = actions.start_action({"sub": user_id}, "click")
+            score = scoring.complete_action(scoring.Attempt(user_id, ticket.id))
+    return score
 
 
 @dataclass

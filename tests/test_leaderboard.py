@@ -5,20 +5,11 @@ from datetime import timedelta
 
 import pytest
 
-from scoreboard import actions, clock, leaderboard, scoring
+from scoreboard import clock, leaderboard
 from scoreboard.leaderboard import Snapshot
 from scoreboard.store import MemoryStore, StoreUnavailable
 
-
-def play(app, user_id, times=1, at=None):
-    """Start and complete ``times`` click actions for ``user_id`` through the services."""
-    with app.app_context():
-        if at is not None:
-            app.config["CLOCK"] = lambda: at
-        for _ in range(times):
-            ticket = actions.start_action({"sub": user_id}, "click")
-            score = scoring.complete_action(scoring.Attempt(user_id, ticket.id))
-        return score
+from .support import play
 
 
 def test_order_is_score_then_earliest_then_user_id(app):

@@ -2,7 +2,6 @@
 
 import uuid
 
-import psycopg2
 import pytest
 from flask_migrate import downgrade, upgrade
 from sqlalchemy import inspect
@@ -10,7 +9,8 @@ from sqlalchemy import inspect
 from scoreboard import create_app
 from scoreboard.extensions import db
 
-from .conftest import ADMIN_DB_URL, base_config
+from .conftest import base_config
+from .support import create_database, drop_database
 
 TABLES = {"users", "action_types", "action_tickets", "audit_events", "board_state",
           "revoked_tokens", "groups", "group_members", "window_scores",
@@ -24,14 +24,8 @@ def empty_database(backend, tmp_path, request):
         return
     request.getfixturevalue("database_url")  # fails or skips when PostgreSQL is missing
     name = f"scoreboard_migrate_{uuid.uuid4().hex[:8]}"
-    admin = psycopg2.connect(ADMIN_DB_URL)
-    admin.autocommit = True
-    with admin.cursor() as cur:
-        cur.execute(f"CREATE DATABASE {name}")
-    yield ADMIN_DB_URL.rsplit("/", 1)[0] + "/" + name
-    with admin.cursor() as cur:
-        cur.execute(f"DROP DATABASE {name} WITH (FORCE)")
-    admin.close()
+    yield create_database(name)
+    drop_database(name)
 
 
 def test_upgrade_downgrade_upgrade(empty_database):

@@ -6,21 +6,14 @@ from datetime import datetime
 import pytest
 import redis
 
-from scoreboard import actions, ranks, scoring
+from scoreboard import ranks
 from scoreboard.auth import issue_token
 from scoreboard.views import View
 
 from .conftest import REDIS_URL
-from .support import Player
+from .support import Player, play
 
 NOW = datetime(2026, 11, 30, 12)
-
-
-def play(app, user_id, times):
-    with app.app_context():
-        for _ in range(times):
-            ticket = actions.start_action({"sub": user_id}, "click")
-            scoring.complete_action(scoring.Attempt(user_id, ticket.id))
 
 
 @pytest.fixture

@@ -7,23 +7,15 @@ from datetime import datetime
 import pytest
 from sqlalchemy import select
 
-from scoreboard import actions, periods, scoring
+from scoreboard import periods
 from scoreboard.auth import issue_token
 from scoreboard.extensions import db
 from scoreboard.models import AuditEvent, GroupMember, User
 
-from .support import Player
+from .support import Player, play
 
 MON, TUE, NEXT_MON = datetime(2026, 11, 23, 9), datetime(2026, 11, 24, 9), datetime(2026, 11, 30, 9)
 NOW = datetime(2026, 11, 30, 12)
-
-
-def play_at(app, user_id, moment, times=1):
-    app.config["CLOCK"] = lambda: moment
-    with app.app_context():
-        for _ in range(times):
-            ticket = actions.start_action({"sub": user_id}, "click")
-            scoring.complete_action(scoring.Attempt(user_id, ticket.id))
 
 
 @pytest.fixture
@@ -39,7 +31,7 @@ def league(app, client):
     for user_id, moment, times in [("ann", MON, 3), ("ben", MON, 2), ("cat", TUE, 4),
                                    ("dan", TUE, 1), ("ann", NEXT_MON, 1), ("eve", NEXT_MON, 2),
                                    ("ben", NEXT_MON, 2), ("fay", NEXT_MON, 5)]:
-        play_at(app, user_id, moment, times)
+        play(app, user_id, times, at=moment)
     app.config["CLOCK"] = lambda: NOW
     ann = players["ann"]
     group = ann.client.post("/api/groups", json={"name": "Crew"}, headers=ann.headers).json
@@ -123,7 +115,7 @@ def test_each_view_has_its_own_etag(client, league):
 
 def test_a_score_moves_every_view_it_shows_in(app, client, league):
     before = {q: client.get(f"/api/scores/top{q}").json for q in ("?region=DE", "?period=day")}
-    play_at(app, "ben", NOW, 10)
+    play(app, "ben", 10, at=NOW)
     for query, old in before.items():
         new = client.get(f"/api/scores/top{query}").json
         assert new["version"] > old["version"]

@@ -6,17 +6,11 @@ from datetime import datetime
 import pytest
 from sqlalchemy import select, update
 
-from scoreboard import actions, periods, scoring
+from scoreboard import periods
 from scoreboard.extensions import db
 from scoreboard.models import WindowScore
 
-
-def play_at(app, user_id, moment, times=1):
-    app.config["CLOCK"] = lambda: moment
-    with app.app_context():
-        for _ in range(times):
-            ticket = actions.start_action({"sub": user_id}, "click")
-            scoring.complete_action(scoring.Attempt(user_id, ticket.id))
+from .support import play
 
 
 def windows(app):
@@ -36,9 +30,9 @@ def test_window_keys(moment, day, week):
 
 
 def test_scores_just_before_and_after_the_boundaries_land_in_their_windows(app):
-    play_at(app, "amy", datetime(2026, 11, 29, 23, 59, 59, 999999), times=2)
-    play_at(app, "amy", datetime(2026, 11, 30, 0, 0, 0), times=3)
-    play_at(app, "bob", datetime(2026, 11, 30, 0, 0, 1))
+    play(app, "amy", 2, at=datetime(2026, 11, 29, 23, 59, 59, 999999))
+    play(app, "amy", 3, at=datetime(2026, 11, 30, 0, 0, 0))
+    play(app, "bob", at=datetime(2026, 11, 30, 0, 0, 1))
     assert windows(app) == {
         ("day:2026-11-29", "amy"): 2, ("week:2026-W48", "amy"): 2,
         ("day:2026-11-30", "amy"): 3, ("week:2026-W49", "amy"): 3,
@@ -66,7 +60,7 @@ def test_bad_window_is_refused(period, at):
 
 
 def test_verify_checks_the_windows_too(app):
-    play_at(app, "amy", datetime(2026, 11, 27, 10), times=2)
+    play(app, "amy", 2, at=datetime(2026, 11, 27, 10))
     runner = app.test_cli_runner()
     assert runner.invoke(args=["scoreboard", "verify"]).exit_code == 0
     with app.app_context():
