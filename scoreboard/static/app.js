@@ -613,13 +613,7 @@
       return;
     }
     connected = true;
-    clearTimeout(graceTimer);
-    graceTimer = null;
-    if (source) {
-      source.close();
-      source = null;
-    }
-    failures = 0;
+    stopStreaming();
     if (polling) {
       inFlight = false; // an answer still on its way is for the old view: ignored
       poll();
@@ -690,7 +684,8 @@
     }, options.reconnectGraceMs);
   }
 
-  function startPolling() {
+  /** Close the stream (if any) and forget its failures and grace timer. */
+  function stopStreaming() {
     clearTimeout(graceTimer);
     graceTimer = null;
     if (source) {
@@ -698,6 +693,10 @@
       source = null;
     }
     failures = 0;
+  }
+
+  function startPolling() {
+    stopStreaming();
     polling = true;
     setState("polling");
     poll();
