@@ -5,11 +5,12 @@ from collections import Counter
 from datetime import UTC, datetime
 
 import click
+from flask import current_app
 from flask.cli import AppGroup
 from flask_jwt_extended import decode_token
 from sqlalchemy import select
 
-from . import actions, auth, leaderboard, periods, simulate
+from . import actions, auth, leaderboard, periods, ranks, simulate
 from .extensions import db
 from .models import AuditEvent, User, WindowScore
 from .store import BLOCKLIST_REFRESH_SECONDS
@@ -37,8 +38,11 @@ def seed():
 
 @group.command("rebuild-cache")
 def rebuild_cache():
-    """Rebuild the cached board from the database."""
+    """Rebuild the cached board, and mark every rank set for rebuilding, from the database."""
     snapshot = leaderboard.refresh_cache()
+    store = current_app.extensions["scoreboard.store"]
+    if hasattr(store, "forget_rank_sets"):
+        store.forget_rank_sets()
     click.echo(f"board cache rebuilt at version {snapshot.version}")
 
 
@@ -57,8 +61,8 @@ def revoke(token):
 
 @group.command("verify")
 def verify():
-    """Recompute every score, all-time and per window, from the audit log; exit 1 on any
-    difference."""
+    """Recompute every score, all-time and per window, from the audit log, and check the
+    Redis rank sets against the database; exit 1 on any difference."""
     events = db.session.execute(
         select(AuditEvent.user_id, AuditEvent.at, AuditEvent.delta)
         .where(AuditEvent.outcome == "accepted")
@@ -74,9 +78,12 @@ def verify():
     wrong = _differences(stored, totals) + _differences(stored_windows, windows)
     for what, score, expected in wrong:
         click.echo(f"MISMATCH {what}: score {score}, audit log says {expected}")
+    sets = ranks.disagreeing_sets()
+    for view in sets:
+        click.echo(f"MISMATCH rank set {view}: differs from the database (rebuild-cache)")
     click.echo(f"verified {len(stored)} players and {len(stored_windows)} window scores: "
-               f"{len(wrong)} mismatches")
-    if wrong:
+               f"{len(wrong) + len(sets)} mismatches")
+    if wrong or sets:
         sys.exit(1)
 
 

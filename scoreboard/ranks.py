@@ -126,6 +126,27 @@ def _rebuild_soon(store, view: View) -> None:
     threading.Thread(target=run, daemon=True).start()
 
 
+def disagreeing_sets() -> list[str]:
+    """The views whose complete rank set differs from the database (for verify)."""
+    store = _rank_sets()
+    if store is None:
+        return []
+    regions = db.session.scalars(select(User.region).where(User.region.is_not(None))
+                                 .distinct()).all()
+    wrong = []
+    for region in [None, *regions]:
+        for view in _set_views(region, clock.now()):
+            if view.region != region or not store.complete(view.key):
+                continue
+            rows = view.rows()
+            expected = [member(r.score, r.score_reached_at, r.id) for r in db.session.execute(
+                select(rows).order_by(*ranking_order(rows.c)))]
+            if store.members(view.key, 0, -1) != expected:
+                wrong.append(view.key)
+    db.session.rollback()
+    return wrong
+
+
 # -- answering -------------------------------------------------------------------------------
 
 def rank_of(view: View, user_id: str) -> dict:

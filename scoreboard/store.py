@@ -216,6 +216,9 @@ class RedisStore:
             raise StoreUnavailable(f"rank set {view} is not built")
         return None if found is None else (found[0], found[1].decode())
 
+    def complete(self, view: str) -> bool:
+        return bool(self._call(self.client.exists, self._rank_keys(view)[2]))
+
     def members(self, view: str, start: int, stop: int) -> list[str]:
         return [m.decode() for m in self._call(
             self.client.zrange, self._rank_keys(view)[0], start, stop)]

@@ -98,3 +98,19 @@ def test_moving_region_takes_the_player_out_of_the_old_regions_set(crowd):
             ranks._from_set(view, user_id)  # rebuilt
         assert both_ways(app, view, user_id)[0] == both_ways(app, view, user_id)[1]
     assert both_ways(app, View(region=region), user_id)[0] == (0, None)
+
+
+def test_verify_checks_the_rank_sets(crowd):
+    app, users = crowd
+    runner = app.test_cli_runner()
+    with app.app_context():
+        ranks._from_set(View(), users[0])  # build the global set
+    assert runner.invoke(args=["scoreboard", "verify"]).exit_code == 0
+    store = app.extensions["scoreboard.store"]
+    store.client.zadd(store.key("rank:all"), {"0|0|intruder": 0})
+    result = runner.invoke(args=["scoreboard", "verify"])
+    assert result.exit_code == 1 and "MISMATCH rank set all" in result.output
+    assert runner.invoke(args=["scoreboard", "rebuild-cache"]).exit_code == 0
+    with app.app_context():
+        ranks._from_set(View(), users[0])  # rebuilt on the next lookup
+    assert runner.invoke(args=["scoreboard", "verify"]).exit_code == 0
