@@ -137,9 +137,7 @@ def top_scores():
 
 @bp.get("/scores/users/<user_id>")
 def player_rank(user_id):
-    mine = ranks.rank_of(requested_view(), user_id)
-    mine.pop("fromSet")
-    return jsonify(mine)
+    return jsonify(ranks.rank_of(requested_view(), user_id))
 
 
 @bp.get("/scores/users/<user_id>/around")

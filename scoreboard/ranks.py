@@ -151,20 +151,25 @@ def disagreeing_sets() -> list[str]:
 
 def rank_of(view: View, user_id: str) -> dict:
     """The player's score and rank in ``view`` (rank None when not on it); 404 if unknown."""
+    return _rank(view, user_id)[0]
+
+
+def _rank(view: View, user_id: str) -> tuple[dict, bool]:
+    """``rank_of``, and whether the view's rank set answered."""
     user = db.session.get(User, user_id)
     db.session.rollback()
     if user is None:
         raise ApiError(404, "No such player.")
     placed = _from_set(view, user_id)
     score, rank = placed if placed is not None else _from_database(view, user_id)
-    return {"userId": user.id, "displayName": user.display_name, "region": user.region,
-            "score": score, "rank": rank, "fromSet": placed is not None}
+    mine = {"userId": user.id, "displayName": user.display_name, "region": user.region,
+            "score": score, "rank": rank}
+    return mine, placed is not None
 
 
 def around(view: View, user_id: str, radius: int) -> dict:
     """The player and up to ``radius`` players either side of them on ``view``."""
-    mine = rank_of(view, user_id)
-    from_set = mine.pop("fromSet")
+    mine, from_set = _rank(view, user_id)
     if mine["rank"] is None:
         return {**mine, "around": []}
     first = max(1, mine["rank"] - radius)
