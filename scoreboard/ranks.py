@@ -15,7 +15,7 @@ from datetime import datetime, timedelta
 from flask import current_app
 from sqlalchemy import and_, func, or_, select
 
-from . import clock, periods
+from . import clock, periods, views
 from .errors import ApiError
 from .extensions import db
 from .leaderboard import ranking_order
@@ -47,9 +47,9 @@ def _rank_sets():
 
 
 def _set_views(region, now) -> list[View]:
-    """The views with rank sets that a player of ``region`` is on at ``now``."""
-    windows = (None, *periods.windows_of(now))
-    return [View(window=w, region=r) for w in windows for r in {None, region}]
+    """The views with rank sets that a player of ``region`` is on at ``now``: all of theirs
+    but group views."""
+    return views.of_player(region, (), now)
 
 
 def _has_set(view: View) -> bool:
