@@ -50,11 +50,13 @@ def seed(players: int) -> None:
                    1 + floor(random() * 100000)::int,
                    :now - random() * interval '30 days', :now - interval '31 days'
             FROM generate_series(1, {players}) AS i""",
-        f"""INSERT INTO window_scores (period, user_id, score, score_reached_at)
-            SELECT '{week}', id, 1 + floor(random() * 5000)::int, :now - random() * interval '1 hour'
+        f"""INSERT INTO window_scores (period, user_id, score, score_reached_at, region)
+            SELECT '{week}', id, 1 + floor(random() * 5000)::int,
+                   :now - random() * interval '1 hour', region
             FROM users WHERE random() < 0.33""",
-        f"""INSERT INTO window_scores (period, user_id, score, score_reached_at)
-            SELECT '{day}', id, 1 + floor(random() * 500)::int, :now - random() * interval '1 hour'
+        f"""INSERT INTO window_scores (period, user_id, score, score_reached_at, region)
+            SELECT '{day}', id, 1 + floor(random() * 500)::int,
+                   :now - random() * interval '1 hour', region
             FROM users WHERE random() < 0.1""",
         "UPDATE board_state SET version = 1",
         "ANALYZE",

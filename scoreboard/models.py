@@ -146,8 +146,12 @@ class WindowScore(db.Model):
     user_id: Mapped[str] = mapped_column(String(64), primary_key=True)
     score: Mapped[int] = mapped_column(BigInteger)
     score_reached_at: Mapped[datetime]
+    # The player's region, copied here so a region's window is one index range.
+    region: Mapped[str | None] = mapped_column(String(8))
 
     __table_args__ = (
         Index("ix_window_scores_ranking", "period", score.desc(), "score_reached_at",
               "user_id"),
+        Index("ix_window_scores_region_ranking", "period", "region", score.desc(),
+              "score_reached_at", "user_id"),
     )

@@ -4,7 +4,7 @@ from the player's own profile."""
 import re
 
 from flask import current_app
-from sqlalchemy import select
+from sqlalchemy import select, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 
@@ -92,6 +92,8 @@ def _change(user_id: str, changes: dict) -> dict:
         user.display_name = changes["displayName"]
     if "region" in changes:
         user.region = changes["region"]
+        db.session.execute(update(WindowScore).where(WindowScore.user_id == user_id)
+                           .values(region=user.region))
     # A new name or place shows on the boards the player is on, before and after.
     after = leaderboard.views_moved(user.id, user.region, user.score, current_windows(user.id),
                                     clock.now())

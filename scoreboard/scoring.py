@@ -108,7 +108,7 @@ def _add_points(attempt: Attempt, ticket: ActionTicket, now: datetime):
         .values(score=User.score + ticket.points, score_reached_at=now)
         .returning(User.score, User.region)
     ).one()
-    in_window = _add_to_windows(ticket, now)
+    in_window = _add_to_windows(ticket, region, now)
     ticket.completed_at = now
     ticket.score_after = score
     _audit(attempt, now, "accepted", action_type=ticket.action_type, delta=ticket.points,
@@ -117,13 +117,14 @@ def _add_points(attempt: Attempt, ticket: ActionTicket, now: datetime):
     return score, moved, (region, score, now, in_window)
 
 
-def _add_to_windows(ticket: ActionTicket, now: datetime) -> dict:
+def _add_to_windows(ticket: ActionTicket, region, now: datetime) -> dict:
     """The points count in the day and the week they were gained in, as well as all time;
     returns the player's score in each of those windows."""
     scores = {}
     for period in periods.windows_of(now):
         insert = dialect_insert(WindowScore, {"period": period, "user_id": ticket.user_id,
-                                              "score": ticket.points, "score_reached_at": now})
+                                              "score": ticket.points, "score_reached_at": now,
+                                              "region": region})
         scores[period] = db.session.execute(insert.on_conflict_do_update(
             index_elements=["period", "user_id"],
             set_={"score": WindowScore.score + insert.excluded.score,

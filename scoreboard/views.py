@@ -40,7 +40,9 @@ class View:
             stmt = select(User.id, User.display_name, User.score,
                           User.score_reached_at).where(User.score > 0)
         if self.region:
-            stmt = stmt.where(User.region == self.region)
+            # A window keeps its own copy of the region, indexed with its scores.
+            region = WindowScore.region if self.window else User.region
+            stmt = stmt.where(region == self.region)
         if self.group:
             stmt = stmt.join(GroupMember, (GroupMember.user_id == User.id)
                              & (GroupMember.group_id == self.group))

@@ -79,3 +79,15 @@ def test_verify_checks_the_windows_too(app):
 ])
 def test_window_end(key, end):
     assert periods.window_end(key) == end
+
+
+def test_a_windows_region_copy_follows_the_player_and_verify_checks_it(app, player):
+    carol = player("carol", region="DE")
+    carol.play()
+    carol.client.put("/api/users/me", json={"region": "FR"}, headers=carol.headers)
+    with app.app_context():
+        assert {w.region for w in db.session.scalars(select(WindowScore))} == {"FR"}
+        db.session.execute(update(WindowScore).values(region="DE"))
+        db.session.commit()
+    result = app.test_cli_runner().invoke(args=["scoreboard", "verify"])
+    assert result.exit_code == 1 and "MISMATCH region of carol in day:" in result.output
