@@ -8,6 +8,7 @@ made during an outage) are answered by the database, in the same order, while th
 rebuilt in the background.
 """
 
+import calendar
 import logging
 import threading
 from datetime import datetime, timedelta
@@ -52,6 +53,13 @@ def _set_views(region, now) -> list[View]:
     return views.of_player(region, (), now)
 
 
+def _expiry(view: View) -> int | None:
+    """When a window's rank set may go (epoch seconds): a day after the window closes."""
+    if view.window is None:
+        return None
+    return calendar.timegm((periods.window_end(view.window) + timedelta(days=1)).timetuple())
+
+
 def _has_set(view: View) -> bool:
     return not view.group and (view.window is None
                                or view.window in periods.windows_of(clock.now()))
@@ -66,7 +74,7 @@ def record(user_id: str, region, score: int, reached_at: datetime, window_scores
         return
     placements = [
         (view.key, user_id, member(window_scores.get(view.window, 0) if view.window else score,
-                                   reached_at, user_id))
+                                   reached_at, user_id), _expiry(view))
         for view in _set_views(region, reached_at)
     ]
     try:
@@ -100,12 +108,11 @@ def _check_outage(store) -> None:
 def rebuild(view: View) -> None:
     """Refill a view's rank set from the database (the store empties it first)."""
     store = _rank_sets()
-    expire_at = periods.window_end(view.window) + timedelta(days=1) if view.window else None
     rows = view.rows()
     found = db.session.execute(select(rows.c.id, rows.c.score, rows.c.score_reached_at)
                                .execution_options(yield_per=5000))
     store.rebuild(view.key, ((r.id, member(r.score, r.score_reached_at, r.id)) for r in found),
-                  expire_at)
+                  _expiry(view))
     db.session.rollback()
     log.info("rank set %s rebuilt", view.key)
 

@@ -49,6 +49,10 @@ if old and old <= ARGV[2] then return 0 end
 if old then redis.call('ZREM', KEYS[1], old) end
 redis.call('ZADD', KEYS[1], 0, ARGV[2])
 redis.call('HSET', KEYS[2], ARGV[1], ARGV[2])
+if ARGV[3] ~= '' then
+  redis.call('EXPIREAT', KEYS[1], ARGV[3])
+  redis.call('EXPIREAT', KEYS[2], ARGV[3])
+end
 return 1
 """
 # -1: the set is not known to be complete (never built, or cleared after an outage).
@@ -198,10 +202,13 @@ class RedisStore:
                 self.key(f"rank-complete:{view}")]
 
     def place(self, placements) -> None:
-        """Put each (view, user, member) in its view's rank set, in one round trip."""
+        """Put each (view, user, member, expire_at) in its view's rank set, in one round
+        trip. A window's set expires (epoch seconds) after the window, so none is left
+        behind; ``None`` keeps a set for good."""
         pipe = self.client.pipeline(transaction=False)
-        for view, user_id, member in placements:
-            self._place(keys=self._rank_keys(view)[:2], args=[user_id, member], client=pipe)
+        for view, user_id, member, expire_at in placements:
+            self._place(keys=self._rank_keys(view)[:2],
+                        args=[user_id, member, expire_at or ""], client=pipe)
         self._call(pipe.execute)
 
     def forget(self, view: str) -> None:
@@ -235,16 +242,15 @@ class RedisStore:
         self._call(self.client.delete, zset, members, complete)
         batch = []
         for user_id, member in placements:
-            batch.append((view, user_id, member))
+            batch.append((view, user_id, member, expire_at))
             if len(batch) == 5000:
                 self.place(batch)
                 batch = []
         self.place(batch)
         pipe = self.client.pipeline(transaction=True)
         pipe.set(complete, 1)
-        for key in (zset, members, complete):
-            if expire_at is not None:
-                pipe.expireat(key, expire_at)
+        if expire_at is not None:
+            pipe.expireat(complete, expire_at)
         pipe.delete(self.key(f"rank-building:{view}"))
         self._call(pipe.execute)
 

@@ -114,3 +114,13 @@ def test_verify_checks_the_rank_sets(crowd):
     with app.app_context():
         ranks._from_set(View(), users[0])  # rebuilt on the next lookup
     assert runner.invoke(args=["scoreboard", "verify"]).exit_code == 0
+
+
+def test_a_windows_rank_set_expires_after_the_window(crowd):
+    app, users = crowd
+    store = app.extensions["scoreboard.store"]
+    day = store.key("rank:day:2026-11-30")
+    assert store.client.exists(day)  # placed by the crowd's plays, before any lookup
+    # 2026-12-01 00:00 UTC, when the day closes, plus a day.
+    assert store.client.expiretime(day) == 1796083200 + 86400
+    assert store.client.ttl(store.key("rank:all")) == -1  # all time stays
