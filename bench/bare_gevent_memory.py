@@ -48,7 +48,7 @@ async def rss_with_connections(port: int, clients: int, rss) -> int:
 
 def main():
     from bench.stream_fanout import rss_bytes, worker_pid
-    from tests.support import free_port, stop, wait_for_port
+    from tests.harness.servers import free_port, stop, wait_for_port
 
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--clients", type=int, default=5000)

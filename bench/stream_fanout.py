@@ -25,7 +25,9 @@ import redis
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from tests.support import RedisServer, Server, create_database, play_http  # noqa: E402
+from tests.harness.databases import create_database  # noqa: E402
+from tests.harness.players import play_http  # noqa: E402
+from tests.harness.servers import RedisServer, Server  # noqa: E402
 
 REQUEST = b"GET /api/scores/stream HTTP/1.1\r\nHost: bench\r\n\r\n"
 EVENT_ID = re.compile(rb"id: (\d+)\n")

@@ -29,7 +29,8 @@ from scoreboard.actions import seed_catalog  # noqa: E402
 from scoreboard.auth import issue_token  # noqa: E402
 from scoreboard.extensions import db  # noqa: E402
 from scoreboard.views import View  # noqa: E402
-from tests.support import RedisServer, create_database  # noqa: E402
+from tests.harness.databases import create_database  # noqa: E402
+from tests.harness.servers import RedisServer  # noqa: E402
 
 REGIONS = ["DE", "FR", "US", "GB", "JP", "BR", "IN", "CA", "AU", "ES",
            "IT", "NL", "SE", "PL", "MX", "KR", "AR", "NO", "FI", "DK"]

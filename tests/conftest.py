@@ -5,6 +5,7 @@
 prefix of each test's own. A missing server skips those tests, except in CI where it fails.
 """
 
+import gc
 import os
 import uuid
 
@@ -19,8 +20,11 @@ from scoreboard.actions import seed_catalog
 from scoreboard.auth import issue_token
 from scoreboard.extensions import db
 
-from .support import (ADMIN_DB_URL, SECRET, Player, RedisServer, Server, create_database,
-                      drop_database)
+from .harness import SECRET
+from .harness.databases import ADMIN_DB_URL, create_database, drop_database
+from .harness.players import Player
+from .harness.servers import RedisServer, Server
+from .harness.streams import EventStream
 
 REDIS_URL = os.environ.get("TEST_REDIS_URL", "redis://127.0.0.1:6379/0")
 IN_CI = os.environ.get("CI", "").lower() == "true"
@@ -168,6 +172,25 @@ def serve(make_app, database_url, tmp_path):
     yield start, app
     for server in servers:
         server.stop()
+    # A socket the test left open is reported now, against this test, not against whichever
+    # test happens to run when the garbage collector next finds it.
+    gc.collect()
+
+
+@pytest.fixture
+def open_stream():
+    """``open_stream(url, headers)``: an SSE client of a real server, closed at the end
+    whatever happens (closing it earlier, as a test may, is fine)."""
+    opened = []
+
+    def open_(url, headers=None, timeout=30.0):
+        stream = EventStream(url, headers, timeout)
+        opened.append(stream)
+        return stream
+
+    yield open_
+    for stream in opened:
+        stream.close()
 
 
 @pytest.fixture

@@ -12,7 +12,7 @@ from scoreboard.extensions import db
 from scoreboard.models import AuditEvent, User
 
 from .conftest import base_config
-from .support import Player
+from .harness.players import Player
 
 BAD_REQUEST = {"success": False, "error": "Invalid action or request format."}
 FORBIDDEN = {"success": False, "error": "Unauthorized score update attempt."}

@@ -4,7 +4,7 @@ import pytest
 
 from scoreboard.auth import issue_token
 
-from .support import Player
+from .harness.players import Player
 
 
 @pytest.fixture

@@ -9,7 +9,7 @@ from scoreboard import clock, leaderboard
 from scoreboard.leaderboard import Snapshot
 from scoreboard.store import MemoryStore, StoreUnavailable
 
-from .support import play
+from .harness.players import play
 
 
 def test_order_is_score_then_earliest_then_user_id(app):

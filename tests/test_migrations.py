@@ -10,7 +10,7 @@ from scoreboard import create_app
 from scoreboard.extensions import db
 
 from .conftest import base_config
-from .support import create_database, drop_database
+from .harness.databases import create_database, drop_database
 
 TABLES = {"users", "action_types", "action_tickets", "audit_events", "board_state",
           "revoked_tokens", "groups", "group_members", "window_scores",

@@ -11,7 +11,8 @@ from playwright.sync_api import expect, sync_playwright
 
 from scoreboard.auth import issue_token
 
-from .support import ROOT, call, play_http
+from .harness.players import play_http, token_for
+from .harness.servers import ROOT, call
 
 CHROMIUM = "/usr/bin/chromium"
 CHROMIUM_ARGS = [
@@ -81,11 +82,6 @@ def open_page(browser):
     yield open_
     for context in contexts:
         context.close()
-
-
-def token_for(app, user_id, name=None, region=None):
-    with app.app_context():
-        return issue_token(user_id, name=name or user_id.title(), region=region)
 
 
 def row(page, user_id):
@@ -388,7 +384,7 @@ def test_player_sees_own_rank_and_region_board_live(serve, redis_url, open_page)
                                            ("greta", "Greta Weber", "DE", 3),
                                            ("amelie", "Amélie Laurent", "FR", 4),
                                            ("pierre", "Pierre Martin", "FR", 1)]:
-        tokens[user_id] = token_for(app, user_id, name, region)
+        tokens[user_id] = token_for(app, user_id, name, region=region)
         for _ in range(clicks):
             play_http(server.url, tokens[user_id], user_id)
 
@@ -424,7 +420,7 @@ def test_player_sees_own_rank_and_region_board_live(serve, redis_url, open_page)
     # Live: a FR player's points (even a newcomer's) stay off this board, a DE player's
     # show up; the player's own line follows, whoever moved.
     play_http(server.url, tokens["amelie"], "amelie")
-    claire = token_for(app, "claire", "Claire Dubois", "FR")
+    claire = token_for(app, "claire", "Claire Dubois", region="FR")
     for _ in range(6):
         play_http(server.url, claire, "claire")
     play_http(server.url, tokens["hans"], "hans")
@@ -629,7 +625,7 @@ def test_a_token_that_is_no_good_is_forgotten_and_the_page_works_without(
     play_http(server.url, token_for(app, "alice"), "alice")
     with app.app_context():
         expired = issue_token("hans", name="Hans", region="DE", ttl=-3600)
-    revoked = token_for(app, "hans", "Hans", "DE")
+    revoked = token_for(app, "hans", "Hans", region="DE")
     status, body, _ = call("POST", server.url + "/api/auth/revoke",
                            headers={"Authorization": f"Bearer {revoked}"})
     assert status == 200, body

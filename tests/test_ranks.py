@@ -11,7 +11,7 @@ from scoreboard.auth import issue_token
 from scoreboard.views import View
 
 from .conftest import REDIS_URL
-from .support import Player, play
+from .harness.players import Player, play
 
 NOW = datetime(2026, 11, 30, 12)
 

@@ -2,7 +2,7 @@
 
 import json
 import threading
-import time
+from collections import Counter
 
 import redis
 from sqlalchemy import select
@@ -12,7 +12,8 @@ from scoreboard.extensions import db
 from scoreboard.leaderboard import ranking_order
 from scoreboard.models import User
 
-from .support import call
+from .harness.servers import call
+from .harness.waiting import wait_for
 
 PLAYERS = ("ann", "ben", "cat", "dan")
 
@@ -69,8 +70,9 @@ class Players:
 
     def wait_for_updates(self, more):
         target = self.updates() + more
-        while self.updates() < target:
-            time.sleep(0.01)
+        wait_for(lambda: self.updates() >= target, f"{more} more accepted updates",
+                 timeout=120, interval=0.01,
+                 show=lambda: sorted(Counter(self.statuses).items()))
 
 
 def test_updates_survive_redis_death_and_cache_is_rebuilt(serve, own_redis):
@@ -97,12 +99,10 @@ def test_updates_survive_redis_death_and_cache_is_rebuilt(serve, own_redis):
     assert sum(scores.values()) == players.updates()
 
     # The next reads after Redis returns rebuild its cache from the database.
-    client = redis.Redis.from_url(own_redis.url)
-    deadline = time.monotonic() + 10
-    while not client.exists(server.env["REDIS_PREFIX"] + "top:all") and time.monotonic() < deadline:
-        board_from_api(server)
-        time.sleep(0.05)
-    cached = json.loads(client.hget(server.env["REDIS_PREFIX"] + "top:all", "body"))
+    with redis.Redis.from_url(own_redis.url) as client:
+        key = server.env["REDIS_PREFIX"] + "top:all"
+        wait_for(lambda: board_from_api(server) and client.exists(key),
+                 "the board's cache to be rebuilt in Redis")
+        cached = json.loads(client.hget(key, "body"))
     assert [{"userId": e["userId"], "score": e["score"]} for e in cached["entries"]] == \
         board_from_database(app)
-    client.close()

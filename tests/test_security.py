@@ -19,7 +19,8 @@ from scoreboard.extensions import db
 from scoreboard.models import User
 
 from .conftest import base_config
-from .support import SECRET, Player
+from .harness import SECRET
+from .harness.players import Player
 
 UPDATE = "/api/scores/update"
 BAD_REQUEST = {"success": False, "error": "Invalid action or request format."}

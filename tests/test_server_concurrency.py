@@ -9,7 +9,7 @@ from scoreboard.auth import issue_token
 from scoreboard.extensions import db
 from scoreboard.models import AuditEvent, User
 
-from .support import call
+from .harness.servers import call
 
 
 def _play(server, token, user_id, rounds):

@@ -1,13 +1,23 @@
 """psycopg2 under gevent: a query waiting on PostgreSQL must not freeze the worker."""
 
 import threading
-import time
 
 import psycopg2
 
 from scoreboard.auth import issue_token
 
-from .support import call
+from .harness.servers import call
+from .harness.waiting import wait_for
+
+
+def lock_waits(database_url) -> int:
+    """How many sessions of this database are waiting on a lock right now."""
+    with psycopg2.connect(database_url) as conn, conn.cursor() as cur:
+        cur.execute("SELECT count(*) FROM pg_stat_activity "
+                    "WHERE datname = current_database() AND wait_event_type = 'Lock'")
+        (count,) = cur.fetchone()
+    conn.close()
+    return count
 
 
 def test_waiting_query_does_not_block_other_requests(serve, database_url, redis_url):
@@ -27,15 +37,16 @@ def test_waiting_query_does_not_block_other_requests(serve, database_url, redis_
         {"userId": "alice", "authToken": token, "actionId": ticket["actionId"]})[:2]))
     update.start()
     try:
-        time.sleep(0.5)  # let the update reach the lock
-        assert not replies, "the update should be waiting on the row lock"
+        wait_for(lambda: lock_waits(database_url) == 1, "the update to wait on the row lock",
+                 show=lambda: replies)
+        assert not replies
         # The only worker is waiting on PostgreSQL for the update, and still serves this.
-        status, body, _ = call("GET", server.url + "/healthz", timeout=5)
+        status, body, _ = call("GET", server.url + "/healthz", timeout=20)
         assert (status, body) == (200, {"status": "ok"})
         assert not replies
     finally:
         blocker.rollback()
         blocker.close()
-        update.join(timeout=10)
+        update.join(timeout=60)
     assert replies == [(200, {"success": True, "message": "Score updated successfully.",
                               "updatedScore": 1})]

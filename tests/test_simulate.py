@@ -3,7 +3,7 @@
 from scoreboard import simulate
 from scoreboard.auth import issue_token
 
-from .support import call
+from .harness.servers import call
 
 
 def test_simulator_moves_the_board(serve, redis_url):

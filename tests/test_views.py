@@ -12,7 +12,7 @@ from scoreboard.auth import issue_token
 from scoreboard.extensions import db
 from scoreboard.models import AuditEvent, GroupMember, User
 
-from .support import Player, play
+from .harness.players import Player, play
 
 MON, TUE, NEXT_MON = datetime(2026, 11, 23, 9), datetime(2026, 11, 24, 9), datetime(2026, 11, 30, 9)
 NOW = datetime(2026, 11, 30, 12)

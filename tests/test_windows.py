@@ -10,7 +10,7 @@ from scoreboard import periods
 from scoreboard.extensions import db
 from scoreboard.models import WindowScore
 
-from .support import play
+from .harness.players import play
 
 
 def windows(app):

@@ -1,0 +1,140 @@
+"""Real processes for the tests and benchmarks: gunicorn serving ``wsgi:app`` as the Procfile
+runs it, and redis-servers of a test's own, each on a free port; plus HTTP calls to them."""
+
+import json
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+import uuid
+from pathlib import Path
+from urllib.error import HTTPError
+from urllib.request import Request, urlopen
+
+from . import SECRET
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def call(method: str, url: str, body=None, headers=None, timeout=30):
+    """One HTTP request to a real server; returns (status, parsed JSON body, headers)."""
+    data = json.dumps(body).encode() if body is not None else None
+    request = Request(url, data=data, method=method, headers=dict(headers or {}))
+    if data is not None:
+        request.add_header("Content-Type", "application/json")
+    try:
+        with urlopen(request, timeout=timeout) as response:
+            return response.status, json.loads(response.read() or b"null"), response.headers
+    except HTTPError as error:
+        with error:  # it holds the connection until closed
+            return error.code, json.loads(error.read() or b"null"), error.headers
+
+
+def metric(server, name: str) -> float:
+    """One figure from a real server's /metrics."""
+    with urlopen(server.url + "/metrics", timeout=10) as response:
+        text = response.read().decode()
+    return float(dict(line.split() for line in text.splitlines())["scoreboard_" + name])
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def wait_for_port(port: int, proc: subprocess.Popen, timeout=60.0) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if proc.poll() is not None:
+            raise RuntimeError(f"process exited with {proc.returncode} before listening")
+        try:
+            socket.create_connection(("127.0.0.1", port), timeout=0.5).close()
+            return
+        except OSError:
+            time.sleep(0.05)
+    raise RuntimeError(f"nothing listening on {port} after {timeout}s")
+
+
+def stop(proc: subprocess.Popen, sig=signal.SIGTERM) -> None:
+    """``sig``, then SIGKILL if it lingers; never leaves the process behind."""
+    if proc.poll() is None:
+        proc.send_signal(sig)
+        try:
+            proc.wait(timeout=15)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait()
+
+
+class RedisServer:
+    """A redis-server of a test's own, on a free port, that the test may kill and restart."""
+
+    def __init__(self, tmp_path):
+        self.port = free_port()
+        self.dir = tmp_path
+        self.proc = None
+
+    @property
+    def url(self) -> str:
+        return f"redis://127.0.0.1:{self.port}/0"
+
+    def start(self) -> "RedisServer":
+        self.proc = subprocess.Popen(
+            ["redis-server", "--port", str(self.port), "--bind", "127.0.0.1", "--save", "",
+             "--appendonly", "no", "--dir", str(self.dir)],
+            stdout=subprocess.DEVNULL,
+        )
+        wait_for_port(self.port, self.proc)
+        return self
+
+    def kill(self) -> None:
+        if self.proc and self.proc.poll() is None:
+            self.proc.kill()
+            self.proc.wait()
+
+
+class Server:
+    """gunicorn with the gevent worker serving wsgi:app, as the Procfile runs it."""
+
+    def __init__(self, database_url, redis_url, *, workers=1, log_dir, **env):
+        self.port = free_port()
+        self.env = {
+            **os.environ,
+            "PORT": str(self.port),
+            "DATABASE_URL": database_url,
+            "REDIS_URL": redis_url or "",
+            "REDIS_PREFIX": f"test:{uuid.uuid4().hex[:12]}:",
+            "JWT_SECRET_KEY": SECRET,
+            "WEB_CONCURRENCY": str(workers),
+            "RATELIMIT_IP": "1000000/minute",
+            "RATELIMIT_START": "1000000/minute",
+            "RATELIMIT_UPDATE": "1000000/minute",
+            **env,
+        }
+        self.log_path = Path(log_dir) / f"gunicorn-{self.port}.log"
+        self.proc = None
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.port}"
+
+    def start(self) -> "Server":
+        with open(self.log_path, "wb") as log:
+            self.proc = subprocess.Popen(
+                [sys.executable, "-m", "gunicorn", "-c", "gunicorn.conf.py", "wsgi:app"],
+                cwd=ROOT, env=self.env, stdout=log, stderr=subprocess.STDOUT,
+            )
+        wait_for_port(self.port, self.proc)
+        return self
+
+    def log(self) -> str:
+        return self.log_path.read_text(errors="replace")
+
+    def stop(self) -> None:
+        """Quick shutdown: a graceful one waits out a second of gunicorn's own loop, and the
+        graceful path has a test of its own."""
+        if self.proc:
+            stop(self.proc, signal.SIGQUIT)
