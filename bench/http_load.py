@@ -1,0 +1,274 @@
+"""HTTP hot paths on ONE gunicorn gevent worker, each as a share of a bare Flask endpoint
+that returns 10 JSON rows on the same stack, measured in the same run.
+
+It starts a fresh PostgreSQL database and a redis-server of its own, a gunicorn with one
+gevent worker (rate limits raised so that they never refuse), and 1,000 players who all
+score today, so that every update can move a board (the worst case). Then, with wrk
+(Debian package) at 16 connections: the bare endpoint, GET /api/scores/top,
+POST /api/actions/start and POST /api/scores/update (every request a unique ticket, each
+counted once: wrk's non-2xx count must stay 0); 3,000 stream opens to their first frame;
+an update on one connection (p50); and, in this process through the Flask test client,
+the database and Redis round trips of one accepted update. ``verify`` must be clean after.
+
+    .venv/bin/python bench/http_load.py --players 1000 --seconds 10
+"""
+
+import argparse
+import asyncio
+import json
+import os
+import re
+import signal
+import statistics
+import subprocess
+import sys
+import time
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+
+import psycopg2
+import redis.connection
+from sqlalchemy import event
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+from bench.stream_fanout import fresh_database  # noqa: E402
+from scoreboard import create_app  # noqa: E402
+from scoreboard.auth import issue_token  # noqa: E402
+from scoreboard.extensions import db  # noqa: E402
+from tests.harness import SECRET  # noqa: E402
+from tests.harness.players import play_http  # noqa: E402
+from tests.harness.servers import (RedisServer, Server, free_port, stop,  # noqa: E402
+                                   wait_for_port)
+
+LUA = Path(__file__).with_name("http_load.lua")
+STREAM_REQUEST = b"GET /api/scores/stream HTTP/1.1\r\nHost: bench\r\n\r\n"
+UNITS = {"us": 1e-3, "ms": 1.0, "s": 1000.0}
+
+
+def wrk(url: str, seconds: float, connections=16, script=()) -> dict:
+    """One wrk run; requests/s, p50 and p99 in ms, and the replies that were not 2xx/3xx."""
+    command = ["wrk", "-t1", f"-c{connections}", f"-d{int(seconds)}s", "--latency"]
+    if script:
+        command += ["-s", str(LUA), url, "--", *script]
+    else:
+        command.append(url)
+    out = subprocess.run(command, capture_output=True, text=True, check=True).stdout
+
+    def latency(label):
+        value, unit = re.search(rf"{label}\s+([\d.]+)(us|ms|s)\b", out).groups()
+        return float(value) * UNITS[unit]
+
+    bad = re.search(r"Non-2xx or 3xx responses: (\d+)", out)
+    errors = re.search(r"Socket errors: (.*)", out)
+    return {"rate": float(re.search(r"Requests/sec:\s+([\d.]+)", out)[1]),
+            "p50": latency("50%"), "p99": latency("99%"),
+            "bad": int(bad[1]) if bad else 0, "errors": errors[1] if errors else None,
+            "requests": int(re.search(r"(\d+) requests in", out)[1])}
+
+
+def tickets(database: str, players: list[str], count: int) -> list[tuple[str, str]]:
+    """``count`` fresh click tickets, dealt to the players in turn: (ticket id, user id)."""
+    with psycopg2.connect(database) as conn, conn.cursor() as cur:
+        cur.execute(
+            """INSERT INTO action_tickets
+                   (id, user_id, action_type, points, created_at, not_before, expires_at)
+               SELECT 'b' || lpad(g::text, 9, '0') || md5(random()::text), (%s)[g %% %s + 1],
+                      'click', 1, now() AT TIME ZONE 'utc' - interval '1 minute',
+                      now() AT TIME ZONE 'utc' - interval '1 minute',
+                      now() AT TIME ZONE 'utc' + interval '1 hour'
+               FROM generate_series(1, %s) AS g ORDER BY g RETURNING id, user_id""",
+            (players, len(players), count))
+        made = cur.fetchall()
+    conn.close()
+    return made
+
+
+def write_lines(path: Path, lines) -> Path:
+    path.write_text("\n".join(lines) + "\n")
+    return path
+
+
+async def open_streams(port: int, count: int) -> float:
+    """Open ``count`` streams at once; seconds until every one has its first snapshot."""
+    loop = asyncio.get_running_loop()
+    remaining = count
+    done = loop.create_future()
+
+    class First(asyncio.Protocol):
+        seen = b""
+
+        def connection_made(self, transport):
+            transport.write(STREAM_REQUEST)
+
+        def data_received(self, data):
+            nonlocal remaining
+            if self.seen is None:
+                return
+            self.seen += data
+            if b"event: scoreboard" in self.seen:
+                self.seen = None
+                remaining -= 1
+                if remaining == 0:
+                    done.set_result(time.monotonic())
+
+    began = time.monotonic()
+    transports = []
+    for start in range(0, count, 500):
+        made = await asyncio.gather(*(loop.create_connection(First, "127.0.0.1", port)
+                                      for _ in range(min(500, count - start))))
+        transports += [t for t, _ in made]
+    finished = await asyncio.wait_for(done, 120)
+    for transport in transports:
+        transport.close()
+    return finished - began
+
+
+def round_trips(database: str, redis_url: str, prefix: str, token: str, user: str,
+                samples=20) -> tuple[float, float]:
+    """Database and Redis round trips of one accepted update (median), counted below the
+    drivers: every statement, COMMIT and ROLLBACK sent to PostgreSQL, every write to Redis."""
+    counts = {"db": 0, "redis": 0}
+
+    class Cursor(psycopg2.extensions.cursor):
+        def execute(self, *args, **kwargs):
+            counts["db"] += 1
+            return super().execute(*args, **kwargs)
+
+    class Connection(psycopg2.extensions.connection):
+        def cursor(self, *args, **kwargs):
+            kwargs.setdefault("cursor_factory", Cursor)
+            return super().cursor(*args, **kwargs)
+
+        def commit(self):
+            counts["db"] += self.status == psycopg2.extensions.STATUS_BEGIN
+            return super().commit()
+
+        def rollback(self):
+            counts["db"] += self.status == psycopg2.extensions.STATUS_BEGIN
+            return super().rollback()
+
+    send = redis.connection.AbstractConnection.send_packed_command
+
+    def counted_send(self, *args, **kwargs):
+        counts["redis"] += 1
+        return send(self, *args, **kwargs)
+
+    redis.connection.AbstractConnection.send_packed_command = counted_send
+    try:
+        app = create_app({"SQLALCHEMY_DATABASE_URI": database, "REDIS_URL": redis_url,
+                          "REDIS_PREFIX": prefix, "JWT_SECRET_KEY": SECRET,
+                          "RATELIMIT_IP": "1000000/minute",
+                          "RATELIMIT_UPDATE": "1000000/minute", "LOG_LEVEL": "WARNING"})
+        with app.app_context():
+            @event.listens_for(db.engine, "do_connect")
+            def counting(dialect, record, cargs, cparams):
+                cparams["connection_factory"] = Connection
+
+            db.engine.dispose()
+        client = app.test_client()
+        found = {"db": [], "redis": []}
+        for (ticket, _), n in zip(tickets(database, [user], samples + 2), range(samples + 2)):
+            counts.update(db=0, redis=0)
+            reply = client.post("/api/scores/update", json={
+                "userId": user, "authToken": token, "actionId": ticket})
+            assert reply.status_code == 200, reply.json
+            if n >= 2:  # the first ones open the pools
+                found["db"].append(counts["db"])
+                found["redis"].append(counts["redis"])
+        return statistics.median(found["db"]), statistics.median(found["redis"])
+    finally:
+        redis.connection.AbstractConnection.send_packed_command = send
+
+
+def main():
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--players", type=int, default=1000)
+    parser.add_argument("--seconds", type=float, default=10)
+    parser.add_argument("--streams", type=int, default=3000)
+    args = parser.parse_args()
+    try:
+        import uvloop
+
+        uvloop.install()
+    except ImportError:
+        pass
+    tmp = Path(os.environ.get("TMPDIR", "/tmp")) / f"http-bench-{os.getpid()}"
+    tmp.mkdir(parents=True, exist_ok=True)
+    database = fresh_database("scoreboard_http_bench")
+    own_redis = RedisServer(tmp).start()
+    server = Server(database, own_redis.url, log_dir=tmp, WEB_CONCURRENCY="1",
+                    STREAM_MAX_PER_IP="1000000", WORKER_CONNECTIONS=str(args.streams + 1000),
+                    RATELIMIT_IP="100000000/minute", RATELIMIT_START="100000000/minute",
+                    RATELIMIT_UPDATE="100000000/minute").start()
+    bare_port = free_port()
+    bare = subprocess.Popen(  # the same gunicorn settings, one gevent worker
+        [sys.executable, "-m", "gunicorn", "-c", "gunicorn.conf.py", "bench.bare_app:app"],
+        cwd=ROOT, env={**os.environ, "PORT": str(bare_port)}, stderr=subprocess.DEVNULL)
+    try:
+        wait_for_port(bare_port, bare)
+        tokens_app = create_app({"SQLALCHEMY_DATABASE_URI": database, "JWT_SECRET_KEY": SECRET})
+        players = [f"p{n:04d}" for n in range(args.players)]
+        with tokens_app.app_context():
+            tokens = {p: issue_token(p, name=f"Player {p}") for p in players}
+        began = time.monotonic()
+        with ThreadPoolExecutor(16) as pool:  # everyone scores today: every update can move
+            list(pool.map(lambda p: play_http(server.url, tokens[p], p), players))
+        print(f"seeded {len(players)} players in {time.monotonic() - began:.1f} s", flush=True)
+
+        results = {}
+        wrk(f"http://127.0.0.1:{bare_port}/rows", 2)  # warm-up
+        results["bare"] = wrk(f"http://127.0.0.1:{bare_port}/rows", args.seconds)
+        wrk(server.url + "/api/scores/top", 2)
+        results["top"] = wrk(server.url + "/api/scores/top", args.seconds)
+        results["start"] = wrk(server.url, args.seconds, script=(
+            "start", str(write_lines(tmp / "tokens.txt", [tokens[p] for p in players] * 50))))
+        budget = int(max(results["start"]["rate"], 200) * args.seconds * 3)
+        bodies = [json.dumps({"userId": u, "authToken": tokens[u], "actionId": t})
+                  for t, u in tickets(database, players, budget)]
+        results["update"] = wrk(server.url, args.seconds, script=(
+            "update", str(write_lines(tmp / "updates.txt", bodies))))
+        single = [json.dumps({"userId": u, "authToken": tokens[u], "actionId": t})
+                  for t, u in tickets(database, players, 20000)]
+        results["single"] = wrk(server.url, 5, connections=1, script=(
+            "update", str(write_lines(tmp / "single.txt", single))))
+        elapsed = asyncio.run(open_streams(server.port, args.streams))
+        results["streams"] = {"rate": args.streams / elapsed}
+        trips = round_trips(database, own_redis.url, server.env["REDIS_PREFIX"],
+                            tokens[players[0]], players[0])
+        verified = subprocess.run(
+            [sys.executable, "-m", "flask", "--app", "wsgi", "scoreboard", "verify"],
+            cwd=ROOT, env=server.env, capture_output=True, text=True)
+    finally:
+        server.stop()
+        stop(bare, signal.SIGQUIT)
+        own_redis.kill()
+
+    base = results["bare"]["rate"]
+    print(f"\nbare 10-row endpoint: {base:.0f} req/s (p99 {results['bare']['p99']:.1f} ms)\n")
+    print("| path | req/s | share of the 10-row endpoint | p50 ms | p99 ms |")
+    print("|---|---|---|---|---|")
+    for name, label in [("top", "`GET /api/scores/top`"),
+                        ("start", "`POST /api/actions/start`"),
+                        ("update", "`POST /api/scores/update`, accepted"),
+                        ("streams", f"stream opens, {args.streams:,} streams to first frame")]:
+        r = results[name]
+        p50 = f"{r['p50']:.1f}" if "p50" in r else ""
+        p99 = f"{r['p99']:.1f}" if "p99" in r else ""
+        print(f"| {label} | {r['rate']:.1f} | {r['rate'] / base:.3f} | {p50} | {p99} |")
+    for name, r in results.items():
+        if r.get("bad") or r.get("errors"):
+            print(f"!! {name}: {r['bad']} non-2xx replies, socket errors: {r['errors']}")
+    print(f"\nupdates: {results['update']['requests']} accepted at c=16; "
+          f"single connection p50 {results['single']['p50']:.2f} ms, "
+          f"p99 {results['single']['p99']:.2f} ms")
+    print(f"round trips per accepted update: database {trips[0]:g}, Redis {trips[1]:g}")
+    print("verify:", verified.stdout.strip().splitlines()[-1] if verified.stdout else
+          verified.stderr.strip()[-300:])
+    if verified.returncode:
+        sys.exit("verify found differences")
+
+
+if __name__ == "__main__":
+    main()
