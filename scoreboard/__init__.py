@@ -9,7 +9,7 @@ from werkzeug.middleware.proxy_fix import ProxyFix
 
 import config as settings
 
-from . import api, auth, cli, errors, health, logs, openapi, page, stream
+from . import api, auth, cli, errors, health, logs, openapi, page, reconnect, stream
 from .broker import MemoryBroker, RedisBroker
 from .extensions import db, limiter, migrate
 from .hub import Hub
@@ -40,6 +40,7 @@ def create_app(config: dict | None = None) -> Flask:
     app.register_blueprint(stream.bp)
     app.register_blueprint(page.bp)
     app.register_blueprint(openapi.bp)
+    reconnect.init_app(app)
     if app.config["PROXY_HOPS"]:
         app.wsgi_app = ProxyFix(app.wsgi_app, x_for=app.config["PROXY_HOPS"])
     return app
@@ -78,7 +79,8 @@ def _configure_storage(app: Flask) -> None:
 
 def _engine_options(config) -> dict:
     """Bounded waits, so a stalled database answers 503 instead of holding requests."""
-    options = {"pool_pre_ping": True, "pool_timeout": 5}
+    # No pre-ping: a dead connection costs one retry (reconnect.py), not a round trip each time.
+    options = {"pool_timeout": 5}
     if config["SQLALCHEMY_DATABASE_URI"].startswith("postgresql"):
         options["connect_args"] = {
             "connect_timeout": 5,

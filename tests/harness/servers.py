@@ -26,10 +26,17 @@ def call(method: str, url: str, body=None, headers=None, timeout=30):
         request.add_header("Content-Type", "application/json")
     try:
         with urlopen(request, timeout=timeout) as response:
-            return response.status, json.loads(response.read() or b"null"), response.headers
+            return response.status, _json(response.status, response.read()), response.headers
     except HTTPError as error:
         with error:  # it holds the connection until closed
-            return error.code, json.loads(error.read() or b"null"), error.headers
+            return error.code, _json(error.code, error.read()), error.headers
+
+
+def _json(status: int, body: bytes):
+    try:
+        return json.loads(body or b"null")
+    except ValueError:
+        raise AssertionError(f"{status} reply is not JSON: {body[:300]!r}") from None
 
 
 def metric(server, name: str) -> float:
