@@ -9,12 +9,15 @@ from .extensions import db
 
 # SQLite only auto-increments INTEGER PRIMARY KEY columns; PostgreSQL gets BIGINT.
 BigId = BigInteger().with_variant(Integer, "sqlite")
+# A player id as the board orders it: by its bytes, as Redis and SQLite compare (migration
+# 0006); PostgreSQL would otherwise use the database's collation.
+RankedId = String(64).with_variant(String(64, collation="C"), "postgresql")
 
 
 class User(db.Model):
     __tablename__ = "users"
 
-    id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    id: Mapped[str] = mapped_column(RankedId, primary_key=True)
     display_name: Mapped[str] = mapped_column(String(64))
     region: Mapped[str | None] = mapped_column(String(8))
     score: Mapped[int] = mapped_column(BigInteger, default=0)
@@ -143,7 +146,7 @@ class WindowScore(db.Model):
     __tablename__ = "window_scores"
 
     period: Mapped[str] = mapped_column(String(16), primary_key=True)
-    user_id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    user_id: Mapped[str] = mapped_column(RankedId, primary_key=True)
     score: Mapped[int] = mapped_column(BigInteger)
     score_reached_at: Mapped[datetime]
     # The player's region, copied here so a region's window is one index range.
