@@ -1,0 +1,117 @@
+"""'This week' and 'Today': each streams its own board, live; a reload keeps the view; the
+arrow keys move between the views, past an unavailable one, and wrap around."""
+
+from playwright.sync_api import expect
+
+from ..harness.players import token_for
+from .conftest import STREAM
+from .helpers import (RECORD_STREAMS, board_version, choose, expect_ids, expect_open_streams,
+                      expect_score, expect_state, expect_version, plays, radio, top_ids)
+
+
+def alice_and_bob(served):
+    """Alice 2, Bob 1 (everything so far happened this week, and today); their tokens."""
+    server, app = served
+    alice, bob = token_for(app, "alice"), token_for(app, "bob")
+    plays(server, alice, "alice", 2)
+    plays(server, bob, "bob")
+    return server, alice, bob
+
+
+def test_this_week_shows_the_week_board_from_its_own_stream(served, open_page):
+    server, _, bob = alice_and_bob(served)
+    page, problems = open_page(server.url + "/", init_scripts=[RECORD_STREAMS])
+    expect_state(page, "live")
+    expect_ids(page, ["alice", "bob"])
+
+    with page.expect_request("**/api/scores/stream?period=week"):
+        choose(page, "This week")
+    expect(radio(page, "This week")).to_be_checked()
+    assert page.url == server.url + "/?view=week"
+    expect(page.get_by_role("table", name="Top 10 players this week")).to_be_visible()
+    expect_ids(page, ["alice", "bob"])
+    expect_open_streams(page, ["?period=week"])
+    expect_version(page, board_version(server, "?period=week"))
+
+    plays(server, bob, "bob", 2)
+    expect_score(page, "bob", 3)
+    expect_ids(page, ["bob", "alice"])
+    expect_version(page, board_version(server, "?period=week"))
+    assert problems == [], problems
+
+
+def test_today_shows_the_day_board_from_its_own_stream(served, open_page):
+    server, _, bob = alice_and_bob(served)
+    page, problems = open_page(server.url + "/", init_scripts=[RECORD_STREAMS])
+    expect_state(page, "live")
+    expect_ids(page, ["alice", "bob"])
+
+    with page.expect_request("**/api/scores/stream?period=day"):
+        choose(page, "Today")
+    expect(radio(page, "Today")).to_be_checked()
+    assert page.url == server.url + "/?view=day"
+    expect(page.get_by_role("table", name="Top 10 players today")).to_be_visible()
+    expect_ids(page, ["alice", "bob"])
+    expect_open_streams(page, ["?period=day"])
+    expect_version(page, board_version(server, "?period=day"))
+
+    plays(server, bob, "bob", 2)
+    expect_score(page, "bob", 3)
+    expect_ids(page, ["bob", "alice"])
+    assert top_ids(server, "?period=day")[0] == ["bob", "alice"]
+    assert problems == [], problems
+
+
+def test_a_reload_keeps_the_period_view(served, open_page):
+    server, _, bob = alice_and_bob(served)
+    page, problems = open_page(server.url + "/", init_scripts=[RECORD_STREAMS])
+    expect_ids(page, ["alice", "bob"])
+    choose(page, "Today")
+    expect(page.get_by_role("table", name="Top 10 players today")).to_be_visible()
+
+    with page.expect_request("**/api/scores/stream?period=day"):
+        page.reload()
+    expect_state(page, "live")
+    expect(radio(page, "Today")).to_be_checked()
+    assert page.url == server.url + "/?view=day"
+    expect_ids(page, ["alice", "bob"])
+    plays(server, bob, "bob", 2)
+    expect_score(page, "bob", 3)
+    expect_open_streams(page, ["?period=day"])
+    assert problems == [], problems
+
+
+def test_arrow_keys_move_between_views_past_the_unavailable_one_and_wrap_around(
+    served, open_page
+):
+    server, _, _ = alice_and_bob(served)
+    page, problems = open_page(server.url + "/", init_scripts=[RECORD_STREAMS])
+    expect_state(page, "live")
+    expect_ids(page, ["alice", "bob"])
+
+    # "My region" needs a player: the arrow passes it by.
+    radio(page, "Global").focus()
+    with page.expect_request("**/api/scores/stream?period=week"):
+        page.keyboard.press("ArrowRight")
+    expect(radio(page, "This week")).to_be_checked()
+    expect(radio(page, "This week")).to_be_focused()
+    assert page.url == server.url + "/?view=week"
+
+    with page.expect_request("**/api/scores/stream?period=day"):
+        page.keyboard.press("ArrowRight")
+    expect(radio(page, "Today")).to_be_checked()
+    expect(radio(page, "Today")).to_be_focused()
+    assert page.url == server.url + "/?view=day"
+
+    # From the last view back to the first: the whole board.
+    with page.expect_request(STREAM):
+        page.keyboard.press("ArrowRight")
+    expect(radio(page, "Global")).to_be_checked()
+    expect(radio(page, "Global")).to_be_focused()
+    assert page.url == server.url + "/"
+    expect(page.get_by_role("table", name="Top 10 players", exact=True)).to_be_visible()
+    expect_open_streams(page, [""])
+    expect_ids(page, ["alice", "bob"])
+    expect_version(page, board_version(server))
+    expect_state(page, "live")
+    assert problems == [], problems
