@@ -64,6 +64,9 @@ def from_env(env=None) -> dict:
         "GROUP_MAX_MEMBERS": _int(env, "GROUP_MAX_MEMBERS", 500),
         "TICKET_TTL_SECONDS": _int(env, "TICKET_TTL_SECONDS", 900),
         "TOP_CACHE_TTL_SECONDS": _int(env, "TOP_CACHE_TTL_SECONDS", 300),
+        # A worker serves its copy of a board until a change notice retires it, and never
+        # longer than this, in case a notice is lost (the subscription was down).
+        "TOP_LOCAL_MAX_AGE_SECONDS": float(env.get("TOP_LOCAL_MAX_AGE_SECONDS") or 1.0),
         "MAX_CONTENT_LENGTH": _int(env, "MAX_BODY_BYTES", 4096),
         "STREAM_HEARTBEAT_SECONDS": float(env.get("STREAM_HEARTBEAT_SECONDS") or 15),
         "STREAM_LIFETIME_SECONDS": float(env.get("STREAM_LIFETIME_SECONDS") or 600),

@@ -28,13 +28,18 @@ def post_fork(server, worker):
 
 
 def post_worker_init(worker):
-    """On SIGTERM, end this worker's streams at once so a deploy is not held up by them."""
+    """Subscribe to change notices now, so this worker's copies of the boards are retired
+    as soon as any worker changes them; and on SIGTERM, end its streams at once so a deploy
+    is not held up by them."""
     import signal
 
     import gevent
 
+    hub = worker.wsgi.extensions["scoreboard.hub"]
+    hub.start()
+
     def stop_streams_then_exit(signum, frame):
-        gevent.spawn(worker.wsgi.extensions["scoreboard.hub"].stop)
+        gevent.spawn(hub.stop)
         worker.handle_exit(signum, frame)
 
     signal.signal(signal.SIGTERM, stop_streams_then_exit)

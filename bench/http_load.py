@@ -203,9 +203,12 @@ def main():
                     RATELIMIT_IP="100000000/minute", RATELIMIT_START="100000000/minute",
                     RATELIMIT_UPDATE="100000000/minute").start()
     bare_port = free_port()
-    bare = subprocess.Popen(  # the same gunicorn settings, one gevent worker
-        [sys.executable, "-m", "gunicorn", "-c", "gunicorn.conf.py", "bench.bare_app:app"],
-        cwd=ROOT, env={**os.environ, "PORT": str(bare_port)}, stderr=subprocess.DEVNULL)
+    # gunicorn.conf.py's serving settings without its hooks for the service (run from bench/,
+    # where gunicorn finds no gunicorn.conf.py to load by itself).
+    bare = subprocess.Popen(
+        [sys.executable, "-m", "gunicorn", "-k", "gevent", "-w", "1", "--worker-connections",
+         "12000", "--keep-alive", "5", "-b", f"127.0.0.1:{bare_port}", "bare_app:app"],
+        cwd=ROOT / "bench", stderr=subprocess.DEVNULL)
     try:
         wait_for_port(bare_port, bare)
         tokens_app = create_app({"SQLALCHEMY_DATABASE_URI": database, "JWT_SECRET_KEY": SECRET})

@@ -13,6 +13,8 @@ from . import api, auth, cli, errors, health, logs, openapi, page, reconnect, st
 from .broker import MemoryBroker, RedisBroker
 from .extensions import db, limiter, migrate
 from .hub import Hub
+from .local_boards import LocalBoards
+from .readlimit import ReadLimiter
 from .store import MemoryStore, RedisStore, connection_pool
 
 REQUEST_ID = re.compile(r"[A-Za-z0-9._-]{1,64}")
@@ -67,8 +69,10 @@ def _configure_storage(app: Flask) -> None:
         store, broker = MemoryStore(), MemoryBroker()
     app.extensions["scoreboard.store"] = store
     app.extensions["scoreboard.broker"] = broker
-    app.extensions["scoreboard.hub"] = Hub(app, broker)
-    app.extensions["scoreboard.newest_version"] = {}  # per view: see leaderboard.current_snapshot
+    boards = app.extensions["scoreboard.local_boards"] = LocalBoards(
+        config["TOP_LOCAL_MAX_AGE_SECONDS"])
+    app.extensions["scoreboard.hub"] = Hub(app, broker, boards)
+    app.extensions["scoreboard.read_limiter"] = ReadLimiter(config["RATELIMIT_IP"])
     config["RATELIMIT_STORAGE_URI"] = redis_url or "memory://"
     config["RATELIMIT_KEY_PREFIX"] = config["REDIS_PREFIX"] + "limits"
     # A Redis outage should loosen rate limiting to per-process counts, not fail requests;

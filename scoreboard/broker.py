@@ -8,14 +8,17 @@ import gevent
 import redis
 from flask import current_app
 
+from .local_boards import local_boards
 from .store import StoreUnavailable
 
 log = logging.getLogger(__name__)
 
 
 def publish_change(version: int, views: list[str]) -> None:
-    """Announce that ``views`` changed at ``version``; a lost notice only delays streams until
-    their next poll."""
+    """Announce that ``views`` changed at ``version``: to this worker at once (its own next
+    read must see the change), to every worker through the broker. A lost notice only delays
+    other workers until their copies age out and their streams' next poll."""
+    local_boards().retire(views, version)
     try:
         current_app.extensions["scoreboard.broker"].publish(version, views)
     except StoreUnavailable as exc:

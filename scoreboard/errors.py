@@ -34,8 +34,9 @@ _MESSAGES = {
 class ApiError(HTTPException):
     """A domain error with its status and message, rendered by the one handler below."""
 
-    def __init__(self, status: int, message: str | None = None):
+    def __init__(self, status: int, message: str | None = None, retry_after: int | None = None):
         self.code = status
+        self.retry_after = retry_after  # seconds, for a 429 or 503
         super().__init__(description=message or _MESSAGES.get(status))
 
 
@@ -60,6 +61,8 @@ def _handle_http(exc: HTTPException):
     response = error_response(exc.code or 500, message)
     if isinstance(exc, RateLimitExceeded):
         response.headers["Retry-After"] = str(_seconds_to_reset())
+    elif getattr(exc, "retry_after", None):
+        response.headers["Retry-After"] = str(exc.retry_after)
     if exc.code == 405 and exc.valid_methods:
         response.headers["Allow"] = ", ".join(exc.valid_methods)
     return response

@@ -7,7 +7,6 @@ which finishes the partial frame and then sends only the newest one: a slow clie
 most two frames and never delays the others.
 """
 
-import json
 import logging
 import socket
 import time
@@ -28,11 +27,6 @@ log = logging.getLogger(__name__)
 def chunk(payload: bytes) -> bytes:
     """HTTP/1.1 chunked framing, as gunicorn uses for a streamed body of unknown length."""
     return b"%X\r\n%s\r\n" % (len(payload), payload)
-
-
-def sse_event(snapshot) -> bytes:
-    data = json.dumps(snapshot.body(), sort_keys=True, separators=(",", ":"))
-    return f"id: {snapshot.version}\nevent: scoreboard\ndata: {data}\n\n".encode()
 
 
 HEARTBEAT = b": heartbeat\n\n"
@@ -114,9 +108,10 @@ class Hub:
     only that view is read and sent, and a view nobody watches has no channel at all.
     """
 
-    def __init__(self, app, broker):
+    def __init__(self, app, broker, boards):
         self.app = app
         self.broker = broker
+        self.boards = boards  # this worker's copies of the boards, retired by the same notices
         config = app.config
         self.heartbeat = config["STREAM_HEARTBEAT_SECONDS"]
         self.min_interval = config["STREAM_MIN_INTERVAL_SECONDS"]
@@ -133,6 +128,7 @@ class Hub:
     # -- the broker's side --------------------------------------------------------------
     def notify(self, views=None, version: int | None = None) -> None:
         """A change notice for ``views`` (or, with none, a reason to look at every view)."""
+        self.boards.retire(views, version)
         if not self._started:
             return
         names = self.channels if views is None else views
@@ -220,7 +216,7 @@ class Hub:
                 return False
         if snapshot.version <= channel.version:
             return False
-        payload = sse_event(snapshot)
+        payload = snapshot.sse_frame
         channel.version, channel.frames = snapshot.version, (chunk(payload), payload)
         return True
 

@@ -3,11 +3,13 @@
 import json
 import logging
 from dataclasses import dataclass
+from functools import cached_property
 
 from flask import current_app
 from sqlalchemy import select, true, update
 
 from .broker import publish_change
+from .local_boards import local_boards
 from .extensions import db
 from .models import BoardState, GroupMember
 from .store import StoreUnavailable
@@ -27,7 +29,9 @@ def ranking_order(columns):
 
 @dataclass(frozen=True)
 class Snapshot:
-    """The top of the board at one version; versions only go up."""
+    """The top of the board at one version; versions only go up. Its renderings (the JSON of
+    /top for each page size, the SSE frame) are encoded once, when first asked for, and then
+    served as bytes to every request and stream of this worker."""
 
     version: int
     entries: tuple
@@ -38,6 +42,19 @@ class Snapshot:
     def etag(self, limit: int = 10) -> str:
         return f"v{self.version}-{limit}"
 
+    def encoded(self, limit: int = 10) -> bytes:
+        """The body of /top for ``limit`` rows, as jsonify would write it."""
+        pages = self.__dict__.setdefault("_pages", {})  # frozen: set beside the fields
+        page = pages.get(limit)
+        if page is None:
+            page = pages[limit] = _dumps(self.body(limit)) + b"\n"
+        return page
+
+    @cached_property
+    def sse_frame(self) -> bytes:
+        """The Server-Sent Event of this snapshot: the same JSON as /top's first page."""
+        return b"id: %d\nevent: scoreboard\ndata: %s\n\n" % (self.version, _dumps(self.body()))
+
     def to_json(self) -> str:
         return json.dumps({"version": self.version, "entries": self.entries})
 
@@ -45,6 +62,10 @@ class Snapshot:
     def from_json(cls, text: str) -> "Snapshot":
         data = json.loads(text)
         return cls(data["version"], tuple(data["entries"]))
+
+
+def _dumps(body: dict) -> bytes:
+    return json.dumps(body, sort_keys=True, separators=(",", ":")).encode()
 
 
 def read_snapshot(view: View = ALL) -> Snapshot:
@@ -108,27 +129,24 @@ def announce_change(version: int, views) -> None:
 
 
 def current_snapshot(view: View = ALL) -> Snapshot:
-    """A view as of now: from the cache; from the database, rebuilding the cache, when the
-    cache is missing or stale, older than a version this process has already served, or
-    may have missed writes while the store was away; straight from the database when the
-    store is down."""
+    """A view as of now: from this worker's memory while no change notice has retired it;
+    then from the shared cache; from the database, rebuilding the cache, when the cache is
+    missing or stale, older than a version this worker has already served, or may have
+    missed writes while the store was away; straight from the database when the store is
+    down."""
+    boards = local_boards()
+    held = boards.get(view.key)
+    if held is not None:
+        return held
     store = _store()
     try:
         cached = store.get_top(view.key)
     except StoreUnavailable:
-        return _served(view, read_snapshot(view))
-    newest = current_app.extensions["scoreboard.newest_version"]
-    if (cached is None or cached[1] is None or cached[0] < newest.get(view.key, 0)
+        return boards.keep(view.key, read_snapshot(view))
+    if (cached is None or cached[1] is None or cached[0] < boards.served(view.key)
             or store.take_recovered("board")):
-        return _served(view, refresh_cache(view))
-    return _served(view, Snapshot.from_json(cached[1]))
-
-
-def _served(view: View, snapshot: Snapshot) -> Snapshot:
-    """Remember the newest version this process handed out, so it never hands out less."""
-    newest = current_app.extensions["scoreboard.newest_version"]
-    newest[view.key] = max(newest.get(view.key, 0), snapshot.version)
-    return snapshot
+        return boards.keep(view.key, refresh_cache(view))
+    return boards.keep(view.key, Snapshot.from_json(cached[1]))
 
 
 def touches_top(view: View, score: int) -> bool:

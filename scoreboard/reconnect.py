@@ -31,6 +31,8 @@ def _close_session(exc) -> None:
     """End the request's session. Closing only rolls back what was not committed, so a
     failure here means the connection died meanwhile: drop it, and keep the reply already
     made (a 503, say) instead of a server error page."""
+    if not db.session.registry.has():
+        return  # the request never used the database
     try:
         db.session.close()
     except DBAPIError as error:

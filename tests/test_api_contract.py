@@ -218,6 +218,14 @@ def test_ip_rate_limit_applies_before_authentication(make_app, backend):
     assert "Retry-After" in replies[-1].headers
 
 
+def test_ip_rate_limit_applies_to_board_reads(make_app, backend):
+    client = make_app(backend, RATELIMIT_IP="3/minute").test_client()
+    replies = [client.get("/api/scores/top") for _ in range(4)]
+    assert [r.status_code for r in replies] == [200, 200, 200, 429]
+    assert replies[-1].json == {"success": False, "error": "Too many requests. Try again later."}
+    assert 0 < int(replies[-1].headers["Retry-After"]) <= 60
+
+
 def test_top_shape_order_limit_and_etag(app, player, client):
     for name, plays in (("carol", 2), ("alice", 3), ("bob", 2)):
         p = player(name, name=name.title())

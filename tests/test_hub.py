@@ -4,13 +4,13 @@ import gevent
 from gevent import socket
 
 from scoreboard.broker import MemoryBroker
-from scoreboard.hub import Client, Hub, chunk, sse_event
+from scoreboard.hub import Client, Hub, chunk
 from scoreboard.leaderboard import Snapshot
 
 
 def test_chunk_and_event_framing():
     assert chunk(b"hello") == b"5\r\nhello\r\n"
-    frame = sse_event(Snapshot(7, ({"userId": "a", "score": 1, "rank": 1, "displayName": "A"},)))
+    frame = Snapshot(7, ({"userId": "a", "score": 1, "rank": 1, "displayName": "A"},)).sse_frame
     assert frame == (b'id: 7\nevent: scoreboard\ndata: {"topScores":[{"displayName":"A",'
                      b'"rank":1,"score":1,"userId":"a"}],"version":7}\n\n')
 
@@ -71,7 +71,7 @@ def test_a_notice_wakes_only_its_views_streams(make_app):
         return load
 
     broker = MemoryBroker()
-    hub = Hub(app, broker)
+    hub = Hub(app, broker, app.extensions["scoreboard.local_boards"])
     hub.start()
     sockets = {}
     for view in boards:

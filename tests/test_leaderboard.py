@@ -99,7 +99,9 @@ def test_board_is_read_from_the_database_when_the_store_fails(app):
 
 @pytest.mark.parametrize("backend", ["postgres"])
 def test_redis_down_then_back_rebuilds_from_the_database(make_app, own_redis, backend):
-    app = make_app(backend, REDIS_URL=own_redis.url, REDIS_RETRY_SECONDS=0)
+    # No copies in the worker's memory: this is about the shared cache.
+    app = make_app(backend, REDIS_URL=own_redis.url, REDIS_RETRY_SECONDS=0,
+                   TOP_LOCAL_MAX_AGE_SECONDS=0)
     play(app, "amy", 1)
     own_redis.kill()
     play(app, "bob", 3)  # the cache misses this: Redis is gone
@@ -113,7 +115,8 @@ def test_redis_down_then_back_rebuilds_from_the_database(make_app, own_redis, ba
     assert store.get_top("all")[0] == snapshot.version
 
 
-def test_a_process_never_serves_an_older_version_than_it_already_served(app):
+def test_a_process_never_serves_an_older_version_than_it_already_served(make_app, backend):
+    app = make_app(backend, TOP_LOCAL_MAX_AGE_SECONDS=0)  # every read asks the shared cache
     play(app, "amy", 2)
     store = app.extensions["scoreboard.store"]
     with app.app_context():

@@ -1,0 +1,61 @@
+"""This worker's copy of the boards it serves: each view's newest snapshot, whose encoded
+bytes every read and every stream's first frame share. A change notice for a view (from this
+process's own writes, or from the worker's one broker subscription) retires the copy; a short
+maximum age is the safety net for a notice that never arrived."""
+
+import time
+
+from flask import current_app
+
+MAX_VIEWS = 1024  # groups and past windows are many; only the busy ones need to stay
+
+
+class LocalBoards:
+    def __init__(self, max_age: float):
+        self.max_age = max_age
+        self._held = {}  # view key -> (snapshot, monotonic time it was fetched)
+        self._announced = {}  # view key -> newest version a notice named
+        self._served = {}  # view key -> newest version handed out: never hand out less
+
+    def get(self, key: str):
+        """The view's snapshot if this worker holds one that no notice has overtaken."""
+        held = self._held.get(key)
+        if held is None:
+            return None
+        snapshot, fetched = held
+        if (snapshot.version < self._announced.get(key, 0)
+                or time.monotonic() - fetched > self.max_age):
+            return None
+        return snapshot
+
+    def served(self, key: str) -> int:
+        return self._served.get(key, 0)
+
+    def keep(self, key: str, snapshot):
+        """Hand out ``snapshot`` for ``key``, and keep it for the next reads."""
+        if snapshot.version < self._served.get(key, 0):
+            return snapshot
+        self._served[key] = snapshot.version
+        if snapshot.version >= self._announced.get(key, 0):  # a notice may have overtaken it
+            if key not in self._held and len(self._held) >= MAX_VIEWS:
+                del self._held[next(iter(self._held))]  # the one fetched longest ago
+            self._held[key] = (snapshot, time.monotonic())
+        return snapshot
+
+    def retire(self, keys=None, version: int | None = None) -> None:
+        """A change notice: ``keys`` changed at ``version``; without keys, any view may
+        have (the subscription was lost and notices with it)."""
+        if keys is None or version is None:
+            for key in list(self._held) if keys is None else keys:
+                self._held.pop(key, None)
+            return
+        for key in keys:
+            if version > self._announced.get(key, 0):
+                self._announced[key] = version
+        if len(self._announced) > 4 * MAX_VIEWS:
+            # Only views held (or being fetched right now) need their notices remembered.
+            self._announced = {k: v for k, v in self._announced.items() if k in self._held}
+
+
+def local_boards() -> LocalBoards:
+    return current_app.extensions["scoreboard.local_boards"]

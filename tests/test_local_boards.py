@@ -1,0 +1,68 @@
+"""Each worker serves the boards from its own memory until a change notice retires them."""
+
+import time
+
+from scoreboard import leaderboard
+from scoreboard.leaderboard import Snapshot
+from scoreboard.local_boards import MAX_VIEWS, LocalBoards
+
+from .harness.players import play
+
+
+def snap(version):
+    return Snapshot(version, ({"userId": "a", "score": version, "rank": 1, "displayName": "A"},))
+
+
+def test_a_notice_retires_only_older_copies_of_its_views():
+    boards = LocalBoards(max_age=60)
+    boards.keep("all", snap(3)), boards.keep("region:DE", snap(3))
+    assert boards.get("all") == snap(3)
+    boards.retire(["all"], 3)  # a notice this copy already includes
+    assert boards.get("all") == snap(3)
+    boards.retire(["all"], 4)
+    assert boards.get("all") is None and boards.get("region:DE") == snap(3)
+    # A read that started before the notice and ends after it is handed out, not kept.
+    assert boards.keep("all", snap(3)) == snap(3) and boards.get("all") is None
+    boards.keep("all", snap(4))
+    assert boards.get("all") == snap(4)
+
+
+def test_a_lost_subscription_retires_every_copy_and_age_is_the_safety_net():
+    boards = LocalBoards(max_age=60)
+    boards.keep("all", snap(1)), boards.keep("day:2026-11-28", snap(1))
+    boards.retire()
+    assert boards.get("all") is None and boards.get("day:2026-11-28") is None
+    aging = LocalBoards(max_age=0.0)
+    aging.keep("all", snap(1))
+    time.sleep(0.001)  # any age is too old here; the clock only has to move
+    assert aging.get("all") is None
+
+
+def test_never_an_older_version_than_served_and_a_bounded_number_of_views():
+    boards = LocalBoards(max_age=60)
+    boards.keep("all", snap(5))
+    assert boards.keep("all", snap(4)) == snap(4)  # the caller's business; not kept
+    assert boards.get("all") == snap(5) and boards.served("all") == 5
+    for n in range(MAX_VIEWS + 10):
+        boards.keep(f"group:g{n}", snap(1))
+    assert len(boards._held) == MAX_VIEWS
+    assert boards.get("all") is None and boards.get(f"group:g{MAX_VIEWS + 9}") == snap(1)
+
+
+def test_reads_come_from_memory_until_a_write_retires_them(make_app, backend):
+    app = make_app(backend, TOP_LOCAL_MAX_AGE_SECONDS=3600)
+    play(app, "amy", 2)
+    client = app.test_client()
+    store = app.extensions["scoreboard.store"]
+    asked = []
+    real_get_top = store.get_top
+    store.get_top = lambda view: asked.append(view) or real_get_top(view)
+    first = client.get("/api/scores/top")
+    for _ in range(3):
+        assert client.get("/api/scores/top").data == first.data
+    assert asked == ["all"]  # the shared cache once; then this worker's memory
+    play(app, "bob", 3)  # this worker's own write retires its copy at once
+    asked.clear()
+    with app.app_context():
+        assert client.get("/api/scores/top").json == leaderboard.read_snapshot().body()
+    assert asked == ["all"]
