@@ -11,7 +11,7 @@ import config as settings
 
 from . import api, auth, cli, errors, health, logs, openapi, page, reconnect, stream
 from .broker import MemoryBroker, RedisBroker
-from .extensions import db, limiter, migrate
+from .extensions import AUTOCOMMIT, db, limiter, migrate
 from .hub import Hub
 from .local_boards import LocalBoards
 from .readlimit import ReadLimiter
@@ -56,7 +56,14 @@ def _configure_storage(app: Flask) -> None:
         os.makedirs(app.instance_path, exist_ok=True)
         path = os.path.join(app.instance_path, "scoreboard.db")
         config["SQLALCHEMY_DATABASE_URI"] = f"sqlite:///{path}"
-    config.setdefault("SQLALCHEMY_ENGINE_OPTIONS", _engine_options(config))
+    options = config.setdefault("SQLALCHEMY_ENGINE_OPTIONS", _engine_options(config))
+    if config["SQLALCHEMY_DATABASE_URI"].startswith("postgresql"):
+        # For one-statement transactions (scoring's function call): they commit as they run,
+        # so no COMMIT round trip, and no isolation level to switch back on a pooled
+        # connection (which fails, unhandled, on a connection the server has cut).
+        config.setdefault("SQLALCHEMY_BINDS", {AUTOCOMMIT: {
+            "url": config["SQLALCHEMY_DATABASE_URI"], **options,
+            "isolation_level": "AUTOCOMMIT"}})
     redis_url = config.get("REDIS_URL")
     if redis_url:
         # The subscription holds one connection of the store's pool for good.
@@ -66,7 +73,8 @@ def _configure_storage(app: Flask) -> None:
         limits_pool = connection_pool(redis_url, config["REDIS_MAX_CONNECTIONS"])
         config["RATELIMIT_STORAGE_OPTIONS"] = {"connection_pool": limits_pool}
     else:
-        store, broker = MemoryStore(), MemoryBroker()
+        store = MemoryStore()
+        broker = MemoryBroker(store)
     app.extensions["scoreboard.store"] = store
     app.extensions["scoreboard.broker"] = broker
     boards = app.extensions["scoreboard.local_boards"] = LocalBoards(

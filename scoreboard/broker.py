@@ -6,23 +6,8 @@ import time
 
 import gevent
 import redis
-from flask import current_app
-
-from .local_boards import local_boards
-from .store import StoreUnavailable
 
 log = logging.getLogger(__name__)
-
-
-def publish_change(version: int, views: list[str]) -> None:
-    """Announce that ``views`` changed at ``version``: to this worker at once (its own next
-    read must see the change), to every worker through the broker. A lost notice only delays
-    other workers until their copies age out and their streams' next poll."""
-    local_boards().retire(views, version)
-    try:
-        current_app.extensions["scoreboard.broker"].publish(version, views)
-    except StoreUnavailable as exc:
-        log.warning("change notice for version %s not sent: %s", version, exc)
 
 
 class MemoryBroker:
@@ -30,13 +15,17 @@ class MemoryBroker:
 
     subscribed = True
 
-    def __init__(self):
+    def __init__(self, store):
+        self.store = store
         self._hubs = []
 
     def listen(self, hub) -> None:
         self._hubs.append(hub)
 
-    def publish(self, version: int, views: list[str]) -> None:
+    def announce(self, version: int, views: list[str], stale_ttl: int) -> None:
+        """Mark ``views`` stale at ``version`` in the store and tell every hub."""
+        for view in views:
+            self.store.put_top(view, version, None, stale_ttl)
         for hub in self._hubs:
             hub.notify(views, version)
 
@@ -52,8 +41,11 @@ class RedisBroker:
         self.store = store
         self.subscribed = False
 
-    def publish(self, version: int, views: list[str]) -> None:
-        self.store.publish(self.CHANNEL, " ".join([str(version), *views]))
+    def announce(self, version: int, views: list[str], stale_ttl: int) -> None:
+        """Mark ``views`` stale at ``version`` in Redis and tell every worker, in one round
+        trip."""
+        self.store.announce(self.CHANNEL, " ".join([str(version), *views]), version, views,
+                            stale_ttl)
 
     def listen(self, hub) -> None:
         """Hold this worker's one subscription in a greenlet of its own, for good."""

@@ -24,6 +24,8 @@ class Base(DeclarativeBase):
 
 
 db = SQLAlchemy(model_class=Base)
+# The bind (PostgreSQL only) whose engine runs one-statement transactions: db.engines[...].
+AUTOCOMMIT = "autocommit"
 migrate = Migrate()
 jwt = JWTManager()
 # Per-IP limit on every route, read per request so each app's setting applies.

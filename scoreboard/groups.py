@@ -9,7 +9,7 @@ from . import clock, leaderboard
 from .errors import ApiError, Forbidden
 from .extensions import db
 from .models import Group, GroupMember, User
-from .players import current_windows, ensure_player, insert_ignoring_duplicates
+from .players import boards_showing, ensure_player, insert_ignoring_duplicates
 
 
 def _load(group_id: str, *, lock=False) -> Group:
@@ -38,9 +38,7 @@ def _moved_by(group_id: str, user_id: str) -> list:
     user = db.session.get(User, user_id)
     if user is None:
         return []
-    moved = leaderboard.views_moved(user.id, user.region, user.score,
-                                    current_windows(user.id), clock.now())
-    return [view for view in moved if view.group == group_id]
+    return [view for view in boards_showing(user) if view.group == group_id]
 
 
 def _describe(group: Group) -> dict:

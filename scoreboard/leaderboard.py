@@ -8,10 +8,9 @@ from functools import cached_property
 from flask import current_app
 from sqlalchemy import select, true, update
 
-from .broker import publish_change
-from .local_boards import local_boards
 from .extensions import db
-from .models import BoardState, GroupMember
+from .local_boards import local_boards
+from .models import BoardState
 from .store import StoreUnavailable
 from . import views
 from .views import ALL, View
@@ -114,18 +113,20 @@ def commit_announcing(moved: list) -> None:
 
 
 def announce_change(version: int, views) -> None:
-    """After a commit that bumped the version for ``views``: refresh the whole board's cache,
-    mark the other views' caches stale (they are read again on demand), tell every worker."""
-    stale = current_app.config["TOP_CACHE_TTL_SECONDS"]
-    for view in views:
-        if view == ALL:
-            refresh_cache(ALL)
-            continue
-        try:
-            _store().put_top(view.key, version, None, stale)
-        except StoreUnavailable:
-            pass  # readers go to the database while the store is away
-    publish_change(version, [view.key for view in views])
+    """After a commit that took ``version`` and moved ``views``: this worker's copies retire
+    at once (its own next read must see the change); the shared cache marks them stale and
+    every other worker hears of it, in one round trip to the store. No board is rebuilt
+    here: each is read again by the first read that wants it."""
+    keys = [view.key for view in views]
+    local_boards().retire(keys, version)
+    if not keys:
+        return
+    try:
+        current_app.extensions["scoreboard.broker"].announce(
+            version, keys, current_app.config["TOP_CACHE_TTL_SECONDS"])
+    except StoreUnavailable as exc:
+        # Readers go to the database while the store is away; other workers' copies age out.
+        log.warning("change notice for version %s not sent: %s", version, exc)
 
 
 def current_snapshot(view: View = ALL) -> Snapshot:
@@ -149,33 +150,24 @@ def current_snapshot(view: View = ALL) -> Snapshot:
     return boards.keep(view.key, Snapshot.from_json(cached[1]))
 
 
-def touches_top(view: View, score: int) -> bool:
-    """Inside a writing transaction: can a player now at ``score`` in ``view`` be on the
-    view's cached board?
-
-    Scores only rise, so anyone below the current cut-off stays below it; equal scores count
-    as inside because the tie-break may still place the player on the board.
-    """
-    rows = view.rows()
-    cutoff = db.session.execute(
-        select(rows.c.score)
-        .order_by(*ranking_order(rows.c))
-        .offset(SNAPSHOT_SIZE - 1)
-        .limit(1)
-    ).scalar()
-    return cutoff is None or score >= cutoff
+def may_reach_top(view: View, score: int) -> bool:
+    """Can a player now at ``score`` in ``view`` be on its board? Answered from the board
+    this worker holds, without a query: scores only rise, so anyone below a held board's
+    cut-off is below the current one. Equal scores count as inside (the tie-break may still
+    place the player on it); a board this worker does not hold, or whose copy a notice has
+    retired (a player may have left it, lowering its cut-off), counts as reached."""
+    held = local_boards().get(view.key)
+    return (held is None or len(held.entries) < SNAPSHOT_SIZE
+            or score >= held.entries[-1]["score"])
 
 
-def views_moved(user_id: str, region, score: int, window_scores: dict, now) -> list[View]:
-    """Inside a writing transaction: the views a change of this player (score, name or
-    place) can alter the top of. ``window_scores`` maps the current windows to the player's
-    score in them."""
-    groups = db.session.scalars(
-        select(GroupMember.group_id).where(GroupMember.user_id == user_id)).all()
+def views_moved(region, groups, score: int, window_scores: dict, now) -> list[View]:
+    """The views a change of this player (score, name or place) may alter the top of.
+    ``window_scores`` maps the current windows to the player's score in them."""
     moved = []
     for view in views.of_player(region, groups, now):
         in_view = window_scores.get(view.window, 0) if view.window else score
-        if in_view > 0 and touches_top(view, in_view):
+        if in_view > 0 and may_reach_top(view, in_view):
             moved.append(view)
     return moved
 

@@ -11,7 +11,7 @@ from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from . import clock, leaderboard, periods, ranks
 from .errors import ApiError
 from .extensions import db
-from .models import User, WindowScore
+from .models import GroupMember, User, WindowScore
 from .regions import ISO_3166_ALPHA_2
 
 USER_ID = re.compile(r"[A-Za-z0-9_.@:-]{1,64}")
@@ -71,6 +71,15 @@ def current_windows(user_id: str) -> dict:
         WindowScore.user_id == user_id, WindowScore.period.in_(keys))).all())
 
 
+def boards_showing(user: User) -> list:
+    """Inside a writing transaction: the views whose top this player may be on now, so a
+    change of their name, place or groups shows there."""
+    groups = db.session.scalars(
+        select(GroupMember.group_id).where(GroupMember.user_id == user.id)).all()
+    return leaderboard.views_moved(user.region, groups, user.score, current_windows(user.id),
+                                   clock.now())
+
+
 def update_profile(claims: dict, changes: dict) -> dict:
     """Set the player's display name and/or region (``None`` clears the region)."""
     if "displayName" in changes and not DISPLAY_NAME.fullmatch(changes["displayName"] or ""):
@@ -86,8 +95,7 @@ def _change(user_id: str, changes: dict) -> dict:
     user = db.session.execute(
         select(User).where(User.id == user_id).with_for_update()).scalar_one()
     shown = (user.display_name, user.region)
-    before = leaderboard.views_moved(user.id, user.region, user.score, current_windows(user.id),
-                                     clock.now())
+    before = boards_showing(user)
     if "displayName" in changes:
         user.display_name = changes["displayName"]
     if "region" in changes:
@@ -95,8 +103,7 @@ def _change(user_id: str, changes: dict) -> dict:
         db.session.execute(update(WindowScore).where(WindowScore.user_id == user_id)
                            .values(region=user.region))
     # A new name or place shows on the boards the player is on, before and after.
-    after = leaderboard.views_moved(user.id, user.region, user.score, current_windows(user.id),
-                                    clock.now())
+    after = boards_showing(user)
     changed = (user.display_name, user.region) != shown
     reply = profile(user)
     leaderboard.commit_announcing(list(dict.fromkeys(before + after)) if changed else [])

@@ -193,8 +193,14 @@ class RedisStore:
     def add_revoked(self, jti: str) -> None:
         self._call(self.client.sadd, self.key("revoked"), jti)
 
-    def publish(self, channel: str, message: str) -> None:
-        self._call(self.client.publish, self.key(channel), message)
+    def announce(self, channel: str, message: str, version: int, views, ttl: int) -> None:
+        """Mark ``views`` stale at ``version`` and publish ``message``: one round trip."""
+        pipe = self.client.pipeline(transaction=False)
+        for view in views:
+            self._put_if_newer(keys=[self.key(f"top:{view}")], args=[version, "", ttl],
+                               client=pipe)
+        pipe.publish(self.key(channel), message)
+        self._call(pipe.execute)
 
     # -- rank sets (see ranks.py) ------------------------------------------------------------
     def _rank_keys(self, view: str) -> list[str]:

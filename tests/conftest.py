@@ -122,7 +122,8 @@ def make_app(request, tmp_path):
             store.client.close()
             store.client.connection_pool.disconnect()
         with app.app_context():
-            db.engine.dispose()
+            for engine in db.engines.values():
+                engine.dispose()
 
 
 @pytest.fixture(params=["embedded", "postgres"])

@@ -70,7 +70,7 @@ def test_a_notice_wakes_only_its_views_streams(make_app):
             return boards[view]
         return load
 
-    broker = MemoryBroker()
+    broker = MemoryBroker(app.extensions["scoreboard.store"])
     hub = Hub(app, broker, app.extensions["scoreboard.local_boards"])
     hub.start()
     sockets = {}
@@ -82,7 +82,7 @@ def test_a_notice_wakes_only_its_views_streams(make_app):
         sockets[view] = (ours, theirs, channel, client)
     assert sorted(reads) == ["all", "region:DE"]
     boards["region:DE"] = Snapshot(2, ({"userId": "x", "score": 1, "rank": 1, "displayName": "X"},))
-    broker.publish(2, ["region:DE"])
+    broker.announce(2, ["region:DE"], 60)
     theirs = sockets["region:DE"][1]
     theirs.settimeout(30)
     assert theirs.recv(4096).startswith(b"id: 2\nevent: scoreboard\n")

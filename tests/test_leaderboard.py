@@ -1,7 +1,7 @@
 """The board's order, its versions and its cache, exercised without HTTP."""
 
 import threading
-from datetime import timedelta
+from datetime import datetime, timedelta
 
 import pytest
 
@@ -32,17 +32,26 @@ def test_version_rises_with_each_change_at_the_top(app):
         assert leaderboard.read_snapshot().version == 3
 
 
-def test_change_far_below_the_top_leaves_the_version_alone(app):
+def test_a_change_far_below_the_top_leaves_every_board_alone(app):
+    now = datetime(2026, 11, 30, 12)
     for n in range(leaderboard.SNAPSHOT_SIZE):
-        play(app, f"p{n:03}", 2)
-    with app.app_context():
-        before = leaderboard.read_snapshot()
-    play(app, "late", 1)  # below all hundred players
-    with app.app_context():
-        assert leaderboard.read_snapshot().version == before.version
-    play(app, "late", 1)  # now level with them: may rank on the board, so the version moves
-    with app.app_context():
-        assert leaderboard.read_snapshot().version == before.version + 1
+        play(app, f"p{n:03}", 2, at=now)
+    client = app.test_client()
+    queries = ("?limit=100", "?period=day&limit=100", "?period=week&limit=100")
+    # This worker now holds the three boards the player is on.
+    etags = {q: client.get(f"/api/scores/top{q}").headers["ETag"] for q in queries}
+    broker = app.extensions["scoreboard.broker"]
+    notices = []
+    announce = broker.announce
+    broker.announce = lambda version, views, ttl: (notices.append(views),
+                                                   announce(version, views, ttl))
+    play(app, "late", 1, at=now)  # below all hundred players on every board
+    assert notices == []
+    for query, etag in etags.items():  # nothing to read again: the same boards
+        reply = client.get(f"/api/scores/top{query}", headers={"If-None-Match": etag})
+        assert reply.status_code == 304
+    play(app, "late", 1, at=now)  # now level with them: may rank on the boards
+    assert notices == [["all", "day:2026-11-30", "week:2026-W49"]]
 
 
 def test_store_never_takes_an_older_snapshot(app):

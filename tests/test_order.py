@@ -48,7 +48,8 @@ def tied_app(request, make_app, tmp_path):
 
 def _dispose(app):
     with app.app_context():
-        db.engine.dispose()
+        for engine in db.engines.values():
+            engine.dispose()
     app.extensions["scoreboard.store"].client.close()
 
 
