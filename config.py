@@ -45,6 +45,8 @@ def from_env(env=None) -> dict:
         "REDIS_PREFIX": env.get("REDIS_PREFIX", "scoreboard:"),
         # Per worker and per use (cache and notices; rate limits): bounded, see store.py.
         "REDIS_MAX_CONNECTIONS": _int(env, "REDIS_MAX_CONNECTIONS", 10),
+        # A Redis reply slower than this counts as Redis down: the database answers instead.
+        "REDIS_SOCKET_TIMEOUT_SECONDS": float(env.get("REDIS_SOCKET_TIMEOUT_SECONDS") or 1.0),
         # After a Redis error, serve from the database this long before trying Redis again.
         "REDIS_RETRY_SECONDS": float(env.get("REDIS_RETRY_SECONDS") or 1.0),
         "JWT_SECRET_KEY": env.get("JWT_SECRET_KEY") or DEV_SECRET,

@@ -67,10 +67,11 @@ def _configure_storage(app: Flask) -> None:
     redis_url = config.get("REDIS_URL")
     if redis_url:
         # The subscription holds one connection of the store's pool for good.
-        pool = connection_pool(redis_url, config["REDIS_MAX_CONNECTIONS"] + 1)
+        timeout = config["REDIS_SOCKET_TIMEOUT_SECONDS"]
+        pool = connection_pool(redis_url, config["REDIS_MAX_CONNECTIONS"] + 1, timeout)
         store = RedisStore(pool, config["REDIS_PREFIX"], config["REDIS_RETRY_SECONDS"])
         broker = RedisBroker(store)
-        limits_pool = connection_pool(redis_url, config["REDIS_MAX_CONNECTIONS"])
+        limits_pool = connection_pool(redis_url, config["REDIS_MAX_CONNECTIONS"], timeout)
         config["RATELIMIT_STORAGE_OPTIONS"] = {"connection_pool": limits_pool}
     else:
         store = MemoryStore()

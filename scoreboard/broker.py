@@ -22,8 +22,9 @@ class MemoryBroker:
     def listen(self, hub) -> None:
         self._hubs.append(hub)
 
-    def announce(self, version: int, views: list[str], stale_ttl: int) -> None:
-        """Mark ``views`` stale at ``version`` in the store and tell every hub."""
+    def announce(self, version: int, views: list[str], stale_ttl: int, placements=()) -> None:
+        """Mark ``views`` stale at ``version`` in the store and tell every hub (there are no
+        rank sets to place the player in: ranks come from the database here)."""
         for view in views:
             self.store.put_top(view, version, None, stale_ttl)
         for hub in self._hubs:
@@ -41,11 +42,11 @@ class RedisBroker:
         self.store = store
         self.subscribed = False
 
-    def announce(self, version: int, views: list[str], stale_ttl: int) -> None:
-        """Mark ``views`` stale at ``version`` in Redis and tell every worker, in one round
-        trip."""
+    def announce(self, version: int, views: list[str], stale_ttl: int, placements=()) -> None:
+        """Mark ``views`` stale at ``version`` in Redis, place the player in the rank sets
+        and tell every worker, in one round trip."""
         self.store.announce(self.CHANNEL, " ".join([str(version), *views]), version, views,
-                            stale_ttl)
+                            stale_ttl, placements)
 
     def listen(self, hub) -> None:
         """Hold this worker's one subscription in a greenlet of its own, for good."""

@@ -67,21 +67,18 @@ def _has_set(view: View) -> bool:
 
 # -- keeping the sets ------------------------------------------------------------------------
 
-def record(user_id: str, region, score: int, reached_at: datetime, window_scores: dict):
-    """After a commit: place the player in every rank set they are on."""
-    store = _rank_sets()
-    if store is None:
-        return
-    placements = [
+def placements(user_id: str, region, score: int, reached_at: datetime,
+               window_scores: dict) -> list:
+    """What places the player in every rank set they are on, for the store to apply after
+    the commit (leaderboard.announce_change); none without rank sets. A write the store
+    misses is made good when it answers again: see _check_outage."""
+    if _rank_sets() is None:
+        return []
+    return [
         (view.key, user_id, member(window_scores.get(view.window, 0) if view.window else score,
                                    reached_at, user_id), _expiry(view))
         for view in _set_views(region, reached_at)
     ]
-    try:
-        store.place(placements)
-    except StoreUnavailable as exc:
-        # The sets are marked incomplete when Redis answers again: see _check_outage.
-        log.warning("rank sets not updated for %s: %s", user_id, exc)
 
 
 def region_changed(old, new) -> None:

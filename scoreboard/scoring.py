@@ -80,8 +80,8 @@ def complete_action(attempt: Attempt) -> int:
         raise rejection
     if done.outcome == "accepted":
         moved = leaderboard.views_moved(done.region, done.groups, done.score, done.windows, now)
-        leaderboard.announce_change(done.version, moved)
-        ranks.record(attempt.user_id, done.region, done.score, now, done.windows)
+        leaderboard.announce_change(done.version, moved, ranks.placements(
+            attempt.user_id, done.region, done.score, now, done.windows))
         log.info("score of %s is %s after ticket %s", attempt.user_id, done.score,
                  attempt.ticket_id)
     return done.score

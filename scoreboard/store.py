@@ -64,17 +64,25 @@ return {redis.call('ZRANK', KEYS[1], member), member}
 """
 
 
-def connection_pool(url: str, max_connections: int) -> redis.BlockingConnectionPool:
+def connection_pool(url: str, max_connections: int,
+                    socket_timeout: float = 1.0) -> redis.BlockingConnectionPool:
     """A bounded pool: under gevent every waiting greenlet could otherwise open its own
-    connection, so a burst of requests would leave hundreds of idle ones behind."""
+    connection, so a burst of requests would leave hundreds of idle ones behind. A reply
+    slower than ``socket_timeout`` counts as Redis down (the database answers instead)."""
     return redis.BlockingConnectionPool.from_url(
         url,
         max_connections=max_connections,
         timeout=2,  # waiting for a free connection longer than this counts as Redis down
         socket_connect_timeout=0.5,
-        socket_timeout=1.0,
+        socket_timeout=socket_timeout,
         health_check_interval=10,
     )
+
+
+def _script(pipe, script: str, keys, args) -> None:
+    """Queue a Lua script on a pipeline by its text: a registered Script would first ask
+    Redis whether it knows the script, a round trip of its own on every execute."""
+    pipe.eval(script, len(keys), *keys, *args)
 
 
 class StoreUnavailable(Exception):
@@ -133,7 +141,6 @@ class RedisStore:
         self._seen_recoveries = {}
         self._put_if_newer = self.client.register_script(_PUT_IF_NEWER)
         self._is_revoked = self.client.register_script(_IS_REVOKED)
-        self._place = self.client.register_script(_PLACE)
         self._rank = self.client.register_script(_RANK)
 
     def key(self, name: str) -> str:
@@ -193,13 +200,16 @@ class RedisStore:
     def add_revoked(self, jti: str) -> None:
         self._call(self.client.sadd, self.key("revoked"), jti)
 
-    def announce(self, channel: str, message: str, version: int, views, ttl: int) -> None:
-        """Mark ``views`` stale at ``version`` and publish ``message``: one round trip."""
+    def announce(self, channel: str, message: str, version: int, views, ttl: int,
+                 placements=()) -> None:
+        """Mark ``views`` stale at ``version``, place the player in the rank sets (see
+        ``place``) and publish ``message`` when views changed: one round trip."""
         pipe = self.client.pipeline(transaction=False)
         for view in views:
-            self._put_if_newer(keys=[self.key(f"top:{view}")], args=[version, "", ttl],
-                               client=pipe)
-        pipe.publish(self.key(channel), message)
+            _script(pipe, _PUT_IF_NEWER, [self.key(f"top:{view}")], [version, "", ttl])
+        self._add_placements(pipe, placements)
+        if views:
+            pipe.publish(self.key(channel), message)
         self._call(pipe.execute)
 
     # -- rank sets (see ranks.py) ------------------------------------------------------------
@@ -212,10 +222,12 @@ class RedisStore:
         trip. A window's set expires (epoch seconds) after the window, so none is left
         behind; ``None`` keeps a set for good."""
         pipe = self.client.pipeline(transaction=False)
-        for view, user_id, member, expire_at in placements:
-            self._place(keys=self._rank_keys(view)[:2],
-                        args=[user_id, member, expire_at or ""], client=pipe)
+        self._add_placements(pipe, placements)
         self._call(pipe.execute)
+
+    def _add_placements(self, pipe, placements) -> None:
+        for view, user_id, member, expire_at in placements:
+            _script(pipe, _PLACE, self._rank_keys(view)[:2], [user_id, member, expire_at or ""])
 
     def forget(self, view: str) -> None:
         """Mark a view's rank set incomplete, so it is rebuilt before it answers again."""

@@ -43,15 +43,15 @@ def test_a_change_far_below_the_top_leaves_every_board_alone(app):
     broker = app.extensions["scoreboard.broker"]
     notices = []
     announce = broker.announce
-    broker.announce = lambda version, views, ttl: (notices.append(views),
-                                                   announce(version, views, ttl))
+    broker.announce = lambda version, views, *rest: (notices.append(views),
+                                                     announce(version, views, *rest))
     play(app, "late", 1, at=now)  # below all hundred players on every board
-    assert notices == []
+    assert notices in ([], [[]])  # at most the rank sets' placement, no view named
     for query, etag in etags.items():  # nothing to read again: the same boards
         reply = client.get(f"/api/scores/top{query}", headers={"If-None-Match": etag})
         assert reply.status_code == 304
     play(app, "late", 1, at=now)  # now level with them: may rank on the boards
-    assert notices == [["all", "day:2026-11-30", "week:2026-W49"]]
+    assert notices[-1] == ["all", "day:2026-11-30", "week:2026-W49"]
 
 
 def test_store_never_takes_an_older_snapshot(app):

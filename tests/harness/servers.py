@@ -119,6 +119,7 @@ class Server:
             "RATELIMIT_IP": "1000000/minute",
             "RATELIMIT_START": "1000000/minute",
             "RATELIMIT_UPDATE": "1000000/minute",
+            "REDIS_SOCKET_TIMEOUT_SECONDS": "15",  # slow is not down on a busy test machine
             **env,
         }
         self.log_path = Path(log_dir) / f"gunicorn-{self.port}.log"
