@@ -155,6 +155,9 @@ def round_trips(database: str, redis_url: str, prefix: str, token: str, user: st
         counts["redis"] += 1
         return send(self, *args, **kwargs)
 
+    def counting(dialect, record, cargs, cparams):
+        cparams["connection_factory"] = Connection
+
     redis.connection.AbstractConnection.send_packed_command = counted_send
     try:
         app = create_app({"SQLALCHEMY_DATABASE_URI": database, "REDIS_URL": redis_url,
@@ -162,11 +165,9 @@ def round_trips(database: str, redis_url: str, prefix: str, token: str, user: st
                           "RATELIMIT_IP": "1000000/minute",
                           "RATELIMIT_UPDATE": "1000000/minute", "LOG_LEVEL": "WARNING"})
         with app.app_context():
-            @event.listens_for(db.engine, "do_connect")
-            def counting(dialect, record, cargs, cparams):
-                cparams["connection_factory"] = Connection
-
-            db.engine.dispose()
+            for engine in db.engines.values():  # the session's, and the autocommit one
+                event.listen(engine, "do_connect", counting)
+                engine.dispose()
         client = app.test_client()
         found = {"db": [], "redis": []}
         for (ticket, _), n in zip(tickets(database, [user], samples + 2), range(samples + 2)):

@@ -1,16 +1,17 @@
 """The action catalog and the single-use tickets that prove an action was started."""
 
 import secrets
-from datetime import timedelta
+from dataclasses import dataclass
+from datetime import datetime, timedelta
 
 from flask import current_app
-from sqlalchemy import select
+from sqlalchemy import select, text
 
 from . import clock
 from .errors import BadRequest
-from .extensions import db
+from .extensions import AUTOCOMMIT, db
 from .models import ActionTicket, ActionType
-from .players import ensure_player, insert_ignoring_duplicates
+from .players import arriving, ensure_player, follow_region, insert_ignoring_duplicates
 
 # Defaults for a new installation: one action with no limits at all, and others that show each
 # kind of limit. An operator's later changes to these rows are never overwritten.
@@ -38,24 +39,68 @@ def list_actions() -> list[ActionType]:
     return actions
 
 
-def start_action(claims: dict, action_type: str) -> ActionTicket:
+# PostgreSQL issues a ticket in one statement through the autocommit engine: the player's
+# row for a newcomer, the ticket, and the region the player had (to follow a new claim).
+_START = text("""
+WITH kind AS (SELECT id, points, min_seconds FROM action_types WHERE id = :type AND enabled),
+known AS (SELECT region FROM users WHERE id = :user),
+player AS (
+    INSERT INTO users (id, display_name, region, score, score_reached_at, created_at)
+    SELECT :user, :name, :region, 0, :now, :now FROM kind
+    ON CONFLICT (id) DO NOTHING),
+ticket AS (
+    INSERT INTO action_tickets
+        (id, user_id, action_type, points, created_at, not_before, expires_at)
+    SELECT :ticket, :user, kind.id, kind.points, :now,
+           :now + make_interval(secs => kind.min_seconds),
+           :now + make_interval(secs => kind.min_seconds + :ttl)
+    FROM kind
+    RETURNING points, not_before, expires_at)
+SELECT ticket.points, ticket.not_before, ticket.expires_at,
+       EXISTS (SELECT 1 FROM known) AS was_known, (SELECT region FROM known) AS known_region
+FROM ticket
+""")
+
+
+@dataclass(frozen=True)
+class Ticket:
+    """An issued ticket, as its starter sees it."""
+
+    id: str
+    action_type: str
+    points: int
+    not_before: datetime
+    expires_at: datetime
+
+
+def start_action(claims: dict, action_type: str) -> Ticket:
     """Issue an unguessable single-use ticket for the token's user."""
+    now = clock.now()
+    player = arriving(claims, now)
+    ticket_id = secrets.token_urlsafe(24)  # 192 random bits
+    ttl = current_app.config["TICKET_TTL_SECONDS"]
+    if db.engine.dialect.name == "postgresql":
+        with db.engines[AUTOCOMMIT].connect() as connection:
+            row = connection.execute(_START, {
+                "type": action_type, "user": player["id"], "name": player["display_name"],
+                "region": player["region"], "now": now, "ticket": ticket_id, "ttl": ttl,
+            }).one_or_none()
+        if row is None:
+            raise BadRequest("Unknown action type.")
+        points, not_before, expires_at, was_known, known_region = row
+        if was_known:
+            follow_region(player["id"], known_region, player["region"])
+        return Ticket(ticket_id, action_type, points, not_before, expires_at)
     kind = db.session.get(ActionType, action_type)
     if kind is None or not kind.enabled:
         db.session.rollback()
         raise BadRequest("Unknown action type.")
     ensure_player(claims)
-    now = clock.now()
-    ticket = ActionTicket(
-        id=secrets.token_urlsafe(24),  # 192 random bits
-        user_id=claims["sub"],
-        action_type=kind.id,
-        points=kind.points,
-        created_at=now,
-        not_before=now + timedelta(seconds=kind.min_seconds),
-        expires_at=now
-        + timedelta(seconds=kind.min_seconds + current_app.config["TICKET_TTL_SECONDS"]),
-    )
-    db.session.add(ticket)
+    not_before = now + timedelta(seconds=kind.min_seconds)
+    ticket = Ticket(ticket_id, kind.id, kind.points, not_before,
+                    not_before + timedelta(seconds=ttl))
+    db.session.add(ActionTicket(id=ticket.id, user_id=player["id"], action_type=kind.id,
+                                points=kind.points, created_at=now, not_before=not_before,
+                                expires_at=ticket.expires_at))
     db.session.commit()
     return ticket

@@ -34,22 +34,28 @@ def valid_region(code) -> bool:
     return isinstance(code, str) and code in (current_app.config["REGIONS"] or ISO_3166_ALPHA_2)
 
 
+def arriving(claims: dict, now) -> dict:
+    """The row a token's subject starts with, from claims of an identity provider we do not
+    control: only what fits is kept."""
+    name, region = claims.get("name"), claims.get("region")
+    name = name.strip()[:64] if isinstance(name, str) and name.strip() else claims["sub"]
+    return {"id": claims["sub"], "display_name": name,
+            "region": region if valid_region(region) else None, "score": 0,
+            "score_reached_at": now, "created_at": now}
+
+
 def ensure_player(claims: dict) -> None:
     """Make sure the token's subject has a player row (concurrent first requests are safe)."""
-    now = clock.now()
-    user_id = claims["sub"]
-    name, region = claims.get("name"), claims.get("region")
-    # Claims come from an identity provider we do not control: keep only what fits.
-    name = name.strip()[:64] if isinstance(name, str) and name.strip() else user_id
-    region = region if valid_region(region) else None
-    new = {"id": user_id, "display_name": name, "region": region, "score": 0,
-           "score_reached_at": now, "created_at": now}
-    if db.session.execute(insert_ignoring_duplicates(User, new)).rowcount == 0 and region:
-        # A known player whose identity provider now places them elsewhere: the provider's
-        # region wins, moving the player's boards like a change they made themself.
-        user = db.session.get(User, user_id)
-        if user.region != region:
-            _change(user_id, {"region": region})
+    new = arriving(claims, clock.now())
+    if db.session.execute(insert_ignoring_duplicates(User, new)).rowcount == 0 and new["region"]:
+        follow_region(new["id"], db.session.get(User, new["id"]).region, new["region"])
+
+
+def follow_region(user_id: str, known, claimed) -> None:
+    """A known player whose identity provider now places them elsewhere: the provider's
+    region wins, moving the player's boards like a change they made themself."""
+    if claimed and known != claimed:
+        _change(user_id, {"region": claimed})
 
 
 def profile(user: User) -> dict:

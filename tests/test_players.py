@@ -33,6 +33,23 @@ def test_a_newer_region_claim_updates_the_record_and_the_boards(app, client, pla
         == ["carol"]
 
 
+def test_starting_an_action_with_a_newer_region_claim_moves_the_player(app, client, player):
+    player("carol", name="Carol", region="DE").play()
+    with app.app_context():
+        moved = Player("carol", issue_token("carol", region="FR"), client)
+    assert moved.start().status_code == 201  # the ticket's issue follows the claim
+    assert client.get("/api/scores/users/carol").json["region"] == "FR"
+    assert client.get("/api/scores/top?region=DE").json["topScores"] == []
+    assert [e["userId"] for e in client.get("/api/scores/top?region=FR").json["topScores"]] \
+        == ["carol"]
+
+
+def test_the_first_ticket_makes_the_player_with_the_tokens_name_and_region(player, client):
+    assert player("dora", name="  Dora  ", region="DE").start().status_code == 201
+    assert client.get("/api/scores/users/dora").json == {
+        "userId": "dora", "displayName": "Dora", "region": "DE", "score": 0, "rank": None}
+
+
 def test_player_sets_name_and_region(player):
     carol = player("carol", region="DE")
     reply = carol.client.put(ME, json={"displayName": "Carol C.", "region": "FR"},
