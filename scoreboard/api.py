@@ -125,11 +125,15 @@ def whole_number(name: str, default: int, highest: int) -> int:
     return int(value)
 
 
+# Board reads are limited in this worker's memory (readlimit.py), and streams by the cap on
+# open streams per address; Flask-Limiter's check, even of an exempt route, costs more than
+# a read from memory.
+UNLIMITED_HERE = frozenset({"api.top_scores", "stream.scores_stream"})
+
+
 @limiter.request_filter
-def _reads_count_themselves() -> bool:
-    """Board reads are limited in this worker's memory (readlimit.py); Flask-Limiter's
-    check, even of an exempt route, would cost more than the read."""
-    return request.endpoint == "api.top_scores"
+def _limited_elsewhere() -> bool:
+    return request.endpoint in UNLIMITED_HERE
 
 
 @bp.get("/scores/top")

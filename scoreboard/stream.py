@@ -11,7 +11,6 @@ from gevent import monkey
 from . import clock, leaderboard, periods
 from .api import requested_view
 from .errors import ApiError
-from .extensions import limiter
 
 bp = Blueprint("stream", __name__)
 
@@ -21,8 +20,7 @@ HEADERS = {
 }
 
 
-@bp.get("/api/scores/stream")
-@limiter.exempt  # a stream is one long request; the per-IP cap on open streams guards it
+@bp.get("/api/scores/stream")  # the per-IP cap on open streams limits it (see api.py)
 def scores_stream():
     sock = request.environ.get("gunicorn.socket")
     if sock is None or not monkey.is_module_patched("socket"):
