@@ -34,8 +34,10 @@ demo: $(VENV)/.installed
 test: $(VENV)/.dev-installed
 	$(BIN)/python -m pytest $(PYTEST_ARGS)
 
-# Figures for docs/PERFORMANCE.md (minutes; needs PostgreSQL and Redis as the tests do).
+# Figures for docs/PERFORMANCE.md (minutes; needs PostgreSQL and Redis as the tests do, and
+# Debian's wrk for bench/http_load.py).
 bench: $(VENV)/.dev-installed
+	$(BIN)/python bench/http_load.py --players 1000 --seconds 10
 	$(BIN)/python bench/stream_fanout.py --clients 1000 5000 10000 --updates 20
 	$(BIN)/python bench/bare_gevent_memory.py --clients 10000
 	$(BIN)/python bench/views_scale.py --players 1000 1000000

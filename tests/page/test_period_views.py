@@ -1,6 +1,7 @@
 """'This week' and 'Today': each streams its own board, live; a reload keeps the view; the
 arrow keys move between the views, past an unavailable one, and wrap around."""
 
+import pytest
 from playwright.sync_api import expect
 
 from ..harness.players import token_for
@@ -18,47 +19,28 @@ def alice_and_bob(served):
     return server, alice, bob
 
 
-def test_this_week_shows_the_week_board_from_its_own_stream(served, open_page):
+@pytest.mark.parametrize("label, period, table", [("This week", "week", "this week"),
+                                                   ("Today", "day", "today")])
+def test_a_period_shows_its_board_from_its_own_stream(served, open_page, label, period, table):
     server, _, bob = alice_and_bob(served)
     page, problems = open_page(server.url + "/", init_scripts=[RECORD_STREAMS])
     expect_state(page, "live")
     expect_ids(page, ["alice", "bob"])
 
-    with page.expect_request("**/api/scores/stream?period=week"):
-        choose(page, "This week")
-    expect(radio(page, "This week")).to_be_checked()
-    assert page.url == server.url + "/?view=week"
-    expect(page.get_by_role("table", name="Top 10 players this week")).to_be_visible()
+    with page.expect_request(f"**/api/scores/stream?period={period}"):
+        choose(page, label)
+    expect(radio(page, label)).to_be_checked()
+    assert page.url == server.url + f"/?view={period}"
+    expect(page.get_by_role("table", name=f"Top 10 players {table}")).to_be_visible()
     expect_ids(page, ["alice", "bob"])
-    expect_open_streams(page, ["?period=week"])
-    expect_version(page, board_version(server, "?period=week"))
+    expect_open_streams(page, [f"?period={period}"])
+    expect_version(page, board_version(server, f"?period={period}"))
 
     plays(server, bob, "bob", 2)
     expect_score(page, "bob", 3)
     expect_ids(page, ["bob", "alice"])
-    expect_version(page, board_version(server, "?period=week"))
-    assert problems == [], problems
-
-
-def test_today_shows_the_day_board_from_its_own_stream(served, open_page):
-    server, _, bob = alice_and_bob(served)
-    page, problems = open_page(server.url + "/", init_scripts=[RECORD_STREAMS])
-    expect_state(page, "live")
-    expect_ids(page, ["alice", "bob"])
-
-    with page.expect_request("**/api/scores/stream?period=day"):
-        choose(page, "Today")
-    expect(radio(page, "Today")).to_be_checked()
-    assert page.url == server.url + "/?view=day"
-    expect(page.get_by_role("table", name="Top 10 players today")).to_be_visible()
-    expect_ids(page, ["alice", "bob"])
-    expect_open_streams(page, ["?period=day"])
-    expect_version(page, board_version(server, "?period=day"))
-
-    plays(server, bob, "bob", 2)
-    expect_score(page, "bob", 3)
-    expect_ids(page, ["bob", "alice"])
-    assert top_ids(server, "?period=day")[0] == ["bob", "alice"]
+    expect_version(page, board_version(server, f"?period={period}"))
+    assert top_ids(server, f"?period={period}")[0] == ["bob", "alice"]
     assert problems == [], problems
 
 
