@@ -38,10 +38,11 @@ REFUSALS = {
 class Attempt:
     """Who asks to complete which ticket, and where the request came from (for the audit)."""
 
-    user_id: str
+    user_id: str  # the token's subject
     ticket_id: str
     request_id: str | None = None
     client_ip: str | None = None
+    named_user: str | None = None  # the userId the request names: must be the subject
 
 
 @dataclass(frozen=True)
@@ -69,6 +70,9 @@ def complete_action(attempt: Attempt) -> int:
     A repeat of a ticket this user already completed returns the score it produced and adds
     nothing. A rejection is audited in its own transaction and raised as an ApiError.
     """
+    if attempt.named_user not in (None, attempt.user_id):
+        record_rejection(attempt, Forbidden(f"Token is not for user {attempt.named_user}."))
+        raise Forbidden()
     now = clock.now()
     if db.engine.dialect.name == "postgresql":
         done = _complete_in_postgres(attempt, now)
