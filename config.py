@@ -42,6 +42,8 @@ def from_env(env=None) -> dict:
         # A stalled database answers 503 after this long instead of holding requests.
         "DATABASE_LOCK_TIMEOUT_MS": _int(env, "DATABASE_LOCK_TIMEOUT_MS", 5000),
         "DATABASE_STATEMENT_TIMEOUT_MS": _int(env, "DATABASE_STATEMENT_TIMEOUT_MS", 15000),
+        # PostgreSQL connections per worker and per engine (the session's, the write path's).
+        "DATABASE_POOL_SIZE": _int(env, "DATABASE_POOL_SIZE", 10),
         "REDIS_PREFIX": env.get("REDIS_PREFIX", "scoreboard:"),
         # Per worker and per use (cache and notices; rate limits): bounded, see store.py.
         "REDIS_MAX_CONNECTIONS": _int(env, "REDIS_MAX_CONNECTIONS", 10),

@@ -95,6 +95,9 @@ def _engine_options(config) -> dict:
     # No pre-ping: a dead connection costs one retry (reconnect.py), not a round trip each time.
     options = {"pool_timeout": 5}
     if config["SQLALCHEMY_DATABASE_URI"].startswith("postgresql"):
+        # No overflow: a connection opened past the pool is closed again on its return, so
+        # under load every request would pay for a new one. Past the pool, requests wait.
+        options.update(pool_size=config["DATABASE_POOL_SIZE"], max_overflow=0)
         options["connect_args"] = {
             "connect_timeout": 5,
             "options": f"-c lock_timeout={config['DATABASE_LOCK_TIMEOUT_MS']}"
