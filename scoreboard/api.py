@@ -123,17 +123,6 @@ def whole_number(name: str, default: int, highest: int) -> int:
     return int(value)
 
 
-# Board reads are limited in this worker's memory (readlimit.py), and streams by the cap on
-# open streams per address; Flask-Limiter's check, even of an exempt route, costs more than
-# a read from memory.
-UNLIMITED_HERE = frozenset({"api.top_scores", "stream.scores_stream"})
-
-
-@limiter.request_filter
-def _limited_elsewhere() -> bool:
-    return request.endpoint in UNLIMITED_HERE
-
-
 @bp.get("/scores/top")
 def top_scores():
     count_read()

@@ -15,6 +15,10 @@ from flask import current_app, request
 from limits import parse
 
 from .errors import ApiError
+from .extensions import limiter
+
+# Limited here (board reads) or by the cap on open streams per address (streams).
+LIMITED_ELSEWHERE = frozenset({"api.top_scores", "stream.scores_stream"})
 
 
 class ReadLimiter:
@@ -37,3 +41,17 @@ class ReadLimiter:
 
 def count_read() -> None:
     current_app.extensions["scoreboard.read_limiter"].check(request.remote_addr or "")
+
+
+def init_app(app) -> None:
+    """Flask-Limiter checks every request in a before_request hook, and even for an exempt or
+    filtered route that check costs more than a read from memory: skip it for the routes
+    limited elsewhere. Call after limiter.init_app."""
+    hooks = app.before_request_funcs[None]
+    check = hooks[hooks.index(limiter._check_request_limit)]
+
+    def check_unless_limited_elsewhere():
+        if request.endpoint not in LIMITED_ELSEWHERE:
+            check()
+
+    hooks[hooks.index(check)] = check_unless_limited_elsewhere
