@@ -8,7 +8,7 @@ from werkzeug.middleware.proxy_fix import ProxyFix
 
 import config as settings
 
-from . import api, auth, cli, errors, health, logs, openapi, page, readlimit, reconnect, stream
+from . import api, auth, cli, errors, gate, health, logs, openapi, page, reconnect, stream
 from .broker import MemoryBroker, RedisBroker
 from .extensions import AUTOCOMMIT, db, limiter, migrate
 from .hub import Hub
@@ -33,7 +33,7 @@ def create_app(config: dict | None = None) -> Flask:
     migrate.init_app(app, db, directory=MIGRATIONS, render_as_batch=True)
     auth.configure(app)
     limiter.init_app(app)
-    readlimit.init_app(app)
+    gate.init_app(app)
     errors.init_app(app)
     cli.init_app(app)
     app.register_blueprint(api.bp)
@@ -80,7 +80,6 @@ def _configure_storage(app: Flask) -> None:
     boards = app.extensions["scoreboard.local_boards"] = LocalBoards(
         config["TOP_LOCAL_MAX_AGE_SECONDS"])
     app.extensions["scoreboard.hub"] = Hub(app, broker, boards)
-    app.extensions["scoreboard.read_limiter"] = readlimit.ReadLimiter(config["RATELIMIT_IP"])
     config["RATELIMIT_STORAGE_URI"] = redis_url or "memory://"
     config["RATELIMIT_KEY_PREFIX"] = config["REDIS_PREFIX"] + "limits"
     # A Redis outage should loosen rate limiting to per-process counts, not fail requests;

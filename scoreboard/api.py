@@ -5,13 +5,11 @@ import re
 from datetime import UTC, datetime
 
 from flask import Blueprint, Response, current_app, g, jsonify, request
-from flask_limiter import RateLimitExceeded
 
 from . import actions, auth, clock, groups, leaderboard, players, ranks, scoring, views
-from .errors import ApiError, BadRequest, Forbidden
-from .extensions import limiter
+from .errors import ApiError, BadRequest
 from .players import DISPLAY_NAME, USER_ID
-from .readlimit import count_read
+from .gate import PlayerOverLimit, count_read, limits
 
 bp = Blueprint("api", __name__, url_prefix="/api")
 
@@ -46,16 +44,6 @@ def json_body(required: dict, optional: dict = (), nullable=()) -> dict:
     return body
 
 
-def limit_per_user(setting: str, user_id: str):
-    """A per-user rate limit, checked after authentication so nobody can spend another's."""
-    return limiter.limit(
-        lambda: current_app.config[setting],
-        key_func=lambda: f"user:{user_id}",
-        scope=setting.lower(),
-        override_defaults=False,
-    )
-
-
 @bp.get("/actions")
 def list_actions():
     return jsonify(actions=[kind.to_dict() for kind in actions.list_actions()])
@@ -64,9 +52,8 @@ def list_actions():
 @bp.post("/actions/start")
 def start_action():
     body = json_body({"actionType": ACTION_TYPE})
-    claims = auth.authenticate()
-    with limit_per_user("RATELIMIT_START", claims["sub"]):
-        ticket = actions.start_action(claims, body["actionType"])
+    claims = limits().pass_gate("RATELIMIT_START")
+    ticket = actions.start_action(claims, body["actionType"])
     reply = {
         "actionId": ticket.id,
         "actionType": ticket.action_type,
@@ -82,21 +69,18 @@ def update_score():
     body = json_body({"userId": USER_ID, "actionId": TICKET_ID}, {"authToken": TOKEN})
     if len(body.get("authToken", "")) > MAX_TOKEN_LENGTH:
         raise BadRequest()
-    claims = auth.authenticate()
-    attempt = scoring.Attempt(
-        user_id=claims["sub"],
-        ticket_id=body["actionId"],
-        request_id=g.request_id,
-        client_ip=request.remote_addr,
-        named_user=body["userId"],
-    )
     try:
-        with limit_per_user("RATELIMIT_UPDATE", claims["sub"]):
-            score = scoring.complete_action(attempt)
-    except RateLimitExceeded as refused:
-        scoring.record_rejection(attempt, ApiError(429, "Rate limit exceeded."))
-        raise refused
+        claims = limits().pass_gate("RATELIMIT_UPDATE")
+    except PlayerOverLimit as refused:
+        scoring.record_rejection(_attempt(refused.user_id, body), refused)
+        raise
+    score = scoring.complete_action(_attempt(claims["sub"], body))
     return jsonify(success=True, message="Score updated successfully.", updatedScore=score)
+
+
+def _attempt(user_id: str, body: dict) -> scoring.Attempt:
+    return scoring.Attempt(user_id=user_id, ticket_id=body["actionId"], request_id=g.request_id,
+                           client_ip=request.remote_addr, named_user=body["userId"])
 
 
 def requested_view(token_locations=("headers",)) -> views.View:

@@ -34,6 +34,23 @@ if redis.call('SISMEMBER', KEYS[1], '{_LOADED}') == 0 then return -1 end
 if redis.call('EXISTS', KEYS[2]) == 0 then return -1 end
 return redis.call('SISMEMBER', KEYS[1], ARGV[1])
 """
+# The write paths' gate (gate.py): whether the token is revoked (as _IS_REVOKED; -1 when this
+# Redis cannot say, or no token was given) and each counter's count and seconds left in its
+# window, in one call. A counter's window starts with its first hit.
+_ADMIT = f"""
+local answer = {{-1}}
+if ARGV[1] ~= '' and redis.call('SISMEMBER', KEYS[1], '{_LOADED}') == 1
+    and redis.call('EXISTS', KEYS[2]) == 1 then
+  answer[1] = redis.call('SISMEMBER', KEYS[1], ARGV[1])
+end
+for i = 3, #KEYS do
+  local count = redis.call('INCR', KEYS[i])
+  if count == 1 then redis.call('EXPIRE', KEYS[i], ARGV[i - 1]) end
+  answer[#answer + 1] = count
+  answer[#answer + 1] = redis.call('TTL', KEYS[i])
+end
+return answer
+"""
 BLOCKLIST_REFRESH_SECONDS = 60
 # The set only grows (loads add, never replace, so a load cannot wipe a revocation made
 # meanwhile); dropping it daily lets expired tokens' ids fall out at the next load.
@@ -120,6 +137,9 @@ class MemoryStore:
     def is_revoked(self, jti: str) -> bool | None:
         return None
 
+    def admit(self, jti: str, counters):
+        raise StoreUnavailable("the gate counts in the process here")
+
     def add_revoked(self, jti: str) -> None:
         pass
 
@@ -141,6 +161,7 @@ class RedisStore:
         self._seen_recoveries = {}
         self._put_if_newer = self.client.register_script(_PUT_IF_NEWER)
         self._is_revoked = self.client.register_script(_IS_REVOKED)
+        self._admit = self.client.register_script(_ADMIT)
         self._rank = self.client.register_script(_RANK)
 
     def key(self, name: str) -> str:
@@ -189,6 +210,17 @@ class RedisStore:
         keys = [self.key("revoked"), self.key("revoked:fresh")]
         answer = self._call(self._is_revoked, keys=keys, args=[jti])
         return None if answer == -1 else bool(answer)
+
+    def admit(self, jti: str, counters):
+        """Is ``jti`` revoked (None: this Redis cannot say), and each (name, window seconds)
+        counter's (count, seconds left) after one more hit: one round trip."""
+        if self.take_recovered("blocklist"):
+            jti = ""  # back from an outage: the copy may lack revocations made meanwhile
+        keys = [self.key("revoked"), self.key("revoked:fresh"),
+                *(self.key(f"gate:{name}") for name, _ in counters)]
+        answer = self._call(self._admit, keys=keys, args=[jti, *(s for _, s in counters)])
+        revoked = None if answer[0] == -1 else bool(answer[0])
+        return revoked, list(zip(answer[1::2], answer[2::2]))
 
     def load_revoked(self, jtis) -> None:
         pipe = self.client.pipeline(transaction=True)

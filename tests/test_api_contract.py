@@ -218,6 +218,21 @@ def test_ip_rate_limit_applies_before_authentication(make_app, backend):
     assert "Retry-After" in replies[-1].headers
 
 
+def test_ip_rate_limit_counts_good_and_refused_writes_alike(make_app, backend):
+    app = make_app(backend, RATELIMIT_IP="4/minute")
+    client = app.test_client()
+    with app.app_context():
+        alice = Player("alice", issue_token("alice"), client)
+    assert [alice.start().status_code for _ in range(2)] == [201, 201]
+    assert client.post("/api/scores/update", json={}).status_code == 400
+    assert alice.complete("not-a-ticket-at-all").status_code == 400  # reached the service
+    over = alice.start()
+    assert over.status_code == 429 and int(over.headers["Retry-After"]) > 0
+    assert client.post("/api/scores/update", json={}).status_code == 429
+    with app.app_context():  # neither an address's 429 nor a malformed body is audited
+        assert [e.reason for e in db.session.query(AuditEvent)] == ["Unknown action ticket."]
+
+
 def test_ip_rate_limit_applies_to_board_reads(make_app, backend):
     client = make_app(backend, RATELIMIT_IP="3/minute").test_client()
     replies = [client.get("/api/scores/top") for _ in range(4)]

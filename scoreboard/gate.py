@@ -1,0 +1,142 @@
+"""The limits that are not Flask-Limiter's: where its per-request machinery (measured at a
+fifth of a write's CPU, and more than a board read costs in all) and its round trip per
+limit are too dear.
+
+- Board reads count per address in each worker's memory (with N workers an address may read
+  N times ``RATELIMIT_IP``); streams are limited by the cap on open streams per address.
+- The write paths (start, update) pass a gate: one Redis call says whether the token is
+  revoked and counts the address and the player, in windows every worker shares. The
+  address is counted for every request to them: by the gate when a request reaches it, and
+  after the reply for one refused earlier (a malformed body, a bad token), which becomes a
+  429 once the address is over its limit. While Redis is away each process counts on its
+  own and revocations are read from the database (auth.is_revoked).
+
+Counts use fixed windows that start with their first hit. The ``limits`` library parses the
+settings; its memory storage is not used, as it re-arms a timer thread (a greenlet under
+gevent) to expire counters, which measured at several per cent of a worker's time.
+"""
+
+import math
+import time
+
+from flask import current_app, g, request
+from limits import parse
+
+from . import auth
+from .errors import ApiError, error_response
+from .extensions import limiter
+from .store import StoreUnavailable
+
+READS = frozenset({"api.top_scores"})
+WRITES = {"api.start_action": "RATELIMIT_START", "api.update_score": "RATELIMIT_UPDATE"}
+# Routes Flask-Limiter leaves alone: counted here, or (streams) capped per address.
+LIMITED_ELSEWHERE = READS | set(WRITES) | {"stream.scores_stream"}
+TOO_MANY = "Too many requests. Try again later."
+
+
+class FixedWindows:
+    """Hits per key in fixed windows of ``period`` seconds, in this process."""
+
+    def __init__(self, period: int):
+        self.period = period
+        self._counts = {}  # key -> (window start, hits)
+
+    def hit(self, key: str) -> tuple[int, int]:
+        """One more hit; the key's hits in its window and the seconds the window has left."""
+        now = time.monotonic()
+        start, hits = self._counts.get(key, (now, 0))
+        if now - start >= self.period:
+            start, hits = now, 0
+        if len(self._counts) > 100_000:  # a flood of addresses: forget the finished windows
+            self._counts = {k: v for k, v in self._counts.items() if now - v[0] < self.period}
+        self._counts[key] = (start, hits + 1)
+        return hits + 1, max(1, math.ceil(start + self.period - now))
+
+
+class Limits:
+    """The settings' limits, and this process's own counts of them."""
+
+    def __init__(self, config):
+        self.rates = {name: parse(config[name])
+                      for name in ("RATELIMIT_IP", *WRITES.values())}
+        self._local = {name: FixedWindows(rate.get_expiry()) for name, rate in self.rates.items()}
+
+    def count_locally(self, name: str, key: str) -> None:
+        """One hit on limit ``name`` for ``key`` in this process; 429 past the limit."""
+        _refuse_past(self.rates[name], *self._local[name].hit(key))
+
+    def count(self, counters, jti: str = ""):
+        """One hit on each (limit name, key) counter, and whether ``jti`` is revoked (None:
+        unknown), in one Redis round trip; in this process while Redis is away."""
+        store = current_app.extensions["scoreboard.store"]
+        try:
+            return store.admit(jti, [(key, self.rates[name].get_expiry())
+                                     for name, key in counters])
+        except StoreUnavailable:
+            return None, [self._local[name].hit(key) for name, key in counters]
+
+    def pass_gate(self, setting: str) -> dict:
+        """Authenticate a write and pass its gate: 401 for a bad or revoked token, 429 for an
+        address or a player over its limit (PlayerOverLimit, for the caller to audit)."""
+        g.revocation_at_gate = True  # auth's own blocklist look-up is left to the count below
+        claims = auth.authenticate()
+        g.gated = True
+        counters = [("RATELIMIT_IP", f"ip:{request.remote_addr}"),
+                    (setting, f"{setting.lower()}:{claims['sub']}")]
+        revoked, counts = self.count(counters, claims.get("jti", ""))
+        if revoked or (revoked is None and "jti" in claims and auth.is_revoked(claims["jti"])):
+            raise ApiError(401, "Authentication token has been revoked.")
+        (ip_hits, ip_left), (hits, left) = counts
+        _refuse_past(self.rates["RATELIMIT_IP"], ip_hits, ip_left)
+        if hits > self.rates[setting].amount:
+            raise PlayerOverLimit(claims["sub"], left)
+        return claims
+
+
+class PlayerOverLimit(ApiError):
+    """A player over their limit: audited by the write path, unlike an address's 429."""
+
+    def __init__(self, user_id: str, retry_after: int):
+        super().__init__(429, TOO_MANY, retry_after=retry_after)
+        self.user_id = user_id
+
+
+def _refuse_past(rate, hits: int, seconds_left: int) -> None:
+    if hits > rate.amount:
+        raise ApiError(429, TOO_MANY, retry_after=seconds_left)
+
+
+def limits() -> Limits:
+    return current_app.extensions["scoreboard.limits"]
+
+
+def count_read() -> None:
+    limits().count_locally("RATELIMIT_IP", request.remote_addr or "")
+
+
+def init_app(app) -> None:
+    """Call after limiter.init_app: Flask-Limiter checks every request in a before_request
+    hook, and even for an exempt or filtered route that check costs more than a read from
+    memory, so it is skipped for the routes limited here."""
+    app.extensions["scoreboard.limits"] = Limits(app.config)
+    hooks = app.before_request_funcs[None]
+    check = hooks[hooks.index(limiter._check_request_limit)]
+
+    def check_unless_limited_elsewhere():
+        if request.endpoint not in LIMITED_ELSEWHERE:
+            check()
+
+    hooks[hooks.index(check)] = check_unless_limited_elsewhere
+    app.after_request(_count_refused_writes)
+
+
+def _count_refused_writes(response):
+    """A write refused before its gate (a malformed body, a bad token) counts against its
+    address too, so a flood of them is refused as one of good requests would be."""
+    if request.endpoint not in WRITES or g.get("gated"):
+        return response
+    _, [(hits, left)] = limits().count([("RATELIMIT_IP", f"ip:{request.remote_addr}")])
+    if hits > limits().rates["RATELIMIT_IP"].amount:
+        response = error_response(429, TOO_MANY)
+        response.headers["Retry-After"] = str(left)
+    return response
