@@ -4,7 +4,7 @@ import json
 import re
 from datetime import UTC, datetime
 
-from flask import Blueprint, Response, current_app, g, jsonify, request
+from flask import Blueprint, Response, g, jsonify, request
 
 from . import actions, auth, clock, groups, leaderboard, players, ranks, scoring, views
 from .errors import ApiError, BadRequest
