@@ -108,7 +108,8 @@ def _add_request_ids(app: Flask) -> None:
     @app.before_request
     def take_request_id():
         given = request.headers.get("X-Request-ID", "")
-        g.request_id = given if REQUEST_ID.fullmatch(given) else os.urandom(16).hex()  # as random as uuid4, cheaper
+        # As random as a uuid4's hex, for less work.
+        g.request_id = given if REQUEST_ID.fullmatch(given) else os.urandom(16).hex()
 
     @app.after_request
     def echo_request_id(response):

@@ -1,4 +1,4 @@
-"""The ranking: one definition of order, the top-of-board snapshot and its cache."""
+"""The top of each board: its snapshot, the caches of it, and the notices of its changes."""
 
 import json
 import logging
@@ -12,18 +12,13 @@ from .extensions import db
 from .local_boards import local_boards
 from .models import BoardState
 from .store import StoreUnavailable
-from . import views
+from . import order, views
 from .views import ALL, View
 
 log = logging.getLogger(__name__)
 
 # The snapshot keeps the largest page /top may ask for; smaller pages are slices of it.
 SNAPSHOT_SIZE = 100
-
-
-def ranking_order(columns):
-    """The one total order of the board: higher score, then earlier reached, then userId."""
-    return (columns.score.desc(), columns.score_reached_at.asc(), columns.id.asc())
 
 
 @dataclass(frozen=True)
@@ -71,13 +66,13 @@ def read_snapshot(view: View = ALL) -> Snapshot:
     """Read the version and the view's top rows in ONE statement, so both come from the
     same moment."""
     rows = view.rows()
-    top = select(rows).order_by(*ranking_order(rows.c)).limit(SNAPSHOT_SIZE).subquery()
+    top = select(rows).order_by(*order.order_by(rows.c)).limit(SNAPSHOT_SIZE).subquery()
     stmt = (
         select(BoardState.version, top.c.id, top.c.display_name, top.c.score)
         .select_from(BoardState)
         .outerjoin(top, true())
         .where(BoardState.id == 1)
-        .order_by(*ranking_order(top.c))
+        .order_by(*order.order_by(top.c))
     )
     found = db.session.execute(stmt).all()
     db.session.rollback()  # end the read transaction at once: no connection held idle in one

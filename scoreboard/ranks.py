@@ -14,31 +14,18 @@ import threading
 from datetime import datetime, timedelta
 
 from flask import current_app
-from sqlalchemy import and_, func, or_, select
+from sqlalchemy import func, select
 
-from . import clock, periods, views
+from . import clock, order, periods, views
 from .errors import ApiError
 from .extensions import db
-from .leaderboard import ranking_order
 from .models import User
 from .store import StoreUnavailable
 from .views import View
 
 log = logging.getLogger(__name__)
 
-TOP = 10**18  # scores are stored as TOP - score, so a higher score sorts first by name
-EPOCH = datetime(1970, 1, 1)
 REBUILD_CLAIM_SECONDS = 300
-
-
-def member(score: int, reached_at: datetime, user_id: str) -> str:
-    """A name whose byte order is the board's order: higher score, earlier, then userId."""
-    micros = (reached_at - EPOCH) // timedelta(microseconds=1)
-    return f"{TOP - score:019d}|{micros:019d}|{user_id}"
-
-
-def _user_of(name: str) -> str:
-    return name.split("|", 2)[2]
 
 
 def _rank_sets():
@@ -75,8 +62,9 @@ def placements(user_id: str, region, score: int, reached_at: datetime,
     if _rank_sets() is None:
         return []
     return [
-        (view.key, user_id, member(window_scores.get(view.window, 0) if view.window else score,
-                                   reached_at, user_id), _expiry(view))
+        (view.key, user_id, order.member(
+            window_scores.get(view.window, 0) if view.window else score, reached_at, user_id),
+         _expiry(view))
         for view in _set_views(region, reached_at)
     ]
 
@@ -108,7 +96,8 @@ def rebuild(view: View) -> None:
     rows = view.rows()
     found = db.session.execute(select(rows.c.id, rows.c.score, rows.c.score_reached_at)
                                .execution_options(yield_per=5000))
-    store.rebuild(view.key, ((r.id, member(r.score, r.score_reached_at, r.id)) for r in found),
+    store.rebuild(view.key,
+                  ((r.id, order.member(r.score, r.score_reached_at, r.id)) for r in found),
                   _expiry(view))
     db.session.rollback()
     log.info("rank set %s rebuilt", view.key)
@@ -143,8 +132,9 @@ def disagreeing_sets() -> list[str]:
             if view.region != region or not store.complete(view.key):
                 continue
             rows = view.rows()
-            expected = [member(r.score, r.score_reached_at, r.id) for r in db.session.execute(
-                select(rows).order_by(*ranking_order(rows.c)))]
+            in_order = select(rows).order_by(*order.order_by(rows.c))
+            expected = [order.member(r.score, r.score_reached_at, r.id)
+                        for r in db.session.execute(in_order)]
             if store.members(view.key, 0, -1) != expected:
                 wrong.append(view.key)
     db.session.rollback()
@@ -181,7 +171,7 @@ def around(view: View, user_id: str, radius: int) -> dict:
     ids = _ids_from_set(view, first, last) if from_set else None
     if ids is None:
         rows = view.rows()
-        found = db.session.execute(select(rows).order_by(*ranking_order(rows.c))
+        found = db.session.execute(select(rows).order_by(*order.order_by(rows.c))
                                    .offset(first - 1).limit(last - first + 1)).all()
     else:
         rows = view.rows()
@@ -210,13 +200,13 @@ def _from_set(view: View, user_id: str):
     if found is None:
         return 0, None
     position, name = found
-    return TOP - int(name.split("|", 1)[0]), position + 1
+    return order.score_of(name), position + 1
 
 
 def _ids_from_set(view: View, first: int, last: int):
     store = _rank_sets()
     try:
-        return [_user_of(name) for name in store.members(view.key, first - 1, last - 1)]
+        return [order.user_of(name) for name in store.members(view.key, first - 1, last - 1)]
     except StoreUnavailable:
         return None
 
@@ -226,12 +216,7 @@ def _from_database(view: View, user_id: str):
     me = db.session.execute(select(rows).where(rows.c.id == user_id)).first()
     rank = None
     if me is not None:
-        ahead = or_(
-            rows.c.score > me.score,
-            and_(rows.c.score == me.score, rows.c.score_reached_at < me.score_reached_at),
-            and_(rows.c.score == me.score, rows.c.score_reached_at == me.score_reached_at,
-                 rows.c.id < me.id),
-        )
-        rank = 1 + db.session.scalar(select(func.count()).select_from(rows).where(ahead))
+        rank = 1 + db.session.scalar(
+            select(func.count()).select_from(rows).where(order.ahead_of(rows.c, me)))
     db.session.rollback()
     return (me.score if me else 0), rank

@@ -58,7 +58,7 @@ BLOCKLIST_LIFETIME_SECONDS = 24 * 3600
 
 
 # Rank sets: every member has score 0, so a sorted set orders them by name, and the name
-# spells the board's order (see ranks.member). A player's newer member replaces the older
+# spells the board's order (see order.member). A player's newer member replaces the older
 # only if it sorts before it, so updates applied out of order still end on the newest.
 _PLACE = """
 local old = redis.call('HGET', KEYS[2], ARGV[1])

@@ -1,14 +1,18 @@
-"""The board's order is the same in every store: players who tie on score and time are
-ordered by the bytes of their ids in SQLite, in PostgreSQL whatever the database's own
-collation, and in the Redis rank sets."""
+"""The board's order is the same in every store and in each of its renderings: players who
+tie on score and time are ordered by the bytes of their ids in SQLite, in PostgreSQL
+whatever the database's own collation, and in the Redis rank sets."""
 
+import random
 import uuid
-from datetime import datetime
+from datetime import datetime, timedelta
+from types import SimpleNamespace
 
 import pytest
 from flask_migrate import upgrade
+from sqlalchemy import (Column, DateTime, Integer, MetaData, String, Table, create_engine, func,
+                        insert, select)
 
-from scoreboard import create_app, ranks
+from scoreboard import create_app, order, ranks
 from scoreboard.actions import seed_catalog
 from scoreboard.extensions import db
 from scoreboard.views import View
@@ -63,3 +67,31 @@ def test_ties_are_broken_by_the_bytes_of_the_ids_everywhere(tied_app):
             # The first look builds the rank set (Redis), the second answers from it.
             for _ in range(2):
                 assert ranks.rank_of(View(), user_id)["rank"] == rank, user_id
+
+
+def test_sql_order_ahead_predicate_and_member_names_agree():
+    """order.py's three renderings of the one order, on rows full of ties."""
+    rng = random.Random(3)
+    players = Table("players", MetaData(), Column("id", String, primary_key=True),
+                    Column("score", Integer), Column("score_reached_at", DateTime))
+    rows = [{"id": user_id, "score": rng.randint(0, 3),
+             "score_reached_at": NOW + timedelta(seconds=rng.randint(0, 2))}
+            for user_id in IDS + [f"p{n}" for n in range(40)]]
+    engine = create_engine("sqlite://")
+    with engine.begin() as connection:
+        players.create(connection)
+        connection.execute(insert(players), rows)
+        in_sql = [r.id for r in connection.execute(
+            select(players).order_by(*order.order_by(players.c)))]
+        ranks_by_count = {
+            row["id"]: 1 + connection.scalar(select(func.count()).select_from(players).where(
+                order.ahead_of(players.c, SimpleNamespace(**row))))
+            for row in rows}
+    engine.dispose()
+    by_member = sorted(rows, key=lambda r: order.member(
+        r["score"], r["score_reached_at"], r["id"]).encode())
+    assert [r["id"] for r in by_member] == in_sql
+    assert [ranks_by_count[user_id] for user_id in in_sql] == list(range(1, len(rows) + 1))
+    assert all(order.user_of(order.member(r["score"], r["score_reached_at"], r["id"])) == r["id"]
+               and order.score_of(order.member(r["score"], NOW, "x")) == r["score"]
+               for r in rows)

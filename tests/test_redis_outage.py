@@ -9,7 +9,7 @@ from sqlalchemy import select
 
 from scoreboard.auth import issue_token
 from scoreboard.extensions import db
-from scoreboard.leaderboard import ranking_order
+from scoreboard.order import order_by
 from scoreboard.models import User
 
 from .harness.servers import call
@@ -20,7 +20,7 @@ PLAYERS = ("ann", "ben", "cat", "dan")
 
 def board_from_database(app):
     with app.app_context():
-        rows = db.session.execute(select(User.id, User.score).order_by(*ranking_order(User)))
+        rows = db.session.execute(select(User.id, User.score).order_by(*order_by(User)))
         return [{"userId": r.id, "score": r.score} for r in rows]
 
 
