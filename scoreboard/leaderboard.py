@@ -135,6 +135,11 @@ def current_snapshot(view: View = ALL) -> Snapshot:
     held = boards.get(view.key)
     if held is not None:
         return held
+    with boards.loading(view.key):
+        return boards.get(view.key) or _fetch(boards, view)
+
+
+def _fetch(boards, view: View) -> Snapshot:
     store = _store()
     try:
         cached = store.get_top(view.key)

@@ -3,11 +3,13 @@ bytes every read and every stream's first frame share. A change notice for a vie
 process's own writes, or from the worker's one broker subscription) retires the copy; a short
 maximum age is the safety net for a notice that never arrived."""
 
+import threading
 import time
 
 from flask import current_app
 
 MAX_VIEWS = 1024  # groups and past windows are many; only the busy ones need to stay
+LOCKS = 64  # loads of different views rarely wait for each other on this many locks
 
 
 class LocalBoards:
@@ -16,6 +18,8 @@ class LocalBoards:
         self._held = {}  # view key -> (snapshot, monotonic time it was fetched)
         self._announced = {}  # view key -> newest version a notice named
         self._served = {}  # view key -> newest version handed out: never hand out less
+        # gevent's, once the worker has patched threading: a greenlet waits, not the worker.
+        self._locks = [threading.Lock() for _ in range(LOCKS)]
 
     def get(self, key: str):
         """The view's snapshot if this worker holds one that no notice has overtaken."""
@@ -27,6 +31,11 @@ class LocalBoards:
                 or time.monotonic() - fetched > self.max_age):
             return None
         return snapshot
+
+    def loading(self, key: str):
+        """Held while a view is read: the reads that miss it meanwhile wait for that one
+        read instead of each asking the store (and the database) again."""
+        return self._locks[hash(key) % LOCKS]
 
     def served(self, key: str) -> int:
         return self._served.get(key, 0)

@@ -1,10 +1,14 @@
 """Each worker serves the boards from its own memory until a change notice retires them."""
 
+import threading
+from concurrent.futures import ThreadPoolExecutor
+
 from scoreboard import leaderboard
 from scoreboard.leaderboard import Snapshot
 from scoreboard.local_boards import MAX_VIEWS, LocalBoards
 
 from .harness.players import play
+from .harness.waiting import wait_for
 
 
 def snap(version):
@@ -62,3 +66,32 @@ def test_reads_come_from_memory_until_a_write_retires_them(make_app, backend):
     play(app, "bob", 3)  # this worker's own write retires its copy at once
     with app.app_context():
         assert client.get("/api/scores/top").json == leaderboard.read_snapshot().body()
+
+
+def test_reads_that_miss_together_share_one_read_of_the_store(make_app):
+    app = make_app("embedded", TOP_LOCAL_MAX_AGE_SECONDS=3600)
+    play(app, "amy", 2)
+    app.test_client().get("/api/scores/top")  # the shared cache now holds the board
+    store, boards = app.extensions["scoreboard.store"], app.extensions["scoreboard.local_boards"]
+    boards.retire()  # and this worker has no copy of it
+    asked, looked, release = [], [], threading.Event()
+    real_get_top, real_get = store.get_top, boards.get
+
+    def slow_get_top(view):  # the store answers only once every reader has arrived
+        asked.append(view)
+        release.wait(timeout=60)
+        return real_get_top(view)
+
+    store.get_top = slow_get_top
+    boards.get = lambda key: looked.append(key) or real_get(key)
+
+    def read():
+        with app.app_context():
+            return leaderboard.current_snapshot()
+
+    with ThreadPoolExecutor(8) as pool:
+        reads = [pool.submit(read) for _ in range(8)]
+        wait_for(lambda: len(looked) >= 8, "every reader to look for the board")
+        release.set()
+        snapshots = [r.result(timeout=60) for r in reads]
+    assert asked == ["all"] and all(s == snapshots[0] for s in snapshots)
