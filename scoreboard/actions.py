@@ -9,7 +9,7 @@ from sqlalchemy import select, text
 
 from . import clock
 from .errors import BadRequest
-from .extensions import AUTOCOMMIT, db
+from .extensions import AUTOCOMMIT, db, reading
 from .models import ActionTicket, ActionType
 from .players import arriving, ensure_player, follow_region, insert_ignoring_duplicates
 
@@ -32,11 +32,10 @@ def seed_catalog() -> int:
     return added
 
 
-def list_actions() -> list[ActionType]:
+def list_actions() -> list[dict]:
     stmt = select(ActionType).where(ActionType.enabled.is_(True)).order_by(ActionType.id)
-    actions = list(db.session.scalars(stmt))
-    db.session.rollback()
-    return actions
+    with reading() as session:
+        return [kind.to_dict() for kind in session.scalars(stmt)]
 
 
 # PostgreSQL issues a ticket in one statement through the autocommit engine: the player's

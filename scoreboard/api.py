@@ -46,7 +46,7 @@ def json_body(required: dict, optional: dict = (), nullable=()) -> dict:
 
 @bp.get("/actions")
 def list_actions():
-    return jsonify(actions=[kind.to_dict() for kind in actions.list_actions()])
+    return jsonify(actions=actions.list_actions())
 
 
 @bp.post("/actions/start")

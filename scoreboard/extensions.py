@@ -1,5 +1,7 @@
 """Flask extensions, created unbound here and bound to an app in create_app."""
 
+from contextlib import contextmanager
+
 from flask import current_app
 from flask_jwt_extended import JWTManager
 from flask_limiter import Limiter
@@ -26,6 +28,17 @@ class Base(DeclarativeBase):
 db = SQLAlchemy(model_class=Base)
 # The bind (PostgreSQL only) whose engine runs one-statement transactions: db.engines[...].
 AUTOCOMMIT = "autocommit"
+
+
+@contextmanager
+def reading():
+    """Reads whose transaction ends with the block, whatever happens: no pooled connection
+    stays idle in a transaction (an open stream holds none). Take what is needed from ORM
+    objects inside it: the end of the transaction expires them."""
+    try:
+        yield db.session
+    finally:
+        db.session.rollback()
 migrate = Migrate()
 jwt = JWTManager()
 # Per-IP limit on every route, read per request so each app's setting applies.

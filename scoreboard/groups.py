@@ -7,7 +7,7 @@ from sqlalchemy import delete, func, select
 
 from . import clock, leaderboard
 from .errors import ApiError, Forbidden
-from .extensions import db
+from .extensions import db, reading
 from .models import Group, GroupMember, User
 from .players import boards_showing, ensure_player, insert_ignoring_duplicates
 
@@ -26,10 +26,10 @@ def is_member(group_id: str, user_id: str) -> bool:
 
 def require_member(group_id: str, user_id: str) -> None:
     """404 for an unknown group, 403 for one the player is not in."""
-    _load(group_id)
-    if not is_member(group_id, user_id):
-        raise Forbidden("Only members can see this group.")
-    db.session.rollback()
+    with reading():
+        _load(group_id)
+        if not is_member(group_id, user_id):
+            raise Forbidden("Only members can see this group.")
 
 
 def _moved_by(group_id: str, user_id: str) -> list:
@@ -72,9 +72,8 @@ def create_group(claims: dict, name: str) -> dict:
 
 def get_group(claims: dict, group_id: str) -> dict:
     require_member(group_id, claims["sub"])
-    reply = _describe(_load(group_id))
-    db.session.rollback()
-    return reply
+    with reading():
+        return _describe(_load(group_id))
 
 
 def add_member(claims: dict, group_id: str, user_id: str) -> dict:
@@ -123,11 +122,11 @@ def delete_group(claims: dict, group_id: str) -> None:
 
 
 def my_groups(claims: dict) -> list[dict]:
-    rows = db.session.execute(
-        select(Group.id, Group.name, Group.owner_id)
-        .join(GroupMember, GroupMember.group_id == Group.id)
-        .where(GroupMember.user_id == claims["sub"])
-        .order_by(Group.name, Group.id)
-    ).all()
-    db.session.rollback()
+    with reading() as session:
+        rows = session.execute(
+            select(Group.id, Group.name, Group.owner_id)
+            .join(GroupMember, GroupMember.group_id == Group.id)
+            .where(GroupMember.user_id == claims["sub"])
+            .order_by(Group.name, Group.id)
+        ).all()
     return [{"groupId": r.id, "name": r.name, "ownerId": r.owner_id} for r in rows]

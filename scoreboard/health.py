@@ -3,7 +3,7 @@
 from flask import Blueprint, Response, current_app, jsonify
 from sqlalchemy import text
 
-from .extensions import db
+from .extensions import reading
 from .store import StoreUnavailable
 from .views import GLOBAL
 
@@ -19,8 +19,8 @@ def healthz():
 @bp.get("/readyz")
 def readyz():
     """Ready when the database answers; a Redis outage only degrades, so it is reported."""
-    db.session.execute(text("SELECT 1"))
-    db.session.rollback()
+    with reading() as session:
+        session.execute(text("SELECT 1"))
     store = current_app.extensions["scoreboard.store"]
     redis = "embedded"
     if current_app.config.get("REDIS_URL"):

@@ -8,7 +8,7 @@ from functools import cached_property
 from flask import current_app
 from sqlalchemy import select, true, update
 
-from .extensions import db
+from .extensions import db, reading
 from .local_boards import local_boards
 from .models import BoardState
 from .store import StoreUnavailable
@@ -74,8 +74,8 @@ def read_snapshot(view: View = ALL) -> Snapshot:
         .where(BoardState.id == 1)
         .order_by(*order.order_by(top.c))
     )
-    found = db.session.execute(stmt).all()
-    db.session.rollback()  # end the read transaction at once: no connection held idle in one
+    with reading() as session:
+        found = session.execute(stmt).all()
     entries = tuple(
         {"userId": r.id, "score": r.score, "rank": i, "displayName": r.display_name}
         for i, r in enumerate((r for r in found if r.id is not None), start=1)

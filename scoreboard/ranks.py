@@ -18,7 +18,7 @@ from sqlalchemy import func, select
 
 from . import clock, order, periods, views
 from .errors import ApiError
-from .extensions import db
+from .extensions import reading
 from .models import User
 from .store import StoreUnavailable
 from .views import View
@@ -94,12 +94,12 @@ def rebuild(view: View) -> None:
     """Refill a view's rank set from the database (the store empties it first)."""
     store = _rank_sets()
     rows = view.rows()
-    found = db.session.execute(select(rows.c.id, rows.c.score, rows.c.score_reached_at)
-                               .execution_options(yield_per=5000))
-    store.rebuild(view.key,
-                  ((r.id, order.member(r.score, r.score_reached_at, r.id)) for r in found),
-                  _expiry(view))
-    db.session.rollback()
+    with reading() as session:
+        found = session.execute(select(rows.c.id, rows.c.score, rows.c.score_reached_at)
+                                .execution_options(yield_per=5000))
+        store.rebuild(view.key,
+                      ((r.id, order.member(r.score, r.score_reached_at, r.id)) for r in found),
+                      _expiry(view))
     log.info("rank set %s rebuilt", view.key)
 
 
@@ -124,20 +124,20 @@ def disagreeing_sets() -> list[str]:
     store = _rank_sets()
     if store is None:
         return []
-    regions = db.session.scalars(select(User.region).where(User.region.is_not(None))
-                                 .distinct()).all()
     wrong = []
-    for region in [None, *regions]:
-        for view in _set_views(region, clock.now()):
-            if view.region != region or not store.complete(view.key):
-                continue
-            rows = view.rows()
-            in_order = select(rows).order_by(*order.order_by(rows.c))
-            expected = [order.member(r.score, r.score_reached_at, r.id)
-                        for r in db.session.execute(in_order)]
-            if store.members(view.key, 0, -1) != expected:
-                wrong.append(view.key)
-    db.session.rollback()
+    with reading() as session:
+        regions = session.scalars(select(User.region).where(User.region.is_not(None))
+                                  .distinct()).all()
+        for region in [None, *regions]:
+            for view in _set_views(region, clock.now()):
+                if view.region != region or not store.complete(view.key):
+                    continue
+                rows = view.rows()
+                in_order = select(rows).order_by(*order.order_by(rows.c))
+                expected = [order.member(r.score, r.score_reached_at, r.id)
+                            for r in session.execute(in_order)]
+                if store.members(view.key, 0, -1) != expected:
+                    wrong.append(view.key)
     return wrong
 
 
@@ -150,8 +150,9 @@ def rank_of(view: View, user_id: str) -> dict:
 
 def _rank(view: View, user_id: str) -> tuple[dict, bool]:
     """``rank_of``, and whether the view's rank set answered."""
-    user = db.session.get(User, user_id)
-    db.session.rollback()
+    with reading() as session:
+        user = session.execute(select(User.id, User.display_name, User.region)
+                               .where(User.id == user_id)).first()
     if user is None:
         raise ApiError(404, "No such player.")
     placed = _from_set(view, user_id)
@@ -169,15 +170,14 @@ def around(view: View, user_id: str, radius: int) -> dict:
     first = max(1, mine["rank"] - radius)
     last = mine["rank"] + radius
     ids = _ids_from_set(view, first, last) if from_set else None
-    if ids is None:
-        rows = view.rows()
-        found = db.session.execute(select(rows).order_by(*order.order_by(rows.c))
-                                   .offset(first - 1).limit(last - first + 1)).all()
-    else:
-        rows = view.rows()
-        found = sorted(db.session.execute(select(rows).where(rows.c.id.in_(ids))).all(),
-                       key=lambda r: ids.index(r.id))
-    db.session.rollback()
+    rows = view.rows()
+    with reading() as session:
+        if ids is None:
+            found = session.execute(select(rows).order_by(*order.order_by(rows.c))
+                                    .offset(first - 1).limit(last - first + 1)).all()
+        else:
+            found = sorted(session.execute(select(rows).where(rows.c.id.in_(ids))).all(),
+                           key=lambda r: ids.index(r.id))
     entries = [{"userId": r.id, "displayName": r.display_name, "score": r.score,
                 "rank": first + i} for i, r in enumerate(found)]
     return {**mine, "around": entries}
@@ -213,10 +213,10 @@ def _ids_from_set(view: View, first: int, last: int):
 
 def _from_database(view: View, user_id: str):
     rows = view.rows()
-    me = db.session.execute(select(rows).where(rows.c.id == user_id)).first()
     rank = None
-    if me is not None:
-        rank = 1 + db.session.scalar(
-            select(func.count()).select_from(rows).where(order.ahead_of(rows.c, me)))
-    db.session.rollback()
+    with reading() as session:
+        me = session.execute(select(rows).where(rows.c.id == user_id)).first()
+        if me is not None:
+            rank = 1 + session.scalar(
+                select(func.count()).select_from(rows).where(order.ahead_of(rows.c, me)))
     return (me.score if me else 0), rank
