@@ -8,8 +8,8 @@ from flask import Blueprint, Response, g, jsonify, request
 
 from . import actions, auth, clock, groups, leaderboard, players, ranks, scoring, views
 from .errors import ApiError, BadRequest
-from .players import DISPLAY_NAME, USER_ID
 from .gate import PlayerOverLimit, count_read, limits
+from .players import DISPLAY_NAME, USER_ID
 
 bp = Blueprint("api", __name__, url_prefix="/api")
 

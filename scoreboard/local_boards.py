@@ -46,7 +46,8 @@ class LocalBoards:
             return snapshot
         self._served[key] = snapshot.version
         if snapshot.version >= self._announced.get(key, 0):  # a notice may have overtaken it
-            if key not in self._held and len(self._held) >= MAX_VIEWS:
+            # Re-inserted, so the dict's order is the order of fetching.
+            if self._held.pop(key, None) is None and len(self._held) >= MAX_VIEWS:
                 del self._held[next(iter(self._held))]  # the one fetched longest ago
             self._held[key] = (snapshot, time.monotonic())
         return snapshot

@@ -44,10 +44,14 @@ def test_never_an_older_version_than_served_and_a_bounded_number_of_views():
     boards.keep("all", snap(5))
     assert boards.keep("all", snap(4)) == snap(4)  # the caller's business; not kept
     assert boards.get("all") == snap(5) and boards.served("all") == 5
-    for n in range(MAX_VIEWS + 10):
+    for n in range(MAX_VIEWS - 1):
+        boards.keep(f"group:g{n}", snap(1))
+    boards.keep("all", snap(6))  # fetched again: now the newest, not the oldest
+    for n in range(MAX_VIEWS - 1, MAX_VIEWS + 10):
         boards.keep(f"group:g{n}", snap(1))
     assert len(boards._held) == MAX_VIEWS
-    assert boards.get("all") is None and boards.get(f"group:g{MAX_VIEWS + 9}") == snap(1)
+    assert boards.get("all") == snap(6) and boards.get("group:g0") is None
+    assert boards.get(f"group:g{MAX_VIEWS + 9}") == snap(1)
 
 
 def test_reads_come_from_memory_until_a_write_retires_them(make_app, backend):
