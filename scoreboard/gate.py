@@ -115,19 +115,27 @@ def count_read() -> None:
 
 
 def init_app(app) -> None:
-    """Call after limiter.init_app: Flask-Limiter checks every request in a before_request
-    hook, and even for an exempt or filtered route that check costs more than a read from
-    memory, so it is skipped for the routes limited here."""
+    """Call after limiter.init_app. Flask-Limiter runs hooks before, after and at the end of
+    every request, and even for a route it leaves alone they cost more than a board read
+    does in all, so they are confined to the routes it limits."""
     app.extensions["scoreboard.limits"] = Limits(app.config)
-    hooks = app.before_request_funcs[None]
-    check = hooks[hooks.index(limiter._check_request_limit)]
-
-    def check_unless_limited_elsewhere():
-        if request.endpoint not in LIMITED_ELSEWHERE:
-            check()
-
-    hooks[hooks.index(check)] = check_unless_limited_elsewhere
+    hook_lists = (app.before_request_funcs[None], app.after_request_funcs[None],
+                  app.teardown_request_funcs[None])
+    for hooks in hook_lists:
+        for i, hook in enumerate(hooks):
+            if getattr(hook, "__self__", None) is limiter or (
+                    getattr(hook, "args", ())[:1] == (limiter,)):  # a partial over it
+                hooks[i] = _unless_limited_elsewhere(hook)
     app.after_request(_count_refused_writes)
+
+
+def _unless_limited_elsewhere(hook):
+    def confined(*args):
+        if request.endpoint in LIMITED_ELSEWHERE:
+            return args[0] if args else None  # an after_request hook hands the reply on
+        return hook(*args)
+
+    return confined
 
 
 def _count_refused_writes(response):
