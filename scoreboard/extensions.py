@@ -3,13 +3,14 @@
 from contextlib import contextmanager
 
 from flask import current_app
-from flask_jwt_extended import JWTManager
 from flask_limiter import Limiter
 from flask_limiter.util import get_remote_address
 from flask_migrate import Migrate
 from flask_sqlalchemy import SQLAlchemy
 from sqlalchemy import MetaData
 from sqlalchemy.orm import DeclarativeBase
+
+from .token_memory import RememberingJWTManager
 
 # Named constraints keep Alembic migrations identical on SQLite and PostgreSQL.
 NAMING_CONVENTION = {
@@ -40,7 +41,7 @@ def reading():
     finally:
         db.session.rollback()
 migrate = Migrate()
-jwt = JWTManager()
+jwt = RememberingJWTManager()
 # Per-IP limit on every route, read per request so each app's setting applies.
 limiter = Limiter(
     key_func=get_remote_address, default_limits=[lambda: current_app.config["RATELIMIT_IP"]]
