@@ -83,10 +83,10 @@ def _attempt(user_id: str, body: dict) -> scoring.Attempt:
                            client_ip=request.remote_addr, named_user=body["userId"])
 
 
-def requested_view(token_locations=("headers",)) -> views.View:
+def asked_view(token_locations=("headers",)) -> views.View:
     """The view the query string asks for. A group's board is for its members only, so it
     needs a token (a stream may carry it as ?token= or a cookie, as EventSource sends no
-    headers)."""
+    headers), and is shown no longer than the token lasts."""
     try:
         view = views.parse(request.args, clock.now())
     except ValueError as error:
@@ -96,7 +96,7 @@ def requested_view(token_locations=("headers",)) -> views.View:
     if view.group:
         claims = auth.authenticate(locations=list(token_locations))
         groups.require_member(view.group, claims["sub"])
-        g.token_expires = claims["exp"]
+        view = view.closing_by(_from_timestamp(claims["exp"]))
     return view
 
 
@@ -111,7 +111,7 @@ def whole_number(name: str, default: int, highest: int) -> int:
 def top_scores():
     count_read()
     limit = whole_number("limit", 10, leaderboard.SNAPSHOT_SIZE)
-    view = requested_view()
+    view = asked_view()
     snapshot = leaderboard.current_snapshot(view)
     etag = f"{view.key}~{snapshot.etag(limit)}"
     headers = {"ETag": f'"{etag}"', "Cache-Control": "no-cache"}
@@ -124,13 +124,13 @@ def top_scores():
 
 @bp.get("/scores/users/<user_id>")
 def player_rank(user_id):
-    return jsonify(ranks.rank_of(requested_view(), user_id))
+    return jsonify(ranks.rank_of(asked_view(), user_id))
 
 
 @bp.get("/scores/users/<user_id>/around")
 def players_around(user_id):
     radius = whole_number("radius", 5, 50)
-    return jsonify(ranks.around(requested_view(), user_id, radius))
+    return jsonify(ranks.around(asked_view(), user_id, radius))
 
 
 @bp.get("/users/me")

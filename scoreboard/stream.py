@@ -5,11 +5,11 @@ import socket
 import time
 
 import gevent
-from flask import Blueprint, Response, current_app, g, request
+from flask import Blueprint, Response, current_app, request
 from gevent import monkey
 
-from . import clock, leaderboard, periods
-from .api import requested_view
+from . import clock, leaderboard
+from .api import asked_view
 from .errors import ApiError
 
 bp = Blueprint("stream", __name__)
@@ -25,7 +25,7 @@ def scores_stream():
     sock = request.environ.get("gunicorn.socket")
     if sock is None or not monkey.is_module_patched("socket"):
         raise ApiError(503, "Streaming needs the gunicorn gevent worker; poll /api/scores/top.")
-    view = requested_view(token_locations=("headers", "query_string", "cookies"))
+    view = asked_view(token_locations=("headers", "query_string", "cookies"))
     config = current_app.config
     hub = current_app.extensions["scoreboard.hub"]
     hub.start()
@@ -43,8 +43,10 @@ def scores_stream():
     version, frames = channel.version, channel.frames
     if frames and request.headers.get("Last-Event-ID") != str(version):
         first += frames[1]
+    # A stream ends when its view closes (its window, or the token that opened a group's
+    # board), so the browser reconnects to the next one.
     lifetime = min(config["STREAM_LIFETIME_SECONDS"] * random.uniform(0.8, 1.0),
-                   _seconds_left(view, g.get("token_expires")))
+                   max(0.0, view.seconds_left(clock.now())))
     events = _events(hub, channel, client, first, version, time.monotonic() + lifetime)
     response = Response(events, mimetype="text/event-stream", headers=HEADERS)
     # Runs however the response ends, even when its body is never read (HEAD). A stream that
@@ -52,17 +54,6 @@ def scores_stream():
     # land on another worker), and a stopping worker does not wait for a keep-alive request.
     response.call_on_close(lambda: _release(hub, channel, client))
     return response
-
-
-def _seconds_left(view, token_expires) -> float:
-    """A stream ends when its token expires, and a stream of the current day or week when
-    that window closes, so the browser reconnects to the next one."""
-    left = float("inf")
-    if token_expires is not None:
-        left = token_expires - time.time()
-    if view.window and "at" not in request.args:
-        left = min(left, (periods.window_end(view.window) - clock.now()).total_seconds())
-    return max(0.0, left)
 
 
 def _release(hub, channel, client) -> None:

@@ -1,7 +1,8 @@
 """Views of the board: all players, a region, a friend group, a day or an ISO week, and the
 combinations we serve. Every view is a query over the same tables, in the one order."""
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field, replace
+from datetime import datetime
 
 from sqlalchemy import select
 
@@ -18,6 +19,16 @@ class View:
     window: str | None = None  # "day:2026-11-27" / "week:2026-W48"; None: all time
     region: str | None = None
     group: str | None = None
+    # When whoever asked stops being shown this view (UTC): the end of a window asked for as
+    # "the current one", or of the token that opened a group's board. Not part of what the
+    # view is, so views that differ only here are equal and share caches and channels.
+    closes_at: datetime | None = field(default=None, compare=False)
+
+    def closing_by(self, moment: datetime) -> "View":
+        return replace(self, closes_at=min(moment, self.closes_at or moment))
+
+    def seconds_left(self, now: datetime) -> float:
+        return float("inf") if self.closes_at is None else (self.closes_at - now).total_seconds()
 
     @property
     def key(self) -> str:
@@ -62,10 +73,10 @@ def parse(args, now) -> View:
     if period == "all":
         if at is not None:
             raise ValueError("at goes with period=day or period=week")
-        window = None
-    else:
-        window = periods.window_key(period, at, now)
-    return View(window=window, region=region, group=group)
+        return View(region=region, group=group)
+    window = periods.window_key(period, at, now)
+    closes_at = periods.window_end(window) if at is None else None  # it follows the clock
+    return View(window=window, region=region, group=group, closes_at=closes_at)
 
 
 def of_player(region: str | None, groups, now) -> list[View]:

@@ -7,7 +7,7 @@ from datetime import datetime
 import pytest
 from sqlalchemy import select
 
-from scoreboard import periods
+from scoreboard import periods, views
 from scoreboard.auth import issue_token
 from scoreboard.extensions import db
 from scoreboard.models import AuditEvent, GroupMember, User
@@ -147,3 +147,24 @@ def test_around_me_is_a_window_of_the_same_order(client, league):
     top = client.get("/api/scores/users/fay/around?radius=2").json["around"]
     assert top == whole[:3]  # nobody above the first
     assert client.get("/api/scores/users/cat/around?radius=0").status_code == 400
+
+
+@pytest.mark.parametrize("args, closes_at", [
+    ({}, None),
+    ({"period": "day"}, datetime(2026, 12, 1)),
+    ({"period": "week"}, datetime(2026, 12, 7)),
+    ({"period": "day", "at": "2026-11-30"}, None),  # a day asked by name does not follow the clock
+])
+def test_a_view_knows_when_it_closes(args, closes_at):
+    view = views.parse(args, NOW)
+    assert view.closes_at == closes_at
+    assert view.seconds_left(NOW) == (
+        float("inf") if closes_at is None else (closes_at - NOW).total_seconds())
+
+
+def test_a_view_closes_by_the_earlier_moment_and_stays_the_same_view():
+    day = views.parse({"period": "day"}, NOW)
+    earlier, later = datetime(2026, 11, 30, 13), datetime(2026, 12, 2)
+    assert day.closing_by(earlier).closes_at == earlier
+    assert day.closing_by(later).closes_at == datetime(2026, 12, 1)
+    assert day.closing_by(earlier) == day and day.closing_by(earlier).key == day.key
