@@ -35,7 +35,9 @@ def post_worker_init(worker):
 
     import gevent
 
-    hub = worker.wsgi.extensions["scoreboard.hub"]
+    from scoreboard.services import services
+
+    hub = services(worker.wsgi).hub
     hub.start()
 
     def stop_streams_then_exit(signum, frame):

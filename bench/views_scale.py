@@ -28,6 +28,7 @@ from scoreboard import clock, create_app, periods, ranks  # noqa: E402
 from scoreboard.actions import seed_catalog  # noqa: E402
 from scoreboard.auth import issue_token  # noqa: E402
 from scoreboard.extensions import db  # noqa: E402
+from scoreboard.services import services  # noqa: E402
 from scoreboard.views import View  # noqa: E402
 from tests.harness.databases import create_database  # noqa: E402
 from tests.harness.servers import RedisServer  # noqa: E402
@@ -94,14 +95,14 @@ def measure(players: int, own_redis) -> dict:
             ranks.rebuild(view)
         figures["rank sets built (s)"] = time.perf_counter() - began
         token = issue_token("bench-writer")
-    store = app.extensions["scoreboard.store"]
+    store = services(app).redis
     for name, query in VIEWS.items():
         figures[f"/top {name}, cached (ms)"] = median_ms(
             lambda: client.get(f"/api/scores/top{query}"), 200)
 
         def cold(query=query, name=name):
             store.client.delete(*store.client.keys(store.key("top:*")) or ["none"])
-            app.extensions["scoreboard.local_boards"].retire()  # as after a lost subscription
+            services(app).local_boards.retire()  # as after a lost subscription
             client.get(f"/api/scores/top{query}")
         figures[f"/top {name}, from the database (ms)"] = median_ms(cold, 30)
     rng = random.Random(1)

@@ -9,11 +9,15 @@ from werkzeug.middleware.proxy_fix import ProxyFix
 import config as settings
 
 from . import api, auth, cli, errors, gate, health, logs, openapi, page, reconnect, stream
+from .blocklist import RedisBlocklist
+from .board_cache import MemoryBoardCache, RedisBoardCache
 from .broker import MemoryBroker, RedisBroker
 from .extensions import AUTOCOMMIT, db, limiter, migrate
 from .hub import Hub
 from .local_boards import LocalBoards
-from .store import MemoryStore, RedisStore, connection_pool
+from .rank_sets import RedisRankSets
+from .services import Services, register
+from .store import RedisStore, connection_pool
 
 REQUEST_ID = re.compile(r"[A-Za-z0-9._-]{1,64}")
 MIGRATIONS = os.path.join(os.path.dirname(os.path.dirname(__file__)), "migrations")
@@ -65,27 +69,37 @@ def _configure_storage(app: Flask) -> None:
             "isolation_level": "AUTOCOMMIT"}})
     redis_url = config.get("REDIS_URL")
     if redis_url:
-        # The subscription holds one connection of the store's pool for good.
-        timeout = config["REDIS_SOCKET_TIMEOUT_SECONDS"]
-        pool = connection_pool(redis_url, config["REDIS_MAX_CONNECTIONS"] + 1, timeout)
-        store = RedisStore(pool, config["REDIS_PREFIX"], config["REDIS_RETRY_SECONDS"])
-        broker = RedisBroker(store)
-        limits_pool = connection_pool(redis_url, config["REDIS_MAX_CONNECTIONS"], timeout)
+        limits_pool = connection_pool(redis_url, config["REDIS_MAX_CONNECTIONS"],
+                                      config["REDIS_SOCKET_TIMEOUT_SECONDS"])
         config["RATELIMIT_STORAGE_OPTIONS"] = {"connection_pool": limits_pool}
-    else:
-        store = MemoryStore()
-        broker = MemoryBroker(store)
-    app.extensions["scoreboard.store"] = store
-    app.extensions["scoreboard.broker"] = broker
-    boards = app.extensions["scoreboard.local_boards"] = LocalBoards(
-        config["TOP_LOCAL_MAX_AGE_SECONDS"])
-    app.extensions["scoreboard.hub"] = Hub(app, broker, boards)
+    register(app, _services(app, redis_url))
     config["RATELIMIT_STORAGE_URI"] = redis_url or "memory://"
     config["RATELIMIT_KEY_PREFIX"] = config["REDIS_PREFIX"] + "limits"
     # A Redis outage should loosen rate limiting to per-process counts, not fail requests;
     # swallowing covers a request that races the switch to (or back from) the fallback.
     config["RATELIMIT_IN_MEMORY_FALLBACK_ENABLED"] = True
     config["RATELIMIT_SWALLOW_ERRORS"] = True
+
+
+def _services(app: Flask, redis_url: str | None) -> Services:
+    """Redis's services, or the embedded default's in-process ones."""
+    config = app.config
+    if redis_url:
+        # The subscription holds one connection of the store's pool for good.
+        pool = connection_pool(redis_url, config["REDIS_MAX_CONNECTIONS"] + 1,
+                               config["REDIS_SOCKET_TIMEOUT_SECONDS"])
+        redis = RedisStore(pool, config["REDIS_PREFIX"], config["REDIS_RETRY_SECONDS"])
+        board_cache, blocklist = RedisBoardCache(redis), RedisBlocklist(redis)
+        rank_sets = RedisRankSets(redis)
+        broker = RedisBroker(redis, board_cache, rank_sets)
+    else:
+        redis = blocklist = rank_sets = None
+        board_cache = MemoryBoardCache()
+        broker = MemoryBroker(board_cache)
+    boards = LocalBoards(config["TOP_LOCAL_MAX_AGE_SECONDS"])
+    return Services(redis=redis, board_cache=board_cache, blocklist=blocklist,
+                    rank_sets=rank_sets, broker=broker, local_boards=boards,
+                    hub=Hub(app, broker, boards), limits=gate.Limits(config))
 
 
 def _engine_options(config) -> dict:

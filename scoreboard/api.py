@@ -8,8 +8,9 @@ from flask import Blueprint, Response, g, jsonify, request
 
 from . import actions, auth, clock, groups, leaderboard, players, ranks, scoring, views
 from .errors import ApiError, BadRequest
-from .gate import PlayerOverLimit, count_read, limits
+from .gate import PlayerOverLimit, count_read
 from .players import DISPLAY_NAME, USER_ID
+from .services import services
 
 bp = Blueprint("api", __name__, url_prefix="/api")
 
@@ -52,7 +53,7 @@ def list_actions():
 @bp.post("/actions/start")
 def start_action():
     body = json_body({"actionType": ACTION_TYPE})
-    claims = limits().pass_gate("RATELIMIT_START")
+    claims = services().limits.pass_gate("RATELIMIT_START")
     ticket = actions.start_action(claims, body["actionType"])
     reply = {
         "actionId": ticket.id,
@@ -70,7 +71,7 @@ def update_score():
     if len(body.get("authToken", "")) > MAX_TOKEN_LENGTH:
         raise BadRequest()
     try:
-        claims = limits().pass_gate("RATELIMIT_UPDATE")
+        claims = services().limits.pass_gate("RATELIMIT_UPDATE")
     except PlayerOverLimit as refused:
         scoring.record_rejection(_attempt(refused.user_id, body), refused)
         raise

@@ -12,6 +12,7 @@ from .errors import ApiError, error_response
 from .extensions import db, jwt
 from .models import RevokedToken
 from .players import USER_ID, insert_ignoring_duplicates
+from .services import services
 from .store import StoreUnavailable
 
 log = logging.getLogger(__name__)
@@ -89,14 +90,17 @@ def authenticate(locations=None) -> dict:
 
 
 def is_revoked(jti: str) -> bool:
-    """The store answers when it can; the database, which holds every revocation, otherwise."""
-    store = current_app.extensions["scoreboard.store"]
-    try:
-        answer = store.is_revoked(jti)
-        if answer is None and store.caches_revocations:
-            store.load_revoked(_live_revocations())
-    except StoreUnavailable:
-        answer = None
+    """Redis's copy answers when it can; the database, which holds every revocation,
+    otherwise (and always without Redis)."""
+    blocklist = services().blocklist
+    answer = None
+    if blocklist is not None:
+        try:
+            answer = blocklist.is_revoked(jti)
+            if answer is None:
+                blocklist.load_revoked(_live_revocations())
+        except StoreUnavailable:
+            pass
     if answer is None:
         answer = db.session.get(RevokedToken, jti) is not None
     return answer
@@ -108,13 +112,16 @@ def _live_revocations() -> list[str]:
 
 
 def revoke(jti: str, expires_at) -> bool:
-    """Revoke a token id for good: the database first, then the store's copy. False when
-    only the database has it yet: workers then see it at their next blocklist refresh."""
+    """Revoke a token id for good: the database first, then Redis's copy. False when only
+    the database has it yet: workers then see it at their next blocklist refresh."""
     values = {"jti": jti, "expires_at": expires_at}
     db.session.execute(insert_ignoring_duplicates(RevokedToken, values))
     db.session.commit()
+    blocklist = services().blocklist
+    if blocklist is None:
+        return True
     try:
-        current_app.extensions["scoreboard.store"].add_revoked(jti)
+        blocklist.add_revoked(jti)
     except StoreUnavailable:
         log.warning("revocation of %s stored in the database only until redis returns", jti)
         return False

@@ -7,6 +7,10 @@ import time
 import gevent
 import redis
 
+from .board_cache import MemoryBoardCache, RedisBoardCache
+from .rank_sets import RedisRankSets
+from .store import RedisStore
+
 log = logging.getLogger(__name__)
 
 
@@ -15,18 +19,18 @@ class MemoryBroker:
 
     subscribed = True
 
-    def __init__(self, store):
-        self.store = store
+    def __init__(self, board_cache: MemoryBoardCache):
+        self.board_cache = board_cache
         self._hubs = []
 
     def listen(self, hub) -> None:
         self._hubs.append(hub)
 
     def announce(self, version: int, views: list[str], stale_ttl: int, placements=()) -> None:
-        """Mark ``views`` stale at ``version`` in the store and tell every hub (there are no
-        rank sets to place the player in: ranks come from the database here)."""
+        """Mark ``views`` stale at ``version`` in the board cache and tell every hub (there
+        are no rank sets to place the player in: ranks come from the database here)."""
         for view in views:
-            self.store.put_top(view, version, None, stale_ttl)
+            self.board_cache.put_top(view, version, None, stale_ttl)
         for hub in self._hubs:
             hub.notify(views, version)
 
@@ -38,15 +42,23 @@ class RedisBroker:
     PING_SECONDS = 5.0  # how often an idle subscription proves it is still alive
     MAX_BACKOFF = 10.0
 
-    def __init__(self, store):
+    def __init__(self, store: RedisStore, board_cache: RedisBoardCache,
+                 rank_sets: RedisRankSets):
         self.store = store
+        self.board_cache = board_cache
+        self.rank_sets = rank_sets
         self.subscribed = False
 
     def announce(self, version: int, views: list[str], stale_ttl: int, placements=()) -> None:
-        """Mark ``views`` stale at ``version`` in Redis, place the player in the rank sets
-        and tell every worker, in one round trip."""
-        self.store.announce(self.CHANNEL, " ".join([str(version), *views]), version, views,
-                            stale_ttl, placements)
+        """Mark ``views`` stale at ``version`` in the board cache, place the player in the
+        rank sets (see RedisRankSets.place) and, when views changed, tell every worker: one
+        round trip."""
+        pipe = self.store.client.pipeline(transaction=False)
+        self.board_cache.queue_stale(pipe, views, version, stale_ttl)
+        self.rank_sets.queue_placements(pipe, placements)
+        if views:
+            pipe.publish(self.store.key(self.CHANNEL), " ".join([str(version), *views]))
+        self.store.call(pipe.execute)
 
     def listen(self, hub) -> None:
         """Hold this worker's one subscription in a greenlet of its own, for good."""

@@ -5,15 +5,15 @@ from collections import Counter
 from datetime import UTC, datetime
 
 import click
-from flask import current_app
 from flask.cli import AppGroup
 from flask_jwt_extended import decode_token
 from sqlalchemy import select
 
 from . import actions, auth, leaderboard, periods, ranks, simulate
+from .blocklist import BLOCKLIST_REFRESH_SECONDS
 from .extensions import db
 from .models import AuditEvent, User, WindowScore
-from .store import BLOCKLIST_REFRESH_SECONDS
+from .services import services
 
 group = AppGroup("scoreboard", help="Operate the scoreboard.")
 
@@ -40,9 +40,9 @@ def seed():
 def rebuild_cache():
     """Rebuild the cached board, and mark every rank set for rebuilding, from the database."""
     snapshot = leaderboard.refresh_cache()
-    store = current_app.extensions["scoreboard.store"]
-    if hasattr(store, "forget_rank_sets"):
-        store.forget_rank_sets()
+    rank_sets = services().rank_sets
+    if rank_sets is not None:
+        rank_sets.forget_rank_sets()
     click.echo(f"board cache rebuilt at version {snapshot.version}")
 
 

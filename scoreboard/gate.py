@@ -19,12 +19,13 @@ gevent) to expire counters, which measured at several per cent of a worker's tim
 import math
 import time
 
-from flask import current_app, g, request
+from flask import g, request
 from limits import parse
 
 from . import auth
 from .errors import ApiError, error_response
 from .extensions import limiter
+from .services import services
 from .store import StoreUnavailable
 
 READS = frozenset({"api.top_scores"})
@@ -67,13 +68,16 @@ class Limits:
 
     def count(self, counters, jti: str = ""):
         """One hit on each (limit name, key) counter, and whether ``jti`` is revoked (None:
-        unknown), in one Redis round trip; in this process while Redis is away."""
-        store = current_app.extensions["scoreboard.store"]
-        try:
-            return store.admit(jti, [(key, self.rates[name].get_expiry())
-                                     for name, key in counters])
-        except StoreUnavailable:
-            return None, [self._local[name].hit(key) for name, key in counters]
+        unknown), in one Redis round trip; in this process without Redis or while it is
+        away."""
+        blocklist = services().blocklist
+        if blocklist is not None:
+            try:
+                return blocklist.admit(jti, [(key, self.rates[name].get_expiry())
+                                             for name, key in counters])
+            except StoreUnavailable:
+                pass
+        return None, [self._local[name].hit(key) for name, key in counters]
 
     def pass_gate(self, setting: str) -> dict:
         """Authenticate a write and pass its gate: 401 for a bad or revoked token, 429 for an
@@ -106,19 +110,14 @@ def _refuse_past(rate, hits: int, seconds_left: int) -> None:
         raise ApiError(429, TOO_MANY, retry_after=seconds_left)
 
 
-def limits() -> Limits:
-    return current_app.extensions["scoreboard.limits"]
-
-
 def count_read() -> None:
-    limits().count_locally("RATELIMIT_IP", request.remote_addr or "")
+    services().limits.count_locally("RATELIMIT_IP", request.remote_addr or "")
 
 
 def init_app(app) -> None:
     """Call after limiter.init_app. Flask-Limiter runs hooks before, after and at the end of
     every request, and even for a route it leaves alone they cost more than a board read
     does in all, so they are confined to the routes it limits."""
-    app.extensions["scoreboard.limits"] = Limits(app.config)
     hook_lists = (app.before_request_funcs[None], app.after_request_funcs[None],
                   app.teardown_request_funcs[None])
     for hooks in hook_lists:
@@ -143,8 +142,9 @@ def _count_refused_writes(response):
     address too, so a flood of them is refused as one of good requests would be."""
     if request.endpoint not in WRITES or g.get("gated"):
         return response
-    _, [(hits, left)] = limits().count([("RATELIMIT_IP", f"ip:{request.remote_addr}")])
-    if hits > limits().rates["RATELIMIT_IP"].amount:
+    limits = services().limits
+    _, [(hits, left)] = limits.count([("RATELIMIT_IP", f"ip:{request.remote_addr}")])
+    if hits > limits.rates["RATELIMIT_IP"].amount:
         response = error_response(429, TOO_MANY)
         response.headers["Retry-After"] = str(left)
     return response

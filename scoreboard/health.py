@@ -4,6 +4,7 @@ from flask import Blueprint, Response, current_app, jsonify
 from sqlalchemy import text
 
 from .extensions import reading
+from .services import services
 from .store import StoreUnavailable
 from .views import GLOBAL
 
@@ -21,11 +22,10 @@ def readyz():
     """Ready when the database answers; a Redis outage only degrades, so it is reported."""
     with reading() as session:
         session.execute(text("SELECT 1"))
-    store = current_app.extensions["scoreboard.store"]
     redis = "embedded"
     if current_app.config.get("REDIS_URL"):
         try:
-            store.get_top(GLOBAL)
+            services().board_cache.get_top(GLOBAL)
             redis = "ok"
         except StoreUnavailable:
             redis = "unavailable"
@@ -37,6 +37,6 @@ def readyz():
 @bp.get("/metrics")
 def metrics():
     """Prometheus text format; the figures are this worker process's own."""
-    stats = current_app.extensions["scoreboard.hub"].stats()
+    stats = services().hub.stats()
     lines = [f"scoreboard_{name} {value}" for name, value in stats.items()]
     return Response("\n".join(lines) + "\n", mimetype="text/plain; version=0.0.4")

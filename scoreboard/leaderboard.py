@@ -9,8 +9,8 @@ from flask import current_app
 from sqlalchemy import select, true, update
 
 from .extensions import db, reading
-from .local_boards import local_boards
 from .models import BoardState
+from .services import services
 from .store import StoreUnavailable
 from . import order, views
 from .views import ALL, View
@@ -83,16 +83,12 @@ def read_snapshot(view: View = ALL) -> Snapshot:
     return Snapshot(found[0].version if found else 0, entries)
 
 
-def _store():
-    return current_app.extensions["scoreboard.store"]
-
-
 def refresh_cache(view: View = ALL) -> Snapshot:
     """Rebuild a view's cached snapshot from the database; returns what the database holds."""
     snapshot = read_snapshot(view)
     try:
-        _store().put_top(view.key, snapshot.version, snapshot.to_json(),
-                         current_app.config["TOP_CACHE_TTL_SECONDS"])
+        services().board_cache.put_top(view.key, snapshot.version, snapshot.to_json(),
+                                       current_app.config["TOP_CACHE_TTL_SECONDS"])
     except StoreUnavailable as exc:
         log.warning("board cache not updated, redis unavailable: %s", exc)
     return snapshot
@@ -114,11 +110,11 @@ def announce_change(version: int, views, placements=()) -> None:
     it, in one round trip to the store. No board is rebuilt here: each is read again by the
     first read that wants it."""
     keys = [view.key for view in views]
-    local_boards().retire(keys, version)
+    services().local_boards.retire(keys, version)
     if not keys and not placements:
         return
     try:
-        current_app.extensions["scoreboard.broker"].announce(
+        services().broker.announce(
             version, keys, current_app.config["TOP_CACHE_TTL_SECONDS"], placements)
     except StoreUnavailable as exc:
         # Readers go to the database while the store is away; other workers' copies age out.
@@ -131,7 +127,7 @@ def current_snapshot(view: View = ALL) -> Snapshot:
     missing or stale, older than a version this worker has already served, or may have
     missed writes while the store was away; straight from the database when the store is
     down."""
-    boards = local_boards()
+    boards = services().local_boards
     held = boards.get(view.key)
     if held is not None:
         return held
@@ -140,13 +136,13 @@ def current_snapshot(view: View = ALL) -> Snapshot:
 
 
 def _fetch(boards, view: View) -> Snapshot:
-    store = _store()
+    cache = services().board_cache
     try:
-        cached = store.get_top(view.key)
+        cached = cache.get_top(view.key)
     except StoreUnavailable:
         return boards.keep(view.key, read_snapshot(view))
     if (cached is None or cached[1] is None or cached[0] < boards.served(view.key)
-            or store.take_recovered("board")):
+            or cache.take_recovered()):
         return boards.keep(view.key, refresh_cache(view))
     return boards.keep(view.key, Snapshot.from_json(cached[1]))
 
@@ -157,7 +153,7 @@ def may_reach_top(view: View, score: int) -> bool:
     cut-off is below the current one. Equal scores count as inside (the tie-break may still
     place the player on it); a board this worker does not hold, or whose copy a notice has
     retired (a player may have left it, lowering its cut-off), counts as reached."""
-    held = local_boards().get(view.key)
+    held = services().local_boards.get(view.key)
     return (held is None or len(held.entries) < SNAPSHOT_SIZE
             or score >= held.entries[-1]["score"])
 

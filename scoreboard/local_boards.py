@@ -6,8 +6,6 @@ maximum age is the safety net for a notice that never arrived."""
 import threading
 import time
 
-from flask import current_app
-
 MAX_VIEWS = 1024  # groups and past windows are many; only the busy ones need to stay
 LOCKS = 64  # loads of different views rarely wait for each other on this many locks
 
@@ -65,7 +63,3 @@ class LocalBoards:
         if len(self._announced) > 4 * MAX_VIEWS:
             # Only views held (or being fetched right now) need their notices remembered.
             self._announced = {k: v for k, v in self._announced.items() if k in self._held}
-
-
-def local_boards() -> LocalBoards:
-    return current_app.extensions["scoreboard.local_boards"]

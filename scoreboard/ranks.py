@@ -20,18 +20,13 @@ from . import clock, order, periods, views
 from .errors import ApiError
 from .extensions import reading
 from .models import User
+from .services import services
 from .store import StoreUnavailable
 from .views import View
 
 log = logging.getLogger(__name__)
 
 REBUILD_CLAIM_SECONDS = 300
-
-
-def _rank_sets():
-    """The store, when it keeps rank sets (Redis); None for the embedded default."""
-    store = current_app.extensions["scoreboard.store"]
-    return store if hasattr(store, "place") else None
 
 
 def _set_views(region, now) -> list[View]:
@@ -56,10 +51,10 @@ def _has_set(view: View) -> bool:
 
 def placements(user_id: str, region, score: int, reached_at: datetime,
                window_scores: dict) -> list:
-    """What places the player in every rank set they are on, for the store to apply after
-    the commit (leaderboard.announce_change); none without rank sets. A write the store
-    misses is made good when it answers again: see _check_outage."""
-    if _rank_sets() is None:
+    """What places the player in every rank set they are on, for the broker to apply after
+    the commit (leaderboard.announce_change); none without rank sets. A write Redis misses
+    is made good when it answers again: see _check_outage."""
+    if services().rank_sets is None:
         return []
     return [
         (view.key, user_id, order.member(
@@ -72,40 +67,40 @@ def placements(user_id: str, region, score: int, reached_at: datetime,
 def region_changed(old, new) -> None:
     """After a commit that moved a player between regions: both regions' sets are rebuilt
     (on demand) rather than patched."""
-    store = _rank_sets()
-    if store is None:
+    sets = services().rank_sets
+    if sets is None:
         return
     try:
         for region in {old, new} - {None}:
             for view in _set_views(region, clock.now()):
                 if view.region:
-                    store.forget(view.key)
+                    sets.forget(view.key)
     except StoreUnavailable as exc:
         log.warning("rank sets of %s and %s not reset: %s", old, new, exc)
 
 
-def _check_outage(store) -> None:
+def _check_outage(sets) -> None:
     """A worker that failed to reach Redis may have left sets without some writes."""
-    if store.take_recovered("ranks"):
-        store.forget_rank_sets()
+    if sets.take_recovered():
+        sets.forget_rank_sets()
 
 
 def rebuild(view: View) -> None:
-    """Refill a view's rank set from the database (the store empties it first)."""
-    store = _rank_sets()
+    """Refill a view's rank set from the database (the set is emptied first)."""
+    sets = services().rank_sets
     rows = view.rows()
     with reading() as session:
         found = session.execute(select(rows.c.id, rows.c.score, rows.c.score_reached_at)
                                 .execution_options(yield_per=5000))
-        store.rebuild(view.key,
-                      ((r.id, order.member(r.score, r.score_reached_at, r.id)) for r in found),
-                      _expiry(view))
+        sets.rebuild(view.key,
+                     ((r.id, order.member(r.score, r.score_reached_at, r.id)) for r in found),
+                     _expiry(view))
     log.info("rank set %s rebuilt", view.key)
 
 
-def _rebuild_soon(store, view: View) -> None:
+def _rebuild_soon(sets, view: View) -> None:
     """Refill a view's set from the database in the background, one worker at a time."""
-    if not store.claim_rebuild(view.key, REBUILD_CLAIM_SECONDS):
+    if not sets.claim_rebuild(view.key, REBUILD_CLAIM_SECONDS):
         return
     if not current_app.config["RANK_REBUILD_IN_BACKGROUND"]:
         rebuild(view)
@@ -121,8 +116,8 @@ def _rebuild_soon(store, view: View) -> None:
 
 def disagreeing_sets() -> list[str]:
     """The views whose complete rank set differs from the database (for verify)."""
-    store = _rank_sets()
-    if store is None:
+    sets = services().rank_sets
+    if sets is None:
         return []
     wrong = []
     with reading() as session:
@@ -130,13 +125,13 @@ def disagreeing_sets() -> list[str]:
                                   .distinct()).all()
         for region in [None, *regions]:
             for view in _set_views(region, clock.now()):
-                if view.region != region or not store.complete(view.key):
+                if view.region != region or not sets.complete(view.key):
                     continue
                 rows = view.rows()
                 in_order = select(rows).order_by(*order.order_by(rows.c))
                 expected = [order.member(r.score, r.score_reached_at, r.id)
                             for r in session.execute(in_order)]
-                if store.members(view.key, 0, -1) != expected:
+                if sets.members(view.key, 0, -1) != expected:
                     wrong.append(view.key)
     return wrong
 
@@ -185,15 +180,15 @@ def around(view: View, user_id: str, radius: int) -> dict:
 
 def _from_set(view: View, user_id: str):
     """(score, rank) from the view's rank set, or None when the set cannot answer."""
-    store = _rank_sets()
-    if store is None or not _has_set(view):
+    sets = services().rank_sets
+    if sets is None or not _has_set(view):
         return None
     try:
-        _check_outage(store)
-        found = store.rank(view.key, user_id)
+        _check_outage(sets)
+        found = sets.rank(view.key, user_id)
     except StoreUnavailable:
         try:
-            _rebuild_soon(store, view)
+            _rebuild_soon(sets, view)
         except StoreUnavailable:
             pass  # Redis is down: the database answers, and the set is built later
         return None
@@ -204,9 +199,9 @@ def _from_set(view: View, user_id: str):
 
 
 def _ids_from_set(view: View, first: int, last: int):
-    store = _rank_sets()
+    sets = services().rank_sets
     try:
-        return [order.user_of(name) for name in store.members(view.key, first - 1, last - 1)]
+        return [order.user_of(name) for name in sets.members(view.key, first - 1, last - 1)]
     except StoreUnavailable:
         return None
 

@@ -11,6 +11,7 @@ from gevent import monkey
 from . import clock, leaderboard
 from .api import asked_view
 from .errors import ApiError
+from .services import services
 
 bp = Blueprint("stream", __name__)
 
@@ -27,7 +28,7 @@ def scores_stream():
         raise ApiError(503, "Streaming needs the gunicorn gevent worker; poll /api/scores/top.")
     view = asked_view(token_locations=("headers", "query_string", "cookies"))
     config = current_app.config
-    hub = current_app.extensions["scoreboard.hub"]
+    hub = services().hub
     hub.start()
     # gunicorn frames a body of unknown length in chunks for HTTP/1.1 (not for HEAD).
     chunked = request.environ.get("SERVER_PROTOCOL") == "HTTP/1.1"

@@ -19,6 +19,7 @@ from scoreboard import create_app
 from scoreboard.actions import seed_catalog
 from scoreboard.auth import issue_token
 from scoreboard.extensions import db
+from scoreboard.services import services
 
 from .harness import SECRET
 from .harness.databases import ADMIN_DB_URL, create_database, drop_database
@@ -113,8 +114,8 @@ def make_app(request, tmp_path):
 
     yield make
     for app in made:
-        store = app.extensions["scoreboard.store"]
-        if hasattr(store, "client"):
+        store = services(app).redis
+        if store is not None:
             try:
                 keys = list(store.client.scan_iter(match=store.prefix + "*", count=1000))
                 if keys:

@@ -6,6 +6,7 @@ from flask_jwt_extended import decode_token
 from sqlalchemy import update
 
 from scoreboard.extensions import db
+from scoreboard.services import services
 from scoreboard.models import ActionType, User
 
 
@@ -52,6 +53,6 @@ def test_rebuild_cache_writes_the_database_order(app, runner, player, client):
     player("alice").play()
     result = runner.invoke(args=["scoreboard", "rebuild-cache"])
     assert result.exit_code == 0 and "version 1" in result.output
-    cached = app.extensions["scoreboard.store"].get_top("all")
+    cached = services(app).board_cache.get_top("all")
     assert cached[0] == 1
     assert json.loads(cached[1])["entries"] == client.get("/api/scores/top").json["topScores"]

@@ -6,6 +6,7 @@ from gevent import socket
 from scoreboard.broker import MemoryBroker
 from scoreboard.hub import Client, Hub, chunk
 from scoreboard.leaderboard import Snapshot
+from scoreboard.services import services
 
 
 def test_chunk_and_event_framing():
@@ -70,8 +71,8 @@ def test_a_notice_wakes_only_its_views_streams(make_app):
             return boards[view]
         return load
 
-    broker = MemoryBroker(app.extensions["scoreboard.store"])
-    hub = Hub(app, broker, app.extensions["scoreboard.local_boards"])
+    broker = MemoryBroker(services(app).board_cache)
+    hub = Hub(app, broker, services(app).local_boards)
     hub.start()
     sockets = {}
     for view in boards:

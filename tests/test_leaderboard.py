@@ -7,7 +7,9 @@ import pytest
 
 from scoreboard import clock, leaderboard
 from scoreboard.leaderboard import Snapshot
-from scoreboard.store import MemoryStore, StoreUnavailable
+from scoreboard.board_cache import MemoryBoardCache
+from scoreboard.services import services
+from scoreboard.store import StoreUnavailable
 
 from .harness.players import play
 
@@ -40,7 +42,7 @@ def test_a_change_far_below_the_top_leaves_every_board_alone(app):
     queries = ("?limit=100", "?period=day&limit=100", "?period=week&limit=100")
     # This worker now holds the three boards the player is on.
     etags = {q: client.get(f"/api/scores/top{q}").headers["ETag"] for q in queries}
-    broker = app.extensions["scoreboard.broker"]
+    broker = services(app).broker
     notices = []
     announce = broker.announce
     broker.announce = lambda version, views, *rest: (notices.append(views),
@@ -54,8 +56,8 @@ def test_a_change_far_below_the_top_leaves_every_board_alone(app):
     assert notices[-1] == ["all", "day:2026-11-30", "week:2026-W49"]
 
 
-def test_store_never_takes_an_older_snapshot(app):
-    store = app.extensions["scoreboard.store"]
+def test_cache_never_takes_an_older_snapshot(app):
+    store = services(app).board_cache
     with app.app_context():
         assert store.put_top("all", 5, Snapshot(5, ()).to_json(), 60)
         assert not store.put_top("all", 4, Snapshot(4, ()).to_json(), 60)
@@ -93,14 +95,14 @@ def test_concurrent_writers_leave_the_cache_at_the_newest_version(make_app):
     assert cached == truth
 
 
-def test_board_is_read_from_the_database_when_the_store_fails(app):
+def test_board_is_read_from_the_database_when_the_cache_fails(app):
     play(app, "amy", 2)
 
-    class DeadStore(MemoryStore):
+    class DeadCache(MemoryBoardCache):
         def get_top(self, view):
             raise StoreUnavailable("down")
 
-    app.extensions["scoreboard.store"] = DeadStore()
+    services(app).board_cache = DeadCache()
     with app.app_context():
         snapshot = leaderboard.current_snapshot()
     assert [(e["userId"], e["score"]) for e in snapshot.entries] == [("amy", 2)]
@@ -117,7 +119,7 @@ def test_redis_down_then_back_rebuilds_from_the_database(make_app, own_redis, ba
     with app.app_context():
         assert leaderboard.current_snapshot().entries[0]["userId"] == "bob"
     own_redis.start()
-    store = app.extensions["scoreboard.store"]
+    store = services(app).board_cache
     with app.app_context():
         snapshot = leaderboard.current_snapshot()
         assert snapshot == leaderboard.read_snapshot()
@@ -127,15 +129,15 @@ def test_redis_down_then_back_rebuilds_from_the_database(make_app, own_redis, ba
 def test_a_process_never_serves_an_older_version_than_it_already_served(make_app, backend):
     app = make_app(backend, TOP_LOCAL_MAX_AGE_SECONDS=0)  # every read asks the shared cache
     play(app, "amy", 2)
-    store = app.extensions["scoreboard.store"]
+    store = services(app).redis
     with app.app_context():
         newest = leaderboard.current_snapshot()
         # A cache left behind by an outage: older than what this process has handed out.
         stale = Snapshot(newest.version - 1, newest.entries[:0])
-        if hasattr(store, "client"):
+        if store is not None:
             store.client.hset(store.key("top:all"), mapping={"version": stale.version,
                                                          "body": stale.to_json()})
-        else:  # a store that lost its state and was handed a stale snapshot
-            app.extensions["scoreboard.store"] = MemoryStore()
-            app.extensions["scoreboard.store"].put_top("all", stale.version, stale.to_json(), 60)
+        else:  # a cache that lost its state and was handed a stale snapshot
+            services(app).board_cache = MemoryBoardCache()
+            services(app).board_cache.put_top("all", stale.version, stale.to_json(), 60)
         assert leaderboard.current_snapshot() == newest

@@ -6,6 +6,7 @@ from concurrent.futures import ThreadPoolExecutor
 from scoreboard import leaderboard
 from scoreboard.leaderboard import Snapshot
 from scoreboard.local_boards import MAX_VIEWS, LocalBoards
+from scoreboard.services import services
 
 from .harness.players import play
 from .harness.waiting import wait_for
@@ -58,7 +59,7 @@ def test_reads_come_from_memory_until_a_write_retires_them(make_app, backend):
     app = make_app(backend, TOP_LOCAL_MAX_AGE_SECONDS=3600)
     play(app, "amy", 2)
     client = app.test_client()
-    store = app.extensions["scoreboard.store"]
+    store = services(app).board_cache
     asked = []
     real_get_top = store.get_top
     store.get_top = lambda view: asked.append(view) or real_get_top(view)
@@ -76,7 +77,7 @@ def test_reads_that_miss_together_share_one_read_of_the_store(make_app):
     app = make_app("embedded", TOP_LOCAL_MAX_AGE_SECONDS=3600)
     play(app, "amy", 2)
     app.test_client().get("/api/scores/top")  # the shared cache now holds the board
-    store, boards = app.extensions["scoreboard.store"], app.extensions["scoreboard.local_boards"]
+    store, boards = services(app).board_cache, services(app).local_boards
     boards.retire()  # and this worker has no copy of it
     asked, looked, release = [], [], threading.Event()
     real_get_top, real_get = store.get_top, boards.get

@@ -15,6 +15,7 @@ from sqlalchemy import (Column, DateTime, Integer, MetaData, String, Table, crea
 from scoreboard import create_app, order, ranks
 from scoreboard.actions import seed_catalog
 from scoreboard.extensions import db
+from scoreboard.services import services
 from scoreboard.views import View
 
 from .conftest import base_config
@@ -54,7 +55,7 @@ def _dispose(app):
     with app.app_context():
         for engine in db.engines.values():
             engine.dispose()
-    app.extensions["scoreboard.store"].client.close()
+    services(app).redis.client.close()
 
 
 def test_ties_are_broken_by_the_bytes_of_the_ids_everywhere(tied_app):

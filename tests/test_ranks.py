@@ -8,6 +8,7 @@ import redis
 
 from scoreboard import ranks
 from scoreboard.auth import issue_token
+from scoreboard.services import services
 from scoreboard.views import View
 
 from .harness.players import Player, play
@@ -55,7 +56,7 @@ def test_sets_agree_with_the_database(crowd, view):
 
 def test_a_restarted_redis_is_answered_by_the_database_then_rebuilt(crowd):
     app, users = crowd
-    store = app.extensions["scoreboard.store"]
+    store = services(app).redis
     with app.app_context():
         ranks._from_set(View(), users[0])
     store.client.delete(store.key("rank:all"), store.key("rank-member:all"),
@@ -70,7 +71,7 @@ def test_writes_missed_in_an_outage_force_a_rebuild(make_app, own_redis):
     # A reply slower than a second counts as Redis down, as in production. A Redis of the
     # test's own: pausing the shared one would stall every other user of it.
     app, users = make_crowd(make_app, REDIS_URL=own_redis.url, REDIS_SOCKET_TIMEOUT_SECONDS=1)
-    store = app.extensions["scoreboard.store"]
+    store = services(app).redis
     store.retry_after = 0  # try Redis again at once once it answers
     with app.app_context():
         ranks._from_set(View(), users[0])
@@ -111,7 +112,7 @@ def test_verify_checks_the_rank_sets(crowd):
     with app.app_context():
         ranks._from_set(View(), users[0])  # build the global set
     assert runner.invoke(args=["scoreboard", "verify"]).exit_code == 0
-    store = app.extensions["scoreboard.store"]
+    store = services(app).redis
     store.client.zadd(store.key("rank:all"), {"0|0|intruder": 0})
     result = runner.invoke(args=["scoreboard", "verify"])
     assert result.exit_code == 1 and "MISMATCH rank set all" in result.output
@@ -123,7 +124,7 @@ def test_verify_checks_the_rank_sets(crowd):
 
 def test_a_windows_rank_set_expires_after_the_window(crowd):
     app, users = crowd
-    store = app.extensions["scoreboard.store"]
+    store = services(app).redis
     day = store.key("rank:day:2026-11-30")
     assert store.client.exists(day)  # placed by the crowd's plays, before any lookup
     # 2026-12-01 00:00 UTC, when the day closes, plus a day.

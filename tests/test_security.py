@@ -16,6 +16,7 @@ from cryptography.hazmat.primitives.asymmetric import rsa
 from scoreboard import create_app
 from scoreboard.auth import issue_token
 from scoreboard.extensions import db
+from scoreboard.services import services
 from scoreboard.models import User
 
 from .conftest import base_config
@@ -373,7 +374,7 @@ def test_revocation_holds_after_redis_copy_is_lost(make_app, how):
     revoke(how, alice.client, app.test_cli_runner(), alice.token)
     assert_refused(complete_with(alice.client, alice.token, ticket), 401)
 
-    store = app.extensions["scoreboard.store"]
+    store = services(app).redis
     keys = list(store.client.scan_iter(match=store.prefix + "*"))
     assert store.key("revoked") in {key.decode() for key in keys}
     store.client.delete(*keys)
@@ -432,7 +433,7 @@ def test_revocation_that_reached_only_the_database_is_enforced_after_the_refresh
         db.engine.dispose()
     # Once the loaded copy is older than the refresh interval (its marker expires), the
     # database's answer wins.
-    store = server.extensions["scoreboard.store"]
+    store = services(server).redis
     store.client.delete(store.key("revoked:fresh"))
     reply = client.post("/api/actions/start", json={"actionType": "click"}, headers=headers)
     assert_refused(reply, 401)
@@ -440,9 +441,9 @@ def test_revocation_that_reached_only_the_database_is_enforced_after_the_refresh
 
 def test_reloading_the_blocklist_never_drops_a_revocation(make_app):
     app = make_app("postgres")
-    store = app.extensions["scoreboard.store"]
-    store.load_revoked(["old"])
-    store.add_revoked("made-while-loading")  # committed after the loader read the database
-    store.load_revoked(["old"])  # the loader's stale list
-    assert store.is_revoked("made-while-loading") is True
-    assert store.is_revoked("never-revoked") is False
+    blocklist = services(app).blocklist
+    blocklist.load_revoked(["old"])
+    blocklist.add_revoked("made-while-loading")  # committed after the loader read the database
+    blocklist.load_revoked(["old"])  # the loader's stale list
+    assert blocklist.is_revoked("made-while-loading") is True
+    assert blocklist.is_revoked("never-revoked") is False

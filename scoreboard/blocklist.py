@@ -1,0 +1,77 @@
+"""Redis's copy of the token blocklist, and the write paths' gate counters that are asked
+in the same call. The embedded default keeps no copy (services().blocklist is None): a
+revocation made by another process (the CLI) would not reach it, the embedded database
+answers as fast, and the gate counts in the process.
+"""
+
+from .store import RedisStore
+
+# -1: this Redis cannot say. Either the blocklist was never loaded here (new, restarted or
+# evicted: the marker lives inside the set, so the set cannot be lost without it), or the
+# last load is older than the refresh interval, which bounds how long a revocation that
+# reached only the database (Redis was down) can go unseen.
+_LOADED = "*loaded*"
+_IS_REVOKED = f"""
+if redis.call('SISMEMBER', KEYS[1], '{_LOADED}') == 0 then return -1 end
+if redis.call('EXISTS', KEYS[2]) == 0 then return -1 end
+return redis.call('SISMEMBER', KEYS[1], ARGV[1])
+"""
+# The write paths' gate (gate.py): whether the token is revoked (as _IS_REVOKED; -1 when this
+# Redis cannot say, or no token was given) and each counter's count and seconds left in its
+# window, in one call. A counter's window starts with its first hit.
+_ADMIT = f"""
+local answer = {{-1}}
+if ARGV[1] ~= '' and redis.call('SISMEMBER', KEYS[1], '{_LOADED}') == 1
+    and redis.call('EXISTS', KEYS[2]) == 1 then
+  answer[1] = redis.call('SISMEMBER', KEYS[1], ARGV[1])
+end
+for i = 3, #KEYS do
+  local count = redis.call('INCR', KEYS[i])
+  if count == 1 then redis.call('EXPIRE', KEYS[i], ARGV[i - 1]) end
+  answer[#answer + 1] = count
+  answer[#answer + 1] = redis.call('TTL', KEYS[i])
+end
+return answer
+"""
+BLOCKLIST_REFRESH_SECONDS = 60
+# The set only grows (loads add, never replace, so a load cannot wipe a revocation made
+# meanwhile); dropping it daily lets expired tokens' ids fall out at the next load.
+BLOCKLIST_LIFETIME_SECONDS = 24 * 3600
+
+
+class RedisBlocklist:
+    def __init__(self, store: RedisStore):
+        self.store = store
+        self._revoked, self._fresh = store.key("revoked"), store.key("revoked:fresh")
+        self._is_revoked = store.client.register_script(_IS_REVOKED)
+        self._admit = store.client.register_script(_ADMIT)
+
+    def is_revoked(self, jti: str) -> bool | None:
+        """None when this Redis cannot say: never loaded, or back from an outage."""
+        if self.store.take_recovered("blocklist"):
+            return None
+        answer = self.store.call(self._is_revoked, keys=[self._revoked, self._fresh],
+                                 args=[jti])
+        return None if answer == -1 else bool(answer)
+
+    def admit(self, jti: str, counters):
+        """Is ``jti`` revoked (None: this Redis cannot say), and each (name, window seconds)
+        counter's (count, seconds left) after one more hit: one round trip."""
+        if self.store.take_recovered("blocklist"):
+            jti = ""  # back from an outage: the copy may lack revocations made meanwhile
+        keys = [self._revoked, self._fresh,
+                *(self.store.key(f"gate:{name}") for name, _ in counters)]
+        answer = self.store.call(self._admit, keys=keys,
+                                 args=[jti, *(s for _, s in counters)])
+        revoked = None if answer[0] == -1 else bool(answer[0])
+        return revoked, list(zip(answer[1::2], answer[2::2]))
+
+    def load_revoked(self, jtis) -> None:
+        pipe = self.store.client.pipeline(transaction=True)
+        pipe.sadd(self._revoked, _LOADED, *jtis)
+        pipe.expire(self._revoked, BLOCKLIST_LIFETIME_SECONDS, nx=True)
+        pipe.set(self._fresh, 1, ex=BLOCKLIST_REFRESH_SECONDS)
+        self.store.call(pipe.execute)
+
+    def add_revoked(self, jti: str) -> None:
+        self.store.call(self.store.client.sadd, self._revoked, jti)

@@ -1,0 +1,107 @@
+"""Redis's sorted sets of the players on each public view of the current time, which
+answer ranks in O(log N) (see ranks.py). The embedded default has none
+(services().rank_sets is None): ranks come from the database there.
+"""
+
+from .store import RedisStore, StoreUnavailable, queue_script
+
+# Every member has score 0, so a sorted set orders them by name, and the name spells the
+# board's order (see order.member). A player's newer member replaces the older only if it
+# sorts before it, so updates applied out of order still end on the newest.
+_PLACE = """
+local old = redis.call('HGET', KEYS[2], ARGV[1])
+if old and old <= ARGV[2] then return 0 end
+if old then redis.call('ZREM', KEYS[1], old) end
+redis.call('ZADD', KEYS[1], 0, ARGV[2])
+redis.call('HSET', KEYS[2], ARGV[1], ARGV[2])
+if ARGV[3] ~= '' then
+  redis.call('EXPIREAT', KEYS[1], ARGV[3])
+  redis.call('EXPIREAT', KEYS[2], ARGV[3])
+end
+return 1
+"""
+# -1: the set is not known to be complete (never built, or cleared after an outage).
+_RANK = """
+if redis.call('EXISTS', KEYS[3]) == 0 then return -1 end
+local member = redis.call('HGET', KEYS[2], ARGV[1])
+if not member then return false end
+return {redis.call('ZRANK', KEYS[1], member), member}
+"""
+
+
+class RedisRankSets:
+    def __init__(self, store: RedisStore):
+        self.store = store
+        self._rank = store.client.register_script(_RANK)
+
+    def _keys(self, view: str) -> list[str]:
+        return [self.store.key(f"rank:{view}"), self.store.key(f"rank-member:{view}"),
+                self.store.key(f"rank-complete:{view}")]
+
+    def take_recovered(self) -> bool:
+        """True once after an outage: a set may have missed updates made meanwhile."""
+        return self.store.take_recovered("ranks")
+
+    def place(self, placements) -> None:
+        """Put each (view, user, member, expire_at) in its view's rank set, in one round
+        trip. A window's set expires (epoch seconds) after the window, so none is left
+        behind; ``None`` keeps a set for good."""
+        pipe = self.store.client.pipeline(transaction=False)
+        self.queue_placements(pipe, placements)
+        self.store.call(pipe.execute)
+
+    def queue_placements(self, pipe, placements) -> None:
+        """Queue ``place``'s commands on ``pipe`` (the broker sends them with its notice)."""
+        for view, user_id, member, expire_at in placements:
+            queue_script(pipe, _PLACE, self._keys(view)[:2], [user_id, member, expire_at or ""])
+
+    def forget(self, view: str) -> None:
+        """Mark a view's rank set incomplete, so it is rebuilt before it answers again."""
+        self.store.call(self.store.client.delete, self._keys(view)[2])
+
+    def rank(self, view: str, user_id: str):
+        """(0-based rank, member), None when the player is not in the set; raises
+        StoreUnavailable when the set is not known to be complete."""
+        found = self.store.call(self._rank, keys=self._keys(view), args=[user_id])
+        if found == -1:
+            raise StoreUnavailable(f"rank set {view} is not built")
+        return None if found is None else (found[0], found[1].decode())
+
+    def complete(self, view: str) -> bool:
+        return bool(self.store.call(self.store.client.exists, self._keys(view)[2]))
+
+    def members(self, view: str, start: int, stop: int) -> list[str]:
+        return [m.decode() for m in self.store.call(
+            self.store.client.zrange, self._keys(view)[0], start, stop)]
+
+    def claim_rebuild(self, view: str, seconds: int) -> bool:
+        return bool(self.store.call(self.store.client.set,
+                                    self.store.key(f"rank-building:{view}"), 1,
+                                    nx=True, ex=seconds))
+
+    def rebuild(self, view: str, placements, expire_at=None) -> None:
+        """Refill a view's rank set from (user, member) pairs, then mark it complete. The set
+        is emptied first, before the caller's database read starts (``placements`` is
+        lazy), so a write committed meanwhile is either in that read or placed after."""
+        zset, members, complete = self._keys(view)
+        self.store.call(self.store.client.delete, zset, members, complete)
+        batch = []
+        for user_id, member in placements:
+            batch.append((view, user_id, member, expire_at))
+            if len(batch) == 5000:
+                self.place(batch)
+                batch = []
+        self.place(batch)
+        pipe = self.store.client.pipeline(transaction=True)
+        pipe.set(complete, 1)
+        if expire_at is not None:
+            pipe.expireat(complete, expire_at)
+        pipe.delete(self.store.key(f"rank-building:{view}"))
+        self.store.call(pipe.execute)
+
+    def forget_rank_sets(self) -> None:
+        """After an outage a set may have missed updates: mark every one incomplete."""
+        client = self.store.client
+        keys = list(client.scan_iter(match=self.store.key("rank-complete:*"), count=1000))
+        if keys:
+            self.store.call(client.delete, *keys)
