@@ -60,7 +60,7 @@ def seed(players: int) -> None:
             SELECT '{day}', id, 1 + floor(random() * 500)::int,
                    :now - random() * interval '1 hour', region
             FROM users WHERE random() < 0.1""",
-        "UPDATE board_state SET version = 1",
+        "SELECT setval('board_version', 1)",
         "ANALYZE",
     ]
     for statement in statements:

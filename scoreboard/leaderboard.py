@@ -6,9 +6,9 @@ from dataclasses import dataclass
 from functools import cached_property
 
 from flask import current_app
-from sqlalchemy import select, true, update
+from sqlalchemy import select, text, update
 
-from .extensions import db, reading
+from .extensions import AUTOCOMMIT, db, reading
 from .models import BoardState
 from .services import services
 from .store import StoreUnavailable
@@ -63,24 +63,45 @@ def _dumps(body: dict) -> bytes:
 
 
 def read_snapshot(view: View = ALL) -> Snapshot:
-    """Read the version and the view's top rows in ONE statement, so both come from the
-    same moment."""
+    """The view's top rows, labelled with the board version read just before them: every
+    write that took a version up to it had committed by then (next_version), so the rows
+    hold it. A write committed in between is in the rows with an older label, which only
+    makes a reader fetch again sooner."""
     rows = view.rows()
-    top = select(rows).order_by(*order.order_by(rows.c)).limit(SNAPSHOT_SIZE).subquery()
-    stmt = (
-        select(BoardState.version, top.c.id, top.c.display_name, top.c.score)
-        .select_from(BoardState)
-        .outerjoin(top, true())
-        .where(BoardState.id == 1)
-        .order_by(*order.order_by(top.c))
-    )
+    top = select(rows.c.id, rows.c.display_name, rows.c.score).order_by(
+        *order.order_by(rows.c)).limit(SNAPSHOT_SIZE)
     with reading() as session:
-        found = session.execute(stmt).all()
+        version = session.execute(_current_version()).scalar_one()
+        found = session.execute(top).all()
     entries = tuple(
         {"userId": r.id, "score": r.score, "rank": i, "displayName": r.display_name}
-        for i, r in enumerate((r for r in found if r.id is not None), start=1)
+        for i, r in enumerate(found, start=1)
     )
-    return Snapshot(found[0].version if found else 0, entries)
+    return Snapshot(version, entries)
+
+
+def _on_postgres() -> bool:
+    return db.engine.dialect.name == "postgresql"
+
+
+def _current_version():
+    if _on_postgres():
+        return text("SELECT last_value FROM board_version")
+    return select(BoardState.version).where(BoardState.id == 1)
+
+
+def next_version() -> int:
+    """After a commit that may have moved a board: the next board version. Taken after the
+    commit, never inside it, so nothing waits on it (PostgreSQL: a sequence; migration 0008)
+    and whoever reads the version next also sees the write."""
+    if _on_postgres():
+        with db.engines[AUTOCOMMIT].connect() as connection:
+            return connection.execute(text("SELECT nextval('board_version')")).scalar_one()
+    version = db.session.execute(  # SQLite: one writer at a time, so the row waits for no one
+        update(BoardState).where(BoardState.id == 1)
+        .values(version=BoardState.version + 1).returning(BoardState.version)).scalar_one()
+    db.session.commit()
+    return version
 
 
 def refresh_cache(view: View = ALL) -> Snapshot:
@@ -95,12 +116,10 @@ def refresh_cache(view: View = ALL) -> Snapshot:
 
 
 def commit_announcing(moved: list) -> None:
-    """Commit a change that moved the ``moved`` views (bumping the version in the same
-    transaction), then announce it."""
-    version = bump_version() if moved else None
+    """Commit a change that moved the ``moved`` views, then announce it under a new version."""
     db.session.commit()
     if moved:
-        announce_change(version, moved)
+        announce_change(next_version(), moved)
 
 
 def announce_change(version: int, views, placements=()) -> None:
@@ -167,13 +186,3 @@ def views_moved(region, groups, score: int, window_scores: dict, now) -> list[Vi
         if in_view > 0 and may_reach_top(view, in_view):
             moved.append(view)
     return moved
-
-
-def bump_version() -> int:
-    """Inside a writing transaction: take the next board version (locks the board row)."""
-    return db.session.execute(
-        update(BoardState)
-        .where(BoardState.id == 1)
-        .values(version=BoardState.version + 1)
-        .returning(BoardState.version)
-    ).scalar_one()

@@ -98,11 +98,9 @@ class AuditEvent(db.Model):
 
 
 class BoardState(db.Model):
-    """A single row whose version rises with every change that can alter the top of the board.
-
-    Bumping it inside the writing transaction orders those commits, so a snapshot read together
-    with the version in one statement is consistent and versions never go backwards.
-    """
+    """The board version on SQLite: a single row whose version rises after every change that
+    can alter the top of the board (leaderboard.next_version). PostgreSQL takes versions from
+    the board_version sequence instead (migration 0008), which no writer waits on."""
 
     __tablename__ = "board_state"
 

@@ -1,11 +1,12 @@
 """Completing an action: the one place a score rises, in one transaction with its audit row.
 
-On PostgreSQL the transaction is one call of the ``complete_action`` function (migration
-0007), so an update costs one database round trip. The embedded SQLite path makes the same
-checks in the same order, with the same outcomes, as statements of its own;
+On PostgreSQL the transaction is one call of the ``complete_action`` procedure (migrations
+0007 and 0008), so an update costs one database round trip. The embedded SQLite path makes
+the same checks in the same order, with the same outcomes, as statements of its own;
 tests/test_scoring_backends.py plays one sequence on both and compares every score, window
-and audit row. Every accepted change takes the next board version; the views it may have
-moved are decided afterwards, from the cut-offs of the boards this worker holds.
+and audit row. Every accepted change takes the next board version once it has committed;
+the views it may have moved are decided afterwards, from the cut-offs of the boards this
+worker holds.
 """
 
 import logging
@@ -101,12 +102,13 @@ def record_rejection(attempt: Attempt, rejection: ApiError, action_type=None) ->
 
 
 def _complete_in_postgres(attempt: Attempt, now: datetime) -> Outcome:
-    """One call of the complete_action function, in a transaction of its own."""
+    """One call of the complete_action procedure: the write commits inside it, and the
+    board version is taken after."""
     day, week = periods.windows_of(now)
     with db.engines[AUTOCOMMIT].connect() as connection:
         row = connection.execute(
-            text("SELECT * FROM complete_action(:ticket, :user, :now, :day, :week, "
-                 ":request_id, :client_ip)"),
+            text("CALL complete_action(:ticket, :user, :now, :day, :week, :request_id, "
+                 ":client_ip, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL)"),
             {"ticket": attempt.ticket_id, "user": attempt.user_id, "now": now, "day": day,
              "week": week, "request_id": attempt.request_id, "client_ip": attempt.client_ip},
         ).one()
@@ -146,10 +148,9 @@ def _complete_in_session(attempt: Attempt, now: datetime) -> Outcome:
            score_after=score)
     groups = tuple(db.session.scalars(
         select(GroupMember.group_id).where(GroupMember.user_id == ticket.user_id)))
-    version = leaderboard.bump_version()
     db.session.commit()
-    return Outcome("accepted", None, ticket.action_type, score, region, windows, version,
-                   groups)
+    return Outcome("accepted", None, ticket.action_type, score, region, windows,
+                   leaderboard.next_version(), groups)
 
 
 def _refusal(ticket: ActionTicket, now: datetime) -> str | None:

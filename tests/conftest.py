@@ -87,6 +87,7 @@ def _reset_postgres(app):
     with app.app_context():
         db.session.execute(text(f"TRUNCATE {', '.join(TABLES)} CASCADE"))
         db.session.execute(text("UPDATE board_state SET version = 0"))
+        db.session.execute(text("SELECT setval('board_version', 0)"))
         db.session.commit()
         seed_catalog()
 

@@ -4,13 +4,16 @@ import threading
 from datetime import datetime, timedelta
 
 import pytest
+from sqlalchemy import text
 
-from scoreboard import clock, leaderboard
+from scoreboard import clock, create_app, leaderboard
 from scoreboard.leaderboard import Snapshot
 from scoreboard.board_cache import MemoryBoardCache
+from scoreboard.extensions import db
 from scoreboard.services import services
 from scoreboard.store import StoreUnavailable
 
+from .conftest import base_config
 from .harness.players import play
 
 
@@ -93,6 +96,37 @@ def test_concurrent_writers_leave_the_cache_at_the_newest_version(make_app):
         cached = leaderboard.current_snapshot()
     assert truth.version == 8 * 15
     assert cached == truth
+
+
+@pytest.mark.parametrize("backend", ["postgres"])
+def test_no_write_waits_on_the_version(make_app, backend):
+    """PostgreSQL's versions come from a sequence after the commit: a transaction holding
+    the old version row (as every writer's did until migration 0008) blocks no one."""
+    app = make_app(backend, DATABASE_LOCK_TIMEOUT_MS=2000)
+    with app.app_context():
+        holder = db.engine.connect()
+        try:
+            holder.execute(text("SELECT version FROM board_state FOR UPDATE"))
+            assert play(app, "amy", 2) == 2
+            assert leaderboard.read_snapshot().version == 2
+        finally:
+            holder.close()
+
+
+@pytest.mark.parametrize("backend", ["postgres"])
+def test_versions_carry_on_from_where_they_were_in_a_new_process(make_app, backend,
+                                                                database_url, redis_url):
+    play(make_app(backend), "amy", 3)
+    # A new process on the same database (not reset, unlike make_app's) and an empty cache.
+    again = create_app(base_config(database_url, redis_url))
+    try:
+        play(again, "bob")
+        with again.app_context():
+            assert leaderboard.read_snapshot().version == 4
+    finally:
+        with again.app_context():
+            for engine in db.engines.values():
+                engine.dispose()
 
 
 def test_board_is_read_from_the_database_when_the_cache_fails(app):
