@@ -6,19 +6,23 @@ import time
 
 from .store import RedisStore, queue_script
 
-# Stores a snapshot only if its version is newer, so concurrent writers never regress it.
-# An empty body is a tombstone: "this view changed at this version, read it again"; a
-# snapshot read at that same version may replace a tombstone, never the other way round.
+# Stores a snapshot in each view's key only if its version is newer, so concurrent writers
+# never regress it. An empty body is a tombstone: "this view changed at this version, read
+# it again"; a snapshot read at that same version may replace a tombstone, never the other
+# way round. One call marks every view a write moved: one command, not one per view.
 _PUT_IF_NEWER = """
-local current = tonumber(redis.call('HGET', KEYS[1], 'version') or '-1')
 local version = tonumber(ARGV[1])
-if current > version then return 0 end
-if current == version and (ARGV[2] == '' or redis.call('HGET', KEYS[1], 'body') ~= '') then
-  return 0
+local stored = 0
+for _, key in ipairs(KEYS) do
+  local current = tonumber(redis.call('HGET', key, 'version') or '-1')
+  if current < version or (current == version and ARGV[2] ~= ''
+                           and redis.call('HGET', key, 'body') == '') then
+    redis.call('HSET', key, 'version', ARGV[1], 'body', ARGV[2])
+    redis.call('EXPIRE', key, ARGV[3])
+    stored = stored + 1
+  end
 end
-redis.call('HSET', KEYS[1], 'version', ARGV[1], 'body', ARGV[2])
-redis.call('EXPIRE', KEYS[1], ARGV[3])
-return 1
+return stored
 """
 
 
@@ -73,8 +77,9 @@ class RedisBoardCache:
     def queue_stale(self, pipe, views, version: int, ttl: int) -> None:
         """Queue on ``pipe`` the marks that ``views`` changed at ``version`` (the broker
         sends them with its notice, in one round trip)."""
-        for view in views:
-            queue_script(pipe, _PUT_IF_NEWER, [self._key(view)], [version, "", ttl])
+        if views:
+            queue_script(pipe, _PUT_IF_NEWER, [self._key(view) for view in views],
+                         [version, "", ttl])
 
 
 BoardCache = MemoryBoardCache | RedisBoardCache

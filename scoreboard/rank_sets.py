@@ -7,16 +7,22 @@ from .store import RedisStore, StoreUnavailable, queue_script
 
 # Every member has score 0, so a sorted set orders them by name, and the name spells the
 # board's order (see order.member). A player's newer member replaces the older only if it
-# sorts before it, so updates applied out of order still end on the newest.
+# sorts before it, so updates applied out of order still end on the newest. One call takes
+# many placements: KEYS are (set, member hash) pairs, ARGV (user, member, expiry) triples.
 _PLACE = """
-local old = redis.call('HGET', KEYS[2], ARGV[1])
-if old and old <= ARGV[2] then return 0 end
-if old then redis.call('ZREM', KEYS[1], old) end
-redis.call('ZADD', KEYS[1], 0, ARGV[2])
-redis.call('HSET', KEYS[2], ARGV[1], ARGV[2])
-if ARGV[3] ~= '' then
-  redis.call('EXPIREAT', KEYS[1], ARGV[3])
-  redis.call('EXPIREAT', KEYS[2], ARGV[3])
+for i = 1, #KEYS / 2 do
+  local set, members = KEYS[2 * i - 1], KEYS[2 * i]
+  local user, member, expire_at = ARGV[3 * i - 2], ARGV[3 * i - 1], ARGV[3 * i]
+  local old = redis.call('HGET', members, user)
+  if not (old and old <= member) then
+    if old then redis.call('ZREM', set, old) end
+    redis.call('ZADD', set, 0, member)
+    redis.call('HSET', members, user, member)
+    if expire_at ~= '' then
+      redis.call('EXPIREAT', set, expire_at)
+      redis.call('EXPIREAT', members, expire_at)
+    end
+  end
 end
 return 1
 """
@@ -27,6 +33,11 @@ local member = redis.call('HGET', KEYS[2], ARGV[1])
 if not member then return false end
 return {redis.call('ZRANK', KEYS[1], member), member}
 """
+
+
+# Placements per call while rebuilding: one script call blocks Redis while it runs, so each
+# stays at a few milliseconds.
+REBUILD_BATCH = 1000
 
 
 class RedisRankSets:
@@ -52,8 +63,12 @@ class RedisRankSets:
 
     def queue_placements(self, pipe, placements) -> None:
         """Queue ``place``'s commands on ``pipe`` (the broker sends them with its notice)."""
+        keys, args = [], []
         for view, user_id, member, expire_at in placements:
-            queue_script(pipe, _PLACE, self._keys(view)[:2], [user_id, member, expire_at or ""])
+            keys += self._keys(view)[:2]
+            args += [user_id, member, expire_at or ""]
+        if keys:
+            queue_script(pipe, _PLACE, keys, args)
 
     def forget(self, view: str) -> None:
         """Mark a view's rank set incomplete, so it is rebuilt before it answers again."""
@@ -88,7 +103,7 @@ class RedisRankSets:
         batch = []
         for user_id, member in placements:
             batch.append((view, user_id, member, expire_at))
-            if len(batch) == 5000:
+            if len(batch) == REBUILD_BATCH:
                 self.place(batch)
                 batch = []
         self.place(batch)
