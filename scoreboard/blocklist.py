@@ -4,7 +4,7 @@ revocation made by another process (the CLI) would not reach it, the embedded da
 answers as fast, and the gate counts in the process.
 """
 
-from .store import RedisStore
+from .store import RedisStore, queue_script
 
 # -1: this Redis cannot say. Either the blocklist was never loaded here (new, restarted or
 # evicted: the marker lives inside the set, so the set cannot be lost without it), or the
@@ -44,7 +44,6 @@ class RedisBlocklist:
         self.store = store
         self._revoked, self._fresh = store.key("revoked"), store.key("revoked:fresh")
         self._is_revoked = store.client.register_script(_IS_REVOKED)
-        self._admit = store.client.register_script(_ADMIT)
 
     def is_revoked(self, jti: str) -> bool | None:
         """None when this Redis cannot say: never loaded, or back from an outage."""
@@ -61,8 +60,9 @@ class RedisBlocklist:
             jti = ""  # back from an outage: the copy may lack revocations made meanwhile
         keys = [self._revoked, self._fresh,
                 *(self.store.key(f"gate:{name}") for name, _ in counters)]
-        answer = self.store.call(self._admit, keys=keys,
-                                 args=[jti, *(s for _, s in counters)])
+        args = [jti, *(s for _, s in counters)]
+        # With the change notices waiting to be sent, if any: one round trip for both.
+        [answer] = self.store.pipelined(lambda pipe: queue_script(pipe, _ADMIT, keys, args))
         revoked = None if answer[0] == -1 else bool(answer[0])
         return revoked, list(zip(answer[1::2], answer[2::2]))
 

@@ -51,14 +51,15 @@ class RedisBroker:
 
     def announce(self, version: int, views: list[str], stale_ttl: int, placements=()) -> None:
         """Mark ``views`` stale at ``version`` in the board cache, place the player in the
-        rank sets (see RedisRankSets.place) and, when views changed, tell every worker: one
-        round trip."""
-        pipe = self.store.client.pipeline(transaction=False)
-        self.board_cache.queue_stale(pipe, views, version, stale_ttl)
-        self.rank_sets.queue_placements(pipe, placements)
-        if views:
-            pipe.publish(self.store.key(self.CHANNEL), " ".join([str(version), *views]))
-        self.store.call(pipe.execute)
+        rank sets (see RedisRankSets.place) and, when views changed, tell every worker, with
+        the next commands this process sends (RedisStore.send_later)."""
+        def queue(pipe):
+            self.board_cache.queue_stale(pipe, views, version, stale_ttl)
+            self.rank_sets.queue_placements(pipe, placements)
+            if views:
+                pipe.publish(self.store.key(self.CHANNEL), " ".join([str(version), *views]))
+
+        self.store.send_later(queue)
 
     def listen(self, hub) -> None:
         """Hold this worker's one subscription in a greenlet of its own, for good."""

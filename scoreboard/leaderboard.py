@@ -126,18 +126,14 @@ def announce_change(version: int, views, placements=()) -> None:
     """After a commit that took ``version`` and moved ``views``: this worker's copies retire
     at once (its own next read must see the change); the shared cache marks them stale,
     the rank sets take ``placements`` (ranks.placements) and every other worker hears of
-    it, in one round trip to the store. No board is rebuilt here: each is read again by the
-    first read that wants it."""
+    it, with the next commands this worker sends to the store. No board is rebuilt here:
+    each is read again by the first read that wants it. While the store is away readers go
+    to the database, and other workers' copies age out."""
     keys = [view.key for view in views]
     services().local_boards.retire(keys, version)
-    if not keys and not placements:
-        return
-    try:
+    if keys or placements:
         services().broker.announce(
             version, keys, current_app.config["TOP_CACHE_TTL_SECONDS"], placements)
-    except StoreUnavailable as exc:
-        # Readers go to the database while the store is away; other workers' copies age out.
-        log.warning("change notice for version %s not sent: %s", version, exc)
 
 
 def current_snapshot(view: View = ALL) -> Snapshot:

@@ -4,9 +4,14 @@ in the process instead). Everything in it is a cache over the database: losing i
 data.
 """
 
+import logging
 import time
 
+import gevent
 import redis
+from gevent import monkey
+
+log = logging.getLogger(__name__)
 
 
 def connection_pool(url: str, max_connections: int,
@@ -47,13 +52,17 @@ class RedisStore:
         self._failed = False
         self._recoveries = 0
         self._seen_recoveries = {}
+        self._later = []  # functions queueing commands that nobody waits for (send_later)
+        self._flushing = False
 
     def key(self, name: str) -> str:
         return self.prefix + name
 
     def call(self, fn, *args, **kwargs):
         """``fn(*args, **kwargs)``, a Redis command; StoreUnavailable when Redis fails, or
-        failed less than ``retry_after`` seconds ago."""
+        failed less than ``retry_after`` seconds ago. What waits to be sent goes first."""
+        if self._later:
+            self._flush()
         if time.monotonic() < self._down_until:
             raise StoreUnavailable("redis recently failed")
         try:
@@ -66,6 +75,60 @@ class RedisStore:
             self._failed = False
             self._recoveries += 1
         return result
+
+    def send_later(self, queue) -> None:
+        """Send commands whose replies nobody waits for (a change notice): ``queue(pipe)``
+        adds them to the next pipeline this process sends, in the order given and before
+        any later command. Under gevent that is the next write's gate (``pipelined``) or,
+        failing that, a flush as soon as the current greenlet yields; a write then makes
+        one round trip to Redis, not two. Elsewhere (tests, the CLI) they go at once."""
+        self._later.append(queue)
+        if not monkey.is_module_patched("socket"):
+            self._flush()
+        elif not self._flushing:
+            self._flushing = True
+            gevent.spawn(self._flush)
+
+    def pipelined(self, queue) -> list:
+        """One round trip: what waits to be sent, then the commands ``queue(pipe)`` adds;
+        returns the replies to those."""
+        pipe = self.client.pipeline(transaction=False)
+        waiting = self._take_later(pipe)
+        queue(pipe)
+        replies = self._execute(pipe, waiting)
+        failed = [r for r in replies[waiting:] if isinstance(r, Exception)]
+        if failed:
+            raise StoreUnavailable(str(failed[0]))
+        return replies[waiting:]
+
+    def _take_later(self, pipe) -> int:
+        later, self._later = self._later, []
+        for queue in later:
+            queue(pipe)
+        return len(pipe)
+
+    def _flush(self) -> None:
+        self._flushing = False
+        pipe = self.client.pipeline(transaction=False)
+        if self._take_later(pipe):
+            try:
+                self._execute(pipe, len(pipe))
+            except StoreUnavailable:
+                pass  # logged; the caches are rebuilt once Redis answers again
+
+    def _execute(self, pipe, waiting: int) -> list:
+        """Run ``pipe``, whose first ``waiting`` commands were sent later: their failure is
+        logged, not raised (a cache missing a notice is rebuilt after Redis recovers)."""
+        try:
+            replies = self.call(pipe.execute, raise_on_error=False)
+        except StoreUnavailable as exc:
+            if waiting:
+                log.warning("%d change notice commands not sent: %s", waiting, exc)
+            raise
+        for reply in replies[:waiting]:
+            if isinstance(reply, Exception):
+                log.warning("a change notice command failed: %s", reply)
+        return replies
 
     def take_recovered(self, consumer: str) -> bool:
         """True once per consumer after Redis answers again following a failure: what it

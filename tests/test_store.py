@@ -1,0 +1,73 @@
+"""The Redis connection's commands that nobody waits for (change notices): under gevent they
+wait for the next command this process sends and go first, in its round trip; elsewhere they
+go at once; a Redis that is away costs a log line, never the request."""
+
+import gevent
+import pytest
+import redis
+
+from scoreboard import store as store_module
+from scoreboard.store import RedisStore, StoreUnavailable, connection_pool
+
+
+@pytest.fixture
+def store(redis_url):
+    made = RedisStore(connection_pool(redis_url, 4, socket_timeout=15), "test:store:")
+    made.client.delete("test:store:k")
+    yield made
+    made.client.delete("test:store:k")
+    made.client.connection_pool.disconnect()
+
+
+@pytest.fixture
+def round_trips(monkeypatch):
+    sent = []
+    send = redis.connection.AbstractConnection.send_packed_command
+
+    def counted(self, *args, **kwargs):
+        sent.append(1)
+        return send(self, *args, **kwargs)
+
+    monkeypatch.setattr(redis.connection.AbstractConnection, "send_packed_command", counted)
+    return sent
+
+
+@pytest.fixture
+def under_gevent(monkeypatch):
+    monkeypatch.setattr(store_module.monkey, "is_module_patched", lambda name: True)
+
+
+def test_without_gevent_a_notice_goes_at_once(store, round_trips):
+    store.send_later(lambda pipe: pipe.set("test:store:k", "1"))
+    assert len(round_trips) == 1
+    assert store.client.get("test:store:k") == b"1"
+
+
+def test_under_gevent_a_notice_rides_with_the_next_command(store, round_trips, under_gevent):
+    store.send_later(lambda pipe: pipe.set("test:store:k", "1"))
+    assert round_trips == []
+    [value] = store.pipelined(lambda pipe: pipe.get("test:store:k"))
+    assert value == b"1"  # sent first, in the same round trip
+    assert len(round_trips) == 1
+
+
+def test_under_gevent_a_notice_goes_once_the_greenlet_yields(store, round_trips, under_gevent):
+    store.send_later(lambda pipe: pipe.set("test:store:k", "1"))
+    store.send_later(lambda pipe: pipe.append("test:store:k", "2"))
+    gevent.sleep(0)
+    assert len(round_trips) == 1  # both in one pipeline, in the order given
+    assert store.client.get("test:store:k") == b"12"
+
+
+def test_any_later_command_sends_what_waits_first(store, round_trips, under_gevent):
+    store.send_later(lambda pipe: pipe.set("test:store:k", "1"))
+    assert store.call(store.client.get, "test:store:k") == b"1"
+
+
+def test_a_notice_to_a_redis_that_is_away_is_logged_not_raised(own_redis, caplog):
+    away = RedisStore(connection_pool(own_redis.url, 2), "test:store:")
+    own_redis.kill()
+    away.send_later(lambda pipe: pipe.set("test:store:k", "1"))
+    assert "change notice commands not sent" in caplog.text
+    with pytest.raises(StoreUnavailable):
+        away.pipelined(lambda pipe: pipe.get("test:store:k"))
