@@ -4,11 +4,12 @@ that returns 10 JSON rows on the same stack, measured in the same run.
 It starts a fresh PostgreSQL database and a redis-server of its own, a gunicorn with one
 gevent worker (rate limits raised so that they never refuse), and 1,000 players who all
 score today, so that every update can move a board (the worst case). Then, with wrk
-(Debian package) at 16 connections: the bare endpoint, GET /api/scores/top,
-POST /api/actions/start and POST /api/scores/update (every request a unique ticket, each
-counted once: wrk's non-2xx count must stay 0); 3,000 stream opens to their first frame;
-an update on one connection (p50); and, in this process through the Flask test client,
-the database and Redis round trips of one accepted update. ``verify`` must be clean after.
+(Debian package) at 16 connections: GET /api/scores/top, POST /api/actions/start and
+POST /api/scores/update (every request a unique ticket, each counted once: wrk's non-2xx
+count must stay 0), each between two runs of the bare endpoint; 3,000 stream opens to
+their first frame; an update on one connection (p50); the database and Redis round trips of
+one accepted update in this process through the Flask test client, and Redis's read events
+per update on the server under load. ``verify`` must be clean after.
 
     .venv/bin/python bench/http_load.py --players 1000 --seconds 10
 """
@@ -83,6 +84,15 @@ def tickets(database: str, players: list[str], count: int) -> list[tuple[str, st
         made = cur.fetchall()
     conn.close()
     return made
+
+
+def redis_reads(url: str) -> int:
+    """The read events Redis has processed: one per round trip a client makes."""
+    client = redis.Redis.from_url(url)
+    try:
+        return client.info("stats")["total_reads_processed"]
+    finally:
+        client.close()
 
 
 def write_lines(path: Path, lines) -> Path:
@@ -221,24 +231,40 @@ def main():
             list(pool.map(lambda p: play_http(server.url, tokens[p], p), players))
         print(f"seeded {len(players)} players in {time.monotonic() - began:.1f} s", flush=True)
 
-        results = {}
+        results, bare_rates = {}, []
+
+        def measure_bare():
+            bare_rates.append(wrk(f"http://127.0.0.1:{bare_port}/rows", args.seconds)["rate"])
+
+        # The machine's speed drifts over a run (other tenants), so each path is compared
+        # with the bare endpoint measured just before and just after it.
         wrk(f"http://127.0.0.1:{bare_port}/rows", 2)  # warm-up
-        results["bare"] = wrk(f"http://127.0.0.1:{bare_port}/rows", args.seconds)
         wrk(server.url + "/api/scores/top", 2)
+        measure_bare()
         results["top"] = wrk(server.url + "/api/scores/top", args.seconds)
+        measure_bare()
         results["start"] = wrk(server.url, args.seconds, script=(
             "start", str(write_lines(tmp / "tokens.txt", [tokens[p] for p in players] * 50))))
+        measure_bare()
         budget = int(max(results["start"]["rate"], 200) * args.seconds * 3)
         bodies = [json.dumps({"userId": u, "authToken": tokens[u], "actionId": t})
                   for t, u in tickets(database, players, budget)]
+        reads_before = redis_reads(own_redis.url)
         results["update"] = wrk(server.url, args.seconds, script=(
             "update", str(write_lines(tmp / "updates.txt", bodies))))
+        redis_per_update = ((redis_reads(own_redis.url) - reads_before)
+                            / results["update"]["requests"])
+        measure_bare()
+        for name, (before, after) in zip(("top", "start", "update"),
+                                         zip(bare_rates, bare_rates[1:])):
+            results[name]["bare"] = (before + after) / 2
         single = [json.dumps({"userId": u, "authToken": tokens[u], "actionId": t})
                   for t, u in tickets(database, players, 20000)]
         results["single"] = wrk(server.url, 5, connections=1, script=(
             "update", str(write_lines(tmp / "single.txt", single))))
         elapsed = asyncio.run(open_streams(server.port, args.streams))
-        results["streams"] = {"rate": args.streams / elapsed}
+        measure_bare()
+        results["streams"] = {"rate": args.streams / elapsed, "bare": bare_rates[-1]}
         trips = round_trips(database, own_redis.url, server.env["REDIS_PREFIX"],
                             tokens[players[0]], players[0])
         verified = subprocess.run(
@@ -249,8 +275,8 @@ def main():
         stop(bare, signal.SIGQUIT)
         own_redis.kill()
 
-    base = results["bare"]["rate"]
-    print(f"\nbare 10-row endpoint: {base:.0f} req/s (p99 {results['bare']['p99']:.1f} ms)\n")
+    print("\nbare 10-row endpoint, each run:", ", ".join(f"{r:.0f}" for r in bare_rates),
+          "req/s\n")
     print("| path | req/s | share of the 10-row endpoint | p50 ms | p99 ms |")
     print("|---|---|---|---|---|")
     for name, label in [("top", "`GET /api/scores/top`"),
@@ -260,14 +286,15 @@ def main():
         r = results[name]
         p50 = f"{r['p50']:.1f}" if "p50" in r else ""
         p99 = f"{r['p99']:.1f}" if "p99" in r else ""
-        print(f"| {label} | {r['rate']:.1f} | {r['rate'] / base:.3f} | {p50} | {p99} |")
+        print(f"| {label} | {r['rate']:.1f} | {r['rate'] / r['bare']:.3f} | {p50} | {p99} |")
     for name, r in results.items():
         if r.get("bad") or r.get("errors"):
             print(f"!! {name}: {r['bad']} non-2xx replies, socket errors: {r['errors']}")
     print(f"\nupdates: {results['update']['requests']} accepted at c=16; "
           f"single connection p50 {results['single']['p50']:.2f} ms, "
           f"p99 {results['single']['p99']:.2f} ms")
-    print(f"round trips per accepted update: database {trips[0]:g}, Redis {trips[1]:g}")
+    print(f"round trips per accepted update: database {trips[0]:g}; Redis {trips[1]:g} alone "
+          f"(test client, no gevent), {redis_per_update:.2f} on the server at c=16")
     print("verify:", verified.stdout.strip().splitlines()[-1] if verified.stdout else
           verified.stderr.strip()[-300:])
     if verified.returncode:
