@@ -1,7 +1,6 @@
 """Live Scoreboard: a Flask service that keeps scores honest and shows the top 10 live."""
 
 import os
-import re
 
 from flask import Flask, g, request
 from werkzeug.middleware.proxy_fix import ProxyFix
@@ -10,6 +9,7 @@ import config as settings
 
 from . import api, auth, cli, errors, gate, health, logs, openapi, page, reconnect, stream
 from .blocklist import RedisBlocklist
+from .board_reads import BoardReads
 from .board_cache import MemoryBoardCache, RedisBoardCache
 from .broker import MemoryBroker, RedisBroker
 from .extensions import AUTOCOMMIT, db, limiter, migrate
@@ -19,7 +19,6 @@ from .rank_sets import RedisRankSets
 from .services import Services, register
 from .store import RedisStore, connection_pool
 
-REQUEST_ID = re.compile(r"[A-Za-z0-9._-]{1,64}")
 MIGRATIONS = os.path.join(os.path.dirname(os.path.dirname(__file__)), "migrations")
 
 
@@ -46,6 +45,7 @@ def create_app(config: dict | None = None) -> Flask:
     app.register_blueprint(page.bp)
     app.register_blueprint(openapi.bp)
     reconnect.init_app(app)
+    app.wsgi_app = BoardReads(app, app.wsgi_app)
     if app.config["PROXY_HOPS"]:
         app.wsgi_app = ProxyFix(app.wsgi_app, x_for=app.config["PROXY_HOPS"])
     return app
@@ -121,9 +121,7 @@ def _engine_options(config) -> dict:
 def _add_request_ids(app: Flask) -> None:
     @app.before_request
     def take_request_id():
-        given = request.headers.get("X-Request-ID", "")
-        # As random as a uuid4's hex, for less work.
-        g.request_id = given if REQUEST_ID.fullmatch(given) else os.urandom(16).hex()
+        g.request_id = logs.request_id(request.headers.get("X-Request-ID", ""))
 
     @app.after_request
     def echo_request_id(response):

@@ -6,7 +6,8 @@ from datetime import UTC, datetime
 
 from flask import Blueprint, Response, g, jsonify, request
 
-from . import actions, auth, clock, groups, leaderboard, players, ranks, scoring, views
+from . import (actions, auth, board_reads, clock, groups, leaderboard, players, ranks,
+               scoring, views)
 from .errors import ApiError, BadRequest
 from .gate import PlayerOverLimit, count_read
 from .players import DISPLAY_NAME, USER_ID
@@ -88,10 +89,7 @@ def asked_view(token_locations=("headers",)) -> views.View:
     """The view the query string asks for. A group's board is for its members only, so it
     needs a token (a stream may carry it as ?token= or a cookie, as EventSource sends no
     headers), and is shown no longer than the token lasts."""
-    try:
-        view = views.parse(request.args, clock.now())
-    except ValueError as error:
-        raise BadRequest(f"{error}.") from None
+    view = query(views.parse, clock.now())
     if view.region and not players.valid_region(view.region):
         raise BadRequest("region must be a known region code, such as DE.")
     if view.group:
@@ -101,26 +99,23 @@ def asked_view(token_locations=("headers",)) -> views.View:
     return view
 
 
-def whole_number(name: str, default: int, highest: int) -> int:
-    value = request.args.get(name, str(default))
-    if not re.fullmatch(r"[0-9]{1,3}", value) or not 1 <= int(value) <= highest:
-        raise BadRequest(f"{name} must be a whole number from 1 to {highest}.")
-    return int(value)
+def query(parse, *args):
+    """``parse(request.args, *args)``; its ValueError is the client's mistake, a 400."""
+    try:
+        return parse(request.args, *args)
+    except ValueError as error:
+        raise BadRequest(f"{error}.") from None
 
 
 @bp.get("/scores/top")
 def top_scores():
     count_read()
-    limit = whole_number("limit", 10, leaderboard.SNAPSHOT_SIZE)
+    limit = query(board_reads.page_size)
     view = asked_view()
     snapshot = leaderboard.current_snapshot(view)
-    etag = f"{view.key}~{snapshot.etag(limit)}"
-    headers = {"ETag": f'"{etag}"', "Cache-Control": "no-cache"}
-    # Not werkzeug's make_conditional: it also weighs dates and ranges, which cost more than
-    # the rest of this read, and a board has neither.
-    if "If-None-Match" in request.headers and request.if_none_match.contains_weak(etag):
-        return Response(status=304, headers=headers)
-    return Response(snapshot.encoded(limit), headers=headers, content_type="application/json")
+    status, headers, body = board_reads.top_reply(
+        view, snapshot, limit, request.headers.get("If-None-Match"))
+    return Response(body, status=status, headers=headers)
 
 
 @bp.get("/scores/users/<user_id>")
@@ -130,7 +125,7 @@ def player_rank(user_id):
 
 @bp.get("/scores/users/<user_id>/around")
 def players_around(user_id):
-    radius = whole_number("radius", 5, 50)
+    radius = query(views.whole_number, "radius", 5, 50)
     return jsonify(ranks.around(asked_view(), user_id, radius))
 
 

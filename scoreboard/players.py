@@ -29,9 +29,10 @@ def insert_ignoring_duplicates(model, values: dict):
     return dialect_insert(model, values).on_conflict_do_nothing()
 
 
-def valid_region(code) -> bool:
+def valid_region(code, config=None) -> bool:
     """Whether ``code`` is one of the configured regions (ISO 3166-1 alpha-2 by default)."""
-    return isinstance(code, str) and code in (current_app.config["REGIONS"] or ISO_3166_ALPHA_2)
+    regions = (config or current_app.config)["REGIONS"] or ISO_3166_ALPHA_2
+    return isinstance(code, str) and code in regions
 
 
 def arriving(claims: dict, now) -> dict:

@@ -63,6 +63,15 @@ class View:
 ALL = View()
 
 
+def whole_number(args, name: str, default: int, highest: int) -> int:
+    """A query parameter that counts something (rows, neighbours): 1 to ``highest``."""
+    value = args.get(name, str(default))
+    if not (value.isascii() and value.isdigit() and len(value) <= 3) or not (
+            1 <= int(value) <= highest):
+        raise ValueError(f"{name} must be a whole number from 1 to {highest}")
+    return int(value)
+
+
 def parse(args, now) -> View:
     """The view a query string asks for; ValueError with a reason for one we do not serve."""
     period = args.get("period", "all")

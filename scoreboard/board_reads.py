@@ -1,0 +1,81 @@
+"""The reply of GET /api/scores/top, and the WSGI layer that gives it below Flask.
+
+A board read is the service's hottest request, and once the worker holds the board in
+memory it is a lookup: Flask's request machinery (contexts, routing, hooks) then costs more
+than everything else the read does. So a read of an all-time board (everyone's, or a
+region's) that this worker holds is answered here, with the same reply, limits and request
+id as the route's. Anything else (another view, a board not held, a bad parameter, an
+address over its limit) goes on to Flask, whose route loads the board or says what is wrong.
+"""
+
+from urllib.parse import parse_qsl
+
+from werkzeug.http import parse_etags
+
+from . import logs, players, views
+from .errors import ApiError
+from .leaderboard import SNAPSHOT_SIZE
+from .services import services
+
+TOP = "/api/scores/top"
+STATUS = {200: "200 OK", 304: "304 NOT MODIFIED"}
+
+
+def page_size(args) -> int:
+    """The rows /top asks for: ``limit``, 10 by default, at most a whole snapshot."""
+    return views.whole_number(args, "limit", 10, SNAPSHOT_SIZE)
+
+
+def top_reply(view, snapshot, limit: int, if_none_match: str | None):
+    """(status, headers, body) of /top: ``limit`` rows of ``snapshot``, or 304 when the
+    client's ETag is current."""
+    etag = f"{view.key}~{snapshot.etag(limit)}"
+    headers = [("ETag", f'"{etag}"'), ("Cache-Control", "no-cache")]
+    # Not werkzeug's make_conditional: it also weighs dates and ranges, which cost more than
+    # the rest of this read, and a board has neither.
+    if if_none_match and parse_etags(if_none_match).contains_weak(etag):
+        return 304, headers, b""
+    return 200, [("Content-Type", "application/json"), *headers], snapshot.encoded(limit)
+
+
+class BoardReads:
+    """WSGI middleware in front of the Flask app ``app``."""
+
+    def __init__(self, app, wsgi_app):
+        self.config = app.config
+        self.services = services(app)
+        self.wsgi_app = wsgi_app
+
+    def __call__(self, environ, start_response):
+        if environ.get("PATH_INFO") == TOP and environ.get("REQUEST_METHOD") == "GET":
+            reply = self._from_memory(environ)
+            if reply is not None:
+                status, headers, body = reply
+                request_id = logs.request_id(environ.get("HTTP_X_REQUEST_ID", ""))
+                if body:  # a 304 has none, and must not claim a length of 0
+                    headers = [*headers, ("Content-Length", str(len(body)))]
+                start_response(STATUS[status], [*headers, ("X-Request-ID", request_id)])
+                return [body]
+        return self.wsgi_app(environ, start_response)
+
+    def _from_memory(self, environ):
+        args = {}
+        for name, value in parse_qsl(environ.get("QUERY_STRING", ""), keep_blank_values=True):
+            args.setdefault(name, value)  # the first of repeated names, as Flask's args.get
+        if not args.keys() <= {"limit", "region", "period"} or args.get("period", "all") != "all":
+            return None
+        try:
+            limit = page_size(args)
+            view = views.parse(args, now=None)  # an all-time view: no clock needed
+        except ValueError:
+            return None
+        if view.region and not players.valid_region(view.region, self.config):
+            return None
+        snapshot = self.services.local_boards.get(view.key)
+        if snapshot is None:
+            return None
+        try:
+            self.services.limits.count_locally("RATELIMIT_IP", environ.get("REMOTE_ADDR") or "")
+        except ApiError:
+            return None  # over the limit: the route counts it too, and answers the 429
+        return top_reply(view, snapshot, limit, environ.get("HTTP_IF_NONE_MATCH"))

@@ -1,0 +1,78 @@
+"""Board reads answered below Flask (scoreboard/board_reads.py): the same reply as the
+route's, for the views and cases it takes, and Flask's route for everything else."""
+
+import pytest
+from flask import request
+
+from scoreboard.services import services
+
+from .harness.players import play
+
+TOP = "/api/scores/top"
+
+
+@pytest.fixture
+def through_flask(app):
+    """The requests that reached Flask's routing."""
+    seen = []
+
+    @app.before_request
+    def note():
+        seen.append(request.full_path.rstrip("?"))
+
+    return seen
+
+
+def comparable(reply):
+    headers = {k: v for k, v in reply.headers.items() if k != "X-Request-ID"}
+    return reply.status_code, headers, reply.data
+
+
+def forget_boards(app):
+    services(app).local_boards.retire()  # as when the subscription drops: nothing is held
+
+
+@pytest.mark.parametrize("query", ["", "?limit=3", "?region=DE", "?period=all&limit=100"])
+def test_a_held_board_gets_the_routes_reply_without_flask(app, client, through_flask, query):
+    play(app, "ann")
+    loaded = client.get(TOP + query)  # the route loads the board into the worker's memory
+    held = client.get(TOP + query)
+    assert through_flask == [TOP + query]
+    assert held.status_code == 200
+    assert comparable(held) == comparable(loaded)
+
+    current = {"If-None-Match": held.headers["ETag"]}
+    held_304 = client.get(TOP + query, headers=current)
+    forget_boards(app)
+    loaded_304 = client.get(TOP + query, headers=current)
+    assert through_flask == [TOP + query] * 2
+    assert held_304.status_code == 304
+    assert comparable(held_304) == comparable(loaded_304)
+
+
+@pytest.mark.parametrize("query", ["?period=day", "?limit=0", "?limit=%C2%B2", "?region=XX",
+                                   "?group=g1", "?region=DE&group=g1", "?sort=score"])
+def test_other_reads_go_to_the_route(app, client, through_flask, query):
+    play(app, "ann")
+    client.get(TOP)
+    first, second = client.get(TOP + query), client.get(TOP + query)
+    assert through_flask == [TOP, TOP + query, TOP + query]
+    assert comparable(first) == comparable(second)
+
+
+def test_the_request_id_is_kept_when_sane_and_made_otherwise(app, client):
+    client.get(TOP)
+    assert client.get(TOP, headers={"X-Request-ID": "abc-123"}).headers["X-Request-ID"] == (
+        "abc-123")
+    made = client.get(TOP, headers={"X-Request-ID": "no spaces"}).headers["X-Request-ID"]
+    assert len(made) == 32 and made != "no spaces"
+
+
+def test_reads_count_against_the_address_limit_and_the_route_refuses(make_app, backend):
+    app = make_app(backend, RATELIMIT_IP="3/minute")
+    client = app.test_client()
+    assert [client.get(TOP).status_code for _ in range(3)] == [200, 200, 200]
+    refused = client.get(TOP)
+    assert refused.status_code == 429
+    assert refused.json == {"success": False, "error": "Too many requests. Try again later."}
+    assert int(refused.headers["Retry-After"]) >= 1
