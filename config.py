@@ -71,6 +71,7 @@ def from_env(env=None) -> dict:
         # A worker serves its copy of a board until a change notice retires it, and never
         # longer than this, in case a notice is lost (the subscription was down).
         "TOP_LOCAL_MAX_AGE_SECONDS": float(env.get("TOP_LOCAL_MAX_AGE_SECONDS") or 1.0),
+        "BOARD_REFRESH_SECONDS": float(env.get("BOARD_REFRESH_SECONDS") or 0.2),
         "MAX_CONTENT_LENGTH": _int(env, "MAX_BODY_BYTES", 4096),
         "STREAM_HEARTBEAT_SECONDS": float(env.get("STREAM_HEARTBEAT_SECONDS") or 15),
         "STREAM_LIFETIME_SECONDS": float(env.get("STREAM_LIFETIME_SECONDS") or 600),

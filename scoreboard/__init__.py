@@ -15,6 +15,7 @@ from .broker import MemoryBroker, RedisBroker
 from .extensions import AUTOCOMMIT, db, limiter, migrate
 from .hub import Hub
 from .local_boards import LocalBoards
+from .refresher import Refresher
 from .rank_sets import RedisRankSets
 from .services import Services, register
 from .store import RedisStore, connection_pool
@@ -97,9 +98,11 @@ def _services(app: Flask, redis_url: str | None) -> Services:
         board_cache = MemoryBoardCache()
         broker = MemoryBroker(board_cache)
     boards = LocalBoards(config["TOP_LOCAL_MAX_AGE_SECONDS"])
+    refresher = Refresher(app, boards, board_cache, config["BOARD_REFRESH_SECONDS"])
     return Services(redis=redis, board_cache=board_cache, blocklist=blocklist,
                     rank_sets=rank_sets, broker=broker, local_boards=boards,
-                    hub=Hub(app, broker, boards), limits=gate.Limits(config))
+                    refresher=refresher, hub=Hub(app, broker, boards, refresher),
+                    limits=gate.Limits(config))
 
 
 def _engine_options(config) -> dict:

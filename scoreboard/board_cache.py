@@ -1,50 +1,79 @@
 """The shared cache of each view's board snapshot, which every worker reads before the
-database: in Redis, or in the process for the embedded default (one worker process)."""
+database: in Redis, or in the process for the embedded default (one worker process).
+
+Each entry holds the snapshot (its version and JSON) and ``changed``: the newest version a
+change notice named for the view. A snapshot older than that is still served while the
+refresher (refresher.py) builds the next one, so readers never wait for the database.
+"""
 
 import threading
 import time
+from dataclasses import dataclass
 
 from .store import RedisStore, queue_script
 
-# Stores a snapshot in each view's key only if its version is newer, so concurrent writers
-# never regress it. An empty body is a tombstone: "this view changed at this version, read
-# it again"; a snapshot read at that same version may replace a tombstone, never the other
-# way round. One call marks every view a write moved: one command, not one per view.
+# Stores a snapshot in a view's entry only if its version is newer, so concurrent writers
+# never regress it.
 _PUT_IF_NEWER = """
-local version = tonumber(ARGV[1])
-local stored = 0
+local current = tonumber(redis.call('HGET', KEYS[1], 'version') or '-1')
+if current >= tonumber(ARGV[1]) then return 0 end
+redis.call('HSET', KEYS[1], 'version', ARGV[1], 'body', ARGV[2])
+redis.call('EXPIRE', KEYS[1], ARGV[3])
+return 1
+"""
+# Notes in each view's entry that it changed at a version (a notice); one call for every
+# view a write moved. An entry that does not exist stays so: its first reader builds it.
+_MARK_CHANGED = """
 for _, key in ipairs(KEYS) do
-  local current = tonumber(redis.call('HGET', key, 'version') or '-1')
-  if current < version or (current == version and ARGV[2] ~= ''
-                           and redis.call('HGET', key, 'body') == '') then
-    redis.call('HSET', key, 'version', ARGV[1], 'body', ARGV[2])
-    redis.call('EXPIRE', key, ARGV[3])
-    stored = stored + 1
+  if tonumber(redis.call('HGET', key, 'changed') or '0') < tonumber(ARGV[1]) then
+    redis.call('HSET', key, 'changed', ARGV[1])
   end
 end
-return stored
+return 1
 """
+
+
+@dataclass(frozen=True)
+class Cached:
+    version: int
+    body: str
+    changed: int  # the newest version a notice named; above ``version``: a newer one is due
+
+    @property
+    def stale(self) -> bool:
+        return self.changed > self.version
 
 
 class MemoryBoardCache:
     def __init__(self):
         self._lock = threading.Lock()
-        self._tops = {}
+        self._tops = {}  # view -> [version, body, changed, expires (monotonic)]
 
-    def get_top(self, view: str):
-        """(version, body) of a view's snapshot; body None marks it stale at that version."""
+    def get_top(self, view: str) -> Cached | None:
         top = self._tops.get(view)
         # Expiry bounds how stale a process can be that never hears of another's writes.
-        return None if top is None or top[2] < time.monotonic() else top[:2]
+        if top is None or top[3] < time.monotonic():
+            return None
+        return Cached(*top[:3])
 
-    def put_top(self, view: str, version: int, body: str | None, ttl: int) -> bool:
+    def put_top(self, view: str, version: int, body: str, ttl: int) -> bool:
         with self._lock:
             current = self.get_top(view)
-            if current and (current[0] > version or current[0] == version
-                            and (body is None or current[1] is not None)):
+            if current is not None and current.version >= version:
                 return False
-            self._tops[view] = (version, body, time.monotonic() + ttl)
+            changed = current.changed if current else 0
+            self._tops[view] = [version, body, changed, time.monotonic() + ttl]
             return True
+
+    def mark_changed(self, views, version: int) -> None:
+        with self._lock:
+            for view in views:
+                top = self._tops.get(view)
+                if top is not None:
+                    top[2] = max(top[2], version)
+
+    def claim_refresh(self, view: str, seconds: float) -> bool:
+        return True  # one process: its refresher is the only one
 
     def take_recovered(self) -> bool:
         return False  # never away, so it never misses a write
@@ -58,28 +87,37 @@ class RedisBoardCache:
     def _key(self, view: str) -> str:
         return self.store.key(f"top:{view}")
 
-    def get_top(self, view: str):
-        """(version, body) of a view's snapshot; body None marks it stale at that version."""
-        version, body = self.store.call(self.store.client.hmget, self._key(view),
-                                        "version", "body")
+    def get_top(self, view: str) -> Cached | None:
+        version, body, changed = self.store.call(self.store.client.hmget, self._key(view),
+                                                 "version", "body", "changed")
         if version is None or body is None:
             return None
-        return int(version), body.decode() or None
+        return Cached(int(version), body.decode(), int(changed or 0))
 
-    def put_top(self, view: str, version: int, body: str | None, ttl: int) -> bool:
+    def put_top(self, view: str, version: int, body: str, ttl: int) -> bool:
         return bool(self.store.call(self._put_if_newer, keys=[self._key(view)],
-                                    args=[version, body or "", ttl]))
+                                    args=[version, body, ttl]))
+
+    def mark_changed(self, views, version: int) -> None:
+        pipe = self.store.client.pipeline(transaction=False)
+        self.queue_changed(pipe, views, version)
+        self.store.call(pipe.execute)
+
+    def queue_changed(self, pipe, views, version: int) -> None:
+        """Queue on ``pipe`` the marks that ``views`` changed at ``version`` (the broker
+        sends them with its notice, in one round trip)."""
+        if views:
+            queue_script(pipe, _MARK_CHANGED, [self._key(view) for view in views], [version])
+
+    def claim_refresh(self, view: str, seconds: float) -> bool:
+        """True for the one worker of the cluster that rebuilds ``view`` now; nobody else
+        may for ``seconds``."""
+        return bool(self.store.call(self.store.client.set, self.store.key(f"refreshing:{view}"),
+                                    1, nx=True, px=max(1, int(seconds * 1000))))
 
     def take_recovered(self) -> bool:
         """True once after an outage: the cache may have missed writes made meanwhile."""
         return self.store.take_recovered("board")
-
-    def queue_stale(self, pipe, views, version: int, ttl: int) -> None:
-        """Queue on ``pipe`` the marks that ``views`` changed at ``version`` (the broker
-        sends them with its notice, in one round trip)."""
-        if views:
-            queue_script(pipe, _PUT_IF_NEWER, [self._key(view) for view in views],
-                         [version, "", ttl])
 
 
 BoardCache = MemoryBoardCache | RedisBoardCache

@@ -26,11 +26,10 @@ class MemoryBroker:
     def listen(self, hub) -> None:
         self._hubs.append(hub)
 
-    def announce(self, version: int, views: list[str], stale_ttl: int, placements=()) -> None:
-        """Mark ``views`` stale at ``version`` in the board cache and tell every hub (there
-        are no rank sets to place the player in: ranks come from the database here)."""
-        for view in views:
-            self.board_cache.put_top(view, version, None, stale_ttl)
+    def announce(self, version: int, views: list[str], placements=()) -> None:
+        """Note in the board cache that ``views`` changed at ``version`` and tell every hub
+        (there are no rank sets to place the player in: ranks come from the database)."""
+        self.board_cache.mark_changed(views, version)
         for hub in self._hubs:
             hub.notify(views, version)
 
@@ -49,12 +48,12 @@ class RedisBroker:
         self.rank_sets = rank_sets
         self.subscribed = False
 
-    def announce(self, version: int, views: list[str], stale_ttl: int, placements=()) -> None:
-        """Mark ``views`` stale at ``version`` in the board cache, place the player in the
-        rank sets (see RedisRankSets.place) and, when views changed, tell every worker, with
-        the next commands this process sends (RedisStore.send_later)."""
+    def announce(self, version: int, views: list[str], placements=()) -> None:
+        """Note in the board cache that ``views`` changed at ``version``, place the player
+        in the rank sets (see RedisRankSets.place) and, when views changed, tell every
+        worker, with the next commands this process sends (RedisStore.send_later)."""
         def queue(pipe):
-            self.board_cache.queue_stale(pipe, views, version, stale_ttl)
+            self.board_cache.queue_changed(pipe, views, version)
             self.rank_sets.queue_placements(pipe, placements)
             if views:
                 pipe.publish(self.store.key(self.CHANNEL), " ".join([str(version), *views]))

@@ -37,6 +37,6 @@ def readyz():
 @bp.get("/metrics")
 def metrics():
     """Prometheus text format; the figures are this worker process's own."""
-    stats = services().hub.stats()
+    stats = {**services().hub.stats(), **services().refresher.stats()}
     lines = [f"scoreboard_{name} {value}" for name, value in stats.items()]
     return Response("\n".join(lines) + "\n", mimetype="text/plain; version=0.0.4")

@@ -108,10 +108,12 @@ class Hub:
     only that view is read and sent, and a view nobody watches has no channel at all.
     """
 
-    def __init__(self, app, broker, boards):
+    def __init__(self, app, broker, boards, refresher):
         self.app = app
         self.broker = broker
-        self.boards = boards  # this worker's copies of the boards, retired by the same notices
+        self.boards = boards  # this worker's copies of the boards, which the streams send
+        self.refresher = refresher  # brings them up to date after a notice
+        refresher.on_newer = self.board_newer
         config = app.config
         self.heartbeat = config["STREAM_HEARTBEAT_SECONDS"]
         self.min_interval = config["STREAM_MIN_INTERVAL_SECONDS"]
@@ -127,22 +129,29 @@ class Hub:
 
     # -- the broker's side --------------------------------------------------------------
     def notify(self, views=None, version: int | None = None) -> None:
-        """A change notice for ``views`` (or, with none, a reason to look at every view)."""
+        """A change notice for ``views`` (or, with none, a reason to look at every view:
+        every copy is dropped and read again)."""
         self.boards.retire(views, version)
-        if not self._started:
-            return
-        names = self.channels if views is None else views
-        for channel in [self.channels.get(name) for name in names]:
-            if channel is not None and (version is None or version > channel.version):
-                channel.dirty = True
-                self._changed.set()
+        if views is None or version is None:
+            for name in self.channels:
+                self.board_newer(name)
+        else:
+            self.refresher.changed(views, version)
+
+    def board_newer(self, view: str) -> None:
+        """This worker now holds a newer copy of ``view`` (or may): send it to its streams."""
+        channel = self.channels.get(view)
+        if self._started and channel is not None:
+            channel.dirty = True
+            self._changed.set()
 
     def start(self) -> None:
-        """On the first stream: subscribe and start the loops, once per worker."""
+        """At the worker's start: subscribe and start the loops, once per worker."""
         if not self._started:
             self._started = True
             gevent.spawn(self._fan_out)
             gevent.spawn(self._reap)
+            self.refresher.start()
             self.broker.listen(self)
 
     # -- the streams' side --------------------------------------------------------------
@@ -191,6 +200,7 @@ class Hub:
     def stop(self) -> None:
         """End every stream now (worker shutdown); the browsers reconnect elsewhere."""
         self.stopping = True
+        self.refresher.stop()
         for client in self.clients():
             client.close()
 

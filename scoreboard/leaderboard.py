@@ -123,25 +123,24 @@ def commit_announcing(moved: list) -> None:
 
 
 def announce_change(version: int, views, placements=()) -> None:
-    """After a commit that took ``version`` and moved ``views``: this worker's copies retire
-    at once (its own next read must see the change); the shared cache marks them stale,
-    the rank sets take ``placements`` (ranks.placements) and every other worker hears of
-    it, with the next commands this worker sends to the store. No board is rebuilt here:
-    each is read again by the first read that wants it. While the store is away readers go
-    to the database, and other workers' copies age out."""
+    """After a commit that took ``version`` and moved ``views``: the shared cache notes
+    the change, the rank sets take ``placements`` (ranks.placements) and every worker hears
+    of it, with the next commands this worker sends to the store; this worker's refresher
+    brings its own copies up to date. No board is rebuilt in the request."""
     keys = [view.key for view in views]
-    services().local_boards.retire(keys, version)
+    found = services()
+    found.local_boards.retire(keys, version)
     if keys or placements:
-        services().broker.announce(
-            version, keys, current_app.config["TOP_CACHE_TTL_SECONDS"], placements)
+        found.broker.announce(version, keys, placements)
+    found.refresher.changed(keys, version)
 
 
 def current_snapshot(view: View = ALL) -> Snapshot:
-    """A view as of now: from this worker's memory while no change notice has retired it;
-    then from the shared cache; from the database, rebuilding the cache, when the cache is
-    missing or stale, older than a version this worker has already served, or may have
-    missed writes while the store was away; straight from the database when the store is
-    down."""
+    """A view as of now, which is never older than one this worker has handed out: the copy
+    this worker holds (kept up to date by the refresher); else the shared cache's; else,
+    when the cache has none that can be trusted (never built, or Redis just came back and
+    may have missed writes), the database's, which then fills the cache; straight from the
+    database while the store is down."""
     boards = services().local_boards
     held = boards.get(view.key)
     if held is not None:
@@ -156,10 +155,14 @@ def _fetch(boards, view: View) -> Snapshot:
         cached = cache.get_top(view.key)
     except StoreUnavailable:
         return boards.keep(view.key, read_snapshot(view))
-    if (cached is None or cached[1] is None or cached[0] < boards.served(view.key)
-            or cache.take_recovered()):
+    if cached is None or cached.version < boards.served(view.key) or cache.take_recovered():
         return boards.keep(view.key, refresh_cache(view))
-    return boards.keep(view.key, Snapshot.from_json(cached[1]))
+    snapshot = boards.keep(view.key, Snapshot.from_json(cached.body))
+    due = max(cached.changed, boards.announced(view.key))
+    if due > snapshot.version:  # served as it is while the refresher brings the next one
+        services().refresher.changed([view.key], due)
+        return boards.held(view.key) or snapshot
+    return snapshot
 
 
 def may_reach_top(view: View, score: int) -> bool:
@@ -167,10 +170,11 @@ def may_reach_top(view: View, score: int) -> bool:
     this worker holds, without a query: scores only rise, so anyone below a held board's
     cut-off is below the current one. Equal scores count as inside (the tie-break may still
     place the player on it); a board this worker does not hold, or whose copy a notice has
-    retired (a player may have left it, lowering its cut-off), counts as reached."""
-    held = services().local_boards.get(view.key)
-    return (held is None or len(held.entries) < SNAPSHOT_SIZE
-            or score >= held.entries[-1]["score"])
+    overtaken (a player may have left it, lowering its cut-off), counts as reached."""
+    boards = services().local_boards
+    held = boards.get(view.key)
+    return (held is None or not boards.is_current(view.key)
+            or len(held.entries) < SNAPSHOT_SIZE or score >= held.entries[-1]["score"])
 
 
 def views_moved(region, groups, score: int, window_scores: dict, now) -> list[View]:

@@ -1,7 +1,9 @@
 """This worker's copy of the boards it serves: each view's newest snapshot, whose encoded
 bytes every read and every stream's first frame share. A change notice for a view (from this
-process's own writes, or from the worker's one broker subscription) retires the copy; a short
-maximum age is the safety net for a notice that never arrived."""
+process's own writes, or from the worker's one broker subscription) marks the copy as
+overtaken; it is still served until the refresher (refresher.py) brings the next one, so a
+read never waits on the database. A short maximum age is the safety net for a notice that
+never arrived: an older copy is read again from the shared cache."""
 
 import threading
 import time
@@ -20,15 +22,24 @@ class LocalBoards:
         self._locks = [threading.Lock() for _ in range(LOCKS)]
 
     def get(self, key: str):
-        """The view's snapshot if this worker holds one that no notice has overtaken."""
+        """The view's snapshot if this worker holds one young enough to serve."""
         held = self._held.get(key)
-        if held is None:
+        if held is None or time.monotonic() - held[1] > self.max_age:
             return None
-        snapshot, fetched = held
-        if (snapshot.version < self._announced.get(key, 0)
-                or time.monotonic() - fetched > self.max_age):
-            return None
-        return snapshot
+        return held[0]
+
+    def is_current(self, key: str) -> bool:
+        """Whether this worker holds the view and no notice has overtaken its copy."""
+        held = self.get(key)
+        return held is not None and held.version >= self.announced(key)
+
+    def announced(self, key: str) -> int:
+        return self._announced.get(key, 0)
+
+    def held(self, key: str):
+        """This worker's copy of the view, however old; None without one."""
+        held = self._held.get(key)
+        return None if held is None else held[0]
 
     def loading(self, key: str):
         """Held while a view is read: the reads that miss it meanwhile wait for that one
@@ -43,16 +54,15 @@ class LocalBoards:
         if snapshot.version < self._served.get(key, 0):
             return snapshot
         self._served[key] = snapshot.version
-        if snapshot.version >= self._announced.get(key, 0):  # a notice may have overtaken it
-            # Re-inserted, so the dict's order is the order of fetching.
-            if self._held.pop(key, None) is None and len(self._held) >= MAX_VIEWS:
-                del self._held[next(iter(self._held))]  # the one fetched longest ago
-            self._held[key] = (snapshot, time.monotonic())
+        # Re-inserted, so the dict's order is the order of fetching.
+        if self._held.pop(key, None) is None and len(self._held) >= MAX_VIEWS:
+            del self._held[next(iter(self._held))]  # the one fetched longest ago
+        self._held[key] = (snapshot, time.monotonic())
         return snapshot
 
     def retire(self, keys=None, version: int | None = None) -> None:
         """A change notice: ``keys`` changed at ``version``; without keys, any view may
-        have (the subscription was lost and notices with it)."""
+        have (the subscription was lost and notices with it): every copy is dropped."""
         if keys is None or version is None:
             for key in list(self._held) if keys is None else keys:
                 self._held.pop(key, None)

@@ -17,6 +17,7 @@ if TYPE_CHECKING:  # annotations only: gate.py imports this module, a cycle othe
     from .hub import Hub
     from .local_boards import LocalBoards
     from .rank_sets import RedisRankSets
+    from .refresher import Refresher
     from .store import RedisStore
 
 _KEY = "scoreboard.services"
@@ -32,6 +33,7 @@ class Services:
     rank_sets: RedisRankSets | None
     broker: MemoryBroker | RedisBroker
     local_boards: LocalBoards
+    refresher: Refresher
     hub: Hub
     limits: Limits
 

@@ -24,6 +24,16 @@ class View:
     # view is, so views that differ only here are equal and share caches and channels.
     closes_at: datetime | None = field(default=None, compare=False)
 
+    @classmethod
+    def from_key(cls, key: str) -> "View":
+        """The view whose ``key`` this is (change notices name views by key)."""
+        fields = {}
+        for part in key.split("|") if key != GLOBAL else ():
+            kind, _, name = part.partition(":")
+            fields[kind if kind in ("region", "group") else "window"] = (
+                name if kind in ("region", "group") else part)
+        return cls(**fields)
+
     def closing_by(self, moment: datetime) -> "View":
         return replace(self, closes_at=min(moment, self.closes_at or moment))
 

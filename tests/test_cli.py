@@ -54,5 +54,5 @@ def test_rebuild_cache_writes_the_database_order(app, runner, player, client):
     result = runner.invoke(args=["scoreboard", "rebuild-cache"])
     assert result.exit_code == 0 and "version 1" in result.output
     cached = services(app).board_cache.get_top("all")
-    assert cached[0] == 1
-    assert json.loads(cached[1])["entries"] == client.get("/api/scores/top").json["topScores"]
+    assert cached.version == 1
+    assert json.loads(cached.body)["entries"] == client.get("/api/scores/top").json["topScores"]

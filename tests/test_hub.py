@@ -59,7 +59,7 @@ def test_offer_to_a_closed_peer_reports_the_client_gone():
     ours.close()
 
 
-def test_a_notice_wakes_only_its_views_streams(make_app):
+def test_a_newer_board_wakes_only_its_views_streams(make_app):
     app = make_app("embedded")
     app.config.update(STREAM_MIN_INTERVAL_SECONDS=0, STREAM_HEARTBEAT_SECONDS=60)
     boards = {"all": Snapshot(1, ()), "region:DE": Snapshot(1, ())}
@@ -71,8 +71,8 @@ def test_a_notice_wakes_only_its_views_streams(make_app):
             return boards[view]
         return load
 
-    broker = MemoryBroker(services(app).board_cache)
-    hub = Hub(app, broker, services(app).local_boards)
+    found = services(app)
+    hub = Hub(app, MemoryBroker(found.board_cache), found.local_boards, found.refresher)
     hub.start()
     sockets = {}
     for view in boards:
@@ -83,7 +83,7 @@ def test_a_notice_wakes_only_its_views_streams(make_app):
         sockets[view] = (ours, theirs, channel, client)
     assert sorted(reads) == ["all", "region:DE"]
     boards["region:DE"] = Snapshot(2, ({"userId": "x", "score": 1, "rank": 1, "displayName": "X"},))
-    broker.announce(2, ["region:DE"], 60)
+    hub.board_newer("region:DE")  # what the refresher says once it holds the next copy
     theirs = sockets["region:DE"][1]
     theirs.settimeout(30)
     assert theirs.recv(4096).startswith(b"id: 2\nevent: scoreboard\n")

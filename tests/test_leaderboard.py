@@ -65,14 +65,22 @@ def test_cache_never_takes_an_older_snapshot(app):
         assert store.put_top("all", 5, Snapshot(5, ()).to_json(), 60)
         assert not store.put_top("all", 4, Snapshot(4, ()).to_json(), 60)
         assert not store.put_top("all", 5, Snapshot(5, ({"userId": "x"},)).to_json(), 60)
-        assert store.get_top("all")[0] == 5
-        # A view marked stale at version 6 takes a snapshot read at 6, but not one of 5,
-        # and a late mark of 6 does not hide the snapshot of 6.
-        assert store.put_top("all", 6, None, 60) and store.get_top("all") == (6, None)
-        assert not store.put_top("all", 5, Snapshot(5, ()).to_json(), 60)
-        assert store.put_top("all", 6, Snapshot(6, ()).to_json(), 60)
-        assert not store.put_top("all", 6, None, 60)
-        assert store.get_top("all")[1] is not None
+        assert store.get_top("all").version == 5
+
+
+def test_a_change_is_noted_beside_the_snapshot_until_a_newer_one_comes(app):
+    store = services(app).board_cache
+    with app.app_context():
+        store.mark_changed(["all"], 3)  # no snapshot yet: nothing to note it on
+        assert store.get_top("all") is None
+        store.put_top("all", 5, Snapshot(5, ()).to_json(), 60)
+        store.mark_changed(["all"], 7)
+        store.mark_changed(["all"], 6)  # a late notice does not lower the mark
+        cached = store.get_top("all")
+        assert (cached.version, cached.changed, cached.stale) == (5, 7, True)
+        assert Snapshot.from_json(cached.body) == Snapshot(5, ())  # still there to serve
+        store.put_top("all", 7, Snapshot(7, ()).to_json(), 60)
+        assert not store.get_top("all").stale
 
 
 def test_concurrent_writers_leave_the_cache_at_the_newest_version(make_app):
@@ -157,7 +165,7 @@ def test_redis_down_then_back_rebuilds_from_the_database(make_app, own_redis, ba
     with app.app_context():
         snapshot = leaderboard.current_snapshot()
         assert snapshot == leaderboard.read_snapshot()
-    assert store.get_top("all")[0] == snapshot.version
+    assert store.get_top("all").version == snapshot.version
 
 
 def test_a_process_never_serves_an_older_version_than_it_already_served(make_app, backend):

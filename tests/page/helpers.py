@@ -6,7 +6,8 @@ Waits use the page's default timeout and expect's (both WAIT_MS, set in conftest
 from playwright.sync_api import expect
 
 from ..harness.players import play_http, token_for
-from ..harness.servers import call
+from ..harness.servers import call, metric
+from ..harness.waiting import wait_for
 
 # Records every change of #status[data-state] the page's script makes, in order.
 RECORD_STATES = """
@@ -133,6 +134,11 @@ def rank_fetches(page):
 
 
 def top(server, query=""):
+    """The view's board once the server's refresher has caught up with every write made so
+    far (the first read may be what hands it a view it did not hold)."""
+    call("GET", server.url + "/api/scores/top" + query)
+    wait_for(lambda: metric(server, "board_refreshes_due") == 0,
+             "the server's boards to catch up with the writes")
     status, body, _ = call("GET", server.url + "/api/scores/top" + query)
     assert status == 200, body
     return body

@@ -1,0 +1,95 @@
+"""The refresher (scoreboard/refresher.py) rebuilds changed boards in the background: each at
+most about once per BOARD_REFRESH_SECONDS across all workers, never in a request, and every
+worker ends on the newest board."""
+
+import time
+
+import gevent
+import pytest
+
+from scoreboard import create_app, leaderboard
+from scoreboard.extensions import db
+from scoreboard.services import services
+
+from .conftest import base_config
+from .harness.players import play
+
+
+def until(predicate, what: str, timeout=30.0):
+    """wait_for, yielding to the greenlets under test instead of sleeping the thread."""
+    deadline = time.monotonic() + timeout
+    while not predicate():
+        if time.monotonic() > deadline:
+            raise AssertionError(f"after {timeout:g} s still waiting for {what}")
+        gevent.sleep(0.02)
+
+
+@pytest.fixture
+def two_workers(make_app, database_url, redis_url):
+    """Two apps on one database and one Redis prefix, as two workers of a cluster are, each
+    holding the global board, their refreshers running."""
+    first = make_app("postgres", BOARD_REFRESH_SECONDS=0.2)
+    second = create_app(base_config(database_url, redis_url, BOARD_REFRESH_SECONDS=0.2,
+                                    REDIS_PREFIX=first.config["REDIS_PREFIX"]))
+    play(first, "amy")
+    for app in (first, second):
+        app.test_client().get("/api/scores/top")
+        services(app).refresher.start()
+    yield first, second
+    for app in (first, second):
+        services(app).refresher.stop()
+    with second.app_context():
+        for engine in db.engines.values():
+            engine.dispose()
+    services(second).redis.client.connection_pool.disconnect()
+
+
+def test_a_burst_of_changes_is_read_once_per_interval_for_the_whole_cluster(
+        two_workers, monkeypatch):
+    first, second = two_workers
+    reads = []
+    read_snapshot = leaderboard.read_snapshot
+    monkeypatch.setattr(leaderboard, "read_snapshot",
+                        lambda view=leaderboard.ALL: reads.append(view) or read_snapshot(view))
+    began = time.monotonic()
+    for _ in range(40):  # about 40 changes a second, for a second
+        play(first, "bob")
+        version = services(first).local_boards.announced("all")
+        services(second).refresher.changed(["all"], version)  # what its subscription hears
+        gevent.sleep(0.025)
+    with first.app_context():
+        newest = read_snapshot()
+
+    def both_newest():
+        return all(services(app).local_boards.get("all") == newest for app in two_workers)
+
+    until(both_newest, "both workers to hold the newest board")
+    seconds = time.monotonic() - began
+    # One read per interval for the cluster, and one to finish; far from one per change.
+    assert 1 <= len(reads) <= seconds / 0.2 + 2, (len(reads), seconds)
+    assert [services(app).refresher.stats() for app in two_workers] == [
+        {"board_refreshes_due": 0}] * 2
+
+
+def test_requests_serve_the_copy_held_while_the_next_is_built(two_workers, monkeypatch):
+    first, _ = two_workers
+    client = first.test_client()
+    before = client.get("/api/scores/top").json
+    monkeypatch.setattr(leaderboard, "read_snapshot", lambda view=leaderboard.ALL: (
+        pytest.fail("a request read the board from the database")))
+    play(first, "bob", 3)  # the refresher's claim is taken by nobody: it would read now...
+    assert client.get("/api/scores/top").json == before  # ...but not in this request
+
+
+def test_a_newer_copy_is_handed_to_the_hub_and_unheld_views_are_left_alone(app, client):
+    play(app, "amy")
+    client.get("/api/scores/top")  # held; the day's board is not
+    newer = []
+    services(app).refresher.on_newer = newer.append
+    play(app, "bob")
+    assert newer == ["all"]
+    assert client.get("/api/scores/top").json["topScores"][1]["userId"] == "bob"
+
+
+def test_metrics_report_the_boards_waiting_for_a_refresh(app, client):
+    assert "scoreboard_board_refreshes_due 0\n" in client.get("/metrics").text
