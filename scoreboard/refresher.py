@@ -71,7 +71,11 @@ class Refresher:
             self._wake.wait()
             self._wake.clear()
             began = time.monotonic()
-            self._refresh_due()
+            try:
+                self._refresh_due()
+            except Exception:  # never let the loop die: every copy here would then go stale
+                log.exception("board refresh round failed")
+                self._wake.set()
             gevent.sleep(max(0.0, began + self.interval - time.monotonic()))
 
     def _refresh_due(self) -> None:
