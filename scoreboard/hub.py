@@ -131,7 +131,7 @@ class Hub:
     def notify(self, views=None, version: int | None = None) -> None:
         """A change notice for ``views`` (or, with none, a reason to look at every view:
         every copy is dropped and read again)."""
-        self.boards.retire(views, version)
+        self.boards.notice(views, version)
         if views is None or version is None:
             for name in self.channels:
                 self.board_newer(name)

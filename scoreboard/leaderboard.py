@@ -129,7 +129,7 @@ def announce_change(version: int, views, placements=()) -> None:
     brings its own copies up to date. No board is rebuilt in the request."""
     keys = [view.key for view in views]
     found = services()
-    found.local_boards.retire(keys, version)
+    found.local_boards.notice(keys, version)
     if keys or placements:
         found.broker.announce(version, keys, placements)
     found.refresher.changed(keys, version)

@@ -60,7 +60,7 @@ class LocalBoards:
         self._held[key] = (snapshot, time.monotonic())
         return snapshot
 
-    def retire(self, keys=None, version: int | None = None) -> None:
+    def notice(self, keys=None, version: int | None = None) -> None:
         """A change notice: ``keys`` changed at ``version``; without keys, any view may
         have (the subscription was lost and notices with it): every copy is dropped."""
         if keys is None or version is None:

@@ -29,7 +29,7 @@ def comparable(reply):
 
 
 def forget_boards(app):
-    services(app).local_boards.retire()  # as when the subscription drops: nothing is held
+    services(app).local_boards.notice()  # as when the subscription drops: nothing is held
 
 
 @pytest.mark.parametrize("query", ["", "?limit=3", "?region=DE", "?period=all&limit=100"])

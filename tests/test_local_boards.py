@@ -21,19 +21,19 @@ def test_a_notice_overtakes_only_older_copies_which_are_served_until_replaced():
     boards = LocalBoards(max_age=60)
     boards.keep("all", snap(3)), boards.keep("region:DE", snap(3))
     assert boards.get("all") == snap(3) and boards.is_current("all")
-    boards.retire(["all"], 3)  # a notice this copy already includes
+    boards.notice(["all"], 3)  # a notice this copy already includes
     assert boards.is_current("all")
-    boards.retire(["all"], 4)
+    boards.notice(["all"], 4)
     assert not boards.is_current("all") and boards.is_current("region:DE")
     assert boards.get("all") == snap(3)  # still served: no read waits for the next one
     boards.keep("all", snap(4))
     assert boards.get("all") == snap(4) and boards.is_current("all")
 
 
-def test_a_lost_subscription_retires_every_copy_and_age_is_the_safety_net():
+def test_a_lost_subscription_drops_every_copy_and_age_is_the_safety_net():
     boards = LocalBoards(max_age=60)
     boards.keep("all", snap(1)), boards.keep("day:2026-11-28", snap(1))
-    boards.retire()
+    boards.notice()
     assert boards.get("all") is None and boards.get("day:2026-11-28") is None
     aging = LocalBoards(max_age=-1.0)  # every copy is past its age at once
     aging.keep("all", snap(1))
@@ -78,7 +78,7 @@ def test_reads_that_miss_together_share_one_read_of_the_store(make_app):
     play(app, "amy", 2)
     app.test_client().get("/api/scores/top")  # the shared cache now holds the board
     store, boards = services(app).board_cache, services(app).local_boards
-    boards.retire()  # and this worker has no copy of it
+    boards.notice()  # and this worker has no copy of it
     asked, looked, release = [], [], threading.Event()
     real_get_top, real_get = store.get_top, boards.get
 
