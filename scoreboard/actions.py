@@ -9,7 +9,7 @@ from sqlalchemy import select, text
 
 from . import clock
 from .errors import BadRequest
-from .extensions import AUTOCOMMIT, db, reading
+from .extensions import AUTOCOMMIT, db, on_postgres, reading
 from .models import ActionTicket, ActionType
 from .players import arriving, ensure_player, follow_region, insert_ignoring_duplicates
 
@@ -78,7 +78,7 @@ def start_action(claims: dict, action_type: str) -> Ticket:
     player = arriving(claims, now)
     ticket_id = secrets.token_urlsafe(24)  # 192 random bits
     ttl = current_app.config["TICKET_TTL_SECONDS"]
-    if db.engine.dialect.name == "postgresql":
+    if on_postgres():
         with db.engines[AUTOCOMMIT].connect() as connection:
             row = connection.execute(_START, {
                 "type": action_type, "user": player["id"], "name": player["display_name"],

@@ -31,6 +31,11 @@ db = SQLAlchemy(model_class=Base)
 AUTOCOMMIT = "autocommit"
 
 
+def on_postgres() -> bool:
+    """PostgreSQL (one round trip per write, the autocommit bind), or the embedded SQLite."""
+    return db.engine.dialect.name == "postgresql"
+
+
 @contextmanager
 def reading():
     """Reads whose transaction ends with the block, whatever happens: no pooled connection

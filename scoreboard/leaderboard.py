@@ -8,7 +8,7 @@ from functools import cached_property
 from flask import current_app
 from sqlalchemy import select, text, update
 
-from .extensions import AUTOCOMMIT, db, reading
+from .extensions import AUTOCOMMIT, db, on_postgres, reading
 from .models import BoardState
 from .services import services
 from .store import StoreUnavailable
@@ -80,12 +80,8 @@ def read_snapshot(view: View = ALL) -> Snapshot:
     return Snapshot(version, entries)
 
 
-def _on_postgres() -> bool:
-    return db.engine.dialect.name == "postgresql"
-
-
 def _current_version():
-    if _on_postgres():
+    if on_postgres():
         return text("SELECT last_value FROM board_version")
     return select(BoardState.version).where(BoardState.id == 1)
 
@@ -94,7 +90,7 @@ def next_version() -> int:
     """After a commit that may have moved a board: the next board version. Taken after the
     commit, never inside it, so nothing waits on it (PostgreSQL: a sequence; migration 0008)
     and whoever reads the version next also sees the write."""
-    if _on_postgres():
+    if on_postgres():
         with db.engines[AUTOCOMMIT].connect() as connection:
             return connection.execute(text("SELECT nextval('board_version')")).scalar_one()
     version = db.session.execute(  # SQLite: one writer at a time, so the row waits for no one

@@ -10,7 +10,7 @@ from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 
 from . import clock, leaderboard, periods, ranks
 from .errors import ApiError
-from .extensions import db
+from .extensions import db, on_postgres
 from .models import GroupMember, User, WindowScore
 from .regions import ISO_3166_ALPHA_2
 
@@ -20,7 +20,7 @@ DISPLAY_NAME = re.compile(r"[^\x00-\x1f\x7f]{1,64}")  # printable, so no layout 
 
 def dialect_insert(model, values: dict):
     """INSERT in the current database's dialect, for its ON CONFLICT clauses."""
-    insert = pg_insert if db.engine.dialect.name == "postgresql" else sqlite_insert
+    insert = pg_insert if on_postgres() else sqlite_insert
     return insert(model).values(values)
 
 

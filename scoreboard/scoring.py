@@ -17,7 +17,7 @@ from sqlalchemy import func, select, text, update
 
 from . import clock, leaderboard, periods, ranks
 from .errors import ApiError, BadRequest, Forbidden
-from .extensions import AUTOCOMMIT, db
+from .extensions import AUTOCOMMIT, db, on_postgres
 from .models import ActionTicket, ActionType, AuditEvent, GroupMember, User, WindowScore
 from .players import dialect_insert
 
@@ -75,7 +75,7 @@ def complete_action(attempt: Attempt) -> int:
         record_rejection(attempt, Forbidden(f"Token is not for user {attempt.named_user}."))
         raise Forbidden()
     now = clock.now()
-    if db.engine.dialect.name == "postgresql":
+    if on_postgres():
         done = _complete_in_postgres(attempt, now)
     else:
         done = _complete_in_session(attempt, now)
