@@ -2,7 +2,7 @@
 
 from datetime import datetime
 
-from sqlalchemy import BigInteger, CheckConstraint, ForeignKey, Index, Integer, String
+from sqlalchemy import BigInteger, CheckConstraint, ForeignKey, Index, Integer, String, false
 from sqlalchemy.orm import Mapped, mapped_column
 
 from .extensions import db
@@ -24,6 +24,10 @@ class User(db.Model):
     # When the current score was reached: the tie-breaker between equal scores.
     score_reached_at: Mapped[datetime]
     created_at: Mapped[datetime]
+    # Moderation (migration 0009): a hidden player's score keeps counting off the boards; a
+    # banned one is hidden and can neither start nor complete an action.
+    hidden: Mapped[bool] = mapped_column(default=False, server_default=false())
+    banned: Mapped[bool] = mapped_column(default=False, server_default=false())
 
     __table_args__ = (
         CheckConstraint("score >= 0", name="score_not_negative"),
@@ -95,6 +99,7 @@ class AuditEvent(db.Model):
     reason: Mapped[str | None] = mapped_column(String(200))
     request_id: Mapped[str | None] = mapped_column(String(64))
     client_ip: Mapped[str | None] = mapped_column(String(64))
+    actor: Mapped[str | None] = mapped_column(String(80))  # an admin's sub; NULL: the player
 
 
 class BoardState(db.Model):
