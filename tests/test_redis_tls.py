@@ -1,6 +1,11 @@
 """Redis over TLS, as Heroku Redis offers it: a ``rediss://`` URL and a self-signed
 certificate. The test's redis-server speaks only TLS, so whatever reaches it came over TLS."""
 
+import redis
+
+import config
+from scoreboard.store import connection_pool
+
 from .harness.players import play_http, token_for
 from .harness.servers import call
 from .harness.waiting import wait_for
@@ -59,3 +64,12 @@ def test_by_default_a_self_signed_certificate_is_refused_and_the_service_degrade
     # Nothing was written past the refusal.
     assert keys(own_tls_redis, f"*{server.env['REDIS_PREFIX']}*") == []
 
+
+
+def test_a_plain_redis_url_takes_no_certificate_setting(redis_url):
+    pool = connection_pool(config.from_env({"REDIS_URL": redis_url,
+                                            "REDIS_SSL_CERT_REQS": "none"}), 1)
+    try:
+        assert redis.Redis(connection_pool=pool).ping()
+    finally:
+        pool.disconnect()
