@@ -28,6 +28,14 @@ def _int(env, name, default):
         raise ConfigError(f"{name} must be a whole number, not {value!r}") from None
 
 
+def _one_of(env, name, choices):
+    """The setting's value, which must be one of ``choices``; the first is the default."""
+    value = (env.get(name) or choices[0]).lower()
+    if value not in choices:
+        raise ConfigError(f"{name} must be one of {', '.join(choices)}, not {env.get(name)!r}")
+    return value
+
+
 def from_env(env=None) -> dict:
     """Build the Flask config mapping from environment variables."""
     env = os.environ if env is None else env
@@ -51,6 +59,9 @@ def from_env(env=None) -> dict:
         "REDIS_SOCKET_TIMEOUT_SECONDS": float(env.get("REDIS_SOCKET_TIMEOUT_SECONDS") or 1.0),
         # After a Redis error, serve from the database this long before trying Redis again.
         "REDIS_RETRY_SECONDS": float(env.get("REDIS_RETRY_SECONDS") or 1.0),
+        # Whether a rediss:// server's certificate must be valid. Heroku Redis presents a
+        # self-signed one: ``none`` still encrypts, but no longer proves whom it talks to.
+        "REDIS_SSL_CERT_REQS": _one_of(env, "REDIS_SSL_CERT_REQS", ("required", "none")),
         "JWT_SECRET_KEY": env.get("JWT_SECRET_KEY") or DEV_SECRET,
         "JWT_PUBLIC_KEY": env.get("JWT_PUBLIC_KEY") or None,
         "JWT_ALGORITHM": algorithm,

@@ -9,7 +9,9 @@ POST /api/scores/update (every request a unique ticket, each counted once: wrk's
 count must stay 0), each between two runs of the bare endpoint; 3,000 stream opens to
 their first frame; an update on one connection (p50); the database and Redis round trips of
 one accepted update in this process through the Flask test client, and Redis's read events
-per update on the server under load. ``verify`` must be clean after.
+per update on the server under load. ``verify`` must be clean after. Each wrk run also
+reports the worker's CPU time per request, read from /proc: a machine whose other tenants
+slow everything down moves it far less than the request rates.
 
     .venv/bin/python bench/http_load.py --players 1000 --seconds 10
 """
@@ -34,7 +36,7 @@ from sqlalchemy import event
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from bench.stream_fanout import fresh_database  # noqa: E402
+from bench.stream_fanout import cpu_seconds, fresh_database, worker_pid  # noqa: E402
 from scoreboard import create_app  # noqa: E402
 from scoreboard.auth import issue_token  # noqa: E402
 from scoreboard.extensions import db  # noqa: E402
@@ -48,8 +50,11 @@ STREAM_REQUEST = b"GET /api/scores/stream HTTP/1.1\r\nHost: bench\r\n\r\n"
 UNITS = {"us": 1e-3, "ms": 1.0, "s": 1000.0}
 
 
-def wrk(url: str, seconds: float, connections=16, script=()) -> dict:
-    """One wrk run; requests/s, p50 and p99 in ms, and the replies that were not 2xx/3xx."""
+def wrk(url: str, seconds: float, connections=16, script=(), worker=None) -> dict:
+    """One wrk run; requests/s, p50 and p99 in ms, the replies that were not 2xx/3xx, and the
+    CPU time the ``worker`` process spent per request (µs): a figure the machine's other
+    tenants move much less than the request rate."""
+    cpu_before = cpu_seconds(worker) if worker else None
     command = ["wrk", "-t1", f"-c{connections}", f"-d{int(seconds)}s", "--latency"]
     if script:
         command += ["-s", str(LUA), url, "--", *script]
@@ -63,10 +68,12 @@ def wrk(url: str, seconds: float, connections=16, script=()) -> dict:
 
     bad = re.search(r"Non-2xx or 3xx responses: (\d+)", out)
     errors = re.search(r"Socket errors: (.*)", out)
+    requests = int(re.search(r"(\d+) requests in", out)[1])
     return {"rate": float(re.search(r"Requests/sec:\s+([\d.]+)", out)[1]),
             "p50": latency("50%"), "p99": latency("99%"),
             "bad": int(bad[1]) if bad else 0, "errors": errors[1] if errors else None,
-            "requests": int(re.search(r"(\d+) requests in", out)[1])}
+            "requests": requests,
+            "cpu_us": (cpu_seconds(worker) - cpu_before) / requests * 1e6 if worker else None}
 
 
 def tickets(database: str, players: list[str], count: int) -> list[tuple[str, str]]:
@@ -231,26 +238,31 @@ def main():
             list(pool.map(lambda p: play_http(server.url, tokens[p], p), players))
         print(f"seeded {len(players)} players in {time.monotonic() - began:.1f} s", flush=True)
 
-        results, bare_rates = {}, []
+        results, bare_rates, bare_cpu = {}, [], []
+        workers = {"bare": worker_pid(bare.pid), "server": worker_pid(server.proc.pid)}
 
         def measure_bare():
-            bare_rates.append(wrk(f"http://127.0.0.1:{bare_port}/rows", args.seconds)["rate"])
+            run = wrk(f"http://127.0.0.1:{bare_port}/rows", args.seconds,
+                      worker=workers["bare"])
+            bare_rates.append(run["rate"])
+            bare_cpu.append(run["cpu_us"])
 
         # The machine's speed drifts over a run (other tenants), so each path is compared
         # with the bare endpoint measured just before and just after it.
         wrk(f"http://127.0.0.1:{bare_port}/rows", 2)  # warm-up
         wrk(server.url + "/api/scores/top", 2)
         measure_bare()
-        results["top"] = wrk(server.url + "/api/scores/top", args.seconds)
+        results["top"] = wrk(server.url + "/api/scores/top", args.seconds,
+                             worker=workers["server"])
         measure_bare()
-        results["start"] = wrk(server.url, args.seconds, script=(
+        results["start"] = wrk(server.url, args.seconds, worker=workers["server"], script=(
             "start", str(write_lines(tmp / "tokens.txt", [tokens[p] for p in players] * 50))))
         measure_bare()
         budget = int(max(results["start"]["rate"], 200) * args.seconds * 3)
         bodies = [json.dumps({"userId": u, "authToken": tokens[u], "actionId": t})
                   for t, u in tickets(database, players, budget)]
         reads_before = redis_reads(own_redis.url)
-        results["update"] = wrk(server.url, args.seconds, script=(
+        results["update"] = wrk(server.url, args.seconds, worker=workers["server"], script=(
             "update", str(write_lines(tmp / "updates.txt", bodies))))
         redis_per_update = ((redis_reads(own_redis.url) - reads_before)
                             / results["update"]["requests"])
@@ -276,9 +288,11 @@ def main():
         own_redis.kill()
 
     print("\nbare 10-row endpoint, each run:", ", ".join(f"{r:.0f}" for r in bare_rates),
-          "req/s\n")
-    print("| path | req/s | share of the 10-row endpoint | p50 ms | p99 ms |")
-    print("|---|---|---|---|---|")
+          "req/s;", ", ".join(f"{c:.0f}" for c in bare_cpu), "µs of worker CPU per request\n")
+    cpu_bare = statistics.mean(bare_cpu)
+    print("| path | req/s | share of the 10-row endpoint | p50 ms | p99 ms "
+          "| worker CPU µs per request | CPU share (bare's CPU / the path's) |")
+    print("|---|---|---|---|---|---|---|")
     for name, label in [("top", "`GET /api/scores/top`"),
                         ("start", "`POST /api/actions/start`"),
                         ("update", "`POST /api/scores/update`, accepted"),
@@ -286,7 +300,10 @@ def main():
         r = results[name]
         p50 = f"{r['p50']:.1f}" if "p50" in r else ""
         p99 = f"{r['p99']:.1f}" if "p99" in r else ""
-        print(f"| {label} | {r['rate']:.1f} | {r['rate'] / r['bare']:.3f} | {p50} | {p99} |")
+        cpu = (f"{r['cpu_us']:.0f} | {cpu_bare / r['cpu_us']:.3f}" if r.get("cpu_us")
+               else " | ")
+        print(f"| {label} | {r['rate']:.1f} | {r['rate'] / r['bare']:.3f} | {p50} | {p99} "
+              f"| {cpu} |")
     for name, r in results.items():
         if r.get("bad") or r.get("errors"):
             print(f"!! {name}: {r['bad']} non-2xx replies, socket errors: {r['errors']}")

@@ -71,8 +71,7 @@ def _configure_storage(app: Flask) -> None:
             "isolation_level": "AUTOCOMMIT"}})
     redis_url = config.get("REDIS_URL")
     if redis_url:
-        limits_pool = connection_pool(redis_url, config["REDIS_MAX_CONNECTIONS"],
-                                      config["REDIS_SOCKET_TIMEOUT_SECONDS"])
+        limits_pool = connection_pool(config, config["REDIS_MAX_CONNECTIONS"])
         config["RATELIMIT_STORAGE_OPTIONS"] = {"connection_pool": limits_pool}
     register(app, _services(app, redis_url))
     config["RATELIMIT_STORAGE_URI"] = redis_url or "memory://"
@@ -88,8 +87,7 @@ def _services(app: Flask, redis_url: str | None) -> Services:
     config = app.config
     if redis_url:
         # The subscription holds one connection of the store's pool for good.
-        pool = connection_pool(redis_url, config["REDIS_MAX_CONNECTIONS"] + 1,
-                               config["REDIS_SOCKET_TIMEOUT_SECONDS"])
+        pool = connection_pool(config, config["REDIS_MAX_CONNECTIONS"] + 1)
         redis = RedisStore(pool, config["REDIS_PREFIX"], config["REDIS_RETRY_SECONDS"])
         board_cache, blocklist = RedisBoardCache(redis), RedisBlocklist(redis)
         rank_sets = RedisRankSets(redis)

@@ -10,8 +10,9 @@ from sqlalchemy import select, text
 from . import clock
 from .errors import BadRequest
 from .extensions import AUTOCOMMIT, db, on_postgres, reading
-from .models import ActionTicket, ActionType
+from .models import ActionTicket, ActionType, User
 from .players import arriving, ensure_player, follow_region, insert_ignoring_duplicates
+from .scoring import refusal_error
 
 # Defaults for a new installation: one action with no limits at all, and others that show each
 # kind of limit. An operator's later changes to these rows are never overwritten.
@@ -39,10 +40,12 @@ def list_actions() -> list[dict]:
 
 
 # PostgreSQL issues a ticket in one statement through the autocommit engine: the player's
-# row for a newcomer, the ticket, and the region the player had (to follow a new claim).
+# row for a newcomer, the ticket (never to a banned player), and the region the player had
+# (to follow a new claim). It answers one row whatever happened, so a refusal costs nothing
+# more.
 _START = text("""
 WITH kind AS (SELECT id, points, min_seconds FROM action_types WHERE id = :type AND enabled),
-known AS (SELECT region FROM users WHERE id = :user),
+known AS (SELECT region, banned FROM users WHERE id = :user),
 player AS (
     INSERT INTO users (id, display_name, region, score, score_reached_at, created_at)
     SELECT :user, :name, :region, 0, :now, :now FROM kind
@@ -53,11 +56,12 @@ ticket AS (
     SELECT :ticket, :user, kind.id, kind.points, :now,
            :now + make_interval(secs => kind.min_seconds),
            :now + make_interval(secs => kind.min_seconds + :ttl)
-    FROM kind
+    FROM kind WHERE NOT EXISTS (SELECT 1 FROM known WHERE banned)
     RETURNING points, not_before, expires_at)
 SELECT ticket.points, ticket.not_before, ticket.expires_at,
-       EXISTS (SELECT 1 FROM known) AS was_known, (SELECT region FROM known) AS known_region
-FROM ticket
+       EXISTS (SELECT 1 FROM known) AS was_known, (SELECT region FROM known) AS known_region,
+       EXISTS (SELECT 1 FROM known WHERE banned) AS banned
+FROM (VALUES (1)) AS one LEFT JOIN ticket ON true
 """)
 
 
@@ -83,10 +87,12 @@ def start_action(claims: dict, action_type: str) -> Ticket:
             row = connection.execute(_START, {
                 "type": action_type, "user": player["id"], "name": player["display_name"],
                 "region": player["region"], "now": now, "ticket": ticket_id, "ttl": ttl,
-            }).one_or_none()
-        if row is None:
+            }).one()
+        points, not_before, expires_at, was_known, known_region, banned = row
+        if banned:
+            raise refusal_error("banned")
+        if points is None:
             raise BadRequest("Unknown action type.")
-        points, not_before, expires_at, was_known, known_region = row
         if was_known:
             follow_region(player["id"], known_region, player["region"])
         return Ticket(ticket_id, action_type, points, not_before, expires_at)
@@ -95,6 +101,9 @@ def start_action(claims: dict, action_type: str) -> Ticket:
         db.session.rollback()
         raise BadRequest("Unknown action type.")
     ensure_player(claims)
+    if db.session.get(User, player["id"]).banned:
+        db.session.rollback()
+        raise refusal_error("banned")
     not_before = now + timedelta(seconds=kind.min_seconds)
     ticket = Ticket(ticket_id, kind.id, kind.points, not_before,
                     not_before + timedelta(seconds=ttl))

@@ -14,18 +14,23 @@ from gevent import monkey
 log = logging.getLogger(__name__)
 
 
-def connection_pool(url: str, max_connections: int,
-                    socket_timeout: float = 1.0) -> redis.BlockingConnectionPool:
-    """A bounded pool: under gevent every waiting greenlet could otherwise open its own
-    connection, so a burst of requests would leave hundreds of idle ones behind. A reply
-    slower than ``socket_timeout`` counts as Redis down (the database answers instead)."""
+def connection_pool(config, max_connections: int) -> redis.BlockingConnectionPool:
+    """The one way the service connects to Redis (the store, its subscription and the rate
+    limits), so every connection honours the same settings. A bounded pool: under gevent
+    every waiting greenlet could otherwise open its own connection, so a burst of requests
+    would leave hundreds of idle ones behind. A reply slower than
+    ``REDIS_SOCKET_TIMEOUT_SECONDS`` counts as Redis down (the database answers instead)."""
+    url = config["REDIS_URL"]
+    # Only a TLS connection takes certificate options; a plain one refuses them.
+    tls = {"ssl_cert_reqs": config["REDIS_SSL_CERT_REQS"]} if url.startswith("rediss://") else {}
     return redis.BlockingConnectionPool.from_url(
         url,
         max_connections=max_connections,
         timeout=2,  # waiting for a free connection longer than this counts as Redis down
         socket_connect_timeout=0.5,
-        socket_timeout=socket_timeout,
+        socket_timeout=config["REDIS_SOCKET_TIMEOUT_SECONDS"],
         health_check_interval=10,
+        **tls,
     )
 
 

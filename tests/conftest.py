@@ -204,3 +204,14 @@ def own_redis(tmp_path):
     server = RedisServer(tmp_path).start()
     yield server
     server.kill()
+
+
+@pytest.fixture
+def own_tls_redis(tmp_path):
+    """A redis-server of this test's own that speaks only TLS, on a self-signed certificate
+    (as Heroku Redis does), on a free port; killed at the end."""
+    server = RedisServer(tmp_path, tls=True)
+    try:
+        yield server.start()
+    finally:
+        server.kill()

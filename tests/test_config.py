@@ -57,3 +57,23 @@ def test_unsupported_algorithm_is_refused(tmp_path):
     with pytest.raises(ValueError, match="JWT_ALGORITHM"):
         create_app({"SQLALCHEMY_DATABASE_URI": f"sqlite:///{tmp_path}/x.db",
                     "JWT_ALGORITHM": "none"})
+
+
+def test_redis_certificates_are_checked_unless_told_otherwise():
+    assert config.from_env({})["REDIS_SSL_CERT_REQS"] == "required"
+    assert config.from_env({"REDIS_SSL_CERT_REQS": "none"})["REDIS_SSL_CERT_REQS"] == "none"
+    assert config.from_env({"REDIS_SSL_CERT_REQS": "NONE"})["REDIS_SSL_CERT_REQS"] == "none"
+
+
+@pytest.mark.parametrize("value", ["optional", "false", "0", "CERT_NONE"])
+def test_an_unknown_redis_certificate_requirement_is_a_clear_error(value):
+    with pytest.raises(config.ConfigError,
+                       match=f"REDIS_SSL_CERT_REQS must be one of required, none, not '{value}'"):
+        config.from_env({"REDIS_SSL_CERT_REQS": value})
+
+
+def test_create_app_refuses_to_start_with_an_unknown_redis_certificate_requirement(
+        monkeypatch):
+    monkeypatch.setenv("REDIS_SSL_CERT_REQS", "sometimes")
+    with pytest.raises(config.ConfigError, match="REDIS_SSL_CERT_REQS"):
+        create_app()

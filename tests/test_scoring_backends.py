@@ -25,11 +25,18 @@ def run_story(app) -> list:
     def start(user, kind):
         return actions.start_action({"sub": user}, kind).id
 
-    def complete(user, ticket):
+    def refused(call):
         try:
-            answers.append(("ok", scoring.complete_action(scoring.Attempt(user, ticket))))
-        except ApiError as refused:
-            answers.append((refused.code, refused.description))
+            answers.append(("ok", call()))
+        except ApiError as refusal:
+            answers.append((refusal.code, refusal.description))
+
+    def complete(user, ticket):
+        refused(lambda: scoring.complete_action(scoring.Attempt(user, ticket)))
+
+    def moderate(user, **flags):
+        db.session.execute(update(User).where(User.id == user).values(**flags))
+        db.session.commit()
 
     with app.app_context():
         click = start("alice", "click")
@@ -57,6 +64,12 @@ def run_story(app) -> list:
         db.session.execute(update(ActionType).where(ActionType.id == "quiz").values(enabled=True))
         db.session.commit()
         complete("bob", start("bob", "click"))  # accepted
+        pending = start("bob", "click")
+        moderate("bob", banned=True)
+        refused(lambda: start("bob", "click"))  # banned: no ticket
+        complete("bob", pending)  # banned: the ticket from before the ban is refused too
+        moderate("alice", hidden=True)
+        complete("alice", start("alice", "click"))  # accepted: a hidden score still counts
         state = {
             "scores": db.session.execute(select(User.id, User.score).order_by(User.id)).all(),
             "windows": db.session.execute(
@@ -80,13 +93,14 @@ def test_both_backends_play_the_same_story_alike(make_app):
         (400, "Unknown action ticket."), (400, "Action completed too soon."), ("ok", 11),
         ("ok", 36), (400, "Daily limit for this action reached."), ("ok", 61), ("ok", 111),
         (400, "Action is cooling down."), (400, "Action ticket has expired."),
-        (400, "Action type is disabled."), ("ok", 1)]
-    assert state["scores"] == [("alice", 111), ("bob", 1)]
+        (400, "Action type is disabled."), ("ok", 1), (403, "Player is banned."),
+        (403, "Player is banned."), ("ok", 112)]
+    assert state["scores"] == [("alice", 112), ("bob", 1)]
     assert state["windows"] == [
-        ("day:2026-11-29", "alice", 36), ("day:2026-11-30", "alice", 75),
+        ("day:2026-11-29", "alice", 36), ("day:2026-11-30", "alice", 76),
         ("day:2026-11-30", "bob", 1), ("week:2026-W48", "alice", 36),
-        ("week:2026-W49", "alice", 75), ("week:2026-W49", "bob", 1)]
+        ("week:2026-W49", "alice", 76), ("week:2026-W49", "bob", 1)]
     outcomes = [row[5] for row in state["audit"]]
     assert outcomes == ["accepted", "replayed", "rejected", "rejected", "rejected", "accepted",
                         "accepted", "rejected", "accepted", "accepted", "rejected", "rejected",
-                        "rejected", "accepted"]
+                        "rejected", "accepted", "rejected", "accepted"]

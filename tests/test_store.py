@@ -6,13 +6,15 @@ import gevent
 import pytest
 import redis
 
+import config
 from scoreboard import store as store_module
 from scoreboard.store import RedisStore, StoreUnavailable, connection_pool
 
 
 @pytest.fixture
 def store(redis_url):
-    made = RedisStore(connection_pool(redis_url, 4, socket_timeout=15), "test:store:")
+    settings = config.from_env({"REDIS_URL": redis_url, "REDIS_SOCKET_TIMEOUT_SECONDS": "15"})
+    made = RedisStore(connection_pool(settings, 4), "test:store:")
     made.client.delete("test:store:k")
     yield made
     made.client.delete("test:store:k")
@@ -65,7 +67,8 @@ def test_any_later_command_sends_what_waits_first(store, round_trips, under_geve
 
 
 def test_a_notice_to_a_redis_that_is_away_is_logged_not_raised(own_redis, caplog):
-    away = RedisStore(connection_pool(own_redis.url, 2), "test:store:")
+    away = RedisStore(connection_pool(config.from_env({"REDIS_URL": own_redis.url}), 2),
+                      "test:store:")
     own_redis.kill()
     away.send_later(lambda pipe: pipe.set("test:store:k", "1"))
     assert "change notice commands not sent" in caplog.text

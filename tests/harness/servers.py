@@ -13,6 +13,8 @@ from pathlib import Path
 from urllib.error import HTTPError
 from urllib.request import Request, urlopen
 
+import redis
+
 from . import SECRET
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -77,25 +79,53 @@ def stop(proc: subprocess.Popen, sig=signal.SIGTERM) -> None:
 
 
 class RedisServer:
-    """A redis-server of a test's own, on a free port, that the test may kill and restart."""
+    """A redis-server of a test's own, on a free port, that the test may kill and restart.
+    With ``tls`` it speaks only TLS, on a self-signed certificate as Heroku Redis does."""
 
-    def __init__(self, tmp_path):
+    def __init__(self, tmp_path, tls=False):
         self.port = free_port()
         self.dir = tmp_path
+        self.tls = tls
         self.proc = None
 
     @property
     def url(self) -> str:
-        return f"redis://127.0.0.1:{self.port}/0"
+        return f"{'rediss' if self.tls else 'redis'}://127.0.0.1:{self.port}/0"
+
+    @property
+    def certificate(self) -> Path:
+        return self.dir / "redis-tls.crt"
 
     def start(self) -> "RedisServer":
+        listen = ["--port", str(self.port)]
+        if self.tls:
+            listen = ["--port", "0", "--tls-port", str(self.port), *self._tls_options()]
         self.proc = subprocess.Popen(
-            ["redis-server", "--port", str(self.port), "--bind", "127.0.0.1", "--save", "",
+            ["redis-server", *listen, "--bind", "127.0.0.1", "--save", "",
              "--appendonly", "no", "--dir", str(self.dir)],
             stdout=subprocess.DEVNULL,
         )
         wait_for_port(self.port, self.proc)
         return self
+
+    def _tls_options(self) -> list:
+        key = self.dir / "redis-tls.key"
+        if not self.certificate.exists():  # a restart keeps the certificate it had
+            subprocess.run(
+                ["openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "1",
+                 "-subj", "/CN=localhost", "-keyout", str(key), "-out", str(self.certificate)],
+                check=True, capture_output=True,
+            )
+        return ["--tls-cert-file", str(self.certificate), "--tls-key-file", str(key),
+                "--tls-ca-cert-file", str(self.certificate), "--tls-auth-clients", "no"]
+
+    def client(self) -> redis.Redis:
+        """A client for the test's own look at this server: over TLS it trusts this server's
+        certificate by name (it is made out to localhost, the server listens on 127.0.0.1)."""
+        if not self.tls:
+            return redis.Redis.from_url(self.url)
+        return redis.Redis.from_url(self.url, ssl_ca_certs=str(self.certificate),
+                                    ssl_check_hostname=False)
 
     def kill(self) -> None:
         if self.proc and self.proc.poll() is None:
