@@ -6,14 +6,14 @@ Built concurrently on PostgreSQL: the log takes a row with every update, and a p
 CREATE INDEX would hold those writes for as long as it reads the whole table.
 
 Revision ID: 0011
-Revises: 0009
+Revises: 0010
 """
 from alembic import op
 
 
 # revision identifiers, used by Alembic.
 revision = '0011'
-down_revision = '0009'
+down_revision = '0010'
 branch_labels = None
 depends_on = None
 
