@@ -21,11 +21,14 @@ API = "/api/"
 # adds this only to the replies it grants, but the others vary by Origin just as much, as
 # the Fetch standard notes; so every API reply says so while any origin is listed.
 VARY = ("Vary", "Origin")
-# Beyond the CORS-safelisted headers, what a page may send: its token, a JSON body, and a
-# request id of its own to trace a call in our logs...
-ALLOW_HEADERS = ["Authorization", "Content-Type", "X-Request-ID"]
-# ...and what its script may read: the board's ETag to poll with If-None-Match, how long to
-# back off after a 429 or 503, and the request id to quote in a bug report.
+# Beyond the CORS-safelisted headers, what a page may send: its token, a JSON body, a
+# request id of its own to trace a call in our logs, the ETag it holds to poll /top, and
+# the last event a stream client saw (a native EventSource sends that one unasked, but a
+# fetch-based client, which can send a token header, sets it itself)...
+ALLOW_HEADERS = ["Authorization", "Content-Type", "X-Request-ID", "If-None-Match",
+                 "Last-Event-ID"]
+# ...and what its script may read: the board's ETag, how long to back off after a 429 or
+# 503, and the request id to quote in a bug report.
 EXPOSE_HEADERS = ["ETag", "Retry-After", "X-Request-ID"]
 # A browser reuses a preflight's answer this long (Chromium caps it at two hours), so a
 # game's writes do not each cost a second request.
