@@ -1,6 +1,7 @@
 """Settings, read only from the environment, each with a safe default or a clear error."""
 
 import os
+import re
 
 DEV_SECRET = "dev-only-insecure-secret-change-me"
 
@@ -34,6 +35,30 @@ def _one_of(env, name, choices):
     if value not in choices:
         raise ConfigError(f"{name} must be one of {', '.join(choices)}, not {env.get(name)!r}")
     return value
+
+
+# An origin as a browser writes it in its Origin header: scheme, host name or IPv4 address,
+# and a port unless it is the scheme's default. No IPv6 literals: Flask-CORS would read their
+# brackets as a regular expression.
+ORIGIN = re.compile(r"(https?)://[a-z0-9-]+(?:\.[a-z0-9-]+)*(?::([1-9][0-9]{0,4}))?")
+DEFAULT_PORTS = {"http": "80", "https": "443"}
+
+
+def _is_origin(text: str) -> bool:
+    match = ORIGIN.fullmatch(text)
+    return bool(match) and (match[2] is None or (
+        int(match[2]) <= 65535 and match[2] != DEFAULT_PORTS[match[1]]))
+
+
+def _origins(env, name) -> tuple[str, ...]:
+    """A comma-separated list of origins. One that no browser would send (a path, a trailing
+    slash, a default port, a wildcard) would never match, so it is refused at start-up."""
+    origins = [o.strip() for o in env.get(name, "").split(",") if o.strip()]
+    for origin in origins:
+        if not _is_origin(origin.lower()):
+            raise ConfigError(f"{name} must list origins such as https://game.example.com or "
+                              f"http://localhost:3000 (no path, no default port), not {origin!r}")
+    return tuple(origin.lower() for origin in origins)
 
 
 def from_env(env=None) -> dict:
@@ -103,6 +128,8 @@ def from_env(env=None) -> dict:
         "LOG_LEVEL": env.get("LOG_LEVEL", "INFO").upper(),
         # How many proxies (Heroku's router: 1) stand before us and set X-Forwarded-For.
         "PROXY_HOPS": _int(env, "PROXY_HOPS", 0),
+        # Pages of these origins may call the API and open the stream (cors.py); none by default.
+        "CORS_ORIGINS": _origins(env, "CORS_ORIGINS"),
     }
 
 

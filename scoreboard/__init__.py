@@ -7,7 +7,8 @@ from werkzeug.middleware.proxy_fix import ProxyFix
 
 import config as settings
 
-from . import admin, api, auth, cli, errors, gate, health, logs, openapi, page, reconnect, stream
+from . import (admin, api, auth, cli, cors, errors, gate, health, logs, openapi, page, reconnect,
+               stream)
 from .blocklist import RedisBlocklist
 from .board_reads import BoardReads
 from .board_cache import MemoryBoardCache, RedisBoardCache
@@ -33,6 +34,7 @@ def create_app(config: dict | None = None) -> Flask:
     _configure_storage(app)
 
     _add_request_ids(app)  # first, so that even a rate-limited reply carries its id
+    cors.init_app(app)  # before gate, whose hook may replace a reply with a 429
     db.init_app(app)
     migrate.init_app(app, db, directory=MIGRATIONS, render_as_batch=True)
     auth.configure(app)

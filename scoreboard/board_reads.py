@@ -6,13 +6,19 @@ than everything else the read does. So a read of an all-time board (everyone's, 
 region's) that this worker holds is answered here, with the same reply, limits and request
 id as the route's. Anything else (another view, a board not held, a bad parameter, an
 address over its limit) goes on to Flask, whose route loads the board or says what is wrong.
+
+While CORS_ORIGINS lists any origin, a read that carries an Origin header goes on to Flask
+too, where Flask-CORS decides its grant: the grant is then Flask-CORS's own, made in one
+place, rather than a second rendering of its rules here (its header logic is not public
+API). Browsers send Origin on cross-origin reads only, so the board page's own reads and
+other same-origin clients keep this path, for one look-up more.
 """
 
 from urllib.parse import parse_qsl
 
 from werkzeug.http import parse_etags
 
-from . import logs, players, views
+from . import cors, logs, players, views
 from .errors import ApiError
 from .leaderboard import SNAPSHOT_SIZE
 from .services import services
@@ -45,16 +51,20 @@ class BoardReads:
         self.config = app.config
         self.services = services(app)
         self.wsgi_app = wsgi_app
+        self.cross_origin = bool(app.config["CORS_ORIGINS"])
+        self.vary = [cors.VARY] if self.cross_origin else []  # as cors.py adds to the route's
 
     def __call__(self, environ, start_response):
-        if environ.get("PATH_INFO") == TOP and environ.get("REQUEST_METHOD") == "GET":
+        if (environ.get("PATH_INFO") == TOP and environ.get("REQUEST_METHOD") == "GET"
+                and not (self.cross_origin and "HTTP_ORIGIN" in environ)):
             reply = self._from_memory(environ)
             if reply is not None:
                 status, headers, body = reply
                 request_id = logs.request_id(environ.get("HTTP_X_REQUEST_ID", ""))
                 if body:  # a 304 has none, and must not claim a length of 0
                     headers = [*headers, ("Content-Length", str(len(body)))]
-                start_response(STATUS[status], [*headers, ("X-Request-ID", request_id)])
+                start_response(STATUS[status],
+                               [*headers, *self.vary, ("X-Request-ID", request_id)])
                 return [body]
         return self.wsgi_app(environ, start_response)
 

@@ -4,6 +4,8 @@ limit are too dear.
 
 - Board reads count per address in each worker's memory (with N workers an address may read
   N times ``RATELIMIT_IP``); streams are limited by the cap on open streams per address.
+- Preflights (OPTIONS) are never counted: Flask answers them without running a view, and
+  a browser sends one ahead of a cross-origin write, which is counted.
 - The write paths (start, update) pass a gate: one Redis call says whether the token is
   revoked and counts the address and the player, in windows every worker shares. The
   address is counted for every request to them: by the gate when a request reaches it, and
@@ -130,7 +132,7 @@ def init_app(app) -> None:
 
 def _unless_limited_elsewhere(hook):
     def confined(*args):
-        if request.endpoint in LIMITED_ELSEWHERE:
+        if request.endpoint in LIMITED_ELSEWHERE or request.method == "OPTIONS":
             return args[0] if args else None  # an after_request hook hands the reply on
         return hook(*args)
 
@@ -140,7 +142,7 @@ def _unless_limited_elsewhere(hook):
 def _count_refused_writes(response):
     """A write refused before its gate (a malformed body, a bad token) counts against its
     address too, so a flood of them is refused as one of good requests would be."""
-    if request.endpoint not in WRITES or g.get("gated"):
+    if request.endpoint not in WRITES or request.method == "OPTIONS" or g.get("gated"):
         return response
     limits = services().limits
     _, [(hits, left)] = limits.count([("RATELIMIT_IP", f"ip:{request.remote_addr}")])

@@ -12,15 +12,24 @@ TOP = "/api/scores/top"
 
 
 @pytest.fixture
-def through_flask(app):
+def through_flask_of():
+    """``through_flask_of(app)``: the list of requests that reach ``app``'s routing."""
+    def watch(app):
+        seen = []
+
+        @app.before_request
+        def note():
+            seen.append(request.full_path.rstrip("?"))
+
+        return seen
+
+    return watch
+
+
+@pytest.fixture
+def through_flask(app, through_flask_of):
     """The requests that reached Flask's routing."""
-    seen = []
-
-    @app.before_request
-    def note():
-        seen.append(request.full_path.rstrip("?"))
-
-    return seen
+    return through_flask_of(app)
 
 
 def comparable(reply):
@@ -76,3 +85,48 @@ def test_reads_count_against_the_address_limit_and_the_route_refuses(make_app, b
     assert refused.status_code == 429
     assert refused.json == {"success": False, "error": "Too many requests. Try again later."}
     assert int(refused.headers["Retry-After"]) >= 1
+
+
+GAME = "http://game.example"
+GRANT = ("Access-Control-Allow-Origin", "Access-Control-Expose-Headers")
+
+
+def test_with_cors_origins_a_same_origin_read_keeps_this_path_and_varies_by_origin(
+        make_app, backend, through_flask_of):
+    app = make_app(backend, CORS_ORIGINS=(GAME,))
+    seen, client = through_flask_of(app), app.test_client()
+    play(app, "ann")
+    loaded, held = client.get(TOP), client.get(TOP)
+    assert seen == [TOP]
+    assert held.headers["Vary"] == "Origin"  # a cache must not give it to a cross-origin read
+    assert comparable(held) == comparable(loaded)
+
+    current = {"If-None-Match": held.headers["ETag"]}
+    held_304 = client.get(TOP, headers=current)
+    forget_boards(app)
+    assert comparable(held_304) == comparable(client.get(TOP, headers=current))
+
+
+@pytest.mark.parametrize("origin, grant", [(GAME, True), ("http://elsewhere.example", False)])
+def test_a_cross_origin_read_goes_to_flask_for_its_grant(make_app, backend, through_flask_of,
+                                                         origin, grant):
+    app = make_app(backend, CORS_ORIGINS=(GAME,))
+    seen, client = through_flask_of(app), app.test_client()
+    play(app, "ann")
+    client.get(TOP)
+    held = client.get(TOP)
+    cross = client.get(TOP, headers={"Origin": origin})
+    assert seen == [TOP, TOP]
+    assert all((name in cross.headers) == grant for name in GRANT)
+    # The grant is all that differs from the reply below Flask.
+    status, headers, body = comparable(cross)
+    assert (status, {k: v for k, v in headers.items() if k not in GRANT}, body) == (
+        comparable(held))
+
+
+def test_without_cors_origins_a_read_with_an_origin_keeps_this_path(app, client, through_flask):
+    play(app, "ann")
+    loaded = client.get(TOP)
+    held = client.get(TOP, headers={"Origin": GAME})
+    assert through_flask == [TOP]
+    assert comparable(held) == comparable(loaded) and "Vary" not in held.headers

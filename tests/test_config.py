@@ -1,5 +1,7 @@
 """Settings come from the environment; production refuses unsafe ones."""
 
+import re
+
 import pytest
 
 import config
@@ -76,4 +78,27 @@ def test_create_app_refuses_to_start_with_an_unknown_redis_certificate_requireme
         monkeypatch):
     monkeypatch.setenv("REDIS_SSL_CERT_REQS", "sometimes")
     with pytest.raises(config.ConfigError, match="REDIS_SSL_CERT_REQS"):
+        create_app()
+
+
+def test_cors_origins_are_a_comma_separated_list_none_by_default():
+    assert config.from_env({})["CORS_ORIGINS"] == ()
+    listed = config.from_env({"CORS_ORIGINS": " https://Game.example.com, http://localhost:3000,"})
+    assert listed["CORS_ORIGINS"] == ("https://game.example.com", "http://localhost:3000")
+
+
+@pytest.mark.parametrize("origin", [
+    "*", "null", "game.example.com", "ftp://game.example.com", "https://game.example.com/",
+    "https://game.example.com/play", "https://game.example.com:443", "http://localhost:80",
+    "http://localhost:0", "http://localhost:65536", "http://[::1]:3000", "https://u@game.example",
+])
+def test_a_malformed_cors_origin_is_a_clear_error(origin):
+    message = f"CORS_ORIGINS must list origins .*{re.escape(repr(origin))}"
+    with pytest.raises(config.ConfigError, match=message):
+        config.from_env({"CORS_ORIGINS": f"https://ok.example,{origin}"})
+
+
+def test_create_app_refuses_to_start_with_a_malformed_cors_origin(monkeypatch):
+    monkeypatch.setenv("CORS_ORIGINS", "https://game.example.com/")
+    with pytest.raises(config.ConfigError, match="CORS_ORIGINS"):
         create_app()
