@@ -208,3 +208,19 @@ def test_the_audit_log_pages_newest_first(app, client, admin, ben):
 def test_a_bad_audit_query_is_400(admin, ben, query):
     reply = admin.get(f"/audit?{query}")
     assert reply.status_code == 400 and reply.json["success"] is False
+
+
+def test_a_listed_origin_may_call_the_admin_api_after_a_preflight(make_app, backend):
+    app = make_app(backend, CORS_ORIGINS=("https://ops.example.com",))
+    client = app.test_client()
+    play(app, "ben")
+    origin = {"Origin": "https://ops.example.com"}
+    preflight = client.options("/api/admin/players/ben/hide", headers={
+        **origin, "Access-Control-Request-Method": "POST",
+        "Access-Control-Request-Headers": "authorization, content-type"})
+    assert preflight.status_code == 200
+    assert preflight.headers["Access-Control-Allow-Origin"] == "https://ops.example.com"
+    reply = client.post("/api/admin/players/ben/hide", json={"reason": "x"}, headers={
+        **origin, "Authorization": f"Bearer {token_for(app, 'root', role='admin')}"})
+    assert reply.status_code == 200
+    assert reply.headers["Access-Control-Allow-Origin"] == "https://ops.example.com"
