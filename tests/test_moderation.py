@@ -338,3 +338,17 @@ def test_hide_and_unhide_reach_the_boards_of_closed_windows(app, client, league)
     act(app, moderation.unhide, "ben", "appeal")
     past = client.get("/api/scores/top?period=week&at=2026-W48").json["topScores"]
     assert [(e["userId"], e["score"]) for e in past] == [("ben", 4)]
+
+
+def test_adjusting_a_hidden_player_counts_but_moves_no_board(app, client, league):
+    act(app, moderation.hide, "ben", "cheating")
+    before = boards(client, league)
+    heard = []
+    broker = services(app).broker
+    announce = broker.announce
+    broker.announce = lambda version, views, *rest: (heard.append(views),
+                                                     announce(version, views, *rest))
+    assert act(app, moderation.adjust, "ben", 10, "refund")["score"] == 17
+    assert heard == [] and boards(client, league) == before
+    act(app, moderation.unhide, "ben", "appeal")
+    assert boards(client, league)[""][1][0] == ("ben", 17)
