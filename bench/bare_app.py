@@ -1,7 +1,24 @@
-"""The yardstick for bench/http_load.py: a Flask endpoint that returns 10 JSON rows, with
-nothing else, served by the same gunicorn/gevent stack as the service."""
+"""The yardsticks for bench/http_load.py, served by the same gunicorn/gevent stack as the
+service:
 
-from flask import Flask, jsonify
+- ``GET /rows``: a Flask endpoint that returns 10 JSON rows, with nothing else;
+- ``POST /api/scores/update``: the least an update can do, as the issue that set the
+  targets describes it: check the JWT, one PostgreSQL round trip (the service's own
+  ``complete_action`` procedure, so the database does the same work), and one Redis
+  pipeline holding the rate-limit increment and the publish. No validation beyond that, no
+  audit of refusals, no rank sets, no board bookkeeping, no fallbacks. It needs
+  BARE_DATABASE_URL, BARE_REDIS_URL and BARE_JWT_SECRET.
+"""
+
+import os
+import queue
+from datetime import datetime, timezone
+
+import jwt
+import psycopg2
+import redis
+from flask import Flask, jsonify, request
+from psycogreen.gevent import patch_psycopg
 
 app = Flask(__name__)
 ROWS = [{"userId": f"player{n:04d}", "score": 1000 - n, "rank": n + 1,
@@ -11,3 +28,43 @@ ROWS = [{"userId": f"player{n:04d}", "score": 1000 - n, "rank": n + 1,
 @app.get("/rows")
 def rows():
     return jsonify(topScores=ROWS, version=1)
+
+
+if os.environ.get("BARE_DATABASE_URL"):
+    patch_psycopg()
+    _connections = queue.LifoQueue()
+    for _ in range(10):
+        _connection = psycopg2.connect(os.environ["BARE_DATABASE_URL"])
+        _connection.autocommit = True
+        _connections.put(_connection)
+    _redis = redis.Redis.from_url(os.environ["BARE_REDIS_URL"])
+    _secret = os.environ["BARE_JWT_SECRET"]
+    _call = ("CALL complete_action(%(ticket)s, %(user)s, %(now)s, %(day)s, %(week)s, "
+             "%(midnight)s, NULL, NULL" + ", NULL" * 10 + ")")
+
+    @app.post("/api/scores/update")
+    def update():
+        body = request.get_json()
+        claims = jwt.decode(body["authToken"], _secret, algorithms=["HS256"])
+        if claims["sub"] != body["userId"]:
+            return jsonify(success=False), 403
+        now = datetime.now(timezone.utc).replace(tzinfo=None)
+        week = now.isocalendar()
+        connection = _connections.get()
+        try:
+            with connection.cursor() as cursor:
+                cursor.execute(_call, {
+                    "ticket": body["actionId"], "user": claims["sub"], "now": now,
+                    "day": f"day:{now:%Y-%m-%d}", "week": f"week:{week[0]}-W{week[1]:02d}",
+                    "midnight": now.replace(hour=0, minute=0, second=0, microsecond=0)})
+                outcome, _, _, score, *_ = cursor.fetchone()
+        finally:
+            _connections.put(connection)
+        pipe = _redis.pipeline(transaction=False)
+        pipe.incr(f"bare:limit:{claims['sub']}")
+        pipe.expire(f"bare:limit:{claims['sub']}", 60)
+        pipe.publish("bare:changes", score)
+        pipe.execute()
+        if outcome != "accepted":
+            return jsonify(success=False, error=outcome), 400
+        return jsonify(success=True, userId=claims["sub"], newScore=score)

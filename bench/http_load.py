@@ -9,7 +9,8 @@ POST /api/scores/update (every request a unique ticket, each counted once: wrk's
 count must stay 0), each between two runs of the bare endpoint; 3,000 stream opens to
 their first frame; an update on one connection (p50); the database and Redis round trips of
 one accepted update in this process through the Flask test client, and Redis's read events
-per update on the server under load. ``verify`` must be clean after. Each wrk run also
+per update on the server under load. Last, the least an update can do (bench/bare_app.py:
+the JWT, the same procedure call, one Redis pipeline) on the same stack, as a ceiling. ``verify`` must be clean after. Each wrk run also
 reports the worker's CPU time per request, read from /proc: a machine whose other tenants
 slow everything down moves it far less than the request rates.
 
@@ -226,7 +227,9 @@ def main():
     bare = subprocess.Popen(
         [sys.executable, "-m", "gunicorn", "-k", "gevent", "-w", "1", "--worker-connections",
          "12000", "--keep-alive", "5", "-b", f"127.0.0.1:{bare_port}", "bare_app:app"],
-        cwd=ROOT / "bench", stderr=subprocess.DEVNULL)
+        cwd=ROOT / "bench", stderr=subprocess.DEVNULL,
+        env={**os.environ, "BARE_DATABASE_URL": database, "BARE_REDIS_URL": own_redis.url,
+             "BARE_JWT_SECRET": SECRET})
     try:
         wait_for_port(bare_port, bare)
         tokens_app = create_app({"SQLALCHEMY_DATABASE_URI": database, "JWT_SECRET_KEY": SECRET})
@@ -267,7 +270,13 @@ def main():
         redis_per_update = ((redis_reads(own_redis.url) - reads_before)
                             / results["update"]["requests"])
         measure_bare()
-        for name, (before, after) in zip(("top", "start", "update"),
+        bodies = [json.dumps({"userId": u, "authToken": tokens[u], "actionId": t})
+                  for t, u in tickets(database, players, budget * 2)]
+        results["bare_update"] = wrk(f"http://127.0.0.1:{bare_port}", args.seconds,
+                                     worker=workers["bare"], script=(
+            "update", str(write_lines(tmp / "bare-updates.txt", bodies))))
+        measure_bare()
+        for name, (before, after) in zip(("top", "start", "update", "bare_update"),
                                          zip(bare_rates, bare_rates[1:])):
             results[name]["bare"] = (before + after) / 2
         single = [json.dumps({"userId": u, "authToken": tokens[u], "actionId": t})
@@ -296,6 +305,7 @@ def main():
     for name, label in [("top", "`GET /api/scores/top`"),
                         ("start", "`POST /api/actions/start`"),
                         ("update", "`POST /api/scores/update`, accepted"),
+                        ("bare_update", "the least an update can do (bench/bare_app.py)"),
                         ("streams", f"stream opens, {args.streams:,} streams to first frame")]:
         r = results[name]
         p50 = f"{r['p50']:.1f}" if "p50" in r else ""
@@ -307,7 +317,11 @@ def main():
     for name, r in results.items():
         if r.get("bad") or r.get("errors"):
             print(f"!! {name}: {r['bad']} non-2xx replies, socket errors: {r['errors']}")
-    print(f"\nupdates: {results['update']['requests']} accepted at c=16; "
+    update, least = results["update"], results["bare_update"]
+    print(f"\nthe service's update against the least an update can do: "
+          f"{update['rate'] / least['rate']:.2f} of its rate, "
+          f"{least['cpu_us'] / update['cpu_us']:.2f} of its CPU share")
+    print(f"updates: {results['update']['requests']} accepted at c=16; "
           f"single connection p50 {results['single']['p50']:.2f} ms, "
           f"p99 {results['single']['p99']:.2f} ms")
     print(f"round trips per accepted update: database {trips[0]:g}; Redis {trips[1]:g} alone "

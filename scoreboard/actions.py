@@ -5,11 +5,11 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from flask import current_app
-from sqlalchemy import select, text
+from sqlalchemy import select
 
 from . import clock
 from .errors import BadRequest
-from .extensions import AUTOCOMMIT, db, on_postgres, reading
+from .extensions import autocommit_row, db, on_postgres, reading
 from .models import ActionTicket, ActionType, User
 from .players import arriving, ensure_player, follow_region, insert_ignoring_duplicates
 from .scoring import refusal_error
@@ -43,26 +43,26 @@ def list_actions() -> list[dict]:
 # row for a newcomer, the ticket (never to a banned player), and the region the player had
 # (to follow a new claim). It answers one row whatever happened, so a refusal costs nothing
 # more.
-_START = text("""
-WITH kind AS (SELECT id, points, min_seconds FROM action_types WHERE id = :type AND enabled),
-known AS (SELECT region, banned FROM users WHERE id = :user),
+_START = """
+WITH kind AS (SELECT id, points, min_seconds FROM action_types WHERE id = %(type)s AND enabled),
+known AS (SELECT region, banned FROM users WHERE id = %(user)s),
 player AS (
     INSERT INTO users (id, display_name, region, score, score_reached_at, created_at)
-    SELECT :user, :name, :region, 0, :now, :now FROM kind
+    SELECT %(user)s, %(name)s, %(region)s, 0, %(now)s, %(now)s FROM kind
     ON CONFLICT (id) DO NOTHING),
 ticket AS (
     INSERT INTO action_tickets
         (id, user_id, action_type, points, created_at, not_before, expires_at)
-    SELECT :ticket, :user, kind.id, kind.points, :now,
-           :now + make_interval(secs => kind.min_seconds),
-           :now + make_interval(secs => kind.min_seconds + :ttl)
+    SELECT %(ticket)s, %(user)s, kind.id, kind.points, %(now)s,
+           %(now)s + make_interval(secs => kind.min_seconds),
+           %(now)s + make_interval(secs => kind.min_seconds + %(ttl)s)
     FROM kind WHERE NOT EXISTS (SELECT 1 FROM known WHERE banned)
     RETURNING points, not_before, expires_at)
 SELECT ticket.points, ticket.not_before, ticket.expires_at,
        EXISTS (SELECT 1 FROM known) AS was_known, (SELECT region FROM known) AS known_region,
        EXISTS (SELECT 1 FROM known WHERE banned) AS banned
 FROM (VALUES (1)) AS one LEFT JOIN ticket ON true
-""")
+"""
 
 
 @dataclass(frozen=True)
@@ -83,11 +83,9 @@ def start_action(claims: dict, action_type: str) -> Ticket:
     ticket_id = secrets.token_urlsafe(24)  # 192 random bits
     ttl = current_app.config["TICKET_TTL_SECONDS"]
     if on_postgres():
-        with db.engines[AUTOCOMMIT].connect() as connection:
-            row = connection.execute(_START, {
-                "type": action_type, "user": player["id"], "name": player["display_name"],
-                "region": player["region"], "now": now, "ticket": ticket_id, "ttl": ttl,
-            }).one()
+        row = autocommit_row(_START, {
+            "type": action_type, "user": player["id"], "name": player["display_name"],
+            "region": player["region"], "now": now, "ticket": ticket_id, "ttl": ttl})
         points, not_before, expires_at, was_known, known_region, banned = row
         if banned:
             raise refusal_error("banned")

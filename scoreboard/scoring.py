@@ -13,11 +13,11 @@ worker holds.
 import logging
 from dataclasses import dataclass, field
 
-from sqlalchemy import select, text
+from sqlalchemy import select
 
 from . import clock, leaderboard, periods, ranks, rules
 from .errors import ApiError, BadRequest, Forbidden
-from .extensions import AUTOCOMMIT, db, on_postgres
+from .extensions import autocommit_row, db, on_postgres
 from .models import AuditEvent, GroupMember
 
 log = logging.getLogger(__name__)
@@ -107,15 +107,14 @@ def record_rejection(attempt: Attempt, rejection: ApiError, action_type=None) ->
     log.info("refused %s for %s: %s", attempt.ticket_id, attempt.user_id, rejection.description)
 
 
-_CALL = text("CALL complete_action(" + ", ".join(f":{name}" for name, _ in rules.INPUTS)
-             + ", NULL" * len(rules.RESULT) + ")")
+_CALL = ("CALL complete_action(" + ", ".join(f"%({name})s" for name, _ in rules.INPUTS)
+         + ", NULL" * len(rules.RESULT) + ")")
 
 
 def _complete_in_postgres(inputs: dict) -> Outcome:
     """One call of the complete_action procedure: the write commits inside it, and the
     board version is taken after."""
-    with db.engines[AUTOCOMMIT].connect() as connection:
-        row = connection.execute(_CALL, inputs).one()
+    row = autocommit_row(_CALL, inputs)
     return _outcome({**inputs, **dict(zip((name for name, _ in rules.RESULT), row))})
 
 

@@ -5,12 +5,14 @@ import threading
 from collections import Counter
 
 import psycopg2
+import pytest
 from sqlalchemy import func, select
 
+from scoreboard.auth import issue_token
 from scoreboard.extensions import db
 from scoreboard.models import AuditEvent, User
 
-from .harness.players import token_for
+from .harness.players import Player, token_for
 from .harness.servers import call
 from .harness.waiting import wait_for
 
@@ -82,3 +84,32 @@ def test_updates_survive_terminated_database_connections(serve, redis_url, datab
     assert scores == dict(acknowledged) == accepted
     verified = app.test_cli_runner().invoke(args=["scoreboard", "verify"])
     assert verified.exit_code == 0 and "0 mismatches" in verified.output, verified.output
+
+
+def cut_every_connection(database_url) -> None:
+    with psycopg2.connect(database_url) as conn, conn.cursor() as cur:
+        cur.execute("SELECT count(*) FILTER (WHERE pg_terminate_backend(pid)) "
+                    "FROM pg_stat_activity "
+                    "WHERE datname = current_database() AND pid <> pg_backend_pid()")
+        assert cur.fetchone()[0] >= 1
+    conn.close()
+
+
+@pytest.mark.parametrize("path", ["start", "update"])
+def test_a_write_meeting_a_dead_pooled_connection_retries_once_on_a_new_one(
+        make_app, database_url, path):
+    """Every pooled connection cut at once (a database restart): the next write meets a
+    dead connection, retires the whole pool and succeeds on its one retry."""
+    app = make_app("postgres")
+    client = app.test_client()
+    with app.app_context():
+        alice = Player("alice", issue_token("alice"), client)
+    assert alice.complete(alice.start().json["actionId"]).status_code == 200
+    if path == "start":
+        cut_every_connection(database_url)
+    started = alice.start()
+    assert started.status_code == 201, started.json
+    if path == "update":
+        cut_every_connection(database_url)
+    completed = alice.complete(started.json["actionId"])
+    assert completed.status_code == 200 and completed.json["updatedScore"] == 2
