@@ -14,6 +14,7 @@ bp = Blueprint("admin", __name__, url_prefix="/api/admin")
 # The body's size is bounded (MAX_CONTENT_LENGTH); the service says what a reason must be.
 REASON = re.compile(r".*", re.DOTALL)
 EVENT_ID = re.compile(r"[1-9][0-9]{0,18}")
+LAST_EVENT_ID = 2**63 - 1  # ids are BIGINT: a larger one is no page's next
 
 
 @bp.before_request
@@ -77,7 +78,7 @@ def audit_filters(args) -> dict:
             raise ValueError(f"outcome must be one of {', '.join(moderation.OUTCOMES)}")
         filters["outcome"] = outcome
     if before is not None:
-        if not EVENT_ID.fullmatch(before):
+        if not EVENT_ID.fullmatch(before) or int(before) > LAST_EVENT_ID:
             raise ValueError("before must be the next of a previous page")
         filters["before"] = int(before)
     return filters

@@ -18,7 +18,7 @@ from . import clock, leaderboard, periods, ranks
 from .errors import ApiError, BadRequest
 from .extensions import db, reading
 from .models import ActionTicket, AuditEvent, User, WindowScore
-from .players import boards_showing, dialect_insert
+from .players import USER_ID, boards_showing, dialect_insert
 
 REASON = re.compile(r"(?=.*\S)[^\x00-\x1f\x7f]{1,200}")  # printable, not only blanks
 # The audit log's outcomes: a player's plays, then the admins' acts.
@@ -108,9 +108,10 @@ def _moderate(actor: Actor, user_id: str, reason: str, outcome: str, change,
         raise BadRequest("reason must be 1 to 200 printable characters.")
     now = clock.now()
     try:
-        user = db.session.execute(
+        # No player has an id outside USER_ID (and PostgreSQL refuses a NUL in a query).
+        user = USER_ID.fullmatch(user_id) and db.session.execute(
             select(User).where(User.id == user_id).with_for_update()).scalar_one_or_none()
-        if user is None:
+        if not user:
             raise ApiError(404, "No such player.")
         before = boards_showing(user, everywhere)
         delta = change(user, now)

@@ -173,11 +173,12 @@ def test_a_body_that_is_not_json_is_415(app, client, ben):
     assert reply.status_code == 415
 
 
+@pytest.mark.parametrize("user_id", ["nobody", "a%00b", "x" * 65])
 @pytest.mark.parametrize("path, body", [("hide", {"reason": "x"}),
                                         ("adjust", {"delta": 3, "reason": "x"})])
-def test_an_unknown_player_is_404(app, admin, ben, path, body):
+def test_an_unknown_player_is_404(app, admin, ben, path, body, user_id):
     count = audited(app)
-    reply = admin.post(f"/players/nobody/{path}", body)
+    reply = admin.post(f"/players/{user_id}/{path}", body)
     assert (reply.status_code, reply.json) == (404, {"success": False,
                                                      "error": "No such player."})
     assert audited(app) == count
@@ -201,10 +202,12 @@ def test_the_audit_log_pages_newest_first(app, client, admin, ben):
     bens = admin.get("/audit?userId=ben&outcome=accepted").json
     assert [e["userId"] for e in bens["events"]] == ["ben"] * 3 and bens["next"] is None
     assert admin.get("/audit?userId=&outcome=&before=&limit=").json["events"][0] == hidden
+    assert admin.get(f"/audit?before={2**63 - 1}").json["events"][0] == hidden
 
 
 @pytest.mark.parametrize("query", ["limit=0", "limit=101", "limit=x", "outcome=won",
-                                   "before=0", "before=-3", "before=abc", "userId=a%20b"])
+                                   "before=0", "before=-3", "before=abc", "userId=a%20b",
+                                   f"before={2**63}"])
 def test_a_bad_audit_query_is_400(admin, ben, query):
     reply = admin.get(f"/audit?{query}")
     assert reply.status_code == 400 and reply.json["success"] is False
