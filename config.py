@@ -102,6 +102,11 @@ def from_env(env=None) -> dict:
         # background in production; tests ask for it inline so they can wait for it.
         "RANK_REBUILD_IN_BACKGROUND": env.get("RANK_REBUILD_IN_BACKGROUND", "1") != "0",
         "GROUP_MAX_MEMBERS": _int(env, "GROUP_MAX_MEMBERS", 500),
+        # Tokens whose role claim is one of these may moderate (comma-separated).
+        "ADMIN_ROLES": frozenset(r.strip() for r in env.get("ADMIN_ROLES", "admin").split(",")
+                                 if r.strip()),
+        # The largest change one adjustment may make to a score, either way.
+        "ADJUST_MAX": _int(env, "ADJUST_MAX", 1_000_000),
         "TICKET_TTL_SECONDS": _int(env, "TICKET_TTL_SECONDS", 900),
         "TOP_CACHE_TTL_SECONDS": _int(env, "TOP_CACHE_TTL_SECONDS", 300),
         # A worker serves its copy of a board until a change notice retires it, and never

@@ -7,7 +7,8 @@ from werkzeug.middleware.proxy_fix import ProxyFix
 
 import config as settings
 
-from . import api, auth, cli, cors, errors, gate, health, logs, openapi, page, reconnect, stream
+from . import (admin, api, auth, cli, cors, errors, gate, health, logs, openapi, page, reconnect,
+               stream)
 from .blocklist import RedisBlocklist
 from .board_reads import BoardReads
 from .board_cache import MemoryBoardCache, RedisBoardCache
@@ -42,6 +43,7 @@ def create_app(config: dict | None = None) -> Flask:
     errors.init_app(app)
     cli.init_app(app)
     app.register_blueprint(api.bp)
+    app.register_blueprint(admin.bp)
     app.register_blueprint(health.bp)
     app.register_blueprint(stream.bp)
     app.register_blueprint(page.bp)

@@ -23,9 +23,9 @@ MAX_TOKEN_LENGTH = 4096
 
 
 def json_body(required: dict, optional: dict = (), nullable=()) -> dict:
-    """The request's JSON object, with exactly the named string fields, each matching its
-    pattern (or null, for those named ``nullable``). Anything else (other fields such as
-    ``score``, other types) is a 400."""
+    """The request's JSON object, with exactly the named fields, each a string matching its
+    pattern, or a whole number where the rule is ``int`` (or null, for those named
+    ``nullable``). Anything else (other fields such as ``score``, other types) is a 400."""
     if not request.is_json:
         raise ApiError(415)
     data = request.get_data()  # 413 past MAX_CONTENT_LENGTH, with or without Content-Length
@@ -41,9 +41,15 @@ def json_body(required: dict, optional: dict = (), nullable=()) -> dict:
     for name, value in body.items():
         if value is None and name in nullable:
             continue
-        if not isinstance(value, str) or not fields[name].fullmatch(value):
+        if not _fits(fields[name], value):
             raise BadRequest()
     return body
+
+
+def _fits(rule, value) -> bool:
+    if rule is int:  # JSON's true and false are Python ints too; the service sets bounds
+        return isinstance(value, int) and not isinstance(value, bool)
+    return isinstance(value, str) and rule.fullmatch(value) is not None
 
 
 @bp.get("/actions")
@@ -60,8 +66,8 @@ def start_action():
         "actionId": ticket.id,
         "actionType": ticket.action_type,
         "points": ticket.points,
-        "expiresAt": _iso(ticket.expires_at),
-        "notBefore": _iso(ticket.not_before),
+        "expiresAt": clock.iso(ticket.expires_at),
+        "notBefore": clock.iso(ticket.not_before),
     }
     return jsonify(reply), 201
 
@@ -183,10 +189,6 @@ def revoke_token():
         raise BadRequest("Token has no jti and cannot be revoked.")
     auth.revoke(claims["jti"], _from_timestamp(claims["exp"]))
     return jsonify(success=True, message="Token revoked.")
-
-
-def _iso(moment) -> str:
-    return moment.isoformat(timespec="milliseconds") + "Z"
 
 
 def _from_timestamp(seconds):

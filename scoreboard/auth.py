@@ -8,7 +8,7 @@ from flask_jwt_extended import create_access_token, get_jwt, verify_jwt_in_reque
 from sqlalchemy import select
 
 from . import clock
-from .errors import ApiError, error_response
+from .errors import ApiError, Forbidden, error_response
 from .extensions import db, jwt
 from .models import RevokedToken
 from .players import USER_ID, insert_ignoring_duplicates
@@ -86,6 +86,16 @@ def authenticate(locations=None) -> dict:
     if "aud" in claims and not current_app.config["JWT_AUDIENCE"]:
         # A token addressed to some other service is not ours to accept.
         raise ApiError(401, "Invalid authentication token.")
+    return claims
+
+
+def authenticate_admin() -> dict:
+    """The claims of an admin's token: 401 without a valid token, 403 when its ``role``
+    claim is not one of ``ADMIN_ROLES``."""
+    claims = authenticate()
+    role = claims.get("role")
+    if not isinstance(role, str) or role not in current_app.config["ADMIN_ROLES"]:
+        raise Forbidden("Admin role required.")
     return claims
 
 

@@ -1,5 +1,9 @@
-"""``flask scoreboard ...``: tokens for development, seeding, cache rebuild and verification."""
+"""``flask scoreboard ...``: tokens for development, seeding, cache rebuild, verification
+and moderation."""
 
+import getpass
+import json
+import os
 import sys
 from collections import Counter
 from datetime import UTC, datetime
@@ -9,8 +13,9 @@ from flask.cli import AppGroup
 from flask_jwt_extended import decode_token
 from sqlalchemy import select
 
-from . import actions, auth, leaderboard, periods, ranks, simulate
+from . import actions, auth, leaderboard, moderation, periods, ranks, simulate
 from .blocklist import BLOCKLIST_REFRESH_SECONDS
+from .errors import ApiError
 from .extensions import db
 from .models import AuditEvent, User, WindowScore
 from .services import services
@@ -65,13 +70,15 @@ def verify():
     Redis rank sets against the database; exit 1 on any difference."""
     events = db.session.execute(
         select(AuditEvent.user_id, AuditEvent.at, AuditEvent.delta)
-        .where(AuditEvent.outcome == "accepted")
+        .where(AuditEvent.outcome.in_(moderation.SCORED)).order_by(AuditEvent.id)
     ).all()
     totals, windows = Counter(), Counter()
     for event in events:
         totals[event.user_id] += event.delta
         for period in periods.windows_of(event.at):
-            windows[(period, event.user_id)] += event.delta
+            # A window stops at 0 when an adjustment takes back more than it holds.
+            key = (period, event.user_id)
+            windows[key] = max(0, windows[key] + event.delta)
     stored = dict(db.session.execute(select(User.id, User.score)).all())
     stored_windows = {(w.period, w.user_id): w.score for w in db.session.scalars(
         select(WindowScore))}
@@ -101,6 +108,59 @@ def _differences(stored: dict, expected: Counter) -> list:
         for key in stored.keys() | expected.keys()
         if stored.get(key, 0) != expected.get(key, 0)
     )
+
+
+def _cli_actor() -> moderation.Actor:
+    """The audit log's name for whoever runs the command: ``cli:<os user>``."""
+    try:
+        user = getpass.getuser()
+    except (KeyError, OSError):  # no login name in the environment, nor a passwd entry
+        user = f"uid-{os.getuid()}"
+    return moderation.Actor(f"cli:{user}"[:80])
+
+
+def _moderating(act):
+    """A command running ``act(actor, user_id, reason)`` and echoing its reply as JSON."""
+    @click.argument("user_id")
+    @click.option("--reason", required=True, help="Why (1 to 200 characters); audited.")
+    def command(user_id, reason):
+        _echo_moderation(act, user_id, reason)
+
+    command.__doc__ = f"{act.__doc__.splitlines()[0]} Audited as cli:<os user>."
+    return group.command(act.__name__)(command)
+
+
+def _echo_moderation(act, *args):
+    try:
+        reply = act(_cli_actor(), *args)
+    except ApiError as refused:
+        raise click.ClickException(refused.description) from None
+    click.echo(json.dumps(reply))
+
+
+for _act in (moderation.hide, moderation.unhide, moderation.ban, moderation.unban):
+    _moderating(_act)
+
+
+# Unknown options are taken as arguments, so that a negative DELTA needs no "--".
+@group.command("adjust", context_settings={"ignore_unknown_options": True})
+@click.argument("user_id")
+@click.argument("delta", type=int)
+@click.option("--reason", required=True, help="Why (1 to 200 characters); audited.")
+def adjust(user_id, delta, reason):
+    """Add DELTA points (negative to take some back) to USER_ID's score and current windows.
+    Audited as cli:<os user>."""
+    _echo_moderation(moderation.adjust, user_id, delta, reason)
+
+
+@group.command("audit")
+@click.argument("user_id")
+@click.option("--limit", default=20, show_default=True, type=click.IntRange(1, 100),
+              help="How many events, newest first.")
+def audit(user_id, limit):
+    """Print USER_ID's newest audit events, one JSON object a line."""
+    for event in moderation.audit_page(user_id=user_id, limit=limit)["events"]:
+        click.echo(json.dumps(event))
 
 
 @group.command("simulate")

@@ -12,3 +12,8 @@ def system_now() -> datetime:
 
 def now() -> datetime:
     return current_app.config.get("CLOCK", system_now)()
+
+
+def iso(moment: datetime) -> str:
+    """A stored (naive UTC) time as the API writes it: ISO 8601 in milliseconds, with Z."""
+    return moment.isoformat(timespec="milliseconds") + "Z"

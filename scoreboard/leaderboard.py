@@ -12,7 +12,7 @@ from .extensions import AUTOCOMMIT, db, on_postgres, reading
 from .models import BoardState
 from .services import services
 from .store import StoreUnavailable
-from . import order, views
+from . import order, periods, views
 from .views import ALL, View
 
 log = logging.getLogger(__name__)
@@ -174,10 +174,12 @@ def may_reach_top(view: View, score: int) -> bool:
 
 
 def views_moved(region, groups, score: int, window_scores: dict, now) -> list[View]:
-    """The views a change of this player (score, name or place) may alter the top of.
-    ``window_scores`` maps the current windows to the player's score in them."""
+    """The views a change of this player (score, name, place or visibility) may alter the
+    top of. ``window_scores`` maps windows to the player's score in them: the current ones,
+    and any past ones the change shows in too (an admin hiding the player)."""
     moved = []
-    for view in views.of_player(region, groups, now):
+    windows = dict.fromkeys((None, *periods.windows_of(now), *window_scores))
+    for view in views.in_windows(region, groups, windows):
         in_view = window_scores.get(view.window, 0) if view.window else score
         if in_view > 0 and may_reach_top(view, in_view):
             moved.append(view)

@@ -84,13 +84,13 @@ class ActionTicket(db.Model):
 
 
 class AuditEvent(db.Model):
-    """One append-only row per accepted score change or rejected attempt."""
+    """One append-only row per accepted score change, rejected attempt or admin act."""
 
     __tablename__ = "audit_events"
 
     id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
     at: Mapped[datetime]
-    user_id: Mapped[str] = mapped_column(String(64), index=True)
+    user_id: Mapped[str] = mapped_column(String(64))
     action_type: Mapped[str | None] = mapped_column(String(32))
     ticket_id: Mapped[str | None] = mapped_column(String(64))
     delta: Mapped[int] = mapped_column(default=0)
@@ -100,6 +100,11 @@ class AuditEvent(db.Model):
     request_id: Mapped[str | None] = mapped_column(String(64))
     client_ip: Mapped[str | None] = mapped_column(String(64))
     actor: Mapped[str | None] = mapped_column(String(80))  # an admin's sub; NULL: the player
+
+    __table_args__ = (
+        # A player's events newest first, a page at a time (moderation.audit_page).
+        Index("ix_audit_events_user_pages", "user_id", "id"),
+    )
 
 
 class BoardState(db.Model):

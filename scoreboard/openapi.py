@@ -2,6 +2,8 @@
 
 from flask import Blueprint, jsonify
 
+from . import moderation
+
 bp = Blueprint("openapi", __name__)
 
 
@@ -18,6 +20,8 @@ def _errors(*statuses: int) -> dict:
 
 
 BEARER = [{"bearer": []}]
+ADMIN = "An admin's token (its `role` claim one of `ADMIN_ROLES`): 401 without a token, 403 " \
+        "`Admin role required.` for anyone else. Audited with the admin's `sub` as actor."
 LIMIT = {"name": "limit", "in": "query", "schema": {"type": "integer", "minimum": 1,
                                                     "maximum": 100, "default": 10}}
 VIEW = [
@@ -32,6 +36,10 @@ VIEW = [
      "schema": {"type": "string"}},
 ]
 PLAYER = {"name": "user_id", "in": "path", "required": True, "schema": {"type": "string"}}
+
+OUTCOMES = list(moderation.OUTCOMES)
+REASON = {"type": "string", "minLength": 1, "maxLength": 200,
+          "description": "why, for the audit log: printable, not only blanks"}
 
 SCHEMAS = {
     "Error": {"type": "object", "required": ["success", "error"], "properties": {
@@ -66,12 +74,41 @@ SCHEMAS = {
         "userId": {"type": "string"}, "displayName": {"type": "string"},
         "region": {"type": ["string", "null"]}, "score": {"type": "integer"},
         "rank": {"type": ["integer", "null"], "description": "null when not on the view"}}},
+    "Reason": {"type": "object", "required": ["reason"], "additionalProperties": False,
+               "properties": {"reason": REASON}},
+    "Adjustment": {"type": "object", "required": ["delta", "reason"],
+                   "additionalProperties": False, "properties": {
+                       "delta": {"type": "integer", "not": {"const": 0},
+                                 "description": "points to add (negative: take back), at most "
+                                                "ADJUST_MAX either way (default 1000000)"},
+                       "reason": REASON}},
+    "AuditEvent": {"type": "object", "properties": {
+        "id": {"type": "integer"}, "at": {"type": "string", "format": "date-time"},
+        "userId": {"type": "string"},
+        "actor": {"type": ["string", "null"],
+                  "description": "null: the player's own play; else an admin's sub, or "
+                                 "cli:<os user> for the command line"},
+        "outcome": {"enum": OUTCOMES}, "actionType": {"type": ["string", "null"]},
+        "delta": {"type": "integer"}, "scoreAfter": {"type": ["integer", "null"]},
+        "reason": {"type": ["string", "null"],
+                   "description": "a refusal's message, or an admin's reason"},
+        "requestId": {"type": ["string", "null"]}, "clientIp": {"type": ["string", "null"]}}},
     "Board": {"type": "object", "properties": {
         "version": {"type": "integer", "description": "only ever goes up"},
         "topScores": {"type": "array", "items": {"type": "object", "properties": {
             "userId": {"type": "string"}, "score": {"type": "integer"},
             "rank": {"type": "integer"}, "displayName": {"type": "string"}}}}}},
 }
+
+def _moderation(summary: str, body: str, reply: dict) -> dict:
+    return {"post": {
+        "summary": summary, "description": ADMIN, "security": BEARER, "parameters": [PLAYER],
+        "requestBody": {"required": True,
+                        "content": {"application/json": {"schema": _ref(body)}}},
+        "responses": {"200": _json({"type": "object", "properties": {
+            "userId": {"type": "string"}, **reply}}, "Done"),
+            **_errors(400, 401, 403, 404, 413, 415, 429)}}}
+
 
 DOCUMENT = {
     "openapi": "3.1.0",
@@ -89,15 +126,17 @@ DOCUMENT = {
             "responses": {"200": _json({"type": "object", "properties": {
                 "actions": {"type": "array", "items": _ref("Action")}}}, "Enabled actions")}}},
         "/api/actions/start": {"post": {
-            "summary": "Start an action: a single-use ticket bound to the token's user",
+            "summary": "Start an action: a single-use ticket bound to the token's user "
+                       "(403 `Player is banned.` for a banned player)",
             "security": BEARER,
             "requestBody": {"required": True, "content": {"application/json": {"schema": {
                 "type": "object", "required": ["actionType"], "additionalProperties": False,
                 "properties": {"actionType": {"type": "string"}}}}}},
             "responses": {"201": _json(_ref("Ticket"), "Ticket issued"),
-                          **_errors(400, 401, 413, 415, 429, 503)}}},
+                          **_errors(400, 401, 403, 413, 415, 429, 503)}}},
         "/api/scores/update": {"post": {
-            "summary": "Complete an action; the score rises by its points",
+            "summary": "Complete an action; the score rises by its points (403 `Player is "
+                       "banned.` for a banned player)",
             "security": BEARER,
             "requestBody": {"required": True,
                             "content": {"application/json": {"schema": _ref("UpdateRequest")}}},
@@ -169,6 +208,37 @@ DOCUMENT = {
         "/api/auth/revoke": {"post": {
             "summary": "Revoke the presented token until it expires", "security": BEARER,
             "responses": {"200": {"description": "Revoked"}, **_errors(400, 401)}}},
+        "/api/admin/players/{user_id}/hide": _moderation(
+            "Hide a player from every board, rank and stream at once (the board version "
+            "moves and streams get a new frame); the score keeps counting",
+            "Reason", {"hidden": {"const": True}}),
+        "/api/admin/players/{user_id}/unhide": _moderation(
+            "Show a hidden player again, with the score they have", "Reason",
+            {"hidden": {"const": False}}),
+        "/api/admin/players/{user_id}/ban": _moderation(
+            "Ban a player: hidden, open tickets void, and start and update answer 403 "
+            "`Player is banned.`", "Reason", {"banned": {"const": True}}),
+        "/api/admin/players/{user_id}/unban": _moderation(
+            "Lift a ban (the player stays hidden until unhidden)", "Reason",
+            {"banned": {"const": False}}),
+        "/api/admin/players/{user_id}/adjust": _moderation(
+            "Add delta to the all-time score and the current day and week, as if gained "
+            "now: 400 if it would take the all-time score below 0; a window's score stops "
+            "at 0", "Adjustment", {"score": {"type": "integer"}}),
+        "/api/admin/audit": {"get": {
+            "summary": "The audit log, newest first, keyset-paged", "description": ADMIN,
+            "security": BEARER, "parameters": [
+                {"name": "userId", "in": "query", "schema": {"type": "string"}},
+                {"name": "outcome", "in": "query", "schema": {"enum": OUTCOMES}},
+                {"name": "before", "in": "query", "schema": {"type": "integer", "minimum": 1},
+                 "description": "the next of the previous page"},
+                {"name": "limit", "in": "query", "schema": {"type": "integer", "minimum": 1,
+                                                            "maximum": 100, "default": 50}}],
+            "responses": {"200": _json({"type": "object", "properties": {
+                "events": {"type": "array", "items": _ref("AuditEvent")},
+                "next": {"type": ["integer", "null"],
+                         "description": "before= of the next page; null on the last"}}},
+                "A page of events"), **_errors(400, 401, 403)}}},
         "/api/openapi.json": {"get": {"summary": "This document",
                                       "responses": {"200": {"description": "OpenAPI 3.1"}}}},
         "/healthz": {"get": {"summary": "Liveness",

@@ -71,20 +71,24 @@ def get_profile(claims: dict) -> dict:
     return profile(user)
 
 
-def current_windows(user_id: str) -> dict:
-    """The player's scores in the current windows."""
-    keys = periods.windows_of(clock.now())
-    return dict(db.session.execute(select(WindowScore.period, WindowScore.score).where(
-        WindowScore.user_id == user_id, WindowScore.period.in_(keys))).all())
+def window_scores(user_id: str, past=False) -> dict:
+    """The player's scores in the current windows, and in every past one with ``past``."""
+    stmt = select(WindowScore.period, WindowScore.score).where(WindowScore.user_id == user_id)
+    if not past:
+        stmt = stmt.where(WindowScore.period.in_(periods.windows_of(clock.now())))
+    return dict(db.session.execute(stmt).all())
 
 
-def boards_showing(user: User) -> list:
+def boards_showing(user: User, past=False) -> list:
     """Inside a writing transaction: the views whose top this player may be on now, so a
-    change of their name, place or groups shows there."""
+    change of their name, place or groups shows there; with ``past``, those of windows
+    that have closed too (hiding a player changes them). A hidden player is on none."""
+    if user.hidden:
+        return []
     groups = db.session.scalars(
         select(GroupMember.group_id).where(GroupMember.user_id == user.id)).all()
-    return leaderboard.views_moved(user.region, groups, user.score, current_windows(user.id),
-                                   clock.now())
+    return leaderboard.views_moved(user.region, groups, user.score,
+                                   window_scores(user.id, past), clock.now())
 
 
 def update_profile(claims: dict, changes: dict) -> dict:

@@ -26,6 +26,18 @@ for i = 1, #KEYS / 2 do
 end
 return 1
 """
+# Takes players off sets (an admin hid them, or moved them down): KEYS are (set, member
+# hash) pairs, ARGV the player of each pair.
+_REMOVE = """
+for i = 1, #KEYS / 2 do
+  local old = redis.call('HGET', KEYS[2 * i], ARGV[i])
+  if old then
+    redis.call('ZREM', KEYS[2 * i - 1], old)
+    redis.call('HDEL', KEYS[2 * i], ARGV[i])
+  end
+end
+return 1
+"""
 # -1: the set is not known to be complete (never built, or cleared after an outage).
 _RANK = """
 if redis.call('EXISTS', KEYS[3]) == 0 then return -1 end
@@ -69,6 +81,16 @@ class RedisRankSets:
             args += [user_id, member, expire_at or ""]
         if keys:
             queue_script(pipe, _PLACE, keys, args)
+
+    def reseat(self, user_id: str, views, placements) -> None:
+        """Take the player off the sets of ``views`` and place them by ``placements``
+        instead, in one transaction. Unlike ``place`` this may move a player down, or off
+        for good: nothing else can (scores only rise), an admin can."""
+        pipe = self.store.client.pipeline(transaction=True)
+        keys = [key for view in views for key in self._keys(view)[:2]]
+        queue_script(pipe, _REMOVE, keys, [user_id] * len(views))
+        self.queue_placements(pipe, placements)
+        self.store.call(pipe.execute)
 
     def forget(self, view: str) -> None:
         """Mark a view's rank set incomplete, so it is rebuilt before it answers again."""

@@ -79,6 +79,30 @@ def region_changed(old, new) -> None:
         log.warning("rank sets of %s and %s not reset: %s", old, new, exc)
 
 
+def reseat(user_id: str, region) -> None:
+    """After a commit that may have moved a player other than up (an admin hid, showed or
+    adjusted them): each rank set they are on drops their old place and takes the one the
+    database holds now, none while hidden. A write Redis misses is made good when it
+    answers again (_check_outage)."""
+    sets = services().rank_sets
+    if sets is None:
+        return
+    on = _set_views(region, clock.now())
+    placements = []
+    with reading() as session:
+        for view in on:
+            rows = view.rows()
+            me = session.execute(select(rows.c.score, rows.c.score_reached_at)
+                                 .where(rows.c.id == user_id)).first()
+            if me is not None:
+                placements.append((view.key, user_id, order.member(
+                    me.score, me.score_reached_at, user_id), _expiry(view)))
+    try:
+        sets.reseat(user_id, [view.key for view in on], placements)
+    except StoreUnavailable as exc:
+        log.warning("rank sets of %s not reseated: %s", user_id, exc)
+
+
 def _check_outage(sets) -> None:
     """A worker that failed to reach Redis may have left sets without some writes."""
     if sets.take_recovered():

@@ -49,7 +49,7 @@ class View:
 
     def rows(self):
         """The view's players as a subquery with ``id``, ``display_name``, ``score`` and
-        ``score_reached_at``, only those with a score in it."""
+        ``score_reached_at``, only those with a score in it and not hidden by an admin."""
         if self.window:
             stmt = (
                 select(User.id, User.display_name, WindowScore.score,
@@ -60,6 +60,9 @@ class View:
         else:
             stmt = select(User.id, User.display_name, User.score,
                           User.score_reached_at).where(User.score > 0)
+        # A filter, not an index of its own: hidden players are few, so a walk down a
+        # ranking index skips past them and still stops after a page.
+        stmt = stmt.where(User.hidden.is_(False))
         if self.region:
             # A window keeps its own copy of the region, indexed with its scores.
             region = WindowScore.region if self.window else User.region
@@ -100,7 +103,12 @@ def parse(args, now) -> View:
 
 def of_player(region: str | None, groups, now) -> list[View]:
     """Every view a change of this player's score at ``now`` shows in."""
-    windows = (None, *periods.windows_of(now))
+    return in_windows(region, groups, (None, *periods.windows_of(now)))
+
+
+def in_windows(region: str | None, groups, windows) -> list[View]:
+    """The views of a player of ``region`` and ``groups`` in each of ``windows`` (None: all
+    time)."""
     views = [View(window=w) for w in windows]
     if region:
         views += [View(window=w, region=region) for w in windows]

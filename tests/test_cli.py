@@ -1,13 +1,16 @@
 """The ``flask scoreboard`` commands."""
 
+import getpass
 import json
+from datetime import datetime, timedelta
 
+import pytest
 from flask_jwt_extended import decode_token
-from sqlalchemy import update
+from sqlalchemy import func, select, update
 
 from scoreboard.extensions import db
 from scoreboard.services import services
-from scoreboard.models import ActionType, User
+from scoreboard.models import ActionType, AuditEvent, User, WindowScore
 
 
 def test_token_prints_one_signed_jwt_and_nothing_else(app, runner):
@@ -56,3 +59,92 @@ def test_rebuild_cache_writes_the_database_order(app, runner, player, client):
     cached = services(app).board_cache.get_top("all")
     assert cached.version == 1
     assert json.loads(cached.body)["entries"] == client.get("/api/scores/top").json["topScores"]
+
+
+def test_moderation_commands_act_as_the_api_does_audited_as_the_os_user(app, runner, player,
+                                                                         client):
+    player("alice").play()
+    player("bob").play()
+    me = f"cli:{getpass.getuser()}"
+    for args, reply in (
+            (["hide", "bob", "--reason", "cheating"], {"userId": "bob", "hidden": True}),
+            (["unhide", "bob", "--reason", "appeal"], {"userId": "bob", "hidden": False}),
+            (["ban", "bob", "--reason", "bot"], {"userId": "bob", "banned": True}),
+            (["unban", "bob", "--reason", "human"], {"userId": "bob", "banned": False}),
+            (["adjust", "alice", "-1", "--reason", "refund"], {"userId": "alice", "score": 0}),
+            (["adjust", "bob", "5", "--reason", "refund"], {"userId": "bob", "score": 6})):
+        result = runner.invoke(args=["scoreboard", *args])
+        assert (result.exit_code, json.loads(result.output)) == (0, reply), args
+    assert client.get("/api/scores/top").json["topScores"] == []  # bob: unbanned, not unhidden
+    with app.app_context():
+        acts = db.session.execute(select(AuditEvent.outcome, AuditEvent.actor,
+                                         AuditEvent.reason)
+                                  .where(AuditEvent.actor.is_not(None))
+                                  .order_by(AuditEvent.id)).all()
+    assert acts == [("hidden", me, "cheating"), ("unhidden", me, "appeal"),
+                    ("banned", me, "bot"), ("unbanned", me, "human"),
+                    ("adjusted", me, "refund"), ("adjusted", me, "refund")]
+
+
+@pytest.mark.parametrize("args, message", [
+    (["hide", "nobody", "--reason", "x"], "Error: No such player."),
+    (["hide", "alice", "--reason", ""], "Error: reason must be 1 to 200 printable characters."),
+    (["adjust", "alice", "-2", "--reason", "x"],
+     "Error: The score is 1: an adjustment cannot take it below 0."),
+    (["adjust", "alice", "0", "--reason", "x"],
+     "Error: delta must be a whole number from -1000000 to 1000000, not 0."),
+])
+def test_a_refused_moderation_command_says_why_and_exits_1(app, runner, player, args, message):
+    player("alice").play()
+    result = runner.invoke(args=["scoreboard", *args])
+    assert result.exit_code == 1
+    assert message in result.output
+    with app.app_context():
+        assert db.session.get(User, "alice").score == 1
+        assert db.session.scalar(select(func.count()).select_from(AuditEvent)
+                                 .where(AuditEvent.actor.is_not(None))) == 0
+
+
+def test_a_moderation_command_needs_a_reason(runner, player):
+    player("alice").play()
+    result = runner.invoke(args=["scoreboard", "hide", "alice"])
+    assert result.exit_code == 2 and "--reason" in result.output
+
+
+def test_audit_prints_a_players_newest_events(runner, player):
+    alice = player("alice")
+    for _ in range(3):
+        alice.play()
+    runner.invoke(args=["scoreboard", "adjust", "alice", "2", "--reason", "refund"])
+    result = runner.invoke(args=["scoreboard", "audit", "alice", "--limit", "2"])
+    assert result.exit_code == 0
+    events = [json.loads(line) for line in result.output.splitlines()]
+    assert [(e["outcome"], e["delta"], e["scoreAfter"]) for e in events] == [
+        ("adjusted", 2, 5), ("accepted", 1, 3)]
+
+
+def test_verify_accounts_for_hides_bans_and_adjustments(app, runner, player, client):
+    now = datetime(2026, 11, 30, 12)
+    app.config["CLOCK"] = lambda: now - timedelta(days=7)
+    for _ in range(3):
+        player("alice").play()
+    app.config["CLOCK"] = lambda: now
+    player("alice").play()
+    player("bob").play()
+    client.get("/api/scores/users/alice")  # with Redis: builds a rank set that verify checks
+    for args in (["adjust", "alice", "-3", "--reason", "x"],  # today's window stops at 0
+                 ["adjust", "bob", "4", "--reason", "x"],
+                 ["hide", "bob", "--reason", "x"], ["ban", "alice", "--reason", "x"],
+                 ["unhide", "bob", "--reason", "x"]):
+        assert runner.invoke(args=["scoreboard", *args]).exit_code == 0
+    clean = runner.invoke(args=["scoreboard", "verify"])
+    assert clean.exit_code == 0, clean.output
+    assert "0 mismatches" in clean.output
+    with app.app_context():
+        db.session.execute(update(WindowScore).where(WindowScore.user_id == "alice",
+                                                     WindowScore.period == "day:2026-11-30")
+                           .values(score=1))
+        db.session.commit()
+    dirty = runner.invoke(args=["scoreboard", "verify"])
+    assert dirty.exit_code == 1
+    assert "MISMATCH alice in day:2026-11-30: score 1, audit log says 0" in dirty.output

@@ -1,0 +1,169 @@
+"""Moderation: admins hide, show again, ban, unban and adjust players, each for a reason,
+and page through the audit log, where each of those acts is a row naming its actor.
+
+A hidden player's score keeps counting (plays, windows, the audit log) but shows on no
+board, rank or stream; a banned one is hidden too and can neither start nor complete an
+action. Each act commits with its audit row and moves the boards the player showed on
+before or after it, as any other change does (leaderboard.commit_announcing); the rank sets
+then follow the database (ranks.reseat).
+"""
+
+import re
+from dataclasses import dataclass
+
+from flask import current_app
+from sqlalchemy import case, select, update
+
+from . import clock, leaderboard, periods, ranks
+from .errors import ApiError, BadRequest
+from .extensions import db, reading
+from .models import ActionTicket, AuditEvent, User, WindowScore
+from .players import USER_ID, boards_showing, dialect_insert
+
+REASON = re.compile(r"(?=.*\S)[^\x00-\x1f\x7f]{1,200}")  # printable, not only blanks
+# The audit log's outcomes: a player's plays, then the admins' acts.
+OUTCOMES = ("accepted", "replayed", "rejected",
+            "hidden", "unhidden", "banned", "unbanned", "adjusted")
+# The outcomes whose delta changed a score: verify adds them up.
+SCORED = ("accepted", "adjusted")
+
+
+@dataclass(frozen=True)
+class Actor:
+    """Who moderates, as the audit log names them (an admin's ``sub``, or ``cli:<os
+    user>``), and the request they did it in (none from the command line)."""
+
+    name: str
+    request_id: str | None = None
+    client_ip: str | None = None
+
+
+def hide(actor: Actor, user_id: str, reason: str) -> dict:
+    """Take the player off every board, rank and stream; their score keeps counting."""
+    _moderate(actor, user_id, reason, "hidden", _setting(hidden=True), everywhere=True)
+    return {"userId": user_id, "hidden": True}
+
+
+def unhide(actor: Actor, user_id: str, reason: str) -> dict:
+    """Show the player again, with the score they have now."""
+    _moderate(actor, user_id, reason, "unhidden", _setting(hidden=False), everywhere=True)
+    return {"userId": user_id, "hidden": False}
+
+
+def ban(actor: Actor, user_id: str, reason: str) -> dict:
+    """Hide the player and void their open tickets; their actions are refused from now on."""
+    def change(user: User, now) -> int:
+        user.banned = user.hidden = True
+        db.session.execute(update(ActionTicket).where(
+            ActionTicket.user_id == user.id, ActionTicket.completed_at.is_(None),
+            ActionTicket.expires_at > now).values(expires_at=now))
+        return 0
+
+    _moderate(actor, user_id, reason, "banned", change, everywhere=True)
+    return {"userId": user_id, "banned": True}
+
+
+def unban(actor: Actor, user_id: str, reason: str) -> dict:
+    """Lift a ban. The player stays hidden until an admin shows them again (unhide)."""
+    _moderate(actor, user_id, reason, "unbanned", _setting(banned=False))
+    return {"userId": user_id, "banned": False}
+
+
+def adjust(actor: Actor, user_id: str, delta: int, reason: str) -> dict:
+    """Add ``delta`` points (either sign) to the player's all-time score and to the current
+    day and week, as if gained now. An adjustment that would take the all-time score below
+    0 is refused (400); a window's score stops at 0, since it may hold less than the points
+    being taken back (verify replays the same rule)."""
+    most = current_app.config["ADJUST_MAX"]
+    if isinstance(delta, bool) or not isinstance(delta, int) or not 0 < abs(delta) <= most:
+        raise BadRequest(f"delta must be a whole number from -{most} to {most}, not 0.")
+
+    def change(user: User, now) -> int:
+        if user.score + delta < 0:
+            raise BadRequest(f"The score is {user.score}: an adjustment cannot take it below 0.")
+        user.score += delta
+        user.score_reached_at = now
+        _add_to_windows(user, delta, now)
+        return delta
+
+    return {"userId": user_id, "score": _moderate(actor, user_id, reason, "adjusted", change)}
+
+
+def _setting(**flags):
+    def change(user: User, now) -> int:
+        for name, value in flags.items():
+            setattr(user, name, value)
+        return 0
+
+    return change
+
+
+def _moderate(actor: Actor, user_id: str, reason: str, outcome: str, change,
+              everywhere=False) -> int:
+    """Lock the player (404 if unknown) and ``change(user, now)`` them, which returns the
+    points it added or raises an ApiError to refuse; audit it and commit, moving every board
+    the player showed on before or after (``everywhere``: past windows' too); then their
+    rank sets follow. Returns the score."""
+    if not isinstance(reason, str) or not REASON.fullmatch(reason):
+        raise BadRequest("reason must be 1 to 200 printable characters.")
+    now = clock.now()
+    try:
+        # No player has an id outside USER_ID (and PostgreSQL refuses a NUL in a query).
+        user = USER_ID.fullmatch(user_id) and db.session.execute(
+            select(User).where(User.id == user_id).with_for_update()).scalar_one_or_none()
+        if not user:
+            raise ApiError(404, "No such player.")
+        before = boards_showing(user, everywhere)
+        delta = change(user, now)
+        after = boards_showing(user, everywhere)
+    except ApiError:
+        db.session.rollback()
+        raise
+    db.session.add(AuditEvent(at=now, user_id=user.id, delta=delta, score_after=user.score,
+                              outcome=outcome, reason=reason, actor=actor.name,
+                              request_id=actor.request_id, client_ip=actor.client_ip))
+    score, region = user.score, user.region
+    leaderboard.commit_announcing(list(dict.fromkeys(before + after)))
+    ranks.reseat(user_id, region)
+    return score
+
+
+def _add_to_windows(user: User, delta: int, now) -> None:
+    for period in periods.windows_of(now):
+        if delta > 0:
+            insert = dialect_insert(WindowScore, {
+                "period": period, "user_id": user.id, "score": delta,
+                "score_reached_at": now, "region": user.region})
+            db.session.execute(insert.on_conflict_do_update(
+                index_elements=["period", "user_id"],
+                set_={"score": WindowScore.score + delta, "score_reached_at": now}))
+        else:  # a window the player has no score in has nothing to take back
+            lowered = WindowScore.score + delta
+            db.session.execute(update(WindowScore).where(
+                WindowScore.period == period, WindowScore.user_id == user.id,
+            ).values(score=case((lowered < 0, 0), else_=lowered), score_reached_at=now))
+
+
+def audit_page(user_id: str | None = None, outcome: str | None = None,
+               before: int | None = None, limit: int = 50) -> dict:
+    """The audit log newest first, ``limit`` events from below the id ``before``, of one
+    player and/or one outcome; ``next`` is the ``before`` of the page after (None: the
+    last page). Keyset paging: a page costs the same however deep it is."""
+    stmt = select(AuditEvent).order_by(AuditEvent.id.desc()).limit(limit + 1)
+    if user_id is not None:
+        stmt = stmt.where(AuditEvent.user_id == user_id)
+    if outcome is not None:
+        stmt = stmt.where(AuditEvent.outcome == outcome)
+    if before is not None:
+        stmt = stmt.where(AuditEvent.id < before)
+    with reading() as session:
+        found = [_event(row) for row in session.scalars(stmt)]
+    more = len(found) > limit
+    return {"events": found[:limit], "next": found[limit - 1]["id"] if more else None}
+
+
+def _event(row: AuditEvent) -> dict:
+    return {"id": row.id, "at": clock.iso(row.at), "userId": row.user_id, "actor": row.actor,
+            "outcome": row.outcome, "actionType": row.action_type, "delta": row.delta,
+            "scoreAfter": row.score_after, "reason": row.reason,
+            "requestId": row.request_id, "clientIp": row.client_ip}
