@@ -1,7 +1,9 @@
 """What the page tests do and check, shared: reading the board, waiting for it, choosing a
 view, scripts that record what the page does, and plays through the real server.
 
-Waits use the page's default timeout and expect's (both WAIT_MS, set in conftest)."""
+Waits use the page's default timeout and expect's (both WAIT_MS, set in conftest). A
+wait_for_function is always given a function: Playwright evaluates a bare expression with
+eval() on every poll, which the page's Content-Security-Policy refuses."""
 
 from playwright.sync_api import expect
 
