@@ -40,6 +40,13 @@ window.fetch = function (input, init) {
   return nativeFetch.apply(this, arguments);
 };
 """
+# Keeps every Content-Security-Policy violation the page (and each frame in it) reports.
+RECORD_VIOLATIONS = """
+window.__violations = [];
+document.addEventListener('securitypolicyviolation', function (e) {
+  window.__violations.push(e.effectiveDirective + ' ' + (e.blockedURI || e.sample));
+});
+"""
 # The query strings of the page's streams that are not closed.
 OPEN_STREAMS = ("window.__streams.filter(s => s.readyState !== EventSource.CLOSED)"
                 ".map(s => new URL(s.url).search)")
@@ -128,6 +135,11 @@ def me_line(page):
 
 def stored_token(page):
     return page.evaluate("localStorage.getItem('scoreboard.token')")
+
+
+def violations(page_or_frame):
+    """The policy violations reported so far; needs RECORD_VIOLATIONS."""
+    return page_or_frame.evaluate("window.__violations")
 
 
 def rank_fetches(page):
