@@ -1,5 +1,5 @@
-"""The live scoreboard page at ``/``: HTML and JavaScript modules, no build step, and the
-headers that lock it down."""
+"""The live scoreboard page at ``/``, and the board alone at ``/embed`` for other sites'
+iframes: HTML and JavaScript modules, no build step, and the headers that lock them down."""
 
 from flask import Blueprint, current_app, render_template, request
 
@@ -16,6 +16,12 @@ HSTS = "max-age=31536000"
 @limiter.exempt
 def index():
     return render_template("index.html")
+
+
+@bp.get("/embed")
+@limiter.exempt
+def embed():
+    return render_template("embed.html")
 
 
 def content_security_policy(embed_origins) -> str:
