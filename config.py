@@ -130,6 +130,8 @@ def from_env(env=None) -> dict:
         "PROXY_HOPS": _int(env, "PROXY_HOPS", 0),
         # Pages of these origins may call the API and open the stream (cors.py); none by default.
         "CORS_ORIGINS": _origins(env, "CORS_ORIGINS"),
+        # Pages of these origins may show the board in an iframe (/embed); none by default.
+        "EMBED_ORIGINS": _origins(env, "EMBED_ORIGINS"),
     }
 
 

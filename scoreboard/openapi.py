@@ -250,6 +250,8 @@ DOCUMENT = {
                              "responses": {"200": {"description": "Metrics"}}}},
         "/": {"get": {"summary": "The live board page",
                       "responses": {"200": {"description": "HTML"}}}},
+        "/embed": {"get": {"summary": "The live board alone, for an iframe of EMBED_ORIGINS",
+                           "responses": {"200": {"description": "HTML"}}}},
     },
 }
 

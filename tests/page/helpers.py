@@ -1,7 +1,9 @@
 """What the page tests do and check, shared: reading the board, waiting for it, choosing a
 view, scripts that record what the page does, and plays through the real server.
 
-Waits use the page's default timeout and expect's (both WAIT_MS, set in conftest)."""
+Waits use the page's default timeout and expect's (both WAIT_MS, set in conftest). A
+wait_for_function is always given a function: Playwright evaluates a bare expression with
+eval() on every poll, which the page's Content-Security-Policy refuses."""
 
 from playwright.sync_api import expect
 
@@ -37,6 +39,13 @@ window.fetch = function (input, init) {
   }
   return nativeFetch.apply(this, arguments);
 };
+"""
+# Keeps every Content-Security-Policy violation the page (and each frame in it) reports.
+RECORD_VIOLATIONS = """
+window.__violations = [];
+document.addEventListener('securitypolicyviolation', function (e) {
+  window.__violations.push(e.effectiveDirective + ' ' + (e.blockedURI || e.sample));
+});
 """
 # The query strings of the page's streams that are not closed.
 OPEN_STREAMS = ("window.__streams.filter(s => s.readyState !== EventSource.CLOSED)"
@@ -126,6 +135,11 @@ def me_line(page):
 
 def stored_token(page):
     return page.evaluate("localStorage.getItem('scoreboard.token')")
+
+
+def violations(page_or_frame):
+    """The policy violations reported so far; needs RECORD_VIOLATIONS."""
+    return page_or_frame.evaluate("window.__violations")
 
 
 def rank_fetches(page):

@@ -12,7 +12,7 @@ def test_reconnects_by_itself_when_the_server_ends_the_stream(serve, redis_url, 
     page, problems = open_page(server.url + "/")
     expect_state(page, "live")
     page.wait_for_function(
-        "window.__states.includes('reconnecting') && window.__states.at(-1) === 'live'"
+        "() => window.__states.includes('reconnecting') && window.__states.at(-1) === 'live'"
     )
     alice = token_for(app, "alice")
     plays(server, alice, "alice")

@@ -79,6 +79,6 @@ def test_a_token_that_is_no_good_is_forgotten_and_the_page_works_without(served,
         expect(radio(page, "My region")).to_be_disabled()
         expect_ids(page, ["alice"])
         expect(page.locator("#me")).to_be_hidden()
-        page.wait_for_function("localStorage.getItem('scoreboard.token') === null")
+        page.wait_for_function("() => localStorage.getItem('scoreboard.token') === null")
         assert page.url == server.url + "/", kind
         assert problems == allowed, (kind, problems)

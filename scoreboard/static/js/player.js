@@ -1,0 +1,87 @@
+/* Who the player is, from their token: GET /api/users/me. Without a token (or with one the
+ * server refuses) the page shows the board for everyone. "Sign out" forgets the token; it is
+ * not revoked: the game may still use it. */
+
+import { urls } from "./options.js";
+import { forgetToken, takeToken, usable, watchToken } from "./token.js";
+
+let token = takeToken();
+export let me = null; // {userId, displayName, region} from /api/users/me
+let profileRetry = null;
+let profileDelay = 2000;
+let changed = () => {};
+
+/** `listener()` runs whenever the player becomes known, is forgotten, or could not be
+ * loaded for now. */
+export function onPlayer(listener) {
+  changed = listener;
+}
+
+export function hasToken() {
+  return token !== null;
+}
+
+export function knownRegion() {
+  return me && me.region;
+}
+
+/** Load the player, and follow signing in and out in other tabs. */
+export function startPlayer() {
+  watchToken((stored) => {
+    if (stored === token) return;
+    if (!usable(stored)) {
+      signOut();
+      return;
+    }
+    token = stored;
+    me = null;
+    loadProfile();
+  });
+  loadProfile();
+}
+
+function loadProfile() {
+  clearTimeout(profileRetry);
+  if (!token) return;
+  const asked = token;
+  fetch(urls.me, {
+    headers: { Accept: "application/json", Authorization: "Bearer " + token },
+    cache: "no-store", credentials: "same-origin",
+  })
+    .then((response) => {
+      if (asked !== token) return null;
+      if (response.status === 401 || response.status === 403) {
+        // Expired, revoked or not ours: forget it; the page works without.
+        signOut();
+        return null;
+      }
+      if (!response.ok) throw new Error("HTTP " + response.status);
+      return response.json();
+    })
+    .then((profile) => {
+      if (!profile || asked !== token || typeof profile.userId !== "string") return;
+      me = {
+        userId: profile.userId,
+        displayName: String(profile.displayName || profile.userId),
+        region: typeof profile.region === "string" && profile.region ? profile.region : null,
+      };
+      profileDelay = 2000;
+      changed();
+    })
+    .catch(() => {
+      if (asked !== token) return;
+      // Offline or a server error: try again later, and show a board meanwhile.
+      changed();
+      profileRetry = setTimeout(loadProfile, profileDelay);
+      profileDelay = Math.min(profileDelay * 2, 60000);
+    });
+}
+
+/** Forget the token (here and in storage) and everything known about its player. */
+export function signOut() {
+  token = null;
+  me = null;
+  forgetToken();
+  clearTimeout(profileRetry);
+  changed();
+}

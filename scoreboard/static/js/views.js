@@ -1,0 +1,77 @@
+/* Which view of the board is shown: all players, the player's region, this week or today.
+ * Each has its own stream and versions. The view is kept in the page's URL
+ * (?view=region|week|day; none for the global board), so a reload shows the same one. */
+
+import { regionName } from "./format.js";
+import { options } from "./options.js";
+import { hasToken, knownRegion } from "./player.js";
+
+const VIEWS = ["global", "region", "week", "day"];
+export let view = initialView(); // the view shown (or, for "region", waiting for the region)
+export let viewGen = 0; // bumped on every switch: answers for an earlier view are ignored
+let regionWait = null;
+let switched = () => {};
+
+function initialView() {
+  const asked = new URLSearchParams(location.search).get("view");
+  if (asked === "region" && !hasToken()) return "global"; // nobody to take a region from
+  return VIEWS.indexOf(asked) >= 0 ? asked : "global";
+}
+
+/** `listener()` runs after every switch to another view. */
+export function onSwitch(listener) {
+  switched = listener;
+}
+
+/** The view's query string for the API, "" for the whole board, or null while the
+ * player's region is unknown. */
+export function viewQuery() {
+  if (view === "week" || view === "day") return "period=" + view;
+  if (view === "region") {
+    const region = knownRegion();
+    return region ? "region=" + encodeURIComponent(region) : null;
+  }
+  return "";
+}
+
+/** The board's caption and what it says while empty. */
+export function describe() {
+  const region = knownRegion();
+  if (view === "region" && region) {
+    const place = regionName(region);
+    return { caption: "Top 10 players in " + place, empty: "No scores in " + place + " yet" };
+  }
+  if (view === "week") return { caption: "Top 10 players this week",
+                                empty: "No scores this week yet" };
+  if (view === "day") return { caption: "Top 10 players today", empty: "No scores today yet" };
+  return { caption: "Top 10 players", empty: "No scores yet" };
+}
+
+/** Show another view (the listener reconnects for it). */
+export function setView(name) {
+  if (VIEWS.indexOf(name) < 0 || name === view) return;
+  view = name;
+  viewGen += 1;
+  clearTimeout(regionWait);
+  writeUrl();
+  switched();
+}
+
+/** "My region" before the region is known: wait for it, but not for ever. */
+export function waitForRegion() {
+  clearTimeout(regionWait);
+  regionWait = setTimeout(() => {
+    if (viewQuery() === null) setView("global");
+  }, options.profileWaitMs);
+}
+
+export function writeUrl() {
+  const params = new URLSearchParams(location.search);
+  if (view === "global") params.delete("view");
+  else params.set("view", view);
+  const query = params.toString();
+  const url = location.pathname + (query ? "?" + query : "") + location.hash;
+  if (url !== location.pathname + location.search + location.hash) {
+    history.replaceState(history.state, "", url);
+  }
+}
