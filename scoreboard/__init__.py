@@ -42,6 +42,7 @@ def create_app(config: dict | None = None) -> Flask:
     gate.init_app(app)
     errors.init_app(app)
     cli.init_app(app)
+    app.url_map.converters.update(api.CONVERTERS)
     app.register_blueprint(api.bp)
     app.register_blueprint(admin.bp)
     app.register_blueprint(health.bp)
@@ -51,7 +52,9 @@ def create_app(config: dict | None = None) -> Flask:
     reconnect.init_app(app)
     app.wsgi_app = BoardReads(app, app.wsgi_app)
     if app.config["PROXY_HOPS"]:
-        app.wsgi_app = ProxyFix(app.wsgi_app, x_for=app.config["PROXY_HOPS"])
+        # The same proxies say which scheme the client used (HSTS goes on HTTPS only).
+        app.wsgi_app = ProxyFix(app.wsgi_app, x_for=app.config["PROXY_HOPS"],
+                                x_proto=app.config["PROXY_HOPS"])
     return app
 
 

@@ -32,27 +32,27 @@ def _reason() -> str:
     return json_body({"reason": REASON})["reason"]
 
 
-@bp.post("/players/<user_id>/hide")
+@bp.post("/players/<player:user_id>/hide")
 def hide(user_id):
     return jsonify(moderation.hide(_actor(), user_id, _reason()))
 
 
-@bp.post("/players/<user_id>/unhide")
+@bp.post("/players/<player:user_id>/unhide")
 def unhide(user_id):
     return jsonify(moderation.unhide(_actor(), user_id, _reason()))
 
 
-@bp.post("/players/<user_id>/ban")
+@bp.post("/players/<player:user_id>/ban")
 def ban(user_id):
     return jsonify(moderation.ban(_actor(), user_id, _reason()))
 
 
-@bp.post("/players/<user_id>/unban")
+@bp.post("/players/<player:user_id>/unban")
 def unban(user_id):
     return jsonify(moderation.unban(_actor(), user_id, _reason()))
 
 
-@bp.post("/players/<user_id>/adjust")
+@bp.post("/players/<player:user_id>/adjust")
 def adjust(user_id):
     body = json_body({"delta": int, "reason": REASON})
     return jsonify(moderation.adjust(_actor(), user_id, body["delta"], body["reason"]))

@@ -5,6 +5,7 @@ import re
 from datetime import UTC, datetime
 
 from flask import Blueprint, Response, g, jsonify, request
+from werkzeug.routing import BaseConverter
 
 from . import (actions, auth, board_reads, clock, groups, leaderboard, players, ranks,
                scoring, views)
@@ -16,6 +17,22 @@ from .services import services
 bp = Blueprint("api", __name__, url_prefix="/api")
 
 TICKET_ID = re.compile(r"[A-Za-z0-9_-]{16,64}")
+GROUP_ID = re.compile(r"[A-Za-z0-9_-]{1,32}")
+
+
+class PlayerId(BaseConverter):
+    """A path segment that can be a player's id. Any other is a 404 before a view runs:
+    no player has it, and PostgreSQL refuses some (a NUL) with an error."""
+
+    regex = USER_ID.pattern
+
+
+class GroupId(BaseConverter):
+    regex = GROUP_ID.pattern
+
+
+# For create_app to register before any blueprint: <player:user_id>, <group:group_id>.
+CONVERTERS = {"player": PlayerId, "group": GroupId}
 ACTION_TYPE = re.compile(r"[a-z0-9_-]{1,32}")
 ANY_TEXT = re.compile(r".{0,200}", re.DOTALL)  # checked in detail by the service
 TOKEN = re.compile(r"[A-Za-z0-9_-]+\.[A-Za-z0-9_-]*\.[A-Za-z0-9_-]*")
@@ -124,12 +141,12 @@ def top_scores():
     return Response(body, status=status, headers=headers)
 
 
-@bp.get("/scores/users/<user_id>")
+@bp.get("/scores/users/<player:user_id>")
 def player_rank(user_id):
     return jsonify(ranks.rank_of(asked_view(), user_id))
 
 
-@bp.get("/scores/users/<user_id>/around")
+@bp.get("/scores/users/<player:user_id>/around")
 def players_around(user_id):
     radius = query(views.whole_number, "radius", 5, 50)
     return jsonify(ranks.around(asked_view(), user_id, radius))
@@ -159,24 +176,24 @@ def create_group():
     return jsonify(groups.create_group(auth.authenticate(), body["name"])), 201
 
 
-@bp.get("/groups/<group_id>")
+@bp.get("/groups/<group:group_id>")
 def get_group(group_id):
     return jsonify(groups.get_group(auth.authenticate(), group_id))
 
 
-@bp.delete("/groups/<group_id>")
+@bp.delete("/groups/<group:group_id>")
 def delete_group(group_id):
     groups.delete_group(auth.authenticate(), group_id)
     return jsonify(success=True, message="Group deleted.")
 
 
-@bp.post("/groups/<group_id>/members")
+@bp.post("/groups/<group:group_id>/members")
 def add_group_member(group_id):
     body = json_body({"userId": USER_ID})
     return jsonify(groups.add_member(auth.authenticate(), group_id, body["userId"]))
 
 
-@bp.delete("/groups/<group_id>/members/<user_id>")
+@bp.delete("/groups/<group:group_id>/members/<player:user_id>")
 def remove_group_member(group_id, user_id):
     return jsonify(groups.remove_member(auth.authenticate(), group_id, user_id))
 

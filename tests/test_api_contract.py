@@ -352,3 +352,22 @@ def test_database_lock_wait_is_503_not_a_hang(make_app, database_url, redis_url)
         holder.rollback()
         holder.close()
     assert alice.complete(ticket).json["updatedScore"] == 1
+
+
+@pytest.mark.parametrize("method, path", [
+    ("GET", "/api/scores/users/a%00b"),
+    ("GET", "/api/scores/users/a%00b/around"),
+    ("GET", "/api/scores/users/" + "a" * 65),
+    ("GET", "/api/groups/a%00b"),
+    ("DELETE", "/api/groups/a%00b"),
+    ("POST", "/api/groups/a%00b/members"),
+    ("DELETE", "/api/groups/abc/members/a%00b"),
+    ("POST", "/api/admin/players/a%00b/hide"),
+])
+def test_an_id_no_player_or_group_can_have_is_a_json_404(client, method, path):
+    """Before any view runs, so no query carries it: PostgreSQL refuses a NUL with an error."""
+    with client.application.app_context():
+        token = issue_token("alice", role="admin")
+    reply = client.open(path, method=method, json={"userId": "bob", "reason": "x"},
+                        headers={"Authorization": f"Bearer {token}"})
+    assert reply.status_code == 404 and reply.json["success"] is False

@@ -63,6 +63,8 @@ def test_listed_origins_may_frame_the_page(make_app):
     (1, "https", True),  # Heroku's router, in front of an HTTPS request
     (1, "http", False),
     (0, "https", False),  # no proxy is trusted: anyone could have sent the header
+    (2, "https, http", True),  # a CDN took HTTPS, then spoke HTTP to the platform's router
+    (2, "http, https", False),
 ])
 def test_hsts_only_when_the_request_came_over_https(make_app, hops, proto, hsts):
     client = make_app(PROXY_HOPS=hops).test_client()
