@@ -179,8 +179,9 @@ def test_a_body_that_is_not_json_is_415(app, client, ben):
 def test_an_unknown_player_is_404(app, admin, ben, path, body, user_id):
     count = audited(app)
     reply = admin.post(f"/players/{user_id}/{path}", body)
-    assert (reply.status_code, reply.json) == (404, {"success": False,
-                                                     "error": "No such player."})
+    # An id no player can have matches no route at all (api.PlayerId).
+    error = "No such player." if user_id == "nobody" else "Not found."
+    assert (reply.status_code, reply.json) == (404, {"success": False, "error": error})
     assert audited(app) == count
 
 
