@@ -25,7 +25,7 @@ from .extensions import db
 from .services import services
 from .store import StoreUnavailable
 
-MULTIPROCESS = "PROMETHEUS_MULTIPROC_DIR" in os.environ  # the test prometheus_client makes
+MULTIPROCESS = "PROMETHEUS_MULTIPROC_DIR" in os.environ  # as prometheus_client decides it
 # Multiprocess mode has no *_created series: leave them out in one process too, so that
 # /metrics reads the same either way.
 disable_created_metrics()
