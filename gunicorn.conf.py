@@ -51,6 +51,7 @@ def child_exit(server, worker):
 
 
 def on_exit(server):
+    """The directory on_starting made goes with the server; one set from outside stays."""
     if os.environ.get(_OWN_METRICS_DIR):
         shutil.rmtree(os.environ[_OWN_METRICS_DIR], ignore_errors=True)
 
