@@ -24,7 +24,7 @@ def figure(client, name: str, **labels) -> float:
 def test_requests_count_by_route_template_method_and_status(make_app):
     app = make_app()
     client = app.test_client()
-    requests = {"route": "/api/scores/users/<user_id>", "method": "GET", "status": "404"}
+    requests = {"route": "/api/scores/users/<player:user_id>", "method": "GET", "status": "404"}
     unmatched = {"route": "unmatched", "method": "other", "status": "405"}
     before = [figure(client, "http_requests_total", **requests),
               figure(client, "http_requests_total", **unmatched),
