@@ -3,10 +3,12 @@
 from datetime import UTC, datetime
 
 from flask import Blueprint, Response, current_app, g, jsonify, request
+from flask_jwt_extended.exceptions import JWTExtendedException
+from jwt import PyJWTError
 from werkzeug.routing import BaseConverter
 
-from . import (actions, auth, board_reads, clock, groups, leaderboard, periods, players, ranks,
-               scoring, views)
+from . import (actions, auth, board_reads, clock, groups, leaderboard, metrics, periods,
+               players, ranks, scoring, views)
 from .contract import Body, Nullable, Query, Text, Whole
 from .errors import ApiError, BadRequest
 from .gate import PlayerOverLimit, count_read
@@ -48,6 +50,16 @@ NEW_GROUP = Body({"name": Text(PRINTABLE, "name must be 1 to 64 printable charac
 MEMBER = Body({"userId": PLAYER})
 AROUND = Query(radius=Whole(1, 50, default=5))
 
+# The outcomes of an update in scoreboard_score_updates_total: scoring's own (accepted,
+# replayed, a refusal of scoring.REFUSALS), or else the status of a refusal before it (a bad
+# token is Flask-JWT-Extended's or PyJWT's exception, and a 401)...
+REFUSED_BEFORE_SCORING = {400: "invalid", 413: "invalid", 415: "invalid",
+                          401: "unauthenticated", 403: "forbidden", 429: "rate_limited"}
+UPDATE_OUTCOMES = ("accepted", "replayed", *scoring.REFUSALS,
+                   *dict.fromkeys(REFUSED_BEFORE_SCORING.values()), "error")  # ...or a failure
+for _outcome in UPDATE_OUTCOMES:
+    metrics.SCORE_UPDATES.labels(_outcome)  # shown from the start, at 0
+
 
 @bp.get("/actions")
 def list_actions():
@@ -71,14 +83,29 @@ def start_action():
 
 @bp.post("/scores/update")
 def update_score():
+    try:
+        score = _update_score()
+    except Exception as refused:
+        metrics.count_update(g.get("update_outcome") or _refused_before_scoring(refused))
+        raise
+    metrics.count_update(g.update_outcome)
+    return jsonify(success=True, message="Score updated successfully.", updatedScore=score)
+
+
+def _refused_before_scoring(error: Exception) -> str:
+    if isinstance(error, (JWTExtendedException, PyJWTError)):
+        return "unauthenticated"
+    return REFUSED_BEFORE_SCORING.get(getattr(error, "code", None), "error")
+
+
+def _update_score() -> int:
     body = UPDATE.read()
     try:
         claims = services().limits.pass_gate("RATELIMIT_UPDATE")
     except PlayerOverLimit as refused:
         scoring.record_rejection(_attempt(refused.user_id, body), refused)
         raise
-    score = scoring.complete_action(_attempt(claims["sub"], body))
-    return jsonify(success=True, message="Score updated successfully.", updatedScore=score)
+    return scoring.complete_action(_attempt(claims["sub"], body))
 
 
 def _attempt(user_id: str, body: dict) -> scoring.Attempt:

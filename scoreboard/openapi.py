@@ -246,7 +246,9 @@ OPERATIONS = {
     "health.readyz": Operation("Readiness: the database answers; Redis is reported",
                                {"200": _json({"type": "object"}, "ok or degraded")},
                                errors=(503,)),
-    "health.metrics": Operation("This worker's figures, Prometheus text format", {
+    "health.metrics": Operation(
+        "The instance's figures, summed over its workers, Prometheus text format "
+        "(README: Metrics)", {
         "200": {"description": "Metrics", "content": {"text/plain": {
             "schema": {"type": "string"}}}}}),
     "page.index": Operation("The live board page", {"200": {
