@@ -246,7 +246,7 @@ OPERATIONS = {
     "health.readyz": Operation("Readiness: the database answers; Redis is reported",
                                {"200": _json({"type": "object"}, "ok or degraded")},
                                errors=(503,)),
-    "health.metrics": Operation(
+    "health.prometheus_metrics": Operation(
         "The instance's figures, summed over its workers, Prometheus text format "
         "(README: Metrics)", {
         "200": {"description": "Metrics", "content": {"text/plain": {

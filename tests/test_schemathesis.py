@@ -28,8 +28,8 @@ from .harness.servers import Server, call
 SEED = 1
 # Per operation, for the fuzzing phase (the examples and coverage phases make as many cases
 # as the document calls for); with the stateful scenarios, about a minute on two busy cores.
-MAX_EXAMPLES = 10
-SCENARIOS, STEPS = 20, 6
+MAX_EXAMPLES = 25
+SCENARIOS, STEPS = 50, 6
 # One player, an admin so the moderation API answers too. Each request gets a token of its
 # own, as one operation revokes the token it is called with.
 PLAYER = "schemathesis"
