@@ -92,12 +92,10 @@ def authenticate(locations=None) -> dict:
 
 def _token_places() -> list[str]:
     """Where a request's token may be: the header, else the body's ``authToken`` if the body
-    is a JSON object. Flask-JWT-Extended looks the field up in whatever JSON it finds, and a
-    list or a number for a body failed there with a 500. The body is read only when the
-    header is absent, and its parse is cached for the view."""
-    if "Authorization" in request.headers or isinstance(request.get_json(silent=True), dict):
-        return TOKEN_PLACES
-    return ["headers"]
+    is a JSON object. Flask-JWT-Extended looks the field up in whatever JSON it finds (when
+    the header is absent or malformed), and a list or a number for a body failed there with
+    a 500. Flask caches the parse, so the view's own read of the body costs no second one."""
+    return TOKEN_PLACES if isinstance(request.get_json(silent=True), dict) else ["headers"]
 
 
 def authenticate_admin() -> dict:
