@@ -303,7 +303,6 @@ export function createScoreboard(options = {}) {
 
     subscribe(view, onBoard, onStatus) {
       return follow({
-        view,
         onBoard,
         onStatus: onStatus || (() => {}),
         timing,
