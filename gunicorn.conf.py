@@ -1,6 +1,9 @@
 """Gunicorn settings: one gevent worker serves thousands of long-lived streams."""
 
+import glob
 import os
+import shutil
+import tempfile
 
 # Platforms route to $PORT on all interfaces; on a laptop stay on loopback.
 _host = os.environ.get("HOST") or ("0.0.0.0" if "DYNO" in os.environ else "127.0.0.1")
@@ -18,6 +21,39 @@ preload_app = False
 accesslog = os.environ.get("ACCESS_LOG") or None
 errorlog = "-"
 loglevel = os.environ.get("LOG_LEVEL", "info")
+
+
+# Set by on_starting to the metrics directory it made, which on_exit removes. An environment
+# variable rather than a global: a reload (SIGHUP) runs this file again, but not on_starting.
+_OWN_METRICS_DIR = "SCOREBOARD_OWN_METRICS_DIR"
+
+
+def on_starting(server):
+    """Metrics (scoreboard/metrics.py): every worker writes its figures to files in one
+    directory, and each start needs it empty. Without PROMETHEUS_MULTIPROC_DIR set, make a
+    temporary one. Set here, in the master, it reaches every worker before any of them
+    imports prometheus_client, which reads it then; nothing here may import it earlier."""
+    directory = os.environ.get("PROMETHEUS_MULTIPROC_DIR")
+    if directory:
+        os.makedirs(directory, exist_ok=True)
+        for path in glob.glob(os.path.join(directory, "*.db")):
+            os.remove(path)
+    else:
+        directory = tempfile.mkdtemp(prefix="scoreboard-metrics-")
+        os.environ["PROMETHEUS_MULTIPROC_DIR"] = os.environ[_OWN_METRICS_DIR] = directory
+
+
+def child_exit(server, worker):
+    """A worker's gauges leave the sums with it; its counters stay in them."""
+    from prometheus_client import multiprocess
+
+    multiprocess.mark_process_dead(worker.pid)
+
+
+def on_exit(server):
+    """The directory on_starting made goes with the server; one set from outside stays."""
+    if os.environ.get(_OWN_METRICS_DIR):
+        shutil.rmtree(os.environ[_OWN_METRICS_DIR], ignore_errors=True)
 
 
 def post_fork(server, worker):

@@ -7,8 +7,8 @@ from werkzeug.middleware.proxy_fix import ProxyFix
 
 import config as settings
 
-from . import (admin, api, auth, cli, cors, errors, gate, health, logs, openapi, page, reconnect,
-               stream)
+from . import (admin, api, auth, cli, cors, errors, gate, health, logs, metrics, openapi, page,
+               reconnect, stream)
 from .blocklist import RedisBlocklist
 from .board_reads import BoardReads
 from .board_cache import MemoryBoardCache, RedisBoardCache
@@ -36,6 +36,7 @@ def create_app(config: dict | None = None) -> Flask:
     _add_request_ids(app)  # first, so that even a rate-limited reply carries its id
     cors.init_app(app)  # before gate, whose hook may replace a reply with a 429
     db.init_app(app)
+    metrics.init_app(app)
     migrate.init_app(app, db, directory=MIGRATIONS, render_as_batch=True)
     auth.configure(app)
     limiter.init_app(app)
@@ -50,7 +51,7 @@ def create_app(config: dict | None = None) -> Flask:
     app.register_blueprint(page.bp)
     app.register_blueprint(openapi.bp)
     reconnect.init_app(app)
-    app.wsgi_app = BoardReads(app, app.wsgi_app)
+    app.wsgi_app = metrics.RequestMetrics(BoardReads(app, app.wsgi_app))
     if app.config["PROXY_HOPS"]:
         # The same proxies say which scheme the client used (HSTS goes on HTTPS only).
         app.wsgi_app = ProxyFix(app.wsgi_app, x_for=app.config["PROXY_HOPS"],

@@ -5,10 +5,12 @@ import re
 from datetime import UTC, datetime
 
 from flask import Blueprint, Response, g, jsonify, request
+from flask_jwt_extended.exceptions import JWTExtendedException
+from jwt import PyJWTError
 from werkzeug.routing import BaseConverter
 
-from . import (actions, auth, board_reads, clock, groups, leaderboard, players, ranks,
-               scoring, views)
+from . import (actions, auth, board_reads, clock, groups, leaderboard, metrics, players,
+               ranks, scoring, views)
 from .errors import ApiError, BadRequest
 from .gate import PlayerOverLimit, count_read
 from .players import DISPLAY_NAME, USER_ID
@@ -37,6 +39,16 @@ ACTION_TYPE = re.compile(r"[a-z0-9_-]{1,32}")
 ANY_TEXT = re.compile(r".{0,200}", re.DOTALL)  # checked in detail by the service
 TOKEN = re.compile(r"[A-Za-z0-9_-]+\.[A-Za-z0-9_-]*\.[A-Za-z0-9_-]*")
 MAX_TOKEN_LENGTH = 4096
+
+# The outcomes of an update in scoreboard_score_updates_total: scoring's own (accepted,
+# replayed, a refusal of scoring.REFUSALS), or else the status of a refusal before it (a bad
+# token is Flask-JWT-Extended's or PyJWT's exception, and a 401)...
+REFUSED_BEFORE_SCORING = {400: "invalid", 413: "invalid", 415: "invalid",
+                          401: "unauthenticated", 403: "forbidden", 429: "rate_limited"}
+UPDATE_OUTCOMES = ("accepted", "replayed", *scoring.REFUSALS,
+                   *dict.fromkeys(REFUSED_BEFORE_SCORING.values()), "error")  # ...or a failure
+for _outcome in UPDATE_OUTCOMES:
+    metrics.SCORE_UPDATES.labels(_outcome)  # shown from the start, at 0
 
 
 def json_body(required: dict, optional: dict = (), nullable=()) -> dict:
@@ -91,6 +103,22 @@ def start_action():
 
 @bp.post("/scores/update")
 def update_score():
+    try:
+        score = _update_score()
+    except Exception as refused:
+        metrics.count_update(g.get("update_outcome") or _refused_before_scoring(refused))
+        raise
+    metrics.count_update(g.update_outcome)
+    return jsonify(success=True, message="Score updated successfully.", updatedScore=score)
+
+
+def _refused_before_scoring(error: Exception) -> str:
+    if isinstance(error, (JWTExtendedException, PyJWTError)):
+        return "unauthenticated"
+    return REFUSED_BEFORE_SCORING.get(getattr(error, "code", None), "error")
+
+
+def _update_score() -> int:
     body = json_body({"userId": USER_ID, "actionId": TICKET_ID}, {"authToken": TOKEN})
     if len(body.get("authToken", "")) > MAX_TOKEN_LENGTH:
         raise BadRequest()
@@ -99,8 +127,7 @@ def update_score():
     except PlayerOverLimit as refused:
         scoring.record_rejection(_attempt(refused.user_id, body), refused)
         raise
-    score = scoring.complete_action(_attempt(claims["sub"], body))
-    return jsonify(success=True, message="Score updated successfully.", updatedScore=score)
+    return scoring.complete_action(_attempt(claims["sub"], body))
 
 
 def _attempt(user_id: str, body: dict) -> scoring.Attempt:

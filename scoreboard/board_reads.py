@@ -18,7 +18,7 @@ from urllib.parse import parse_qsl
 
 from werkzeug.http import parse_etags
 
-from . import cors, logs, players, views
+from . import cors, logs, metrics, players, views
 from .errors import ApiError
 from .leaderboard import SNAPSHOT_SIZE
 from .services import services
@@ -59,6 +59,7 @@ class BoardReads:
                 and not (self.cross_origin and "HTTP_ORIGIN" in environ)):
             reply = self._from_memory(environ)
             if reply is not None:
+                environ[metrics.ROUTE] = TOP
                 status, headers, body = reply
                 request_id = logs.request_id(environ.get("HTTP_X_REQUEST_ID", ""))
                 if body:  # a 304 has none, and must not claim a length of 0

@@ -3,6 +3,7 @@
 from flask import Blueprint, Response, current_app, jsonify
 from sqlalchemy import text
 
+from . import metrics
 from .extensions import reading
 from .services import services
 from .store import StoreUnavailable
@@ -35,8 +36,6 @@ def readyz():
 
 
 @bp.get("/metrics")
-def metrics():
-    """Prometheus text format; the figures are this worker process's own."""
-    stats = {**services().hub.stats(), **services().refresher.stats()}
-    lines = [f"scoreboard_{name} {value}" for name, value in stats.items()]
-    return Response("\n".join(lines) + "\n", mimetype="text/plain; version=0.0.4")
+def prometheus_metrics():
+    """Prometheus text format, summed over this instance's workers (see metrics.py)."""
+    return Response(metrics.exposition(current_app), content_type=metrics.CONTENT_TYPE)

@@ -16,6 +16,8 @@ import gevent
 from gevent.event import Event
 from gevent.monkey import get_original
 
+from . import metrics
+
 # The real poll(2), not gevent's cooperative one: the reaper asks without waiting.
 _poll = get_original("select", "poll")
 _POLLIN, _POLLHUP, _POLLERR = 0x001, 0x010, 0x008
@@ -122,7 +124,6 @@ class Hub:
         self.reap_interval = config["STREAM_REAP_SECONDS"]
         self.channels = {}
         self.per_ip = Counter()
-        self.broadcasts = 0
         self._changed = Event()
         self._started = False
         self.stopping = False
@@ -204,15 +205,15 @@ class Hub:
         for client in self.clients():
             client.close()
 
-    def stats(self) -> dict:
+    def publish(self) -> None:
+        """Put this worker's stream figures in /metrics: each reaper round, and for a scrape
+        by the worker that answers it (counting at every join, leave and full socket would
+        cost more, and could drift)."""
         clients = list(self.clients())
-        return {
-            "stream_clients": len(clients),
-            "stream_clients_blocked": sum(1 for c in clients if c.busy),
-            "stream_channels": len(self.channels),
-            "stream_broadcasts_total": self.broadcasts,
-            "stream_broker_subscribed": int(self._started and self.broker.subscribed),
-        }
+        metrics.STREAM_CLIENTS.set(len(clients))
+        metrics.STREAM_CLIENTS_BLOCKED.set(sum(1 for c in clients if c.busy))
+        metrics.STREAM_CHANNELS.set(len(self.channels))
+        metrics.STREAM_BROKER_SUBSCRIBED.set(self._started and self.broker.subscribed)
 
     # -- the loops ----------------------------------------------------------------------
     def _load(self, channel: Channel) -> bool:
@@ -231,7 +232,7 @@ class Hub:
         return True
 
     def _broadcast(self, clients, frames, droppable=False) -> None:
-        self.broadcasts += 1
+        metrics.STREAM_BROADCASTS.inc()
         for client in clients:
             client.offer(client.frame(*frames), droppable)
 
@@ -283,6 +284,7 @@ class Hub:
                 client = by_fd[fd]
                 if flags & (_POLLHUP | _POLLERR) or _hung_up(client.sock):
                     client.close()  # its greenlet wakes and leaves its channel
+            self.publish()
 
 
 def _hung_up(sock) -> bool:

@@ -246,7 +246,8 @@ DOCUMENT = {
         "/readyz": {"get": {"summary": "Readiness: the database answers; Redis is reported",
                             "responses": {"200": {"description": "ok or degraded"},
                                           **_errors(503)}}},
-        "/metrics": {"get": {"summary": "This worker's figures, Prometheus text format",
+        "/metrics": {"get": {"summary": "The instance's figures, summed over its workers, "
+                                        "Prometheus text format (README: Metrics)",
                              "responses": {"200": {"description": "Metrics"}}}},
         "/": {"get": {"summary": "The live board page",
                       "responses": {"200": {"description": "HTML"}}}},

@@ -20,7 +20,7 @@ import time
 import gevent
 from gevent.event import Event
 
-from . import leaderboard
+from . import leaderboard, metrics
 from .store import StoreUnavailable
 from .views import View
 
@@ -52,6 +52,11 @@ class Refresher:
     def stats(self) -> dict:
         return {"board_refreshes_due": len(self._due)}
 
+    def publish(self) -> None:
+        """Put this worker's count of boards due in /metrics: whenever it changes, as tests
+        and operators wait for it to reach 0 across the workers."""
+        metrics.BOARD_REFRESHES_DUE.set(len(self._due))
+
     def changed(self, keys, version: int) -> None:
         """A notice: ``keys`` changed at ``version``. Views this worker keeps no copy of
         are left alone: their next read fetches them."""
@@ -59,6 +64,7 @@ class Refresher:
             held = self.boards.held(key)
             if held is not None and version > max(held.version, self._due.get(key, 0)):
                 self._due[key] = version
+        self.publish()
         if not self._due:
             return
         if self._running:
@@ -88,6 +94,7 @@ class Refresher:
                     done = False
                 if done and self._due.get(key) == version:
                     del self._due[key]
+        self.publish()
         if self._due and self._running:
             self._wake.set()  # another worker builds them: look again next round
 

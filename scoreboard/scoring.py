@@ -13,6 +13,7 @@ worker holds.
 import logging
 from dataclasses import dataclass, field
 
+from flask import g
 from sqlalchemy import select
 
 from . import clock, leaderboard, periods, ranks, rules
@@ -83,6 +84,7 @@ def complete_action(attempt: Attempt) -> int:
               "week": week, "midnight": now.replace(hour=0, minute=0, second=0, microsecond=0),
               "request_id": attempt.request_id, "client_ip": attempt.client_ip}
     done = _complete_in_postgres(inputs) if on_postgres() else _complete_in_session(inputs)
+    g.update_outcome = done.refusal or done.outcome  # for the route's count (metrics.py)
     if done.outcome == "rejected":
         rejection = refusal_error(done.refusal)
         record_rejection(attempt, rejection, done.action_type)

@@ -14,6 +14,9 @@ from urllib.error import HTTPError
 from urllib.request import Request, urlopen
 
 import redis
+from prometheus_client.parser import text_string_to_metric_families
+
+from scoreboard.metrics import REGISTRY
 
 from . import SECRET
 
@@ -41,11 +44,26 @@ def _json(status: int, body: bytes):
         raise AssertionError(f"{status} reply is not JSON: {body[:300]!r}") from None
 
 
-def metric(server, name: str) -> float:
-    """One figure from a real server's /metrics."""
+SUFFIXES = ("_total", "_count", "_sum", "_bucket")  # of a counter's or a histogram's samples
+
+
+def metric(server, name: str, **labels) -> float:
+    """One figure from a real server's /metrics: the sum of the samples named
+    ``scoreboard_<name>`` whose labels include ``labels``."""
     with urlopen(server.url + "/metrics", timeout=10) as response:
-        text = response.read().decode()
-    return float(dict(line.split() for line in text.splitlines())["scoreboard_" + name])
+        return sample_sum(response.read().decode(), "scoreboard_" + name, **labels)
+
+
+def sample_sum(text: str, name: str, **labels) -> float:
+    """The sum of the samples called ``name`` in Prometheus text whose labels include
+    ``labels`` (0 when there are none yet); a name that no metric of the service could
+    have is a KeyError."""
+    if not any(name in (family.name, *(family.name + end for end in SUFFIXES))
+               for family in REGISTRY.collect()):
+        raise KeyError(name)
+    return sum(sample.value for family in text_string_to_metric_families(text)
+               for sample in family.samples
+               if sample.name == name and labels.items() <= sample.labels.items())
 
 
 def free_port() -> int:
@@ -138,8 +156,10 @@ class Server:
 
     def __init__(self, database_url, redis_url, *, workers=1, log_dir, **env):
         self.port = free_port()
+        # Each server is an instance of its own, with its own metrics (gunicorn.conf.py).
+        inherited = {k: v for k, v in os.environ.items() if k != "PROMETHEUS_MULTIPROC_DIR"}
         self.env = {
-            **os.environ,
+            **inherited,
             "PORT": str(self.port),
             "DATABASE_URL": database_url,
             "REDIS_URL": redis_url or "",
