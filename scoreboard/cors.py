@@ -1,5 +1,6 @@
-"""Cross-origin clients: pages of the origins in ``CORS_ORIGINS`` may call the API and open
-the stream; any other origin gets no grant, so its browser keeps the reply from its script.
+"""Cross-origin clients: pages of the origins in ``CORS_ORIGINS`` may call the API, open the
+stream and import the client module; any other origin gets no grant, so its browser keeps
+the reply from its script.
 
 Flask-CORS makes the grant in an after_request hook, so error replies (401, 404, 429, ...)
 carry it too and a game can read why it was refused. It also answers preflights, which
@@ -13,10 +14,15 @@ let every listed origin's scripts act with whatever cookie a player's browser ho
 this service, which nothing here needs.
 """
 
+import re
+
 from flask import request
 from flask_cors import CORS
 
 API = "/api/"
+# The first-party client, which a listed origin's page may import as a module (a module
+# script from another origin runs only with a CORS grant).
+CLIENT = "/static/scoreboard-client.js"
 # A cache must not hand a reply made for one origin (or for none) to another. Flask-CORS
 # adds this only to the replies it grants, but the others vary by Origin just as much, as
 # the Fetch standard notes; so every API reply says so while any origin is listed.
@@ -41,8 +47,9 @@ def init_app(app) -> None:
     origins = app.config["CORS_ORIGINS"]
     if not origins:
         return  # nothing to grant, and no hook on every request
-    CORS(app, resources=API + ".*", origins=list(origins), allow_headers=ALLOW_HEADERS,
-         expose_headers=EXPOSE_HEADERS, max_age=PREFLIGHT_MAX_AGE, supports_credentials=False,
+    CORS(app, resources=[API + ".*", re.escape(CLIENT) + "$"], origins=list(origins),
+         allow_headers=ALLOW_HEADERS, expose_headers=EXPOSE_HEADERS,
+         max_age=PREFLIGHT_MAX_AGE, supports_credentials=False,
          # A request without Origin is not a cross-origin one: nothing to grant (by default
          # Flask-CORS would name every listed origin in it, which no browser accepts).
          always_send=False, vary_header=False,
@@ -53,6 +60,6 @@ def init_app(app) -> None:
 
 
 def _vary_by_origin(response):
-    if request.path.startswith(API):
+    if request.path.startswith(API) or request.path == CLIENT:
         response.vary.add(VARY[1])
     return response

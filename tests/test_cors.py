@@ -114,6 +114,21 @@ def test_pages_outside_the_api_get_no_grant(cors_app):
         assert reply.status_code == 200 and no_grant(reply) and not varies_by_origin(reply)
 
 
+def test_a_listed_origin_may_import_the_client_module_and_only_that_file(cors_app):
+    client = cors_app.test_client()
+    module = client.get("/static/scoreboard-client.js", headers={"Origin": GAME})
+    assert module.status_code == 200 and granted(module) and varies_by_origin(module)
+    assert module.mimetype == "text/javascript"
+    refused = client.get("/static/scoreboard-client.js", headers={"Origin": OTHER})
+    assert no_grant(refused) and varies_by_origin(refused)
+    for path in ("/static/js/main.js", "/static/style.css"):
+        reply = client.get(path, headers={"Origin": GAME})
+        reply.close()  # a static file's reply holds the file open until closed
+        assert reply.status_code == 200 and no_grant(reply) and not varies_by_origin(reply)
+    module.close()
+    refused.close()
+
+
 def test_without_cors_origins_nobody_gets_a_grant(make_app):
     client = make_app().test_client()
     for reply in (preflight(client, "POST", "/api/scores/update"),

@@ -1,6 +1,6 @@
 /* The board: a snapshot ({"topScores": [...], "version": V}) becomes rows, which keep their
- * element from one snapshot to the next so that they can glide and flash. Versions only go
- * up: a snapshot older than the one shown of the current view is ignored. */
+ * element from one snapshot to the next so that they can glide and flash. The client's
+ * subscription hands over only snapshots newer than the one shown of the current view. */
 
 import { glide, positions, replay } from "./animation.js";
 import { hue, initial, numberFormat, timeFormat } from "./format.js";
@@ -12,18 +12,12 @@ import { describe } from "./views.js";
 const cardEl = document.querySelector("main.card");
 const captionEl = document.querySelector(".board caption");
 const rowsEl = document.getElementById("board-rows");
-let shownVersion = -1; // of the current view
+let fresh = true; // no snapshot of the current view shown yet
 let rows = new Map(); // userId -> <tr>
 
 export function render(snapshot) {
-  if (!snapshot || typeof snapshot.version !== "number" ||
-      !Array.isArray(snapshot.topScores)) {
-    return;
-  }
-  // Versions only go up; the same version is the same board.
-  if (snapshot.version <= shownVersion) return;
-  const firstRender = shownVersion < 0; // of this view: no animation, no highlights
-  shownVersion = snapshot.version;
+  const firstRender = fresh; // of this view: no animation, no highlights
+  fresh = false;
 
   const entries = snapshot.topScores
     .filter((e) => e && e.userId != null)
@@ -65,7 +59,7 @@ export function render(snapshot) {
 
 /** Another view is on its way: its first snapshot replaces these rows. */
 export function switchingView() {
-  shownVersion = -1;
+  fresh = true;
   cardEl.setAttribute("aria-busy", "true");
   cardEl.classList.add("switching");
 }

@@ -1,10 +1,12 @@
 /* Live Scoreboard page (and its embed): native modules, no build step, no dependencies.
+ * It is the first user of ../scoreboard-client.js, the client any game page can use: every
+ * call to the service, the stream and the polling fallback are the client's.
  *
  *   views.js       which view is shown (all, region, week, day), kept in the URL
  *   switcher.js    the radio buttons that choose it (not in the embed)
  *   board.js       snapshots become rows; animation.js makes them glide and flash
- *   connection.js  the stream, and polling when streaming fails
- *   token.js       the player's token; player.js who they are
+ *   connection.js  the client's subscription to the view, and its state on the page
+ *   token.js       the player's token; player.js who they are, and the client acting for them
  *   rank.js        the player's own rank, and "Sign out" (not in the embed)
  *
  * This module says what follows from what, and starts the page. */

@@ -2,10 +2,13 @@
  * server refuses) the page shows the board for everyone. "Sign out" forgets the token; it is
  * not revoked: the game may still use it. */
 
-import { urls } from "./options.js";
+import { createScoreboard } from "../scoreboard-client.js";
+import { baseUrl, options } from "./options.js";
 import { forgetToken, takeToken, usable, watchToken } from "./token.js";
 
 let token = takeToken();
+/** The service's client, acting for whoever the token names now. */
+export const scoreboard = createScoreboard({ ...options, baseUrl, token: () => token });
 export let me = null; // {userId, displayName, region} from /api/users/me
 let profileRetry = null;
 let profileDelay = 2000;
@@ -44,22 +47,9 @@ function loadProfile() {
   clearTimeout(profileRetry);
   if (!token) return;
   const asked = token;
-  fetch(urls.me, {
-    headers: { Accept: "application/json", Authorization: "Bearer " + token },
-    cache: "no-store", credentials: "same-origin",
-  })
-    .then((response) => {
-      if (asked !== token) return null;
-      if (response.status === 401 || response.status === 403) {
-        // Expired, revoked or not ours: forget it; the page works without.
-        signOut();
-        return null;
-      }
-      if (!response.ok) throw new Error("HTTP " + response.status);
-      return response.json();
-    })
+  scoreboard.me()
     .then((profile) => {
-      if (!profile || asked !== token || typeof profile.userId !== "string") return;
+      if (asked !== token || typeof profile.userId !== "string") return;
       me = {
         userId: profile.userId,
         displayName: String(profile.displayName || profile.userId),
@@ -68,8 +58,13 @@ function loadProfile() {
       profileDelay = 2000;
       changed();
     })
-    .catch(() => {
+    .catch((error) => {
       if (asked !== token) return;
+      if (error.status === 401 || error.status === 403) {
+        // Expired, revoked or not ours: forget it; the page works without.
+        signOut();
+        return;
+      }
       // Offline or a server error: try again later, and show a board meanwhile.
       changed();
       profileRetry = setTimeout(loadProfile, profileDelay);

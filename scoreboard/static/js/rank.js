@@ -3,10 +3,10 @@
  * most once a second), and "Sign out". The embed has no such line, and asks for no rank. */
 
 import { hue, initial, numberFormat } from "./format.js";
-import { options, urls, withQuery } from "./options.js";
-import { me, signOut } from "./player.js";
+import { options } from "./options.js";
+import { me, scoreboard, signOut } from "./player.js";
 import { focusSwitcher } from "./switcher.js";
-import { viewGen, viewQuery } from "./views.js";
+import { apiView, viewGen } from "./views.js";
 
 const meEl = document.getElementById("me");
 let rankTimer = null;
@@ -44,18 +44,15 @@ export function requestRank() {
 
 function fetchRank() {
   rankTimer = null;
-  const query = viewQuery();
-  if (!me || query === null) return;
+  const view = apiView();
+  if (!me || view === null) return;
   lastRankAt = Date.now();
   const seq = ++rankSeq;
   const gen = viewGen;
   const who = me.userId;
-  const url = withQuery(urls.rank.replace("USER_ID", encodeURIComponent(who)), query);
-  fetch(url, { headers: { Accept: "application/json" }, cache: "no-store",
-               credentials: "same-origin" })
-    .then((response) => (response.ok ? response.json() : null))
+  scoreboard.rank(view, who)
     .then((mine) => {
-      if (!mine || seq !== rankSeq || gen !== viewGen || !me || me.userId !== who) return;
+      if (seq !== rankSeq || gen !== viewGen || !me || me.userId !== who) return;
       showRank(mine);
     })
     .catch(() => {

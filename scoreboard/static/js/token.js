@@ -2,8 +2,9 @@
  * reaches the server (nor its logs); the token is moved to localStorage and taken out of the
  * address bar at once. It is only ever sent in an Authorization header, never in a URL. */
 
+import { tokenClaims } from "../scoreboard-client.js";
+
 const TOKEN_KEY = "scoreboard.token";
-const JWT = /^[A-Za-z0-9_-]+\.[A-Za-z0-9_-]*\.[A-Za-z0-9_-]*$/;
 
 function readStored() {
   try {
@@ -53,14 +54,9 @@ export function forgetToken() {
 /** A token worth sending: shaped like a JWT and not long expired by its own `exp` (read,
  * not verified: the server decides; this only spares a request bound to be refused). */
 export function usable(jwt) {
-  if (!jwt || !JWT.test(jwt)) return false;
-  try {
-    const claims = JSON.parse(atob(jwt.split(".")[1].replace(/-/g, "+").replace(/_/g, "/")));
-    // A margin for a client clock running ahead of the server's.
-    return !(typeof claims.exp === "number" && claims.exp * 1000 < Date.now() - 300000);
-  } catch (err) {
-    return true;
-  }
+  const claims = tokenClaims(jwt);
+  // A margin for a client clock running ahead of the server's.
+  return !!claims && !(typeof claims.exp === "number" && claims.exp * 1000 < Date.now() - 300000);
 }
 
 /** Calls `changed(stored token or null)` when another tab signs in or out. */

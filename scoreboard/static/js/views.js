@@ -23,15 +23,15 @@ export function onSwitch(listener) {
   switched = listener;
 }
 
-/** The view's query string for the API, "" for the whole board, or null while the
- * player's region is unknown. */
-export function viewQuery() {
-  if (view === "week" || view === "day") return "period=" + view;
+/** The current view as the client names it (see View in scoreboard-client.js), or null
+ * while the player's region is unknown. */
+export function apiView() {
+  if (view === "week" || view === "day") return { period: view };
   if (view === "region") {
     const region = knownRegion();
-    return region ? "region=" + encodeURIComponent(region) : null;
+    return region ? { region } : null;
   }
-  return "";
+  return {};
 }
 
 /** The board's caption and what it says while empty. */
@@ -61,7 +61,7 @@ export function setView(name) {
 export function waitForRegion() {
   clearTimeout(regionWait);
   regionWait = setTimeout(() => {
-    if (viewQuery() === null) setView("global");
+    if (apiView() === null) setView("global");
   }, options.profileWaitMs);
 }
 
