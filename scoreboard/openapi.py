@@ -11,7 +11,7 @@ names for its own rules.
 
 import json
 import re
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 from flask import Blueprint, Response, current_app
 
@@ -98,8 +98,9 @@ SCHEMAS = {
 @dataclass
 class Operation:
     """What the routes do not say of themselves: a summary, the replies that are not
-    errors, the errors of the operation's own rules, who may call it, its body and query
-    (the objects its view checks them with), and links to the operations that follow."""
+    errors (with links to the operations that follow), the errors of the operation's own
+    rules, who may call it, and its body and query (the objects its view checks them
+    with)."""
 
     summary: str
     replies: dict
@@ -109,7 +110,6 @@ class Operation:
     query: Query | None = None
     view: bool = False  # takes the view parameters (views.query_schema)
     headers: tuple = ()  # (name, description) of optional request headers
-    links: dict = field(default_factory=dict)
     description: str | None = None
     limited: bool = True  # Flask-Limiter, or the read counter, may answer 429
 
