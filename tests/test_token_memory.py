@@ -32,3 +32,21 @@ def test_each_app_verifies_a_token_by_its_own_rules(make_app):
     refused = start(strict.test_client(), token)
     assert refused.status_code == 401
     assert refused.json == {"success": False, "error": "Invalid authentication token."}
+
+
+def test_the_header_of_a_verified_token_is_read_once(make_app, monkeypatch):
+    from flask_jwt_extended import view_decorators
+
+    from scoreboard import token_memory
+
+    reads = []
+    monkeypatch.setattr(token_memory, "_read_header",
+                        lambda token: reads.append(token) or {"alg": "HS256", "typ": "JWT"})
+    app = make_app()
+    client = app.test_client()
+    token, other = token_for(app, "alice"), token_for(app, "bob")
+    for _ in range(3):
+        assert start(client, token).status_code == 201
+    assert start(client, other).status_code == 201
+    assert reads == [token, other]
+    assert view_decorators.get_unverified_jwt_headers(token) == {"alg": "HS256", "typ": "JWT"}
