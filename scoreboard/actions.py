@@ -8,7 +8,7 @@ from flask import current_app
 from sqlalchemy import select
 
 from . import clock
-from .errors import BadRequest
+from .errors import ApiError
 from .extensions import autocommit_row, db, on_postgres, reading
 from .models import ActionTicket, ActionType, User
 from .players import arriving, ensure_player, follow_region, insert_ignoring_duplicates
@@ -37,6 +37,11 @@ def list_actions() -> list[dict]:
     stmt = select(ActionType).where(ActionType.enabled.is_(True)).order_by(ActionType.id)
     with reading() as session:
         return [kind.to_dict() for kind in session.scalars(stmt)]
+
+
+# A type of the right form that the catalog does not have (or has disabled) names nothing,
+# as an unknown group or player does.
+UNKNOWN_TYPE = "Unknown action type."
 
 
 # PostgreSQL issues a ticket in one statement through the autocommit engine: the player's
@@ -90,14 +95,14 @@ def start_action(claims: dict, action_type: str) -> Ticket:
         if banned:
             raise refusal_error("banned")
         if points is None:
-            raise BadRequest("Unknown action type.")
+            raise ApiError(404, UNKNOWN_TYPE)
         if was_known:
             follow_region(player["id"], known_region, player["region"])
         return Ticket(ticket_id, action_type, points, not_before, expires_at)
     kind = db.session.get(ActionType, action_type)
     if kind is None or not kind.enabled:
         db.session.rollback()
-        raise BadRequest("Unknown action type.")
+        raise ApiError(404, UNKNOWN_TYPE)
     ensure_player(claims)
     if db.session.get(User, player["id"]).banned:
         db.session.rollback()

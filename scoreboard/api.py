@@ -1,44 +1,54 @@
 """The JSON API: each view checks its input, calls one service function and shapes the reply."""
 
-import json
-import re
 from datetime import UTC, datetime
 
-from flask import Blueprint, Response, g, jsonify, request
+from flask import Blueprint, Response, current_app, g, jsonify, request
 from flask_jwt_extended.exceptions import JWTExtendedException
 from jwt import PyJWTError
 from werkzeug.routing import BaseConverter
 
-from . import (actions, auth, board_reads, clock, groups, leaderboard, metrics, players,
-               ranks, scoring, views)
+from . import (actions, auth, board_reads, clock, groups, leaderboard, metrics, periods,
+               players, ranks, scoring, views)
+from .contract import Body, Nullable, Query, Text, Whole
 from .errors import ApiError, BadRequest
 from .gate import PlayerOverLimit, count_read
-from .players import DISPLAY_NAME, USER_ID
 from .services import services
 
 bp = Blueprint("api", __name__, url_prefix="/api")
 
-TICKET_ID = re.compile(r"[A-Za-z0-9_-]{16,64}")
-GROUP_ID = re.compile(r"[A-Za-z0-9_-]{1,32}")
+PLAYER = Text(players.USER_ID.pattern)
+PRINTABLE = players.DISPLAY_NAME.pattern
 
 
 class PlayerId(BaseConverter):
     """A path segment that can be a player's id. Any other is a 404 before a view runs:
     no player has it, and PostgreSQL refuses some (a NUL) with an error."""
 
-    regex = USER_ID.pattern
+    regex = PLAYER.regex.pattern
 
 
 class GroupId(BaseConverter):
-    regex = GROUP_ID.pattern
+    regex = views.GROUP.regex.pattern
 
 
 # For create_app to register before any blueprint: <player:user_id>, <group:group_id>.
 CONVERTERS = {"player": PlayerId, "group": GroupId}
-ACTION_TYPE = re.compile(r"[a-z0-9_-]{1,32}")
-ANY_TEXT = re.compile(r".{0,200}", re.DOTALL)  # checked in detail by the service
-TOKEN = re.compile(r"[A-Za-z0-9_-]+\.[A-Za-z0-9_-]*\.[A-Za-z0-9_-]*")
-MAX_TOKEN_LENGTH = 4096
+
+# What each route's body and query may hold (openapi.py renders the same objects).
+START = Body({"actionType": Text(r"[a-z0-9_-]{1,32}")})
+# A token this long, beside the longest userId and actionId, keeps an update's body within
+# the default MAX_BODY_BYTES (4096), so the body limit never refuses a body the document allows.
+MAX_TOKEN_LENGTH = 3072
+UPDATE = Body({"userId": PLAYER, "actionId": Text(r"[A-Za-z0-9_-]{16,64}")}, {
+    "authToken": Text(r"[A-Za-z0-9_-]+\.[A-Za-z0-9_-]*\.[A-Za-z0-9_-]*",
+                      max_length=MAX_TOKEN_LENGTH,
+                      description="the JWT, when no Authorization header carries it")})
+PROFILE = Body({}, {
+    "displayName": Text(PRINTABLE, "displayName must be 1 to 64 printable characters."),
+    "region": Nullable(views.REGION)}, least=1, message="Send displayName and/or region.")
+NEW_GROUP = Body({"name": Text(PRINTABLE, "name must be 1 to 64 printable characters.")})
+MEMBER = Body({"userId": PLAYER})
+AROUND = Query(radius=Whole(1, 50, default=5))
 
 # The outcomes of an update in scoreboard_score_updates_total: scoring's own (accepted,
 # replayed, a refusal of scoring.REFUSALS), or else the status of a refusal before it (a bad
@@ -51,36 +61,6 @@ for _outcome in UPDATE_OUTCOMES:
     metrics.SCORE_UPDATES.labels(_outcome)  # shown from the start, at 0
 
 
-def json_body(required: dict, optional: dict = (), nullable=()) -> dict:
-    """The request's JSON object, with exactly the named fields, each a string matching its
-    pattern, or a whole number where the rule is ``int`` (or null, for those named
-    ``nullable``). Anything else (other fields such as ``score``, other types) is a 400."""
-    if not request.is_json:
-        raise ApiError(415)
-    data = request.get_data()  # 413 past MAX_CONTENT_LENGTH, with or without Content-Length
-    try:
-        body = json.loads(data)
-    except ValueError:
-        raise BadRequest() from None
-    if not isinstance(body, dict):
-        raise BadRequest()
-    fields = {**dict(optional), **required}
-    if not set(required) <= body.keys() <= fields.keys():
-        raise BadRequest()
-    for name, value in body.items():
-        if value is None and name in nullable:
-            continue
-        if not _fits(fields[name], value):
-            raise BadRequest()
-    return body
-
-
-def _fits(rule, value) -> bool:
-    if rule is int:  # JSON's true and false are Python ints too; the service sets bounds
-        return isinstance(value, int) and not isinstance(value, bool)
-    return isinstance(value, str) and rule.fullmatch(value) is not None
-
-
 @bp.get("/actions")
 def list_actions():
     return jsonify(actions=actions.list_actions())
@@ -88,7 +68,7 @@ def list_actions():
 
 @bp.post("/actions/start")
 def start_action():
-    body = json_body({"actionType": ACTION_TYPE})
+    body = START.read()
     claims = services().limits.pass_gate("RATELIMIT_START")
     ticket = actions.start_action(claims, body["actionType"])
     reply = {
@@ -119,9 +99,7 @@ def _refused_before_scoring(error: Exception) -> str:
 
 
 def _update_score() -> int:
-    body = json_body({"userId": USER_ID, "actionId": TICKET_ID}, {"authToken": TOKEN})
-    if len(body.get("authToken", "")) > MAX_TOKEN_LENGTH:
-        raise BadRequest()
+    body = UPDATE.read()
     try:
         claims = services().limits.pass_gate("RATELIMIT_UPDATE")
     except PlayerOverLimit as refused:
@@ -139,9 +117,7 @@ def asked_view(token_locations=("headers",)) -> views.View:
     """The view the query string asks for. A group's board is for its members only, so it
     needs a token (a stream may carry it as ?token= or a cookie, as EventSource sends no
     headers), and is shown no longer than the token lasts."""
-    view = query(views.parse, clock.now())
-    if view.region and not players.valid_region(view.region):
-        raise BadRequest("region must be a known region code, such as DE.")
+    view = query(views.parse, clock.now(), current_app.config)
     if view.group:
         claims = auth.authenticate(locations=list(token_locations))
         groups.require_member(view.group, claims["sub"])
@@ -150,11 +126,14 @@ def asked_view(token_locations=("headers",)) -> views.View:
 
 
 def query(parse, *args):
-    """``parse(request.args, *args)``; its ValueError is the client's mistake, a 400."""
+    """``parse(request.args, *args)``; its ValueError is the client's mistake, a 400, and
+    a well-formed name of nothing (a day the calendar lacks) is a 404."""
     try:
         return parse(request.args, *args)
     except ValueError as error:
         raise BadRequest(f"{error}.") from None
+    except periods.NoSuchWindow as error:
+        raise ApiError(404, str(error)) from None
 
 
 @bp.get("/scores/top")
@@ -175,7 +154,7 @@ def player_rank(user_id):
 
 @bp.get("/scores/users/<player:user_id>/around")
 def players_around(user_id):
-    radius = query(views.whole_number, "radius", 5, 50)
+    radius = query(AROUND.read)["radius"]
     return jsonify(ranks.around(asked_view(), user_id, radius))
 
 
@@ -186,9 +165,7 @@ def my_profile():
 
 @bp.put("/users/me")
 def update_my_profile():
-    body = json_body({}, {"displayName": ANY_TEXT, "region": ANY_TEXT}, nullable={"region"})
-    if not body:
-        raise BadRequest("Send displayName and/or region.")
+    body = PROFILE.read()
     return jsonify(players.update_profile(auth.authenticate(), body))
 
 
@@ -199,7 +176,7 @@ def my_groups():
 
 @bp.post("/groups")
 def create_group():
-    body = json_body({"name": DISPLAY_NAME})
+    body = NEW_GROUP.read()
     return jsonify(groups.create_group(auth.authenticate(), body["name"])), 201
 
 
@@ -216,7 +193,7 @@ def delete_group(group_id):
 
 @bp.post("/groups/<group:group_id>/members")
 def add_group_member(group_id):
-    body = json_body({"userId": USER_ID})
+    body = MEMBER.read()
     return jsonify(groups.add_member(auth.authenticate(), group_id, body["userId"]))
 
 

@@ -3,7 +3,7 @@
 import logging
 from datetime import timedelta
 
-from flask import current_app, g
+from flask import current_app, g, request
 from flask_jwt_extended import create_access_token, get_jwt, verify_jwt_in_request
 from sqlalchemy import select
 
@@ -18,6 +18,7 @@ from .store import StoreUnavailable
 log = logging.getLogger(__name__)
 
 PUBLIC_KEY_ALGORITHMS = ("RS256", "ES256")
+TOKEN_PLACES = ["headers", "json"]
 
 
 def configure(app) -> None:
@@ -29,7 +30,7 @@ def configure(app) -> None:
     # Exactly one accepted algorithm: an HS256 token "signed" with the RS256 public key, or an
     # unsigned one, is refused before its signature is even looked at.
     config["JWT_DECODE_ALGORITHMS"] = [algorithm]
-    config["JWT_TOKEN_LOCATION"] = ["headers", "json"]
+    config["JWT_TOKEN_LOCATION"] = TOKEN_PLACES
     config["JWT_JSON_KEY"] = "authToken"
     # Where a stream's token may travel instead, since EventSource cannot send headers.
     config["JWT_QUERY_STRING_NAME"] = "token"
@@ -77,7 +78,7 @@ def _is_blocked(header, payload) -> bool:
 def authenticate(locations=None) -> dict:
     """Verify the request's token (header or ``authToken`` body field, unless ``locations``
     says where else to look) and return its claims."""
-    verify_jwt_in_request(locations=locations)
+    verify_jwt_in_request(locations=locations or _token_places())
     claims = get_jwt()
     if "exp" not in claims:
         raise ApiError(401, "Authentication token must expire.")
@@ -87,6 +88,14 @@ def authenticate(locations=None) -> dict:
         # A token addressed to some other service is not ours to accept.
         raise ApiError(401, "Invalid authentication token.")
     return claims
+
+
+def _token_places() -> list[str]:
+    """Where a request's token may be: the header, else the body's ``authToken`` if the body
+    is a JSON object. Flask-JWT-Extended looks the field up in whatever JSON it finds (when
+    the header is absent or malformed), and a list or a number for a body failed there with
+    a 500. Flask caches the parse, so the view's own read of the body costs no second one."""
+    return TOKEN_PLACES if isinstance(request.get_json(silent=True), dict) else ["headers"]
 
 
 def authenticate_admin() -> dict:

@@ -18,18 +18,20 @@ from urllib.parse import parse_qsl
 
 from werkzeug.http import parse_etags
 
-from . import cors, logs, metrics, players, views
+from . import contract, cors, logs, metrics, views
 from .errors import ApiError
 from .leaderboard import SNAPSHOT_SIZE
 from .services import services
 
 TOP = "/api/scores/top"
 STATUS = {200: "200 OK", 304: "304 NOT MODIFIED"}
+LIMIT = contract.Whole(1, SNAPSHOT_SIZE, default=10)
 
 
 def page_size(args) -> int:
     """The rows /top asks for: ``limit``, 10 by default, at most a whole snapshot."""
-    return views.whole_number(args, "limit", 10, SNAPSHOT_SIZE)
+    limit = args.get("limit")
+    return LIMIT.default if limit is None else contract.parsed("limit", LIMIT, limit)
 
 
 def top_reply(view, snapshot, limit: int, if_none_match: str | None):
@@ -77,10 +79,8 @@ class BoardReads:
             return None
         try:
             limit = page_size(args)
-            view = views.parse(args, now=None)  # an all-time view: no clock needed
+            view = views.parse(args, None, self.config)  # an all-time view: no clock needed
         except ValueError:
-            return None
-        if view.region and not players.valid_region(view.region, self.config):
             return None
         snapshot = self.services.local_boards.get(view.key)
         if snapshot is None:

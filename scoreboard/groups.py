@@ -99,7 +99,8 @@ def remove_member(claims: dict, group_id: str, user_id: str) -> dict:
     group = _load(group_id, lock=True)
     me = claims["sub"]
     if user_id == group.owner_id:
-        raise ApiError(400, "The owner cannot leave the group; delete it instead.")
+        # The request is well formed; the group's state refuses it.
+        raise ApiError(409, "The owner cannot leave the group; delete it instead.")
     if me != group.owner_id and me != user_id:
         raise Forbidden("Only the group's owner can remove other members.")
     if not is_member(group_id, user_id):

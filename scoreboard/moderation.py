@@ -8,19 +8,23 @@ before or after it, as any other change does (leaderboard.commit_announcing); th
 then follow the database (ranks.reseat).
 """
 
-import re
 from dataclasses import dataclass
 
-from flask import current_app
 from sqlalchemy import case, select, update
 
-from . import clock, leaderboard, periods, ranks
+from . import clock, contract, leaderboard, periods, ranks
 from .errors import ApiError, BadRequest
 from .extensions import db, reading
 from .models import ActionTicket, AuditEvent, User, WindowScore
 from .players import USER_ID, boards_showing, dialect_insert
 
-REASON = re.compile(r"(?=.*\S)[^\x00-\x1f\x7f]{1,200}")  # printable, not only blanks
+# Printable, and not only blanks: the blanks are spelt out (Unicode's spaces), as Python's
+# \s and the document's ECMA-262 \s differ on a few.
+_BLANKS = r"\x00-\x20\x7f\x85\xa0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000\ufeff"
+REASON = contract.Text(rf"[^\x00-\x1f\x7f]*[^{_BLANKS}][^\x00-\x1f\x7f]*", max_length=200,
+                       message="reason must be 1 to 200 printable characters.",
+                       description="why, for the audit log: printable, not only blanks")
+DELTA = contract.Adjustment()
 # The audit log's outcomes: a player's plays, then the admins' acts.
 OUTCOMES = ("accepted", "replayed", "rejected",
             "hidden", "unhidden", "banned", "unbanned", "adjusted")
@@ -74,9 +78,8 @@ def adjust(actor: Actor, user_id: str, delta: int, reason: str) -> dict:
     day and week, as if gained now. An adjustment that would take the all-time score below
     0 is refused (400); a window's score stops at 0, since it may hold less than the points
     being taken back (verify replays the same rule)."""
-    most = current_app.config["ADJUST_MAX"]
-    if isinstance(delta, bool) or not isinstance(delta, int) or not 0 < abs(delta) <= most:
-        raise BadRequest(f"delta must be a whole number from -{most} to {most}, not 0.")
+    if not DELTA.fits(delta):
+        raise BadRequest(DELTA.message)
 
     def change(user: User, now) -> int:
         if user.score + delta < 0:
@@ -104,8 +107,8 @@ def _moderate(actor: Actor, user_id: str, reason: str, outcome: str, change,
     points it added or raises an ApiError to refuse; audit it and commit, moving every board
     the player showed on before or after (``everywhere``: past windows' too); then their
     rank sets follow. Returns the score."""
-    if not isinstance(reason, str) or not REASON.fullmatch(reason):
-        raise BadRequest("reason must be 1 to 200 printable characters.")
+    if not REASON.fits(reason):
+        raise BadRequest(REASON.message)
     now = clock.now()
     try:
         # No player has an id outside USER_ID (and PostgreSQL refuses a NUL in a query).

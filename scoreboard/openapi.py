@@ -1,8 +1,23 @@
-"""The OpenAPI 3.1 description of the HTTP API, served at GET /api/openapi.json."""
+"""The OpenAPI 3.1 document of the HTTP API, served at GET /api/openapi.json.
 
-from flask import Blueprint, jsonify
+It is built from the app itself, once per app: its routes (each endpoint must have an
+entry in OPERATIONS, or building fails), the patterns of their path converters, and the
+Body and Query objects the views check requests with (contract.py), so the document
+describes what the service accepts and nothing else. What an operation can answer is what
+its parts can (a body: 400, 413, 415; a required token: 401; an id in the path: 404; any
+route Flask-Limiter or the read counter limits: 429; the database: 503) and what its entry
+names for its own rules.
+"""
 
-from . import moderation
+import json
+import re
+from dataclasses import dataclass
+
+from flask import Blueprint, Response, current_app
+
+from . import admin, api, moderation, views
+from .board_reads import LIMIT
+from .contract import Body, Query
 
 bp = Blueprint("openapi", __name__)
 
@@ -15,248 +30,320 @@ def _json(schema: dict, description: str) -> dict:
     return {"description": description, "content": {"application/json": {"schema": schema}}}
 
 
-def _errors(*statuses: int) -> dict:
-    return {str(s): {"$ref": "#/components/responses/Error"} for s in statuses}
-
-
 BEARER = [{"bearer": []}]
+# A view of a friend group needs a token; other views do not.
+VIEW_TOKEN = [{}, {"bearer": []}]
 ADMIN = "An admin's token (its `role` claim one of `ADMIN_ROLES`): 401 without a token, 403 " \
         "`Admin role required.` for anyone else. Audited with the admin's `sub` as actor."
-LIMIT = {"name": "limit", "in": "query", "schema": {"type": "integer", "minimum": 1,
-                                                    "maximum": 100, "default": 10}}
-VIEW = [
-    {"name": "period", "in": "query", "schema": {"enum": ["all", "week", "day"]}},
-    {"name": "at", "in": "query", "description": "a past window: 2026-W48 or 2026-11-27",
-     "schema": {"type": "string"}},
-    {"name": "region", "in": "query", "description": "ISO 3166-1 alpha-2",
-     "schema": {"type": "string"}},
-    {"name": "group", "in": "query",
-     "description": "a friend group's board: members only, with a token (a stream may "
-                    "pass it as ?token= or the scoreboard_token cookie); not with region",
-     "schema": {"type": "string"}},
-]
-PLAYER = {"name": "user_id", "in": "path", "required": True, "schema": {"type": "string"}}
-
-OUTCOMES = list(moderation.OUTCOMES)
-REASON = {"type": "string", "minLength": 1, "maxLength": 200,
-          "description": "why, for the audit log: printable, not only blanks"}
+DONE = {"type": "object", "required": ["success", "message"], "additionalProperties": False,
+        "properties": {"success": {"const": True}, "message": {"type": "string"}}}
 
 SCHEMAS = {
     "Error": {"type": "object", "required": ["success", "error"], "properties": {
         "success": {"const": False}, "error": {"type": "string"}}},
-    "Action": {"type": "object", "properties": {
+    "Action": {"type": "object", "required": ["id", "points", "minSeconds", "cooldownSeconds",
+                                              "dailyLimit"], "properties": {
         "id": {"type": "string"}, "points": {"type": "integer"},
         "minSeconds": {"type": "integer"}, "cooldownSeconds": {"type": "integer"},
         "dailyLimit": {"type": ["integer", "null"]}}},
-    "Ticket": {"type": "object", "properties": {
+    "Ticket": {"type": "object", "required": ["actionId", "actionType", "points", "expiresAt",
+                                              "notBefore"], "properties": {
         "actionId": {"type": "string"}, "actionType": {"type": "string"},
         "points": {"type": "integer"}, "expiresAt": {"type": "string", "format": "date-time"},
         "notBefore": {"type": "string", "format": "date-time"}}},
-    "UpdateRequest": {"type": "object", "additionalProperties": False,
-                      "required": ["userId", "actionId"], "properties": {
-                          "userId": {"type": "string", "pattern": "^[A-Za-z0-9_.@:-]{1,64}$"},
-                          "authToken": {"type": "string",
-                                        "description": "JWT; or send Authorization: Bearer"},
-                          "actionId": {"type": "string", "pattern": "^[A-Za-z0-9_-]{16,64}$"}}},
-    "UpdateReply": {"type": "object", "properties": {
-        "success": {"const": True}, "message": {"const": "Score updated successfully."},
-        "updatedScore": {"type": "integer"}}},
-    "Profile": {"type": "object", "properties": {
-        "userId": {"type": "string"}, "displayName": {"type": "string"},
-        "region": {"type": ["string", "null"], "description": "ISO 3166-1 alpha-2"},
-        "score": {"type": "integer"}}},
-    "Group": {"type": "object", "properties": {
+    "UpdateReply": {"type": "object", "required": ["success", "message", "updatedScore"],
+                    "properties": {
+                        "success": {"const": True},
+                        "message": {"const": "Score updated successfully."},
+                        "updatedScore": {"type": "integer"}}},
+    "Profile": {"type": "object", "required": ["userId", "displayName", "region", "score"],
+                "properties": {
+                    "userId": {"type": "string"}, "displayName": {"type": "string"},
+                    "region": {"type": ["string", "null"]}, "score": {"type": "integer"}}},
+    "GroupEntry": {"type": "object", "required": ["groupId", "name", "ownerId"], "properties": {
         "groupId": {"type": "string"}, "name": {"type": "string"},
-        "ownerId": {"type": "string"},
-        "members": {"type": "array", "items": {"type": "object", "properties": {
-            "userId": {"type": "string"}, "displayName": {"type": "string"}}}}}},
-    "Rank": {"type": "object", "properties": {
-        "userId": {"type": "string"}, "displayName": {"type": "string"},
-        "region": {"type": ["string", "null"]}, "score": {"type": "integer"},
-        "rank": {"type": ["integer", "null"], "description": "null when not on the view"}}},
-    "Reason": {"type": "object", "required": ["reason"], "additionalProperties": False,
-               "properties": {"reason": REASON}},
-    "Adjustment": {"type": "object", "required": ["delta", "reason"],
-                   "additionalProperties": False, "properties": {
-                       "delta": {"type": "integer", "not": {"const": 0},
-                                 "description": "points to add (negative: take back), at most "
-                                                "ADJUST_MAX either way (default 1000000)"},
-                       "reason": REASON}},
+        "ownerId": {"type": "string"}}},
+    "Group": {"allOf": [_ref("GroupEntry"), {"type": "object", "required": ["members"],
+                                              "properties": {"members": {
+        "type": "array", "items": {"type": "object", "required": ["userId", "displayName"],
+                                   "properties": {"userId": {"type": "string"},
+                                                  "displayName": {"type": "string"}}}}}}]},
+    "Rank": {"type": "object", "required": ["userId", "displayName", "region", "score", "rank"],
+             "properties": {
+                 "userId": {"type": "string"}, "displayName": {"type": "string"},
+                 "region": {"type": ["string", "null"]}, "score": {"type": "integer"},
+                 "rank": {"type": ["integer", "null"],
+                          "description": "null when not on the view"}}},
     "AuditEvent": {"type": "object", "properties": {
         "id": {"type": "integer"}, "at": {"type": "string", "format": "date-time"},
         "userId": {"type": "string"},
         "actor": {"type": ["string", "null"],
                   "description": "null: the player's own play; else an admin's sub, or "
                                  "cli:<os user> for the command line"},
-        "outcome": {"enum": OUTCOMES}, "actionType": {"type": ["string", "null"]},
+        "outcome": {"enum": list(moderation.OUTCOMES)},
+        "actionType": {"type": ["string", "null"]},
         "delta": {"type": "integer"}, "scoreAfter": {"type": ["integer", "null"]},
         "reason": {"type": ["string", "null"],
                    "description": "a refusal's message, or an admin's reason"},
         "requestId": {"type": ["string", "null"]}, "clientIp": {"type": ["string", "null"]}}},
-    "Board": {"type": "object", "properties": {
+    "Board": {"type": "object", "required": ["topScores", "version"], "properties": {
         "version": {"type": "integer", "description": "only ever goes up"},
-        "topScores": {"type": "array", "items": {"type": "object", "properties": {
-            "userId": {"type": "string"}, "score": {"type": "integer"},
-            "rank": {"type": "integer"}, "displayName": {"type": "string"}}}}}},
+        "topScores": {"type": "array", "items": {
+            "type": "object", "required": ["userId", "score", "rank", "displayName"],
+            "properties": {"userId": {"type": "string"}, "score": {"type": "integer"},
+                           "rank": {"type": "integer"}, "displayName": {"type": "string"}}}}}},
 }
 
-def _moderation(summary: str, body: str, reply: dict) -> dict:
-    return {"post": {
-        "summary": summary, "description": ADMIN, "security": BEARER, "parameters": [PLAYER],
-        "requestBody": {"required": True,
-                        "content": {"application/json": {"schema": _ref(body)}}},
-        "responses": {"200": _json({"type": "object", "properties": {
-            "userId": {"type": "string"}, **reply}}, "Done"),
-            **_errors(400, 401, 403, 404, 413, 415, 429)}}}
+
+@dataclass
+class Operation:
+    """What the routes do not say of themselves: a summary, the replies that are not
+    errors (with links to the operations that follow), the errors of the operation's own
+    rules, who may call it, and its body and query (the objects its view checks them
+    with)."""
+
+    summary: str
+    replies: dict
+    errors: tuple = ()
+    security: list | None = None
+    body: Body | None = None
+    query: Query | None = None
+    view: bool = False  # takes the view parameters (views.query_schema)
+    headers: tuple = ()  # (name, description) of optional request headers
+    description: str | None = None
+    limited: bool = True  # Flask-Limiter, or the read counter, may answer 429
 
 
-DOCUMENT = {
-    "openapi": "3.1.0",
-    "info": {"title": "Live Scoreboard", "version": "1.0.0",
-             "description": "Scores that rise only for completed actions; a live top 10."},
-    "components": {
-        "schemas": SCHEMAS,
-        "responses": {"Error": _json(_ref("Error"), "Error")},
-        "securitySchemes": {"bearer": {"type": "http", "scheme": "bearer",
-                                       "bearerFormat": "JWT"}},
-    },
-    "paths": {
-        "/api/actions": {"get": {
-            "summary": "The action catalog",
-            "responses": {"200": _json({"type": "object", "properties": {
-                "actions": {"type": "array", "items": _ref("Action")}}}, "Enabled actions")}}},
-        "/api/actions/start": {"post": {
-            "summary": "Start an action: a single-use ticket bound to the token's user "
-                       "(403 `Player is banned.` for a banned player)",
-            "security": BEARER,
-            "requestBody": {"required": True, "content": {"application/json": {"schema": {
-                "type": "object", "required": ["actionType"], "additionalProperties": False,
-                "properties": {"actionType": {"type": "string"}}}}}},
-            "responses": {"201": _json(_ref("Ticket"), "Ticket issued"),
-                          **_errors(400, 401, 403, 413, 415, 429, 503)}}},
-        "/api/scores/update": {"post": {
-            "summary": "Complete an action; the score rises by its points (403 `Player is "
-                       "banned.` for a banned player)",
-            "security": BEARER,
-            "requestBody": {"required": True,
-                            "content": {"application/json": {"schema": _ref("UpdateRequest")}}},
-            "responses": {"200": _json(_ref("UpdateReply"), "Score updated (or a retry)"),
-                          **_errors(400, 401, 403, 413, 415, 429, 503)}}},
-        "/api/scores/top": {"get": {
-            "summary": "The top of the board, or of one view", "parameters": [LIMIT, *VIEW],
-            "responses": {"200": _json(_ref("Board"), "Best first; strong ETag"),
-                          "304": {"description": "Unchanged since If-None-Match"},
-                          **_errors(400, 401, 403, 404, 503)}}},
-        "/api/scores/users/{user_id}": {"get": {
-            "summary": "A player's score and rank on a view", "parameters": [PLAYER, *VIEW],
-            "responses": {"200": _json(_ref("Rank"), "Rank"),
-                          **_errors(400, 401, 403, 404)}}},
-        "/api/scores/users/{user_id}/around": {"get": {
-            "summary": "The player and those just above and below",
-            "parameters": [PLAYER, *VIEW, {"name": "radius", "in": "query", "schema": {
-                "type": "integer", "minimum": 1, "maximum": 50, "default": 5}}],
-            "responses": {"200": _json({"allOf": [_ref("Rank"), {"type": "object",
-                                        "properties": {"around": {"type": "array"}}}]},
-                                       "Rank and neighbours"),
-                          **_errors(400, 401, 403, 404)}}},
-        "/api/scores/stream": {"get": {
-            "summary": "Server-Sent Events: `event: scoreboard`, `id: <version>`, data as /top",
-            "parameters": [*VIEW],
-            "responses": {"200": {"description": "An event stream",
-                                  "content": {"text/event-stream": {}}},
-                          **_errors(429, 503)}}},
-        "/api/users/me": {
-            "get": {"summary": "The token's player", "security": BEARER,
-                    "responses": {"200": _json(_ref("Profile"), "Profile"), **_errors(401)}},
-            "put": {"summary": "Set display name and/or region (null clears the region)",
-                    "security": BEARER,
-                    "requestBody": {"required": True, "content": {"application/json": {
-                        "schema": {"type": "object", "additionalProperties": False,
-                                   "minProperties": 1, "properties": {
-                                       "displayName": {"type": "string", "minLength": 1,
-                                                       "maxLength": 64},
-                                       "region": {"type": ["string", "null"]}}}}}},
-                    "responses": {"200": _json(_ref("Profile"), "Updated"),
-                                  **_errors(400, 401, 413, 415)}}},
-        "/api/users/me/groups": {"get": {
-            "summary": "The groups the token's player is in", "security": BEARER,
-            "responses": {"200": {"description": "groups: [{groupId, name, ownerId}]"},
-                          **_errors(401)}}},
-        "/api/groups": {"post": {
-            "summary": "Create a friend group; its creator owns it", "security": BEARER,
-            "requestBody": {"required": True, "content": {"application/json": {"schema": {
-                "type": "object", "required": ["name"], "additionalProperties": False,
-                "properties": {"name": {"type": "string", "minLength": 1, "maxLength": 64}}}}}},
-            "responses": {"201": _json(_ref("Group"), "Created"), **_errors(400, 401)}}},
-        "/api/groups/{group_id}": {
-            "get": {"summary": "A group, for its members only", "security": BEARER,
-                    "responses": {"200": _json(_ref("Group"), "The group"),
-                                  **_errors(401, 403, 404)}},
-            "delete": {"summary": "Delete a group (owner only)", "security": BEARER,
-                       "responses": {"200": {"description": "Deleted"},
-                                     **_errors(401, 403, 404)}}},
-        "/api/groups/{group_id}/members": {"post": {
-            "summary": "Add a member (owner only; capped)", "security": BEARER,
-            "requestBody": {"required": True, "content": {"application/json": {"schema": {
-                "type": "object", "required": ["userId"], "additionalProperties": False,
-                "properties": {"userId": {"type": "string"}}}}}},
-            "responses": {"200": _json(_ref("Group"), "The group"),
-                          **_errors(400, 401, 403, 404, 409)}}},
-        "/api/groups/{group_id}/members/{user_id}": {"delete": {
-            "summary": "Remove a member (owner), or leave (the member)", "security": BEARER,
-            "responses": {"200": {"description": "Removed"}, **_errors(400, 401, 403, 404)}}},
-        "/api/auth/revoke": {"post": {
-            "summary": "Revoke the presented token until it expires", "security": BEARER,
-            "responses": {"200": {"description": "Revoked"}, **_errors(400, 401)}}},
-        "/api/admin/players/{user_id}/hide": _moderation(
-            "Hide a player from every board, rank and stream at once (the board version "
-            "moves and streams get a new frame); the score keeps counting",
-            "Reason", {"hidden": {"const": True}}),
-        "/api/admin/players/{user_id}/unhide": _moderation(
-            "Show a hidden player again, with the score they have", "Reason",
-            {"hidden": {"const": False}}),
-        "/api/admin/players/{user_id}/ban": _moderation(
-            "Ban a player: hidden, open tickets void, and start and update answer 403 "
-            "`Player is banned.`", "Reason", {"banned": {"const": True}}),
-        "/api/admin/players/{user_id}/unban": _moderation(
-            "Lift a ban (the player stays hidden until unhidden)", "Reason",
-            {"banned": {"const": False}}),
-        "/api/admin/players/{user_id}/adjust": _moderation(
-            "Add delta to the all-time score and the current day and week, as if gained "
-            "now: 400 if it would take the all-time score below 0; a window's score stops "
-            "at 0", "Adjustment", {"score": {"type": "integer"}}),
-        "/api/admin/audit": {"get": {
-            "summary": "The audit log, newest first, keyset-paged", "description": ADMIN,
-            "security": BEARER, "parameters": [
-                {"name": "userId", "in": "query", "schema": {"type": "string"}},
-                {"name": "outcome", "in": "query", "schema": {"enum": OUTCOMES}},
-                {"name": "before", "in": "query", "schema": {"type": "integer", "minimum": 1},
-                 "description": "the next of the previous page"},
-                {"name": "limit", "in": "query", "schema": {"type": "integer", "minimum": 1,
-                                                            "maximum": 100, "default": 50}}],
-            "responses": {"200": _json({"type": "object", "properties": {
-                "events": {"type": "array", "items": _ref("AuditEvent")},
-                "next": {"type": ["integer", "null"],
-                         "description": "before= of the next page; null on the last"}}},
-                "A page of events"), **_errors(400, 401, 403)}}},
-        "/api/openapi.json": {"get": {"summary": "This document",
-                                      "responses": {"200": {"description": "OpenAPI 3.1"}}}},
-        "/healthz": {"get": {"summary": "Liveness",
-                             "responses": {"200": {"description": "The process answers"}}}},
-        "/readyz": {"get": {"summary": "Readiness: the database answers; Redis is reported",
-                            "responses": {"200": {"description": "ok or degraded"},
-                                          **_errors(503)}}},
-        "/metrics": {"get": {"summary": "The instance's figures, summed over its workers, "
-                                        "Prometheus text format (README: Metrics)",
-                             "responses": {"200": {"description": "Metrics"}}}},
-        "/": {"get": {"summary": "The live board page",
-                      "responses": {"200": {"description": "HTML"}}}},
-        "/embed": {"get": {"summary": "The live board alone, for an iframe of EMBED_ORIGINS",
-                           "responses": {"200": {"description": "HTML"}}}},
-    },
+def _moderation(summary: str, body: Body, reply: dict) -> Operation:
+    return Operation(summary, {"200": _json({
+        "type": "object", "required": ["userId", *reply], "additionalProperties": False,
+        "properties": {"userId": {"type": "string"}, **reply}}, "Done")},
+        errors=(403, 404), security=BEARER, body=body, description=ADMIN)
+
+
+OPERATIONS = {
+    "api.list_actions": Operation("The action catalog", {"200": _json({
+        "type": "object", "required": ["actions"],
+        "properties": {"actions": {"type": "array", "items": _ref("Action")}}},
+        "Enabled actions")}),
+    "api.start_action": Operation(
+        "Start an action: a single-use ticket bound to the token's user",
+        {"201": {**_json(_ref("Ticket"), "Ticket issued"), "links": {
+            "complete": {"operationId": "api.update_score",
+                         "requestBody": {"actionId": "$response.body#/actionId"}}}}},
+        errors=(403, 404), security=BEARER, body=api.START,
+        description="403 `Player is banned.` for a banned player; 404 for an action type "
+                    "the catalog does not have or has disabled."),
+    "api.update_score": Operation(
+        "Complete an action; the score rises by its points",
+        {"200": _json(_ref("UpdateReply"), "Score updated (or a retry)")},
+        errors=(401, 403), security=[{"bearer": []}, {}], body=api.UPDATE,
+        description="The token goes in `Authorization: Bearer` or in the body's `authToken` "
+                    "(401 with neither). 400 for a ticket that is unknown, expired, too early, "
+                    "cooling down or over its daily limit; 403 for another user's ticket or "
+                    "`userId`, or a banned player."),
+    "api.top_scores": Operation(
+        "The top of the board, or of one view",
+        {"200": _json(_ref("Board"), "Best first; strong ETag"),
+         "304": {"description": "Unchanged since If-None-Match"}},
+        errors=(401, 403, 404), security=VIEW_TOKEN,
+        query=Query(limit=LIMIT), view=True,
+        headers=(("If-None-Match", "an ETag of this view, for a 304 while it holds"),)),
+    "api.player_rank": Operation(
+        "A player's score and rank on a view", {"200": _json(_ref("Rank"), "Rank")},
+        errors=(401, 403), security=VIEW_TOKEN, view=True),
+    "api.players_around": Operation(
+        "The player and those just above and below",
+        {"200": _json({"allOf": [_ref("Rank"), {
+            "type": "object", "required": ["around"], "properties": {"around": {
+                "type": "array", "items": {"type": "object", "properties": {
+                    "userId": {"type": "string"}, "displayName": {"type": "string"},
+                    "score": {"type": "integer"}, "rank": {"type": "integer"}}}}}}]},
+            "Rank and neighbours")},
+        errors=(401, 403), security=VIEW_TOKEN, query=api.AROUND, view=True),
+    "api.my_profile": Operation("The token's player",
+                                {"200": _json(_ref("Profile"), "Profile")}, security=BEARER),
+    "api.update_my_profile": Operation(
+        "Set display name and/or region (null clears the region)",
+        {"200": _json(_ref("Profile"), "Updated")}, security=BEARER, body=api.PROFILE),
+    "api.my_groups": Operation(
+        "The groups the token's player is in",
+        {"200": _json({"type": "object", "required": ["groups"], "properties": {
+            "groups": {"type": "array", "items": _ref("GroupEntry")}}}, "Groups")},
+        security=BEARER),
+    "api.create_group": Operation(
+        "Create a friend group; its creator owns it",
+        {"201": {**_json(_ref("Group"), "Created"), "links": {
+            "get": {"operationId": "api.get_group",
+                    "parameters": {"group_id": "$response.body#/groupId"}},
+            "addMember": {"operationId": "api.add_group_member",
+                          "parameters": {"group_id": "$response.body#/groupId"}},
+            "removeMember": {"operationId": "api.remove_group_member",
+                             "parameters": {"group_id": "$response.body#/groupId"}},
+            "delete": {"operationId": "api.delete_group",
+                       "parameters": {"group_id": "$response.body#/groupId"}}}}},
+        security=BEARER, body=api.NEW_GROUP),
+    "api.get_group": Operation("A group, for its members only",
+                               {"200": _json(_ref("Group"), "The group")},
+                               errors=(403,), security=BEARER),
+    "api.delete_group": Operation("Delete a group (owner only)",
+                                  {"200": _json(DONE, "Deleted")},
+                                  errors=(403,), security=BEARER),
+    "api.add_group_member": Operation(
+        "Add a member (owner only; adding one twice is harmless)",
+        {"200": _json(_ref("Group"), "The group")}, errors=(403, 409), security=BEARER,
+        body=api.MEMBER, description="409 when the group has GROUP_MAX_MEMBERS members."),
+    "api.remove_group_member": Operation(
+        "Remove a member (owner), or leave (the member)",
+        {"200": _json({"anyOf": [_ref("Group"), {
+            "type": "object", "required": ["groupId", "left"], "additionalProperties": False,
+            "properties": {"groupId": {"type": "string"}, "left": {"const": True}}}]},
+            "The group (owner), or that the member left")},
+        errors=(403, 409), security=BEARER,
+        description="409 when the owner would leave (delete the group instead); 404 for "
+                    "someone who is not a member."),
+    "api.revoke_token": Operation(
+        "Revoke the presented token until it expires", {"200": _json(DONE, "Revoked")},
+        errors=(400,), security=BEARER, description="400 for a token without `jti`."),
+    "admin.hide": _moderation(
+        "Hide a player from every board, rank and stream at once (the board version moves "
+        "and streams get a new frame); the score keeps counting",
+        admin.REASON, {"hidden": {"const": True}}),
+    "admin.unhide": _moderation("Show a hidden player again, with the score they have",
+                                admin.REASON, {"hidden": {"const": False}}),
+    "admin.ban": _moderation(
+        "Ban a player: hidden, open tickets void, and start and update answer 403 "
+        "`Player is banned.`", admin.REASON, {"banned": {"const": True}}),
+    "admin.unban": _moderation("Lift a ban (the player stays hidden until unhidden)",
+                               admin.REASON, {"banned": {"const": False}}),
+    "admin.adjust": _moderation(
+        "Add delta to the all-time score and the current day and week, as if gained now: "
+        "400 if it would take the all-time score below 0; a window's score stops at 0",
+        admin.ADJUSTMENT, {"score": {"type": "integer"}}),
+    "admin.audit": Operation(
+        "The audit log, newest first, keyset-paged",
+        {"200": _json({"type": "object", "required": ["events", "next"], "properties": {
+            "events": {"type": "array", "items": _ref("AuditEvent")},
+            "next": {"type": ["integer", "null"],
+                     "description": "before= of the next page; null on the last"}}},
+            "A page of events")},
+        errors=(403,), security=BEARER, query=admin.AUDIT, description=ADMIN),
+    "stream.scores_stream": Operation(
+        "Server-Sent Events: `event: scoreboard`, `id: <version>`, data as /top",
+        {"200": {"description": "An event stream: a `retry:` hint, the view's snapshot "
+                                "(unless Last-Event-ID is its version), then every new one",
+                 "content": {"text/event-stream": {"schema": {"type": "string"}}}}},
+        errors=(401, 403, 404),
+        security=[{}, {"bearer": []}, {"token": []}, {"cookie": []}], view=True,
+        headers=(("Last-Event-ID", "the version the client last saw"),),
+        description="A group's view needs a token: EventSource sends no headers, so it may "
+                    "come as `?token=` or the `scoreboard_token` cookie. 429 past "
+                    "STREAM_MAX_PER_IP open streams; 503 while the server restarts."),
+    "openapi.openapi_document": Operation(
+        "This document", {"200": _json({"type": "object"}, "OpenAPI 3.1")}),
+    "health.healthz": Operation("Liveness", {"200": _json({"type": "object"},
+                                                          "The process answers")}),
+    "health.readyz": Operation("Readiness: the database answers; Redis is reported",
+                               {"200": _json({"type": "object"}, "ok or degraded")},
+                               errors=(503,)),
+    "health.prometheus_metrics": Operation(
+        "The instance's figures, summed over its workers, Prometheus text format "
+        "(README: Metrics)", {
+        "200": {"description": "Metrics", "content": {"text/plain": {
+            "schema": {"type": "string"}}}}}),
+    "page.index": Operation("The live board page", {"200": {
+        "description": "HTML", "content": {"text/html": {"schema": {"type": "string"}}}}},
+        limited=False),
+    "page.embed": Operation(
+        "The live board alone, for an iframe of EMBED_ORIGINS", {"200": {
+            "description": "HTML", "content": {"text/html": {"schema": {"type": "string"}}}}},
+        limited=False),
 }
+
+CONVERTER = re.compile(r"<(?:(\w+)(?:\([^)]*\))?:)?(\w+)>")
+
+
+def document(app) -> dict:
+    """The document of ``app``'s routes under its configuration."""
+    paths = {}
+    for rule in app.url_map.iter_rules():
+        if rule.endpoint == "static":
+            continue
+        operation = OPERATIONS[rule.endpoint]
+        path = CONVERTER.sub(r"{\2}", rule.rule)
+        ids = [(name, app.url_map.converters[kind or "default"].regex)
+               for kind, name in CONVERTER.findall(rule.rule)]
+        for method in sorted(rule.methods - {"HEAD", "OPTIONS"}):
+            paths.setdefault(path, {})[method.lower()] = _operation(
+                rule.endpoint, operation, ids, app.config)
+    return {
+        "openapi": "3.1.0",
+        "info": {"title": "Live Scoreboard", "version": "1.0.0",
+                 "description": "Scores that rise only for completed actions; a live top 10."},
+        "components": {
+            "schemas": SCHEMAS,
+            "responses": {
+                "Error": _json(_ref("Error"), "An error"),
+                "TooManyRequests": {**_json(_ref("Error"), "Over a rate limit"), "headers": {
+                    "Retry-After": {"required": True, "description": "seconds to wait",
+                                    "schema": {"type": "string", "pattern": "^[0-9]+$"}}}},
+            },
+            "securitySchemes": {
+                "bearer": {"type": "http", "scheme": "bearer", "bearerFormat": "JWT"},
+                "token": {"type": "apiKey", "in": "query", "name": "token",
+                          "description": "the JWT, for EventSource, which sends no headers"},
+                "cookie": {"type": "apiKey", "in": "cookie", "name": "scoreboard_token"},
+            },
+        },
+        "paths": paths,
+    }
+
+
+def _operation(endpoint: str, operation: Operation, ids: list, config) -> dict:
+    errors = set(operation.errors)
+    parameters = [{"name": name, "in": "path", "required": True,
+                   "schema": {"type": "string", "pattern": f"^(?:{regex})$"}}
+                  for name, regex in ids]
+    if ids:
+        errors.add(404)  # an id of no player or group, or of a form none can have
+    if operation.query:
+        parameters += operation.query.parameters(config)
+        errors.add(400)
+    if operation.view:
+        parameters.append({"name": "view", "in": "query", "style": "form", "explode": True,
+                           "schema": views.query_schema(config),
+                           "description": "which board: `period` (all, week, day) and `at` "
+                                          "(a past day or week), `region`, or `group`"})
+        errors.update((400, 404))  # 404: a group or a past window that does not exist
+    parameters += [{"name": name, "in": "header", "schema": {"type": "string"},
+                    "description": description} for name, description in operation.headers]
+    spec = {"operationId": endpoint, "summary": operation.summary}
+    if operation.description:
+        spec["description"] = operation.description
+    if parameters:
+        spec["parameters"] = parameters
+    if operation.body:
+        spec["requestBody"] = {"required": True, "content": {
+            "application/json": {"schema": operation.body.schema(config)}}}
+        errors.update(operation.body.statuses)
+    if operation.security is not None:
+        spec["security"] = operation.security
+        if operation.security == BEARER:
+            errors.add(401)
+    if operation.limited:
+        errors.add(429)
+    if endpoint.startswith(("api.", "admin.", "stream.")):
+        errors.add(503)  # the database is away (or, for a stream, the server restarting)
+    spec["responses"] = {**operation.replies, **{
+        str(status): {"$ref": "#/components/responses/"
+                              + ("TooManyRequests" if status == 429 else "Error")}
+        for status in sorted(errors)}}
+    return spec
 
 
 @bp.get("/api/openapi.json")
 def openapi_document():
-    return jsonify(DOCUMENT)
+    encoded = current_app.extensions.get("openapi")
+    if encoded is None:
+        encoded = current_app.extensions["openapi"] = json.dumps(document(current_app)).encode()
+    return Response(encoded, mimetype="application/json")

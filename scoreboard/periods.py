@@ -3,8 +3,16 @@
 import re
 from datetime import date, datetime, timedelta
 
-DAY = re.compile(r"\d{4}-\d{2}-\d{2}")
-WEEK = re.compile(r"(\d{4})-W(\d{2})")
+# How a past window is named (?at=), for each period that has windows: only ASCII digits,
+# and months, days and weeks in their ranges. A name of this form may still name no window
+# (2026-02-30, or week 53 of a year of 52): NoSuchWindow.
+DAY = re.compile(r"[0-9]{4}-(?:0[1-9]|1[0-2])-(?:0[1-9]|[12][0-9]|3[01])")
+WEEK = re.compile(r"([0-9]{4})-W(0[1-9]|[1-4][0-9]|5[0-3])")
+NAMES = {"day": DAY, "week": WEEK}
+
+
+class NoSuchWindow(LookupError):
+    """A window named in the right form that the calendar does not have."""
 
 
 def day_key(moment: datetime) -> str:
@@ -23,22 +31,23 @@ def windows_of(moment: datetime) -> tuple[str, str]:
 
 def window_key(period: str, at: str | None, now: datetime) -> str:
     """The window ``period`` ("day" or "week") names at ``at`` (default: the current one).
-    Raises ValueError for a malformed or impossible ``at``."""
-    if period == "day":
-        if at is None:
-            return day_key(now)
-        if not DAY.fullmatch(at):
-            raise ValueError("at must look like 2026-11-27 for period=day")
-        return f"day:{date.fromisoformat(at).isoformat()}"
-    if period == "week":
-        if at is None:
-            return week_key(now)
-        match = WEEK.fullmatch(at)
-        if not match:
-            raise ValueError("at must look like 2026-W48 for period=week")
-        date.fromisocalendar(int(match[1]), int(match[2]), 1)  # raises for week 54 and such
-        return f"week:{at}"
-    raise ValueError("period must be all, week or day")
+    Raises ValueError for a malformed ``at``, NoSuchWindow for one the calendar lacks."""
+    if period not in NAMES:
+        raise ValueError("period must be all, week or day")
+    if at is None:
+        return day_key(now) if period == "day" else week_key(now)
+    match = NAMES[period].fullmatch(at)
+    if not match:
+        raise ValueError(f"at must look like {'2026-11-27' if period == 'day' else '2026-W48'}"
+                         f" for period={period}")
+    try:
+        if period == "day":
+            date.fromisoformat(at)
+        else:
+            date.fromisocalendar(int(match[1]), int(match[2]), 1)
+    except ValueError:
+        raise NoSuchWindow(f"There is no {period} {at}.") from None
+    return f"{period}:{at}"
 
 
 def window_end(key: str) -> datetime:

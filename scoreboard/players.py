@@ -8,11 +8,10 @@ from sqlalchemy import select, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 
-from . import clock, leaderboard, periods, ranks
+from . import clock, leaderboard, periods, ranks, regions
 from .errors import ApiError
 from .extensions import db, on_postgres
 from .models import GroupMember, User, WindowScore
-from .regions import ISO_3166_ALPHA_2
 
 USER_ID = re.compile(r"[A-Za-z0-9_.@:-]{1,64}")
 DISPLAY_NAME = re.compile(r"[^\x00-\x1f\x7f]{1,64}")  # printable, so no layout tricks
@@ -31,8 +30,7 @@ def insert_ignoring_duplicates(model, values: dict):
 
 def valid_region(code, config=None) -> bool:
     """Whether ``code`` is one of the configured regions (ISO 3166-1 alpha-2 by default)."""
-    regions = (config or current_app.config)["REGIONS"] or ISO_3166_ALPHA_2
-    return isinstance(code, str) and code in regions
+    return isinstance(code, str) and code in regions.known(config or current_app.config)
 
 
 def arriving(claims: dict, now) -> dict:

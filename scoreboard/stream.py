@@ -1,5 +1,6 @@
 """GET /api/scores/stream: the board as Server-Sent Events, fed by this worker's hub."""
 
+import math
 import random
 import socket
 import time
@@ -36,7 +37,9 @@ def scores_stream():
     if client is None:
         if hub.stopping:
             raise ApiError(503, "Server is restarting; reconnect shortly.")
-        raise ApiError(429, "Too many open streams from this address.")
+        # Another may close by the time the browser's reconnect comes.
+        raise ApiError(429, "Too many open streams from this address.",
+                       retry_after=math.ceil(config["STREAM_RETRY_MS"] / 1000))
     # Jitter spreads reconnections after a deploy; the lifetime cap rebalances load.
     retry_ms = int(config["STREAM_RETRY_MS"] * random.uniform(1.0, 1.5))
     first = f"retry: {retry_ms}\n\n".encode()

@@ -6,10 +6,13 @@ from datetime import datetime
 
 from sqlalchemy import select
 
-from . import periods
+from . import contract, periods, regions
 from .models import GroupMember, User, WindowScore
 
 GLOBAL = "all"
+PERIOD = contract.Choice(GLOBAL, *periods.NAMES)
+REGION = contract.Region()
+GROUP = contract.Text(r"[A-Za-z0-9_-]{1,32}")  # a group's id
 
 
 @dataclass(frozen=True)
@@ -76,29 +79,42 @@ class View:
 ALL = View()
 
 
-def whole_number(args, name: str, default: int, highest: int) -> int:
-    """A query parameter that counts something (rows, neighbours): 1 to ``highest``."""
-    value = args.get(name, str(default))
-    if not (value.isascii() and value.isdigit() and len(value) <= 3) or not (
-            1 <= int(value) <= highest):
-        raise ValueError(f"{name} must be a whole number from 1 to {highest}")
-    return int(value)
-
-
-def parse(args, now) -> View:
-    """The view a query string asks for; ValueError with a reason for one we do not serve."""
-    period = args.get("period", "all")
+def parse(args, now, config) -> View:
+    """The view a query string asks for; ValueError with a reason for one we do not serve,
+    periods.NoSuchWindow for a past window the calendar lacks."""
+    period = args.get("period", GLOBAL)
     at = args.get("at")
     region, group = args.get("region"), args.get("group")
-    if region and group:
+    if region is not None and group is not None:
         raise ValueError("region and group cannot be combined: a group is already a choice")
-    if period == "all":
+    if region is not None and region not in regions.known(config):
+        raise ValueError(REGION.message.rstrip("."))
+    if group is not None and not GROUP.fits(group):
+        raise ValueError("group must be a group's id")
+    if period == GLOBAL:
         if at is not None:
             raise ValueError("at goes with period=day or period=week")
         return View(region=region, group=group)
     window = periods.window_key(period, at, now)
     closes_at = periods.window_end(window) if at is None else None  # it follows the clock
     return View(window=window, region=region, group=group, closes_at=closes_at)
+
+
+def query_schema(config) -> dict:
+    """The view's query parameters as one JSON Schema object, which can say how they
+    depend on each other as parse() has them: ``at`` only with a period that has windows,
+    in that period's form; ``region`` or ``group``, not both."""
+    windows = [{"required": ["period", "at"], "properties": {
+        "period": {"const": period},
+        "at": {"type": "string", "pattern": f"^(?:{form.pattern})$"}}}
+        for period, form in periods.NAMES.items()]
+    return {
+        "type": "object", "additionalProperties": False,
+        "properties": {"period": PERIOD.schema(config), "at": {"type": "string"},
+                       "region": REGION.schema(config), "group": GROUP.schema(config)},
+        "not": {"required": ["region", "group"]},
+        "anyOf": [{"not": {"required": ["at"]}}, *windows],
+    }
 
 
 def of_player(region: str | None, groups, now) -> list[View]:

@@ -83,7 +83,7 @@ def base_config(database_url, redis_url, **overrides) -> dict:
     }
 
 
-def _reset_postgres(app):
+def reset_postgres(app):
     with app.app_context():
         db.session.execute(text(f"TRUNCATE {', '.join(TABLES)} CASCADE"))
         db.session.execute(text("UPDATE board_state SET version = 0"))
@@ -109,7 +109,7 @@ def make_app(request, tmp_path):
             app = create_app(
                 base_config(url, request.getfixturevalue("redis_url"), **overrides)
             )
-            _reset_postgres(app)
+            reset_postgres(app)
         made.append(app)
         return app
 

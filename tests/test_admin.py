@@ -173,6 +173,16 @@ def test_a_body_that_is_not_json_is_415(app, client, ben):
     assert reply.status_code == 415
 
 
+@pytest.mark.parametrize("authorization", [None, "Bearer", "Basic x"])
+@pytest.mark.parametrize("body", ["5", "[1]", '"reason"', "null"])
+def test_json_that_is_no_object_without_a_token_is_401(client, ben, body, authorization):
+    # The token may be in a body; one that is no object has none (it was a 500).
+    headers = {"Authorization": authorization} if authorization else {}
+    reply = client.post("/api/admin/players/ben/hide", data=body, headers=headers,
+                        content_type="application/json")
+    assert reply.status_code == 401 and reply.json["success"] is False
+
+
 @pytest.mark.parametrize("user_id", ["nobody", "a%00b", "x" * 65])
 @pytest.mark.parametrize("path, body", [("hide", {"reason": "x"}),
                                         ("adjust", {"delta": 3, "reason": "x"})])

@@ -50,7 +50,7 @@ def test_start_issues_single_use_ticket(player):
 
 def test_start_needs_token_and_known_type(client, player):
     assert client.post("/api/actions/start", json={"actionType": "click"}).status_code == 401
-    assert player("alice").start("no-such-action").status_code == 400
+    assert player("alice").start("no-such-action").status_code == 404
 
 
 def test_update_returns_exact_success_body(app, player):

@@ -54,11 +54,19 @@ def test_only_the_owner_adds_and_removes_others(crew):
     group_id, alice, bob, eve = crew
     url = f"/api/groups/{group_id}/members"
     assert bob.client.post(url, json={"userId": "eve"}, headers=bob.headers).status_code == 403
-    assert bob.client.delete(f"{url}/alice", headers=bob.headers).status_code == 400
+    assert bob.client.delete(f"{url}/alice", headers=bob.headers).status_code == 409
     assert eve.client.delete(f"{url}/bob", headers=eve.headers).status_code == 403
     removed = alice.client.delete(f"{url}/bob", headers=alice.headers)
     assert removed.status_code == 200 and members(removed) == ["alice"]
     assert alice.client.delete(f"{url}/bob", headers=alice.headers).status_code == 404
+
+
+def test_the_owner_cannot_leave_but_deletes_instead(crew):
+    group_id, alice, bob, eve = crew
+    refused = alice.client.delete(f"/api/groups/{group_id}/members/alice", headers=alice.headers)
+    assert refused.status_code == 409 and refused.json == {
+        "success": False, "error": "The owner cannot leave the group; delete it instead."}
+    assert alice.client.get(f"/api/groups/{group_id}", headers=alice.headers).status_code == 200
 
 
 def test_a_member_may_leave(crew):

@@ -16,6 +16,7 @@ from .harness.players import Player, play
 
 MON, TUE, NEXT_MON = datetime(2026, 11, 23, 9), datetime(2026, 11, 24, 9), datetime(2026, 11, 30, 9)
 NOW = datetime(2026, 11, 30, 12)
+CONFIG = {"REGIONS": frozenset()}  # every ISO 3166-1 code, as by default
 
 
 @pytest.fixture
@@ -156,14 +157,14 @@ def test_around_me_is_a_window_of_the_same_order(client, league):
     ({"period": "day", "at": "2026-11-30"}, None),  # a day asked by name does not follow the clock
 ])
 def test_a_view_knows_when_it_closes(args, closes_at):
-    view = views.parse(args, NOW)
+    view = views.parse(args, NOW, CONFIG)
     assert view.closes_at == closes_at
     assert view.seconds_left(NOW) == (
         float("inf") if closes_at is None else (closes_at - NOW).total_seconds())
 
 
 def test_a_view_closes_by_the_earlier_moment_and_stays_the_same_view():
-    day = views.parse({"period": "day"}, NOW)
+    day = views.parse({"period": "day"}, NOW, CONFIG)
     earlier, later = datetime(2026, 11, 30, 13), datetime(2026, 12, 2)
     assert day.closing_by(earlier).closes_at == earlier
     assert day.closing_by(later).closes_at == datetime(2026, 12, 1)

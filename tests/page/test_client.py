@@ -144,7 +144,7 @@ def test_every_failure_is_a_scoreboard_error_with_the_status_and_the_json_error(
     assert outcome == {
         "noToken": error(401, "No token given."),
         "badToken": error(401, "Invalid authentication token."),
-        "unknownAction": error(400, "Unknown action type."),
+        "unknownAction": error(404, "Unknown action type."),
         "unknownTicket": error(400, "Unknown action ticket."),
         "unknownPlayer": error(404, "No such player."),
         "badView": error(400, "region must be a known region code, such as DE."),
