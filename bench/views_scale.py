@@ -5,7 +5,9 @@ in this week's and today's windows for some of them), builds the Redis rank sets
 through the app's own request handling (Flask's test client, no network):
 /top for each view from the cache and from the database, a player's rank from the rank set
 and from the database, and one score update (start + complete). It prints medians and the
-ratio of the large size to the small one.
+ratio of the large size to the small one. Both sizes are prepared first, then every figure is
+timed in rounds, the two sizes in turn, so a machine that slows down during the run slows
+both alike.
 
     .venv/bin/python bench/views_scale.py --players 1000 1000000
 """
@@ -68,17 +70,22 @@ def seed(players: int) -> None:
     db.session.commit()
 
 
-def median_ms(action, times: int) -> float:
+ROUNDS = 5  # each figure is taken in this many rounds, the two sizes in turn
+
+
+def timed_ms(action, times: int) -> list[float]:
     samples = []
     for _ in range(times):
         began = time.perf_counter()
         action()
-        samples.append(time.perf_counter() - began)
-    return 1000 * statistics.median(samples)
+        samples.append(1000 * (time.perf_counter() - began))
+    return samples
 
 
-def measure(players: int, own_redis) -> dict:
-    url = create_database("scoreboard_bench_views")
+def prepare(players: int, own_redis):
+    """A seeded database of ``players``, its app, and the actions each figure times, with
+    how many samples it takes; plus the figures measured once, while preparing."""
+    url = create_database(f"scoreboard_bench_views_{players}")
     app = create_app({"SQLALCHEMY_DATABASE_URI": url, "REDIS_URL": own_redis.url,
                       "REDIS_PREFIX": f"bench{players}:", "JWT_SECRET_KEY": "b" * 40,
                       "RATELIMIT_IP": "10000000/minute", "RATELIMIT_START": "10000000/minute",
@@ -88,7 +95,7 @@ def measure(players: int, own_redis) -> dict:
                       # machine; the timed requests take milliseconds, far inside this.
                       "DATABASE_STATEMENT_TIMEOUT_MS": 600_000})
     client = app.test_client()
-    figures = {}
+    once = {}
     with app.app_context():
         upgrade()
         seed_catalog()
@@ -96,27 +103,27 @@ def measure(players: int, own_redis) -> dict:
         began = time.perf_counter()
         for view in RANK_VIEWS:
             ranks.rebuild(view)
-        figures["rank sets built (s)"] = time.perf_counter() - began
+        once["rank sets built (s)"] = time.perf_counter() - began
         token = issue_token("bench-writer")
     store = services(app).redis
+    actions = {}
     for name, query in VIEWS.items():
-        figures[f"/top {name}, cached (ms)"] = median_ms(
-            lambda: client.get(f"/api/scores/top{query}"), 200)
+        actions[f"/top {name}, cached (ms)"] = (
+            lambda query=query: client.get(f"/api/scores/top{query}"), 200)
 
-        def cold(query=query, name=name):
+        def cold(query=query):
             store.client.delete(*store.client.keys(store.key("top:*")) or ["none"])
             services(app).local_boards.notice()  # as after a lost subscription
             client.get(f"/api/scores/top{query}")
-        figures[f"/top {name}, from the database (ms)"] = median_ms(cold, 30)
+        actions[f"/top {name}, from the database (ms)"] = (cold, 30)
     rng = random.Random(1)
 
     def rank_lookup(query=""):
         client.get(f"/api/scores/users/u{rng.randint(1, players)}{query}")
-    figures["rank, from the Redis set (ms)"] = median_ms(rank_lookup, 300)
-    figures["rank in region, from the Redis set (ms)"] = median_ms(
-        lambda: rank_lookup("?region=DE"), 300)
-    figures["rank, from the database (ms)"] = median_ms(
-        lambda: _database_rank(app, rng, players), 30)
+    actions["rank, from the Redis set (ms)"] = (rank_lookup, 300)
+    actions["rank in region, from the Redis set (ms)"] = (lambda: rank_lookup("?region=DE"),
+                                                          300)
+    actions["rank, from the database (ms)"] = (lambda: _database_rank(app, rng, players), 30)
     headers = {"Authorization": f"Bearer {token}"}
 
     def update():
@@ -124,11 +131,25 @@ def measure(players: int, own_redis) -> dict:
                              headers=headers).json["actionId"]
         client.post("/api/scores/update", json={"userId": "bench-writer", "actionId": ticket},
                     headers=headers)
-    figures["update: start + complete (ms)"] = median_ms(update, 200)
-    with app.app_context():
-        db.engine.dispose()
-    store.client.close()
-    return figures
+    actions["update: start + complete (ms)"] = (update, 200)
+
+    def close():
+        with app.app_context():
+            db.engine.dispose()
+        store.client.close()
+    return once, actions, close
+
+
+def measure(sizes: list) -> list[dict]:
+    """Each figure's median for each size. The sizes take turns, round after round, so the
+    machine's drift over the run falls on both alike."""
+    samples = [{name: [] for name in actions} for _, actions, _ in sizes]
+    for _ in range(ROUNDS):
+        for (_, actions, _), taken in zip(sizes, samples):
+            for name, (action, times) in actions.items():
+                taken[name] += timed_ms(action, max(1, times // ROUNDS))
+    return [{**once, **{name: statistics.median(values) for name, values in taken.items()}}
+            for (once, _, _), taken in zip(sizes, samples)]
 
 
 def _database_rank(app, rng, players):
@@ -143,9 +164,14 @@ def main():
     tmp = Path(os.environ.get("TMPDIR", "/tmp")) / f"views-bench-{os.getpid()}"
     tmp.mkdir(parents=True, exist_ok=True)
     own_redis = RedisServer(tmp).start()
+    sizes = []
     try:
-        small, large = (measure(n, own_redis) for n in args.players)
+        for players in args.players:
+            sizes.append(prepare(players, own_redis))
+        small, large = measure(sizes)
     finally:
+        for _, _, close in sizes:
+            close()
         own_redis.kill()
     print(f"| figure | {args.players[0]:,} players | {args.players[1]:,} players | ratio |")
     print("|---|---|---|---|")
