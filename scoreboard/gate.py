@@ -4,6 +4,7 @@ limit are too dear.
 
 - Board reads count per address in each worker's memory (with N workers an address may read
   N times ``RATELIMIT_IP``); streams are limited by the cap on open streams per address.
+- Probes (/healthz, /readyz, /metrics) are never limited.
 - Preflights (OPTIONS) are never counted: Flask answers them without running a view, and
   a browser sends one ahead of a cross-origin write, which is counted.
 - The write paths (start, update) pass a gate: one Redis call says whether the token is
@@ -32,8 +33,11 @@ from .store import StoreUnavailable
 
 READS = frozenset({"api.top_scores"})
 WRITES = {"api.start_action": "RATELIMIT_START", "api.update_score": "RATELIMIT_UPDATE"}
-# Routes Flask-Limiter leaves alone: counted here, or (streams) capped per address.
-LIMITED_ELSEWHERE = READS | set(WRITES) | {"stream.scores_stream"}
+# Probes are never limited: a platform's router and a Prometheus server poll them from few
+# addresses, and a refused probe would take a healthy instance out of service.
+PROBES = frozenset({"health.healthz", "health.readyz", "health.prometheus_metrics"})
+# Routes Flask-Limiter leaves alone: counted here, capped per address (streams), or probes.
+LEFT_ALONE = READS | set(WRITES) | {"stream.scores_stream"} | PROBES
 TOO_MANY = "Too many requests. Try again later."
 
 
@@ -132,7 +136,7 @@ def init_app(app) -> None:
 
 def _unless_limited_elsewhere(hook):
     def confined(*args):
-        if request.endpoint in LIMITED_ELSEWHERE or request.method == "OPTIONS":
+        if request.endpoint in LEFT_ALONE or request.method == "OPTIONS":
             return args[0] if args else None  # an after_request hook hands the reply on
         return hook(*args)
 

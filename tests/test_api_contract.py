@@ -241,6 +241,14 @@ def test_ip_rate_limit_applies_to_board_reads(make_app, backend):
     assert 0 < int(replies[-1].headers["Retry-After"]) <= 60
 
 
+def test_probes_are_never_rate_limited(make_app, backend):
+    client = make_app(backend, RATELIMIT_IP="2/minute").test_client()
+    for path in ("/healthz", "/readyz", "/metrics"):
+        assert [client.get(path).status_code for _ in range(4)] == [200] * 4, path
+    # ...while an ordinary route of Flask-Limiter's still counts this address.
+    assert [client.get("/api/actions").status_code for _ in range(3)] == [200, 200, 429]
+
+
 def test_top_shape_order_limit_and_etag(app, player, client):
     for name, plays in (("carol", 2), ("alice", 3), ("bob", 2)):
         p = player(name, name=name.title())
