@@ -32,7 +32,7 @@ from scoreboard.auth import issue_token  # noqa: E402
 from scoreboard.extensions import db  # noqa: E402
 from scoreboard.services import services  # noqa: E402
 from scoreboard.views import View  # noqa: E402
-from tests.harness.databases import create_database  # noqa: E402
+from tests.harness.databases import create_database, drop_database  # noqa: E402
 from tests.harness.servers import RedisServer  # noqa: E402
 
 REGIONS = ["DE", "FR", "US", "GB", "JP", "BR", "IN", "CA", "AU", "ES",
@@ -85,7 +85,8 @@ def timed_ms(action, times: int) -> list[float]:
 def prepare(players: int, own_redis):
     """A seeded database of ``players``, its app, and the actions each figure times, with
     how many samples it takes; plus the figures measured once, while preparing."""
-    url = create_database(f"scoreboard_bench_views_{players}")
+    database = f"scoreboard_bench_views_{players}"
+    url = create_database(database)
     app = create_app({"SQLALCHEMY_DATABASE_URI": url, "REDIS_URL": own_redis.url,
                       "REDIS_PREFIX": f"bench{players}:", "JWT_SECRET_KEY": "b" * 40,
                       "RATELIMIT_IP": "10000000/minute", "RATELIMIT_START": "10000000/minute",
@@ -137,6 +138,7 @@ def prepare(players: int, own_redis):
         with app.app_context():
             db.engine.dispose()
         store.client.close()
+        drop_database(database)  # a million players take a gigabyte
     return once, actions, close
 
 
