@@ -12,13 +12,19 @@ service:
 
 import os
 import queue
+import sys
 from datetime import datetime, timezone
+from pathlib import Path
 
 import jwt
 import psycopg2
 import redis
 from flask import Flask, jsonify, request
 from psycogreen.gevent import patch_psycopg
+
+# gunicorn runs this from bench/; the call and the windows are the service's own.
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+from scoreboard import periods, rules  # noqa: E402
 
 app = Flask(__name__)
 ROWS = [{"userId": f"player{n:04d}", "score": 1000 - n, "rank": n + 1,
@@ -39,8 +45,6 @@ if os.environ.get("BARE_DATABASE_URL"):
         _connections.put(_connection)
     _redis = redis.Redis.from_url(os.environ["BARE_REDIS_URL"])
     _secret = os.environ["BARE_JWT_SECRET"]
-    _call = ("CALL complete_action(%(ticket)s, %(user)s, %(now)s, %(day)s, %(week)s, "
-             "%(midnight)s, NULL, NULL" + ", NULL" * 10 + ")")
 
     @app.post("/api/scores/update")
     def update():
@@ -49,14 +53,14 @@ if os.environ.get("BARE_DATABASE_URL"):
         if claims["sub"] != body["userId"]:
             return jsonify(success=False), 403
         now = datetime.now(timezone.utc).replace(tzinfo=None)
-        week = now.isocalendar()
+        day, week = periods.windows_of(now)
         connection = _connections.get()
         try:
             with connection.cursor() as cursor:
-                cursor.execute(_call, {
+                cursor.execute(rules.CALL, {
                     "ticket": body["actionId"], "user": claims["sub"], "now": now,
-                    "day": f"day:{now:%Y-%m-%d}", "week": f"week:{week[0]}-W{week[1]:02d}",
-                    "midnight": now.replace(hour=0, minute=0, second=0, microsecond=0)})
+                    "day": day, "week": week, "midnight": periods.day_start(now),
+                    "request_id": None, "client_ip": None})
                 outcome, _, _, score, *_ = cursor.fetchone()
         finally:
             _connections.put(connection)

@@ -19,6 +19,11 @@ def day_key(moment: datetime) -> str:
     return f"day:{moment.date().isoformat()}"
 
 
+def day_start(moment: datetime) -> datetime:
+    """The start of the UTC day ``moment`` falls in: where a daily limit starts afresh."""
+    return datetime(moment.year, moment.month, moment.day)
+
+
 def week_key(moment: datetime) -> str:
     year, week, _ = moment.isocalendar()
     return f"week:{year}-W{week:02d}"
@@ -54,8 +59,7 @@ def window_end(key: str) -> datetime:
     """When the window ``key`` closes (UTC, naive like every time in the database)."""
     kind, _, name = key.partition(":")
     if kind == "day":
-        start = date.fromisoformat(name)
-        return datetime(start.year, start.month, start.day) + timedelta(days=1)
+        return day_start(datetime.fromisoformat(name)) + timedelta(days=1)
     year, week = WEEK.fullmatch(name).groups()
     monday = date.fromisocalendar(int(year), int(week), 1)
     return datetime(monday.year, monday.month, monday.day) + timedelta(weeks=1)

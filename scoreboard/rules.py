@@ -182,6 +182,12 @@ END
 $$"""
 
 
+# The procedure's call, for the driver (``%(name)s`` parameters): the inputs, then a NULL
+# for each result, which CALL hands back as one row.
+CALL = ("CALL complete_action(" + ", ".join(f"%({name})s" for name, _ in INPUTS)
+        + ", NULL" * len(RESULT) + ")")
+
+
 SECONDS_BEFORE_SQL = ("CREATE FUNCTION seconds_before(stamp timestamp, seconds integer)"
                       " RETURNS timestamp LANGUAGE sql IMMUTABLE"
                       " AS 'SELECT stamp - make_interval(secs => seconds)'")

@@ -81,7 +81,7 @@ def complete_action(attempt: Attempt) -> int:
     now = clock.now()
     day, week = periods.windows_of(now)
     inputs = {"ticket": attempt.ticket_id, "user": attempt.user_id, "now": now, "day": day,
-              "week": week, "midnight": now.replace(hour=0, minute=0, second=0, microsecond=0),
+              "week": week, "midnight": periods.day_start(now),
               "request_id": attempt.request_id, "client_ip": attempt.client_ip}
     done = _complete_in_postgres(inputs) if on_postgres() else _complete_in_session(inputs)
     g.update_outcome = done.refusal or done.outcome  # for the route's count (metrics.py)
@@ -109,14 +109,10 @@ def record_rejection(attempt: Attempt, rejection: ApiError, action_type=None) ->
     log.info("refused %s for %s: %s", attempt.ticket_id, attempt.user_id, rejection.description)
 
 
-_CALL = ("CALL complete_action(" + ", ".join(f"%({name})s" for name, _ in rules.INPUTS)
-         + ", NULL" * len(rules.RESULT) + ")")
-
-
 def _complete_in_postgres(inputs: dict) -> Outcome:
     """One call of the complete_action procedure: the write commits inside it, and the
     board version is taken after."""
-    row = autocommit_row(_CALL, inputs)
+    row = autocommit_row(rules.CALL, inputs)
     return _outcome({**inputs, **dict(zip((name for name, _ in rules.RESULT), row))})
 
 
