@@ -56,7 +56,8 @@ class RedisBroker:
             self.board_cache.queue_changed(pipe, views, version)
             self.rank_sets.queue_placements(pipe, placements)
             if views:
-                pipe.publish(self.store.key(self.CHANNEL), " ".join([str(version), *views]))
+                pipe.execute_command("PUBLISH", self.store.key(self.CHANNEL),
+                                     " ".join([str(version), *views]))
 
         self.store.send_later(queue)
 

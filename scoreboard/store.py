@@ -35,9 +35,31 @@ def connection_pool(config, max_connections: int) -> redis.BlockingConnectionPoo
 
 
 def queue_script(pipe, script: str, keys, args) -> None:
-    """Queue a Lua script on a pipeline by its text: a registered Script would first ask
-    Redis whether it knows the script, a round trip of its own on every execute."""
-    pipe.eval(script, len(keys), *keys, *args)
+    """Queue a Lua script on a pipeline (redis-py's or ``Commands``) by its text: a
+    registered Script would first ask Redis whether it knows the script, a round trip of
+    its own on every execute."""
+    pipe.execute_command("EVAL", script, len(keys), *keys, *args)
+
+
+class Commands:
+    """Commands for one round trip, packed as they are queued (``execute_command``, as on
+    redis-py's pipeline). A write's gate and its change notices travel this way: redis-py's
+    pipeline machinery (its packer, callbacks, observability and retry layers) measured at
+    about a tenth of an update's CPU, for commands whose replies are plain integers and
+    lists."""
+
+    def __init__(self):
+        self.packed = []
+
+    def __len__(self) -> int:
+        return len(self.packed)
+
+    def execute_command(self, *args) -> None:
+        parts = [b"*%d\r\n" % len(args)]
+        for arg in args:
+            data = arg if isinstance(arg, bytes) else str(arg).encode()
+            parts.append(b"$%d\r\n%b\r\n" % (len(data), data))
+        self.packed.append(b"".join(parts))
 
 
 class StoreUnavailable(Exception):
@@ -97,35 +119,35 @@ class RedisStore:
     def pipelined(self, queue) -> list:
         """One round trip: what waits to be sent, then the commands ``queue(pipe)`` adds;
         returns the replies to those."""
-        pipe = self.client.pipeline(transaction=False)
-        waiting = self._take_later(pipe)
-        queue(pipe)
-        replies = self._execute(pipe, waiting)
+        commands = Commands()
+        waiting = self._take_later(commands)
+        queue(commands)
+        replies = self._execute(commands, waiting)
         failed = [r for r in replies[waiting:] if isinstance(r, Exception)]
         if failed:
             raise StoreUnavailable(str(failed[0]))
         return replies[waiting:]
 
-    def _take_later(self, pipe) -> int:
+    def _take_later(self, commands: Commands) -> int:
         later, self._later = self._later, []
         for queue in later:
-            queue(pipe)
-        return len(pipe)
+            queue(commands)
+        return len(commands)
 
     def _flush(self) -> None:
         self._flushing = False
-        pipe = self.client.pipeline(transaction=False)
-        if self._take_later(pipe):
+        commands = Commands()
+        if self._take_later(commands):
             try:
-                self._execute(pipe, len(pipe))
+                self._execute(commands, len(commands))
             except StoreUnavailable:
                 pass  # logged; the caches are rebuilt once Redis answers again
 
-    def _execute(self, pipe, waiting: int) -> list:
-        """Run ``pipe``, whose first ``waiting`` commands were sent later: their failure is
+    def _execute(self, commands: Commands, waiting: int) -> list:
+        """Send ``commands``, whose first ``waiting`` were sent later: their failure is
         logged, not raised (a cache missing a notice is rebuilt after Redis recovers)."""
         try:
-            replies = self.call(pipe.execute, raise_on_error=False)
+            replies = self.call(self._round_trip, commands)
         except StoreUnavailable as exc:
             if waiting:
                 log.warning("%d change notice commands not sent: %s", waiting, exc)
@@ -135,9 +157,32 @@ class RedisStore:
                 log.warning("a change notice command failed: %s", reply)
         return replies
 
+    def _round_trip(self, commands: Commands) -> list:
+        """The replies to ``commands``, an error reply as its ResponseError. A dropped
+        connection is retried as redis-py's own pipeline retries it."""
+        pool = self.client.connection_pool
+        connection = pool.get_connection()
+        try:
+            return connection.retry.call_with_retry(
+                lambda: _send_and_read(connection, commands.packed),
+                lambda error: connection.disconnect())
+        finally:
+            pool.release(connection)
+
     def take_recovered(self, consumer: str) -> bool:
         """True once per consumer after Redis answers again following a failure: what it
         holds may have missed writes made meanwhile."""
         seen = self._seen_recoveries.get(consumer, 0)
         self._seen_recoveries[consumer] = self._recoveries
         return seen < self._recoveries
+
+
+def _send_and_read(connection, packed: list) -> list:
+    connection.send_packed_command([b"".join(packed)])
+    replies = []
+    for _ in packed:  # every reply is read, so the connection stays in step
+        try:
+            replies.append(connection.read_response())
+        except redis.ResponseError as error:
+            replies.append(error)
+    return replies

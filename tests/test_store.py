@@ -40,29 +40,29 @@ def under_gevent(monkeypatch):
 
 
 def test_without_gevent_a_notice_goes_at_once(store, round_trips):
-    store.send_later(lambda pipe: pipe.set("test:store:k", "1"))
+    store.send_later(lambda pipe: pipe.execute_command("SET", "test:store:k", "1"))
     assert len(round_trips) == 1
     assert store.client.get("test:store:k") == b"1"
 
 
 def test_under_gevent_a_notice_rides_with_the_next_command(store, round_trips, under_gevent):
-    store.send_later(lambda pipe: pipe.set("test:store:k", "1"))
+    store.send_later(lambda pipe: pipe.execute_command("SET", "test:store:k", "1"))
     assert round_trips == []
-    [value] = store.pipelined(lambda pipe: pipe.get("test:store:k"))
+    [value] = store.pipelined(lambda pipe: pipe.execute_command("GET", "test:store:k"))
     assert value == b"1"  # sent first, in the same round trip
     assert len(round_trips) == 1
 
 
 def test_under_gevent_a_notice_goes_once_the_greenlet_yields(store, round_trips, under_gevent):
-    store.send_later(lambda pipe: pipe.set("test:store:k", "1"))
-    store.send_later(lambda pipe: pipe.append("test:store:k", "2"))
+    store.send_later(lambda pipe: pipe.execute_command("SET", "test:store:k", "1"))
+    store.send_later(lambda pipe: pipe.execute_command("APPEND", "test:store:k", "2"))
     gevent.sleep(0)
     assert len(round_trips) == 1  # both in one pipeline, in the order given
     assert store.client.get("test:store:k") == b"12"
 
 
 def test_any_later_command_sends_what_waits_first(store, round_trips, under_gevent):
-    store.send_later(lambda pipe: pipe.set("test:store:k", "1"))
+    store.send_later(lambda pipe: pipe.execute_command("SET", "test:store:k", "1"))
     assert store.call(store.client.get, "test:store:k") == b"1"
 
 
@@ -70,7 +70,23 @@ def test_a_notice_to_a_redis_that_is_away_is_logged_not_raised(own_redis, caplog
     away = RedisStore(connection_pool(config.from_env({"REDIS_URL": own_redis.url}), 2),
                       "test:store:")
     own_redis.kill()
-    away.send_later(lambda pipe: pipe.set("test:store:k", "1"))
+    away.send_later(lambda pipe: pipe.execute_command("SET", "test:store:k", "1"))
     assert "change notice commands not sent" in caplog.text
     with pytest.raises(StoreUnavailable):
-        away.pipelined(lambda pipe: pipe.get("test:store:k"))
+        away.pipelined(lambda pipe: pipe.execute_command("GET", "test:store:k"))
+
+
+def test_a_round_trip_sends_each_argument_as_redis_would_get_it(store):
+    [reply] = store.pipelined(lambda pipe: pipe.execute_command(
+        "EVAL", "return {ARGV[1], ARGV[2], ARGV[3], ARGV[4]}", 0, "é", 42, b"\x00\xff", ""))
+    assert reply == ["é".encode(), b"42", b"\x00\xff", b""]
+
+
+def test_an_error_reply_fails_its_command_and_leaves_the_connection_in_step(store):
+    store.client.set("test:store:k", "text")
+    with pytest.raises(StoreUnavailable, match="WRONGTYPE"):
+        store.pipelined(lambda pipe: (pipe.execute_command("INCR", "test:store:x"),
+                                      pipe.execute_command("LPUSH", "test:store:k", "1")))
+    [value] = store.pipelined(lambda pipe: pipe.execute_command("GET", "test:store:k"))
+    assert value == b"text"  # the next round trip reads its own reply, not a stale one
+    store.client.delete("test:store:x")
