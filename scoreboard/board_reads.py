@@ -1,4 +1,5 @@
-"""The reply of GET /api/scores/top, and the WSGI layer that gives it below Flask.
+"""The reply of GET /api/scores/top, and the WSGI layer that serves reads from this
+worker's memory below Flask.
 
 A board read is the service's hottest request, and once the worker holds the board in
 memory it is a lookup: Flask's request machinery (contexts, routing, hooks) then costs more
@@ -6,6 +7,11 @@ than everything else the read does. So a read of an all-time board (everyone's, 
 region's) that this worker holds is answered here, with the same reply, limits and request
 id as the route's. Anything else (another view, a board not held, a bad parameter, an
 address over its limit) goes on to Flask, whose route loads the board or says what is wrong.
+
+Stream opens are the same case: a stream of a public view whose board this worker's hub
+already holds is opened here (stream.open_stream, as the route opens it), which measured at
+about a third of an open's CPU. A group's stream (it needs a token), a view not held, a bad
+parameter or a refused open goes on to the route.
 
 While CORS_ORIGINS lists any origin, a read that carries an Origin header goes on to Flask
 too, where Flask-CORS decides its grant: the grant is then Flask-CORS's own, made in one
@@ -18,13 +24,16 @@ from urllib.parse import parse_qsl
 
 from werkzeug.http import parse_etags
 
-from . import contract, cors, logs, metrics, views
+from . import clock, contract, cors, logs, metrics, periods, stream, views
 from .errors import ApiError
 from .leaderboard import SNAPSHOT_SIZE
 from .services import services
 
 TOP = "/api/scores/top"
+STREAM = "/api/scores/stream"
 STATUS = {200: "200 OK", 304: "304 NOT MODIFIED"}
+STREAM_HEADERS = [("Content-Type", f"{stream.MIMETYPE}; charset=utf-8"),
+                  *stream.HEADERS.items()]  # as Flask's Response makes them for the route
 LIMIT = contract.Whole(1, SNAPSHOT_SIZE, default=10)
 
 
@@ -57,24 +66,24 @@ class BoardReads:
         self.vary = [cors.VARY] if self.cross_origin else []  # as cors.py adds to the route's
 
     def __call__(self, environ, start_response):
-        if (environ.get("PATH_INFO") == TOP and environ.get("REQUEST_METHOD") == "GET"
+        path = environ.get("PATH_INFO")
+        if (path in (TOP, STREAM) and environ.get("REQUEST_METHOD") == "GET"
                 and not (self.cross_origin and "HTTP_ORIGIN" in environ)):
-            reply = self._from_memory(environ)
+            if path == TOP:
+                reply = self._from_memory(environ)
+            else:
+                reply = self._open_stream(environ)
             if reply is not None:
-                environ[metrics.ROUTE] = TOP
+                environ[metrics.ROUTE] = path
                 status, headers, body = reply
                 request_id = logs.request_id(environ.get("HTTP_X_REQUEST_ID", ""))
-                if body:  # a 304 has none, and must not claim a length of 0
-                    headers = [*headers, ("Content-Length", str(len(body)))]
                 start_response(STATUS[status],
                                [*headers, *self.vary, ("X-Request-ID", request_id)])
-                return [body]
+                return body
         return self.wsgi_app(environ, start_response)
 
     def _from_memory(self, environ):
-        args = {}
-        for name, value in parse_qsl(environ.get("QUERY_STRING", ""), keep_blank_values=True):
-            args.setdefault(name, value)  # the first of repeated names, as Flask's args.get
+        args = _args(environ)
         if not args.keys() <= {"limit", "region", "period"} or args.get("period", "all") != "all":
             return None
         try:
@@ -89,4 +98,29 @@ class BoardReads:
             self.services.limits.count_locally("RATELIMIT_IP", environ.get("REMOTE_ADDR") or "")
         except ApiError:
             return None  # over the limit: the route counts it too, and answers the 429
-        return top_reply(view, snapshot, limit, environ.get("HTTP_IF_NONE_MATCH"))
+        status, headers, body = top_reply(view, snapshot, limit,
+                                          environ.get("HTTP_IF_NONE_MATCH"))
+        if body:  # a 304 has none, and must not claim a length of 0
+            headers = [*headers, ("Content-Length", str(len(body)))]
+        return status, headers, [body]
+
+    def _open_stream(self, environ):
+        if not stream.can_stream(environ):
+            return None
+        try:
+            view = views.parse(_args(environ), clock.now(self.config), self.config)
+        except (ValueError, periods.NoSuchWindow):
+            return None
+        hub = self.services.hub
+        if view.group or not hub.holds(view.key):
+            return None
+        body = stream.open_stream(environ, view, self.config, hub)
+        return None if body is None else (200, STREAM_HEADERS, body)
+
+
+def _args(environ) -> dict:
+    """The query string's arguments: the first of repeated names, as Flask's args.get."""
+    args = {}
+    for name, value in parse_qsl(environ.get("QUERY_STRING", ""), keep_blank_values=True):
+        args.setdefault(name, value)
+    return args

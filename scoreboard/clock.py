@@ -10,8 +10,9 @@ def system_now() -> datetime:
     return datetime.now(UTC).replace(tzinfo=None)
 
 
-def now() -> datetime:
-    return current_app.config.get("CLOCK", system_now)()
+def now(config=None) -> datetime:
+    """The app's time: ``config``'s app, or else the current one."""
+    return (current_app.config if config is None else config).get("CLOCK", system_now)()
 
 
 def iso(moment: datetime) -> str:

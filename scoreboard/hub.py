@@ -163,6 +163,11 @@ class Hub:
         self.per_ip[ip] += 1
         return client
 
+    def holds(self, view: str) -> bool:
+        """Whether ``channel(view, ...)`` would not need to load the view's board."""
+        channel = self.channels.get(view)
+        return channel is not None and channel.loaded is not None
+
     def channel(self, view: str, load) -> Channel:
         """The channel of ``view``, with its board loaded before any stream starts on it."""
         channel = self.channels.get(view)

@@ -9,13 +9,13 @@ import gevent
 from flask import Blueprint, Response, current_app, request
 from gevent import monkey
 
-from . import clock, leaderboard
-from .api import asked_view
+from . import api, clock, leaderboard
 from .errors import ApiError
 from .services import services
 
 bp = Blueprint("stream", __name__)
 
+MIMETYPE = "text/event-stream"
 HEADERS = {
     "Cache-Control": "no-store",
     "X-Accel-Buffering": "no",  # tell nginx-style proxies not to buffer the stream
@@ -24,40 +24,66 @@ HEADERS = {
 
 @bp.get("/api/scores/stream")  # the per-IP cap on open streams limits it (see api.py)
 def scores_stream():
-    sock = request.environ.get("gunicorn.socket")
-    if sock is None or not monkey.is_module_patched("socket"):
+    if not can_stream(request.environ):
         raise ApiError(503, "Streaming needs the gunicorn gevent worker; poll /api/scores/top.")
-    view = asked_view(token_locations=("headers", "query_string", "cookies"))
-    config = current_app.config
+    view = api.asked_view(token_locations=("headers", "query_string", "cookies"))
     hub = services().hub
-    hub.start()
-    # gunicorn frames a body of unknown length in chunks for HTTP/1.1 (not for HEAD).
-    chunked = request.environ.get("SERVER_PROTOCOL") == "HTTP/1.1"
-    client = hub.admit(sock, chunked, request.remote_addr, config["STREAM_MAX_PER_IP"])
-    if client is None:
+    body = open_stream(request.environ, view, current_app.config, hub)
+    if body is None:
         if hub.stopping:
             raise ApiError(503, "Server is restarting; reconnect shortly.")
         # Another may close by the time the browser's reconnect comes.
         raise ApiError(429, "Too many open streams from this address.",
-                       retry_after=math.ceil(config["STREAM_RETRY_MS"] / 1000))
+                       retry_after=math.ceil(current_app.config["STREAM_RETRY_MS"] / 1000))
+    return Response(body, mimetype=MIMETYPE, headers=HEADERS)
+
+
+def can_stream(environ) -> bool:
+    return environ.get("gunicorn.socket") is not None and monkey.is_module_patched("socket")
+
+
+def open_stream(environ, view, config, hub):
+    """The body of a stream of ``view`` for the request ``environ`` (of a worker that
+    ``can_stream``), or None when the hub admits no more streams from its address. Closing
+    the body, however the response ends, releases its place."""
+    hub.start()
+    # gunicorn frames a body of unknown length in chunks for HTTP/1.1 (not for HEAD).
+    chunked = environ.get("SERVER_PROTOCOL") == "HTTP/1.1"
+    client = hub.admit(environ["gunicorn.socket"], chunked, environ.get("REMOTE_ADDR"),
+                       config["STREAM_MAX_PER_IP"])
+    if client is None:
+        return None
     # Jitter spreads reconnections after a deploy; the lifetime cap rebalances load.
     retry_ms = int(config["STREAM_RETRY_MS"] * random.uniform(1.0, 1.5))
     first = f"retry: {retry_ms}\n\n".encode()
     channel = hub.channel(view.key, lambda: leaderboard.current_snapshot(view))
     version, frames = channel.version, channel.frames
-    if frames and request.headers.get("Last-Event-ID") != str(version):
+    if frames and environ.get("HTTP_LAST_EVENT_ID") != str(version):
         first += frames[1]
     # A stream ends when its view closes (its window, or the token that opened a group's
     # board), so the browser reconnects to the next one.
     lifetime = min(config["STREAM_LIFETIME_SECONDS"] * random.uniform(0.8, 1.0),
-                   max(0.0, view.seconds_left(clock.now())))
+                   max(0.0, view.seconds_left(clock.now(config))))
     events = _events(hub, channel, client, first, version, time.monotonic() + lifetime)
-    response = Response(events, mimetype="text/event-stream", headers=HEADERS)
-    # Runs however the response ends, even when its body is never read (HEAD). A stream that
-    # ends also ends its connection: the browser's reconnect then opens a new one (which may
-    # land on another worker), and a stopping worker does not wait for a keep-alive request.
-    response.call_on_close(lambda: _release(hub, channel, client))
-    return response
+    return Body(events, lambda: _release(hub, channel, client))
+
+
+class Body:
+    """A stream's events, with what releases its client when the server closes it. A
+    stream that ends also ends its connection: the browser's reconnect then opens a new one
+    (which may land on another worker), and a stopping worker does not wait for a
+    keep-alive request."""
+
+    def __init__(self, events, release):
+        self.events = events
+        self.release = release
+
+    def __iter__(self):
+        return self.events
+
+    def close(self) -> None:  # the WSGI server calls it, even when the body is never read
+        self.events.close()
+        self.release()
 
 
 def _release(hub, channel, client) -> None:

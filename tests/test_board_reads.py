@@ -1,14 +1,20 @@
-"""Board reads answered below Flask (scoreboard/board_reads.py): the same reply as the
-route's, for the views and cases it takes, and Flask's route for everything else."""
+"""Board reads and stream opens answered below Flask (scoreboard/board_reads.py): the same
+reply as the route's, for the views and cases it takes, and Flask's route for everything
+else."""
+
+import re
 
 import pytest
 from flask import request
+from gevent import socket
 
+from scoreboard import stream
 from scoreboard.services import services
 
 from .harness.players import play
 
 TOP = "/api/scores/top"
+STREAM = "/api/scores/stream"
 
 
 @pytest.fixture
@@ -32,9 +38,12 @@ def through_flask(app, through_flask_of):
     return through_flask_of(app)
 
 
+def headers_of(reply):
+    return {k: v for k, v in reply.headers.items() if k != "X-Request-ID"}
+
+
 def comparable(reply):
-    headers = {k: v for k, v in reply.headers.items() if k != "X-Request-ID"}
-    return reply.status_code, headers, reply.data
+    return reply.status_code, headers_of(reply), reply.data
 
 
 def forget_boards(app):
@@ -130,3 +139,62 @@ def test_without_cors_origins_a_read_with_an_origin_keeps_this_path(app, client,
     held = client.get(TOP, headers={"Origin": GAME})
     assert through_flask == [TOP]
     assert comparable(held) == comparable(loaded) and "Vary" not in held.headers
+
+
+@pytest.fixture
+def streams(monkeypatch):
+    """``streams(client, query)``: a stream opened as gunicorn's gevent worker passes it
+    (with its socket, gevent's socket module patched); (reply, its first bytes without the
+    jittered retry line). Every one is closed at the end."""
+    monkeypatch.setattr(stream.monkey, "is_module_patched", lambda name: True)
+    opened = []
+
+    def open_stream(client, query=""):
+        ours, theirs = socket.socketpair()
+        reply = client.get(STREAM + query, buffered=False,
+                           environ_overrides={"gunicorn.socket": theirs})
+        opened.append((reply, ours, theirs))
+        first = next(reply.response) if reply.status_code == 200 else b""
+        return reply, re.sub(rb"^retry: \d+\n\n", b"", first)
+
+    yield open_stream
+    for reply, *sockets in opened:
+        reply.close()
+        for sock in sockets:
+            sock.close()
+
+
+@pytest.mark.parametrize("query", ["", "?region=DE", "?period=day", "?period=week&region=DE"])
+def test_a_held_streams_open_is_the_routes_without_flask(app, client, through_flask, streams,
+                                                        query):
+    play(app, "ann")
+    loaded, loaded_first = streams(client, query)  # the route loads the hub's channel
+    held, held_first = streams(client, query)
+    assert through_flask == [STREAM + query]
+    assert held.status_code == loaded.status_code == 200
+    assert headers_of(held) == headers_of(loaded)
+    assert held_first == loaded_first and b"event: scoreboard" in held_first
+    hub = services(app).hub
+    assert hub.per_ip["127.0.0.1"] == 2
+    held.close()
+    assert hub.per_ip["127.0.0.1"] == 1  # closing the body gives its place back
+
+
+@pytest.mark.parametrize("query", ["?group=g1", "?region=XX", "?period=day&at=2026-13-01"])
+def test_other_stream_opens_go_to_the_route(app, client, through_flask, streams, query):
+    play(app, "ann")
+    streams(client)
+    first, _ = streams(client, query)
+    second, _ = streams(client, query)
+    assert through_flask == [STREAM, STREAM + query, STREAM + query]
+    assert first.status_code == second.status_code != 200
+    assert comparable(first) == comparable(second)
+
+
+def test_a_refused_stream_open_is_answered_by_the_route(make_app, backend, through_flask_of,
+                                                        streams):
+    app = make_app(backend, STREAM_MAX_PER_IP=2)
+    through_flask, client = through_flask_of(app), app.test_client()
+    play(app, "ann")
+    assert [streams(client)[0].status_code for _ in range(3)] == [200, 200, 429]
+    assert through_flask == [STREAM, STREAM]  # the refusal's reply is the route's
