@@ -178,8 +178,8 @@ def views_moved(region, groups, score: int, window_scores: dict, now) -> list[Vi
     top of. ``window_scores`` maps windows to the player's score in them: the current ones,
     and any past ones the change shows in too (an admin hiding the player)."""
     moved = []
-    windows = dict.fromkeys((None, *periods.windows_of(now), *window_scores))
-    for view in views.in_windows(region, groups, windows):
+    windows = tuple(dict.fromkeys((None, *periods.windows_of(now), *window_scores)))
+    for view in views.in_windows(region, tuple(groups), windows):
         in_view = window_scores.get(view.window, 0) if view.window else score
         if in_view > 0 and may_reach_top(view, in_view):
             moved.append(view)

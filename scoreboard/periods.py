@@ -1,5 +1,6 @@
 """Time windows of the board: the UTC day and the ISO week (UTC) a moment falls in."""
 
+import functools
 import re
 from datetime import date, datetime, timedelta
 
@@ -15,8 +16,9 @@ class NoSuchWindow(LookupError):
     """A window named in the right form that the calendar does not have."""
 
 
-def day_key(moment: datetime) -> str:
-    return f"day:{moment.date().isoformat()}"
+def day_key(moment: date) -> str:
+    """The day window of ``moment`` (a date, or a datetime)."""
+    return f"day:{moment.isoformat()[:10]}"
 
 
 def day_start(moment: datetime) -> datetime:
@@ -24,14 +26,20 @@ def day_start(moment: datetime) -> datetime:
     return datetime(moment.year, moment.month, moment.day)
 
 
-def week_key(moment: datetime) -> str:
+def week_key(moment: date) -> str:
     year, week, _ = moment.isocalendar()
     return f"week:{year}-W{week:02d}"
 
 
 def windows_of(moment: datetime) -> tuple[str, str]:
     """Every window a score gained at ``moment`` counts in (besides all time)."""
-    return day_key(moment), week_key(moment)
+    return _windows_of_day(moment.date())
+
+
+@functools.lru_cache(maxsize=64)
+def _windows_of_day(day: date) -> tuple[str, str]:
+    # Remembered: a write asks several times, and a day has one answer.
+    return day_key(day), week_key(day)
 
 
 def window_key(period: str, at: str | None, now: datetime) -> str:

@@ -9,6 +9,7 @@ rebuilt in the background.
 """
 
 import calendar
+import functools
 import logging
 import threading
 from datetime import datetime, timedelta
@@ -29,7 +30,7 @@ log = logging.getLogger(__name__)
 REBUILD_CLAIM_SECONDS = 300
 
 
-def _set_views(region, now) -> list[View]:
+def _set_views(region, now) -> tuple[View, ...]:
     """The views with rank sets that a player of ``region`` is on at ``now``: all of theirs
     but group views."""
     return views.of_player(region, (), now)
@@ -37,9 +38,12 @@ def _set_views(region, now) -> list[View]:
 
 def _expiry(view: View) -> int | None:
     """When a window's rank set may go (epoch seconds): a day after the window closes."""
-    if view.window is None:
-        return None
-    return calendar.timegm((periods.window_end(view.window) + timedelta(days=1)).timetuple())
+    return None if view.window is None else _window_expiry(view.window)
+
+
+@functools.lru_cache(maxsize=256)
+def _window_expiry(window: str) -> int:
+    return calendar.timegm((periods.window_end(window) + timedelta(days=1)).timetuple())
 
 
 def _has_set(view: View) -> bool:

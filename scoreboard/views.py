@@ -1,6 +1,7 @@
 """Views of the board: all players, a region, a friend group, a day or an ISO week, and the
 combinations we serve. Every view is a query over the same tables, in the one order."""
 
+import functools
 from dataclasses import dataclass, field, replace
 from datetime import datetime
 
@@ -26,6 +27,14 @@ class View:
     # "the current one", or of the token that opened a group's board. Not part of what the
     # view is, so views that differ only here are equal and share caches and channels.
     closes_at: datetime | None = field(default=None, compare=False)
+    # The view's name in caches, channels and change notices; made once, as a write names
+    # every view it may have moved several times.
+    key: str = field(init=False, compare=False, repr=False)
+
+    def __post_init__(self):
+        parts = [f"region:{self.region}" if self.region else None,
+                 f"group:{self.group}" if self.group else None, self.window]
+        object.__setattr__(self, "key", "|".join(p for p in parts if p) or GLOBAL)
 
     @classmethod
     def from_key(cls, key: str) -> "View":
@@ -42,13 +51,6 @@ class View:
 
     def seconds_left(self, now: datetime) -> float:
         return float("inf") if self.closes_at is None else (self.closes_at - now).total_seconds()
-
-    @property
-    def key(self) -> str:
-        """The view's name in caches, channels and change notices."""
-        parts = [f"region:{self.region}" if self.region else None,
-                 f"group:{self.group}" if self.group else None, self.window]
-        return "|".join(p for p in parts if p) or GLOBAL
 
     def rows(self):
         """The view's players as a subquery with ``id``, ``display_name``, ``score`` and
@@ -117,16 +119,17 @@ def query_schema(config) -> dict:
     }
 
 
-def of_player(region: str | None, groups, now) -> list[View]:
+def of_player(region: str | None, groups: tuple, now) -> tuple[View, ...]:
     """Every view a change of this player's score at ``now`` shows in."""
     return in_windows(region, groups, (None, *periods.windows_of(now)))
 
 
-def in_windows(region: str | None, groups, windows) -> list[View]:
+@functools.lru_cache(maxsize=4096)
+def in_windows(region: str | None, groups: tuple, windows: tuple) -> tuple[View, ...]:
     """The views of a player of ``region`` and ``groups`` in each of ``windows`` (None: all
-    time)."""
+    time). Remembered: every write asks it, and its players share a few answers a day."""
     views = [View(window=w) for w in windows]
     if region:
         views += [View(window=w, region=region) for w in windows]
     views += [View(window=w, group=g) for g in groups for w in windows]
-    return views
+    return tuple(views)
