@@ -12,6 +12,12 @@ worker_class = "gevent"
 # The embedded default keeps its broker and cache in the process: it must be the only one.
 workers = int(os.environ.get("WEB_CONCURRENCY") or 2) if os.environ.get("REDIS_URL") else 1
 worker_connections = int(os.environ.get("WORKER_CONNECTIONS", 12000))
+# A deploy's reconnect storm opens thousands of streams at once. Connections wait in the
+# kernel's accept queue until a worker takes them, and when it is full the kernel drops new
+# ones: each then waits a second (then three) for its retry. gunicorn's default of 2048
+# overflowed with 3,000 opens at once (docs/PERFORMANCE.md); the kernel caps this at
+# net.core.somaxconn.
+backlog = int(os.environ.get("BACKLOG", 8192))
 # The gevent worker's liveness ping runs in its own greenlet, so long responses are fine here.
 timeout = 30
 graceful_timeout = 10

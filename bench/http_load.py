@@ -283,9 +283,13 @@ def main():
                   for t, u in tickets(database, players, 20000)]
         results["single"] = wrk(server.url, 5, connections=1, script=(
             "update", str(write_lines(tmp / "single.txt", single))))
+        cpu_before = cpu_seconds(workers["server"])
         elapsed = asyncio.run(open_streams(server.port, args.streams))
+        results["streams"] = {
+            "rate": args.streams / elapsed,
+            "cpu_us": (cpu_seconds(workers["server"]) - cpu_before) / args.streams * 1e6}
         measure_bare()
-        results["streams"] = {"rate": args.streams / elapsed, "bare": bare_rates[-1]}
+        results["streams"]["bare"] = bare_rates[-1]
         trips = round_trips(database, own_redis.url, server.env["REDIS_PREFIX"],
                             tokens[players[0]], players[0])
         verified = subprocess.run(

@@ -1,6 +1,7 @@
 """JWT authentication: verification rules, revocation by ``jti`` and development tokens."""
 
 import logging
+import re
 from datetime import timedelta
 
 from flask import current_app, g, request
@@ -19,6 +20,9 @@ log = logging.getLogger(__name__)
 
 PUBLIC_KEY_ALGORITHMS = ("RS256", "ES256")
 TOKEN_PLACES = ["headers", "json"]
+HEADER, HEADER_TYPE, JSON_KEY = "Authorization", "Bearer", "authToken"
+BEARER = re.compile(rf"{HEADER_TYPE} ([^\s,]+)")
+REVOKED = "Authentication token has been revoked."
 
 
 def configure(app) -> None:
@@ -31,7 +35,8 @@ def configure(app) -> None:
     # unsigned one, is refused before its signature is even looked at.
     config["JWT_DECODE_ALGORITHMS"] = [algorithm]
     config["JWT_TOKEN_LOCATION"] = TOKEN_PLACES
-    config["JWT_JSON_KEY"] = "authToken"
+    config["JWT_HEADER_NAME"], config["JWT_HEADER_TYPE"] = HEADER, HEADER_TYPE
+    config["JWT_JSON_KEY"] = JSON_KEY
     # Where a stream's token may travel instead, since EventSource cannot send headers.
     config["JWT_QUERY_STRING_NAME"] = "token"
     config["JWT_ACCESS_COOKIE_NAME"] = "scoreboard_token"
@@ -65,7 +70,7 @@ def _expired_token(header, payload):
 
 @jwt.revoked_token_loader
 def _revoked_token(header, payload):
-    return _unauthorized("Authentication token has been revoked.")
+    return _unauthorized(REVOKED)
 
 
 @jwt.token_in_blocklist_loader
@@ -77,8 +82,16 @@ def _is_blocked(header, payload) -> bool:
 
 def authenticate(locations=None) -> dict:
     """Verify the request's token (header or ``authToken`` body field, unless ``locations``
-    says where else to look) and return its claims."""
-    verify_jwt_in_request(locations=locations or _token_places())
+    says where else to look) and return its claims. A token accepted before is only checked
+    for expiry and revocation again (token_memory.py)."""
+    places = locations or _token_places()
+    token = _presented_token(places)
+    claims = jwt.accepted(token) if token else None
+    if claims is not None:
+        if _is_blocked(None, claims):
+            raise ApiError(401, REVOKED)
+        return claims
+    verify_jwt_in_request(locations=places)
     claims = get_jwt()
     if "exp" not in claims:
         raise ApiError(401, "Authentication token must expire.")
@@ -87,7 +100,25 @@ def authenticate(locations=None) -> dict:
     if "aud" in claims and not current_app.config["JWT_AUDIENCE"]:
         # A token addressed to some other service is not ours to accept.
         raise ApiError(401, "Invalid authentication token.")
+    if token:
+        jwt.accept(token, claims)
     return claims
+
+
+def _presented_token(places) -> str | None:
+    """The token Flask-JWT-Extended reads from this request, where it is plainly there: a
+    header of just ``Bearer <token>``, else (no such header at all) the body's
+    ``authToken``. None for any other shape, which the library reads or refuses itself."""
+    if "headers" in places:
+        header = request.headers.get(HEADER, "").strip()
+        if header:
+            match = BEARER.fullmatch(header)
+            return match[1] if match else None
+    if "json" in places:
+        body = request.get_json(silent=True)
+        token = body.get(JSON_KEY) if isinstance(body, dict) else None
+        return token if isinstance(token, str) and token else None
+    return None
 
 
 def _token_places() -> list[str]:

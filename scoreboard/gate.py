@@ -95,7 +95,7 @@ class Limits:
                     (setting, f"{setting.lower()}:{claims['sub']}")]
         revoked, counts = self.count(counters, claims.get("jti", ""))
         if revoked or (revoked is None and "jti" in claims and auth.is_revoked(claims["jti"])):
-            raise ApiError(401, "Authentication token has been revoked.")
+            raise ApiError(401, auth.REVOKED)
         (ip_hits, ip_left), (hits, left) = counts
         _refuse_past(self.rates["RATELIMIT_IP"], ip_hits, ip_left)
         if hits > self.rates[setting].amount:

@@ -50,3 +50,32 @@ def test_the_header_of_a_verified_token_is_read_once(make_app, monkeypatch):
     assert start(client, other).status_code == 201
     assert reads == [token, other]
     assert view_decorators.get_unverified_jwt_headers(token) == {"alg": "HS256", "typ": "JWT"}
+
+
+def test_an_accepted_token_skips_the_librarys_walk_but_not_revocation(make_app, backend,
+                                                                       monkeypatch):
+    from scoreboard import auth
+
+    walks = []
+    verify = auth.verify_jwt_in_request
+    monkeypatch.setattr(auth, "verify_jwt_in_request",
+                        lambda **kwargs: walks.append(kwargs) or verify(**kwargs))
+    app = make_app(backend)
+    client = app.test_client()
+    token = token_for(app, "alice")
+    bearer = {"Authorization": f"Bearer {token}"}
+    assert [start(client, token).status_code for _ in range(3)] == [201] * 3
+    assert client.get("/api/users/me", headers=bearer).status_code == 200
+    in_body = client.post("/api/scores/update", json={
+        "userId": "alice", "authToken": token, "actionId": "x" * 16})
+    assert in_body.status_code == 400  # past authentication: no such ticket
+    assert len(walks) == 1
+
+    # Any other shape of header is the library's to read, as before.
+    spaced = client.get("/api/users/me", headers={"Authorization": f"Bearer  {token}"})
+    assert spaced.status_code == 200 and len(walks) == 2
+
+    assert client.post("/api/auth/revoke", headers=bearer).status_code == 200
+    revoked = {"success": False, "error": "Authentication token has been revoked."}
+    for refused in (client.get("/api/users/me", headers=bearer), start(client, token)):
+        assert (refused.status_code, refused.json) == (401, revoked)
