@@ -142,34 +142,45 @@ def test_without_cors_origins_a_read_with_an_origin_keeps_this_path(app, client,
 
 
 @pytest.fixture
-def streams(monkeypatch):
-    """``streams(client, query)``: a stream opened as gunicorn's gevent worker passes it
-    (with its socket, gevent's socket module patched); (reply, its first bytes without the
-    jittered retry line). Every one is closed at the end."""
+def streaming(make_app, through_flask_of, monkeypatch):
+    """``streaming(**settings)``: (app, the requests reaching its routing, open) for an
+    embedded app (its hub's greenlets touch no real socket), where ``open(query)`` opens a
+    stream as gunicorn's gevent worker passes it (with its socket, gevent's socket module
+    patched) and returns (reply, its first bytes without the jittered retry line). Every
+    stream and hub is closed at the end."""
     monkeypatch.setattr(stream.monkey, "is_module_patched", lambda name: True)
-    opened = []
+    opened, apps = [], []
 
-    def open_stream(client, query=""):
-        ours, theirs = socket.socketpair()
-        reply = client.get(STREAM + query, buffered=False,
-                           environ_overrides={"gunicorn.socket": theirs})
-        opened.append((reply, ours, theirs))
-        first = next(reply.response) if reply.status_code == 200 else b""
-        return reply, re.sub(rb"^retry: \d+\n\n", b"", first)
+    def make(**settings):
+        app = make_app("embedded", **settings)
+        apps.append(app)
+        client = app.test_client()
 
-    yield open_stream
+        def open_stream(query=""):
+            ours, theirs = socket.socketpair()
+            reply = client.get(STREAM + query, buffered=False,
+                               environ_overrides={"gunicorn.socket": theirs})
+            opened.append((reply, ours, theirs))
+            first = next(reply.response) if reply.status_code == 200 else b""
+            return reply, re.sub(rb"^retry: \d+\n\n", b"", first)
+
+        return app, through_flask_of(app), open_stream
+
+    yield make
     for reply, *sockets in opened:
         reply.close()
         for sock in sockets:
             sock.close()
+    for app in apps:
+        services(app).hub.stop()
 
 
 @pytest.mark.parametrize("query", ["", "?region=DE", "?period=day", "?period=week&region=DE"])
-def test_a_held_streams_open_is_the_routes_without_flask(app, client, through_flask, streams,
-                                                        query):
+def test_a_held_streams_open_is_the_routes_without_flask(streaming, query):
+    app, through_flask, open_stream = streaming()
     play(app, "ann")
-    loaded, loaded_first = streams(client, query)  # the route loads the hub's channel
-    held, held_first = streams(client, query)
+    loaded, loaded_first = open_stream(query)  # the route loads the hub's channel
+    held, held_first = open_stream(query)
     assert through_flask == [STREAM + query]
     assert held.status_code == loaded.status_code == 200
     assert headers_of(held) == headers_of(loaded)
@@ -181,20 +192,19 @@ def test_a_held_streams_open_is_the_routes_without_flask(app, client, through_fl
 
 
 @pytest.mark.parametrize("query", ["?group=g1", "?region=XX", "?period=day&at=2026-13-01"])
-def test_other_stream_opens_go_to_the_route(app, client, through_flask, streams, query):
+def test_other_stream_opens_go_to_the_route(streaming, query):
+    app, through_flask, open_stream = streaming()
     play(app, "ann")
-    streams(client)
-    first, _ = streams(client, query)
-    second, _ = streams(client, query)
+    open_stream()
+    first, _ = open_stream(query)
+    second, _ = open_stream(query)
     assert through_flask == [STREAM, STREAM + query, STREAM + query]
     assert first.status_code == second.status_code != 200
     assert comparable(first) == comparable(second)
 
 
-def test_a_refused_stream_open_is_answered_by_the_route(make_app, backend, through_flask_of,
-                                                        streams):
-    app = make_app(backend, STREAM_MAX_PER_IP=2)
-    through_flask, client = through_flask_of(app), app.test_client()
+def test_a_refused_stream_open_is_answered_by_the_route(streaming):
+    app, through_flask, open_stream = streaming(STREAM_MAX_PER_IP=2)
     play(app, "ann")
-    assert [streams(client)[0].status_code for _ in range(3)] == [200, 200, 429]
+    assert [open_stream()[0].status_code for _ in range(3)] == [200, 200, 429]
     assert through_flask == [STREAM, STREAM]  # the refusal's reply is the route's
