@@ -10,7 +10,7 @@ import threading
 import time
 from dataclasses import dataclass
 
-from .store import RedisStore, queue_script
+from .store import RedisStore
 
 # Stores a snapshot in a view's entry only if its version is newer, so concurrent writers
 # never regress it.
@@ -23,14 +23,17 @@ return 1
 """
 # Notes in each view's entry that it changed at a version (a notice); one call for every
 # view a write moved. An entry that does not exist stays so: its first reader builds it.
-_MARK_CHANGED = """
-for _, key in ipairs(KEYS) do
-  if tonumber(redis.call('HGET', key, 'changed') or '0') < tonumber(ARGV[1]) then
-    redis.call('HSET', key, 'changed', ARGV[1])
+# A Lua function, so that the broker's one command per notice can call it too.
+MARK_CHANGED = """
+local function mark_changed(keys, version)
+  for _, key in ipairs(keys) do
+    if tonumber(redis.call('HGET', key, 'changed') or '0') < tonumber(version) then
+      redis.call('HSET', key, 'changed', version)
+    end
   end
 end
-return 1
 """
+_MARK_CHANGED = MARK_CHANGED + "mark_changed(KEYS, ARGV[1])\nreturn 1\n"
 
 
 @dataclass(frozen=True)
@@ -99,15 +102,13 @@ class RedisBoardCache:
                                     args=[version, body, ttl]))
 
     def mark_changed(self, views, version: int) -> None:
-        pipe = self.store.client.pipeline(transaction=False)
-        self.queue_changed(pipe, views, version)
-        self.store.call(pipe.execute)
-
-    def queue_changed(self, pipe, views, version: int) -> None:
-        """Queue on ``pipe`` the marks that ``views`` changed at ``version`` (the broker
-        sends them with its notice, in one round trip)."""
         if views:
-            queue_script(pipe, _MARK_CHANGED, [self._key(view) for view in views], [version])
+            self.store.call(self.store.client.eval, _MARK_CHANGED, len(views),
+                            *self.keys(views), version)
+
+    def keys(self, views) -> list[str]:
+        """The keys of ``views``' entries, for MARK_CHANGED."""
+        return [self._key(view) for view in views]
 
     def claim_refresh(self, view: str, seconds: float) -> bool:
         """True for the one worker of the cluster that rebuilds ``view`` now; nobody else

@@ -35,8 +35,17 @@ def ahead_of(columns, me):
 def member(score: int, reached_at: datetime, user_id: str) -> str:
     """A name whose byte order is the board's order, for a sorted set whose scores are all
     equal (Redis then orders by name)."""
-    micros = (reached_at - EPOCH) // timedelta(microseconds=1)
-    return f"{TOP - score:019d}|{micros:019d}|{user_id}"
+    return member_at(score, micros(reached_at), user_id)
+
+
+def micros(reached_at: datetime) -> int:
+    return (reached_at - EPOCH) // timedelta(microseconds=1)
+
+
+def member_at(score: int, reached_at_micros: int, user_id: str) -> str:
+    """``member`` for a time already in ``micros``: a write names its player in each of
+    its windows, at one time."""
+    return f"{TOP - score:019d}|{reached_at_micros:019d}|{user_id}"
 
 
 def score_of(name: str) -> int:

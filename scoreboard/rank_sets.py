@@ -3,29 +3,34 @@ answer ranks in O(log N) (see ranks.py). The embedded default has none
 (services().rank_sets is None): ranks come from the database there.
 """
 
+import functools
+
 from .store import RedisStore, StoreUnavailable, queue_script
 
 # Every member has score 0, so a sorted set orders them by name, and the name spells the
 # board's order (see order.member). A player's newer member replaces the older only if it
 # sorts before it, so updates applied out of order still end on the newest. One call takes
-# many placements: KEYS are (set, member hash) pairs, ARGV (user, member, expiry) triples.
-_PLACE = """
-for i = 1, #KEYS / 2 do
-  local set, members = KEYS[2 * i - 1], KEYS[2 * i]
-  local user, member, expire_at = ARGV[3 * i - 2], ARGV[3 * i - 1], ARGV[3 * i]
-  local old = redis.call('HGET', members, user)
-  if not (old and old <= member) then
-    if old then redis.call('ZREM', set, old) end
-    redis.call('ZADD', set, 0, member)
-    redis.call('HSET', members, user, member)
-    if expire_at ~= '' then
-      redis.call('EXPIREAT', set, expire_at)
-      redis.call('EXPIREAT', members, expire_at)
+# many placements: KEYS are (set, member hash) pairs, ARGV (user, member, expiry) triples. A
+# Lua function, so that the broker's one command per notice can call it too.
+PLACE = """
+local function place(keys, args)
+  for i = 1, #keys / 2 do
+    local set, members = keys[2 * i - 1], keys[2 * i]
+    local user, member, expire_at = args[3 * i - 2], args[3 * i - 1], args[3 * i]
+    local old = redis.call('HGET', members, user)
+    if not (old and old <= member) then
+      if old then redis.call('ZREM', set, old) end
+      redis.call('ZADD', set, 0, member)
+      redis.call('HSET', members, user, member)
+      if expire_at ~= '' then
+        redis.call('EXPIREAT', set, expire_at)
+        redis.call('EXPIREAT', members, expire_at)
+      end
     end
   end
 end
-return 1
 """
+_PLACE = PLACE + "place(KEYS, ARGV)\nreturn 1\n"
 # Takes players off sets (an admin hid them, or moved them down): KEYS are (set, member
 # hash) pairs, ARGV the player of each pair.
 _REMOVE = """
@@ -57,9 +62,8 @@ class RedisRankSets:
         self.store = store
         self._rank = store.client.register_script(_RANK)
 
-    def _keys(self, view: str) -> list[str]:
-        return [self.store.key(f"rank:{view}"), self.store.key(f"rank-member:{view}"),
-                self.store.key(f"rank-complete:{view}")]
+    def _keys(self, view: str) -> tuple[str, str, str]:
+        return _keys(self.store.prefix, view)
 
     def take_recovered(self) -> bool:
         """True once after an outage: a set may have missed updates made meanwhile."""
@@ -74,13 +78,18 @@ class RedisRankSets:
         self.store.call(pipe.execute)
 
     def queue_placements(self, pipe, placements) -> None:
-        """Queue ``place``'s commands on ``pipe`` (the broker sends them with its notice)."""
+        """Queue ``place``'s command on ``pipe``."""
+        keys, args = self.placement_arguments(placements)
+        if keys:
+            queue_script(pipe, _PLACE, keys, args)
+
+    def placement_arguments(self, placements) -> tuple[list, list]:
+        """PLACE's keys and arguments for ``placements``."""
         keys, args = [], []
         for view, user_id, member, expire_at in placements:
             keys += self._keys(view)[:2]
             args += [user_id, member, expire_at or ""]
-        if keys:
-            queue_script(pipe, _PLACE, keys, args)
+        return keys, args
 
     def reseat(self, user_id: str, views, placements) -> None:
         """Take the player off the sets of ``views`` and place them by ``placements``
@@ -142,3 +151,9 @@ class RedisRankSets:
         keys = list(client.scan_iter(match=self.store.key("rank-complete:*"), count=1000))
         if keys:
             self.store.call(client.delete, *keys)
+
+
+@functools.lru_cache(maxsize=4096)
+def _keys(prefix: str, view: str) -> tuple[str, str, str]:
+    # Remembered: every write places its player in several sets.
+    return prefix + f"rank:{view}", prefix + f"rank-member:{view}", prefix + f"rank-complete:{view}"

@@ -60,9 +60,10 @@ def placements(user_id: str, region, score: int, reached_at: datetime,
     is made good when it answers again: see _check_outage."""
     if services().rank_sets is None:
         return []
+    at = order.micros(reached_at)
     return [
-        (view.key, user_id, order.member(
-            window_scores.get(view.window, 0) if view.window else score, reached_at, user_id),
+        (view.key, user_id, order.member_at(
+            window_scores.get(view.window, 0) if view.window else score, at, user_id),
          _expiry(view))
         for view in _set_views(region, reached_at)
     ]
