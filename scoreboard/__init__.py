@@ -2,7 +2,7 @@
 
 import os
 
-from flask import Flask, g, request
+from flask import Flask
 from werkzeug.middleware.proxy_fix import ProxyFix
 
 import config as settings
@@ -33,7 +33,6 @@ def create_app(config: dict | None = None) -> Flask:
     logs.init_app(app)
     _configure_storage(app)
 
-    _add_request_ids(app)  # first, so that even a rate-limited reply carries its id
     cors.init_app(app)  # before gate, whose hook may replace a reply with a 429
     db.init_app(app)
     metrics.init_app(app)
@@ -51,7 +50,7 @@ def create_app(config: dict | None = None) -> Flask:
     app.register_blueprint(page.bp)
     app.register_blueprint(openapi.bp)
     reconnect.init_app(app)
-    app.wsgi_app = metrics.RequestMetrics(BoardReads(app, app.wsgi_app))
+    app.wsgi_app = metrics.RequestMetrics(logs.RequestIds(BoardReads(app, app.wsgi_app)))
     if app.config["PROXY_HOPS"]:
         # The same proxies say which scheme the client used (HSTS goes on HTTPS only).
         app.wsgi_app = ProxyFix(app.wsgi_app, x_for=app.config["PROXY_HOPS"],
@@ -124,14 +123,3 @@ def _engine_options(config) -> dict:
             f" -c statement_timeout={config['DATABASE_STATEMENT_TIMEOUT_MS']}",
         }
     return options
-
-
-def _add_request_ids(app: Flask) -> None:
-    @app.before_request
-    def take_request_id():
-        g.request_id = logs.request_id(request.headers.get("X-Request-ID", ""))
-
-    @app.after_request
-    def echo_request_id(response):
-        response.headers["X-Request-ID"] = g.get("request_id", "")
-        return response

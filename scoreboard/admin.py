@@ -3,7 +3,7 @@ function and shapes the reply."""
 
 from flask import Blueprint, g, jsonify, request
 
-from . import auth, moderation
+from . import auth, logs, moderation
 from .api import PLAYER, query
 from .contract import Blank, Body, Choice, Query, Whole
 
@@ -25,7 +25,7 @@ def require_admin():
 
 
 def _actor() -> moderation.Actor:
-    return moderation.Actor(g.admin["sub"], g.request_id, request.remote_addr)
+    return moderation.Actor(g.admin["sub"], logs.current_request_id(), request.remote_addr)
 
 
 def _reason() -> str:

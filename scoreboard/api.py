@@ -7,8 +7,8 @@ from flask_jwt_extended.exceptions import JWTExtendedException
 from jwt import PyJWTError
 from werkzeug.routing import BaseConverter
 
-from . import (actions, auth, board_reads, clock, groups, leaderboard, metrics, periods,
-               players, ranks, scoring, views)
+from . import (actions, auth, board_reads, clock, groups, leaderboard, logs, metrics,
+               periods, players, ranks, scoring, views)
 from .contract import Body, Nullable, Query, Text, Whole
 from .errors import ApiError, BadRequest
 from .gate import PlayerOverLimit, count_read
@@ -109,7 +109,8 @@ def _update_score() -> int:
 
 
 def _attempt(user_id: str, body: dict) -> scoring.Attempt:
-    return scoring.Attempt(user_id=user_id, ticket_id=body["actionId"], request_id=g.request_id,
+    return scoring.Attempt(user_id=user_id, ticket_id=body["actionId"],
+                           request_id=logs.current_request_id(),
                            client_ip=request.remote_addr, named_user=body["userId"])
 
 

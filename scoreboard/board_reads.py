@@ -4,8 +4,8 @@ worker's memory below Flask.
 A board read is the service's hottest request, and once the worker holds the board in
 memory it is a lookup: Flask's request machinery (contexts, routing, hooks) then costs more
 than everything else the read does. So a read of an all-time board (everyone's, or a
-region's) that this worker holds is answered here, with the same reply, limits and request
-id as the route's. Anything else (another view, a board not held, a bad parameter, an
+region's) that this worker holds is answered here, with the same reply and limits as the
+route's (and, as every reply, its request id: logs.RequestIds). Anything else (another view, a board not held, a bad parameter, an
 address over its limit) goes on to Flask, whose route loads the board or says what is wrong.
 
 Stream opens are the same case: a stream of a public view whose board this worker's hub
@@ -24,7 +24,7 @@ from urllib.parse import parse_qsl
 
 from werkzeug.http import parse_etags
 
-from . import clock, contract, cors, logs, metrics, periods, stream, views
+from . import clock, contract, cors, metrics, periods, stream, views
 from .errors import ApiError
 from .leaderboard import SNAPSHOT_SIZE
 from .services import services
@@ -76,9 +76,7 @@ class BoardReads:
             if reply is not None:
                 environ[metrics.ROUTE] = path
                 status, headers, body = reply
-                request_id = logs.request_id(environ.get("HTTP_X_REQUEST_ID", ""))
-                start_response(STATUS[status],
-                               [*headers, *self.vary, ("X-Request-ID", request_id)])
+                start_response(STATUS[status], [*headers, *self.vary])
                 return body
         return self.wsgi_app(environ, start_response)
 

@@ -123,22 +123,48 @@ def count_read() -> None:
 def init_app(app) -> None:
     """Call after limiter.init_app. Flask-Limiter runs hooks before, after and at the end of
     every request, and even for a route it leaves alone they cost more than a board read
-    does in all, so they are confined to the routes it limits."""
-    hook_lists = (app.before_request_funcs[None], app.after_request_funcs[None],
-                  app.teardown_request_funcs[None])
-    for hooks in hook_lists:
-        for i, hook in enumerate(hooks):
-            if getattr(hook, "__self__", None) is limiter or (
-                    getattr(hook, "args", ())[:1] == (limiter,)):  # a partial over it
-                hooks[i] = _unless_limited_elsewhere(hook)
-    app.after_request(_count_refused_writes)
+    does in all. So its hooks leave Flask's lists: the gate's own hook before and after
+    each request runs them for the routes it limits, and the one after also counts the
+    refused writes (Flask calls each hook at a cost of its own)."""
+    before, after = (_take_limiters_hooks(app.before_request_funcs[None]),
+                     _take_limiters_hooks(app.after_request_funcs[None]))
+    for hook in _take_limiters_hooks(app.teardown_request_funcs[None]):
+        app.teardown_request(_unless_limited_elsewhere(hook))
+
+    @app.before_request
+    def limit_request():
+        if not _limited_elsewhere():
+            for hook in before:
+                refused = hook()
+                if refused is not None:
+                    return refused
+        return None
+
+    @app.after_request
+    def after_limits(response):
+        if request.endpoint in WRITES:
+            return _count_refused_writes(response)
+        if not _limited_elsewhere():
+            for hook in reversed(after):  # in Flask's order for after hooks
+                response = hook(response)
+        return response
+
+
+def _take_limiters_hooks(hooks: list) -> list:
+    """Flask-Limiter's hooks in ``hooks``, taken out of it."""
+    taken = [hook for hook in hooks if getattr(hook, "__self__", None) is limiter
+             or getattr(hook, "args", ())[:1] == (limiter,)]  # a partial over it
+    hooks[:] = [hook for hook in hooks if hook not in taken]
+    return taken
+
+
+def _limited_elsewhere() -> bool:
+    return request.endpoint in LEFT_ALONE or request.method == "OPTIONS"
 
 
 def _unless_limited_elsewhere(hook):
     def confined(*args):
-        if request.endpoint in LEFT_ALONE or request.method == "OPTIONS":
-            return args[0] if args else None  # an after_request hook hands the reply on
-        return hook(*args)
+        return None if _limited_elsewhere() else hook(*args)
 
     return confined
 
@@ -146,7 +172,7 @@ def _unless_limited_elsewhere(hook):
 def _count_refused_writes(response):
     """A write refused before its gate (a malformed body, a bad token) counts against its
     address too, so a flood of them is refused as one of good requests would be."""
-    if request.endpoint not in WRITES or request.method == "OPTIONS" or g.get("gated"):
+    if request.method == "OPTIONS" or g.get("gated"):
         return response
     limits = services().limits
     _, [(hits, left)] = limits.count([("RATELIMIT_IP", f"ip:{request.remote_addr}")])

@@ -3,16 +3,13 @@
 import json
 import logging
 
-from flask import g
-
-from scoreboard.logs import JsonFormatter
+from scoreboard.logs import ENVIRON_KEY, JsonFormatter
 
 
 def test_log_line_is_json_with_request_id(app):
     record = logging.LogRecord("scoreboard.x", logging.INFO, __file__, 1, "hello %s", ("you",),
                                None)
-    with app.test_request_context("/"):
-        g.request_id = "abc123"
+    with app.test_request_context("/", environ_overrides={ENVIRON_KEY: "abc123"}):
         line = json.loads(JsonFormatter().format(record))
     assert line["message"] == "hello you" and line["request_id"] == "abc123"
     assert line["level"] == "info" and line["time"].endswith("Z")
