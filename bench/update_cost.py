@@ -1,0 +1,113 @@
+"""What one accepted update costs a worker in its own process, without the HTTP server: CPU
+time per update and, with ``--instructions``, the instructions valgrind's callgrind counts.
+
+The machine's other tenants move CPU time by a quarter from run to run; an instruction count
+moves by a few thousandths, so it can tell a change of a few per cent, and its ablations
+(what a part costs is what the count drops by without it) can be trusted. Use it to decide
+what to change, then confirm with bench/http_load.py, which measures the whole server.
+
+The app runs on a fresh PostgreSQL database and a redis-server of its own, and N updates
+(each completing a ticket of its own) go through its whole WSGI stack: middleware, Flask,
+the drivers. As in a gevent worker, each update's change notice waits for the next command
+this process sends (the next update's gate), so an update makes one Redis round trip.
+``--instructions`` runs this script twice under callgrind, with 100 and 500 updates, and
+reports the difference per update: start-up, imports and warm-up cancel out.
+
+    .venv/bin/python bench/update_cost.py
+    .venv/bin/python bench/update_cost.py --instructions
+"""
+
+import argparse
+import json
+import os
+import re
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+from types import SimpleNamespace
+
+from werkzeug.test import EnvironBuilder
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+from bench.http_load import tickets  # noqa: E402
+from bench.stream_fanout import fresh_database  # noqa: E402
+from scoreboard import create_app, store  # noqa: E402
+from scoreboard.auth import issue_token  # noqa: E402
+from tests.harness import SECRET  # noqa: E402
+from tests.harness.databases import drop_database  # noqa: E402
+from tests.harness.servers import RedisServer  # noqa: E402
+
+WARM_UP = 200
+PLAYERS = 200
+
+
+def cpu_per_update(updates: int) -> float:
+    """Complete ``updates`` updates after a warm-up; worker CPU µs per update."""
+    name = f"scoreboard_update_cost_{os.getpid()}"
+    database = fresh_database(name)
+    own_redis = RedisServer(Path(tempfile.mkdtemp(prefix="update-cost-"))).start()
+    # As under gevent: notices wait for the next command this process sends (store.py).
+    store.monkey = SimpleNamespace(is_module_patched=lambda module: module == "socket")
+    try:
+        app = create_app({"SQLALCHEMY_DATABASE_URI": database, "REDIS_URL": own_redis.url,
+                          "JWT_SECRET_KEY": SECRET, "LOG_LEVEL": "WARNING",
+                          "RATELIMIT_IP": "100000000/minute",
+                          "RATELIMIT_START": "100000000/minute",
+                          "RATELIMIT_UPDATE": "100000000/minute"})
+        players = [f"p{n:04d}" for n in range(PLAYERS)]
+        with app.app_context():
+            tokens = {p: issue_token(p, name=f"Player {p}") for p in players}
+        client = app.test_client()
+        for player in players:  # every player exists and scores today
+            started = client.post("/api/actions/start", json={"actionType": "click"},
+                                  headers={"Authorization": f"Bearer {tokens[player]}"})
+            assert started.status_code == 201, started.json
+        environs = [EnvironBuilder(
+            path="/api/scores/update", method="POST", content_type="application/json",
+            data=json.dumps({"userId": u, "authToken": tokens[u], "actionId": t}),
+            environ_base={"REMOTE_ADDR": "127.0.0.1"}).get_environ()
+            for t, u in tickets(database, players, WARM_UP + updates)]
+
+        def start_response(status, headers, exc_info=None):
+            assert status.startswith("200"), status
+
+        for environ in environs[:WARM_UP]:
+            b"".join(app(environ, start_response))
+        began = time.process_time()
+        for environ in environs[WARM_UP:]:
+            b"".join(app(environ, start_response))
+        return (time.process_time() - began) / updates * 1e6
+    finally:
+        own_redis.kill()
+        drop_database(name)
+
+
+def instructions(updates: int) -> int:
+    """The instructions callgrind counts for a whole run of this script with ``updates``."""
+    run = subprocess.run(
+        ["valgrind", "--tool=callgrind", "--callgrind-out-file=/dev/null", sys.executable,
+         __file__, "--updates", str(updates)],
+        capture_output=True, text=True, check=True,
+        env={**os.environ, "PYTHONHASHSEED": "0", "PYTHONMALLOC": "malloc"})
+    return int(re.search(r"Collected : (\d+)", run.stderr)[1])
+
+
+def main():
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--updates", type=int, default=3000)
+    parser.add_argument("--instructions", action="store_true",
+                        help="count instructions under valgrind (about two minutes)")
+    args = parser.parse_args()
+    if args.instructions:
+        few, many = instructions(100), instructions(500)
+        print(f"instructions per update: {(many - few) / 400:,.0f}")
+    else:
+        print(f"CPU per update: {cpu_per_update(args.updates):.0f} µs")
+
+
+if __name__ == "__main__":
+    main()
