@@ -38,6 +38,7 @@ test: $(VENV)/.dev-installed
 # Debian's wrk for bench/http_load.py).
 bench: $(VENV)/.dev-installed
 	$(BIN)/python bench/http_load.py --players 1000 --seconds 10
+	$(BIN)/python bench/update_cost.py --instructions
 	$(BIN)/python bench/stream_fanout.py --clients 1000 5000 10000 --updates 20
 	$(BIN)/python bench/bare_gevent_memory.py --clients 10000
 	$(BIN)/python bench/views_scale.py --players 1000 1000000
