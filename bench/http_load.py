@@ -10,9 +10,10 @@ count must stay 0), each between two runs of the bare endpoint; 3,000 stream ope
 their first frame; an update on one connection (p50); the database and Redis round trips of
 one accepted update in this process through the Flask test client, and Redis's read events
 per update on the server under load. Last, the least an update can do (bench/bare_app.py:
-the JWT, the same procedure call, one Redis pipeline) on the same stack, as a ceiling. ``verify`` must be clean after. Each wrk run also
-reports the worker's CPU time per request, read from /proc: a machine whose other tenants
-slow everything down moves it far less than the request rates.
+the JWT, the same procedure call, one Redis pipeline) on the same stack, as a ceiling.
+``verify`` must be clean after. Each wrk run, and the stream opens, also report the
+worker's CPU time per request, read from /proc: a machine whose other tenants slow
+everything down moves it far less than the request rates.
 
     .venv/bin/python bench/http_load.py --players 1000 --seconds 10
 """

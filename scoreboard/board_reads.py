@@ -5,8 +5,9 @@ A board read is the service's hottest request, and once the worker holds the boa
 memory it is a lookup: Flask's request machinery (contexts, routing, hooks) then costs more
 than everything else the read does. So a read of an all-time board (everyone's, or a
 region's) that this worker holds is answered here, with the same reply and limits as the
-route's (and, as every reply, its request id: logs.RequestIds). Anything else (another view, a board not held, a bad parameter, an
-address over its limit) goes on to Flask, whose route loads the board or says what is wrong.
+route's (and, as every reply, its request id: logs.RequestIds). Anything else (another
+view, a board not held, a bad parameter, an address over its limit) goes on to Flask,
+whose route loads the board or says what is wrong.
 
 Stream opens are the same case: a stream of a public view whose board this worker's hub
 already holds is opened here (stream.open_stream, as the route opens it), which measured at

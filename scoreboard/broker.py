@@ -16,8 +16,8 @@ log = logging.getLogger(__name__)
 # A notice as one command: the board cache's marks, the rank sets' placements and the
 # message to every worker. KEYS: the marked boards (ARGV[1] of them), then PLACE's keys;
 # ARGV: that count, the version, the channel and its message ('' for none), then PLACE's.
-# One command rather than three measured at a tenth of an update's instructions (the
-# replies to read, mostly).
+# One command rather than three saved about 4 % of an update's instructions (mostly the
+# two replies no longer read).
 _NOTICE = MARK_CHANGED + PLACE + """
 local marked = tonumber(ARGV[1])
 mark_changed({unpack(KEYS, 1, marked)}, ARGV[2])
