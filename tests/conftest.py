@@ -115,6 +115,10 @@ def make_app(request, tmp_path):
 
     yield make
     for app in made:
+        # A hub a test started in this process (a stream opened through the test client)
+        # would otherwise keep greenlets that a later gevent test runs: a Redis hub's
+        # listener reads its socket without yielding.
+        services(app).hub.stop()
         store = services(app).redis
         if store is not None:
             try:

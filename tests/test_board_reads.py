@@ -147,13 +147,12 @@ def streaming(make_app, through_flask_of, monkeypatch):
     embedded app (its hub's greenlets touch no real socket), where ``open(query)`` opens a
     stream as gunicorn's gevent worker passes it (with its socket, gevent's socket module
     patched) and returns (reply, its first bytes without the jittered retry line). Every
-    stream and hub is closed at the end."""
+    stream is closed at the end (and make_app stops the hub)."""
     monkeypatch.setattr(stream.monkey, "is_module_patched", lambda name: True)
-    opened, apps = [], []
+    opened = []
 
     def make(**settings):
         app = make_app("embedded", **settings)
-        apps.append(app)
         client = app.test_client()
 
         def open_stream(query=""):
@@ -171,8 +170,6 @@ def streaming(make_app, through_flask_of, monkeypatch):
         reply.close()
         for sock in sockets:
             sock.close()
-    for app in apps:
-        services(app).hub.stop()
 
 
 @pytest.mark.parametrize("query", ["", "?region=DE", "?period=day", "?period=week&region=DE"])
