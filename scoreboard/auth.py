@@ -157,7 +157,10 @@ def is_revoked(jti: str) -> bool:
 
 
 def _live_revocations() -> list[str]:
-    rows = db.session.scalars(select(RevokedToken.jti).where(RevokedToken.expires_at > clock.now()))
+    # A token's expiry is the identity provider's wall-clock time, judged on the wall clock
+    # (PyJWT, token_memory), never on the app's clock, which tests may fix in the past.
+    rows = db.session.scalars(select(RevokedToken.jti)
+                              .where(RevokedToken.expires_at > clock.system_now()))
     return list(rows)
 
 

@@ -10,21 +10,22 @@ from .store import RedisStore, StoreUnavailable, queue_script
 # Every member has score 0, so a sorted set orders them by name, and the name spells the
 # board's order (see order.member). A player's newer member replaces the older only if it
 # sorts before it, so updates applied out of order still end on the newest. One call takes
-# many placements: KEYS are (set, member hash) pairs, ARGV (user, member, expiry) triples. A
-# Lua function, so that the broker's one command per notice can call it too.
+# many placements: KEYS are (set, member hash) pairs, ARGV (user, member, lifetime) triples,
+# the lifetime in seconds ('' for none). A Lua function, so that the broker's one command per
+# notice can call it too.
 PLACE = """
 local function place(keys, args)
   for i = 1, #keys / 2 do
     local set, members = keys[2 * i - 1], keys[2 * i]
-    local user, member, expire_at = args[3 * i - 2], args[3 * i - 1], args[3 * i]
+    local user, member, lifetime = args[3 * i - 2], args[3 * i - 1], args[3 * i]
     local old = redis.call('HGET', members, user)
     if not (old and old <= member) then
       if old then redis.call('ZREM', set, old) end
       redis.call('ZADD', set, 0, member)
       redis.call('HSET', members, user, member)
-      if expire_at ~= '' then
-        redis.call('EXPIREAT', set, expire_at)
-        redis.call('EXPIREAT', members, expire_at)
+      if lifetime ~= '' then
+        redis.call('EXPIRE', set, lifetime)
+        redis.call('EXPIRE', members, lifetime)
       end
     end
   end
@@ -70,9 +71,9 @@ class RedisRankSets:
         return self.store.take_recovered("ranks")
 
     def place(self, placements) -> None:
-        """Put each (view, user, member, expire_at) in its view's rank set, in one round
-        trip. A window's set expires (epoch seconds) after the window, so none is left
-        behind; ``None`` keeps a set for good."""
+        """Put each (view, user, member, lifetime) in its view's rank set, in one round
+        trip. A window's set lives ``lifetime`` seconds more (until after the window), so
+        none is left behind; ``None`` keeps a set for good."""
         pipe = self.store.client.pipeline(transaction=False)
         self.queue_placements(pipe, placements)
         self.store.call(pipe.execute)
@@ -86,9 +87,9 @@ class RedisRankSets:
     def placement_arguments(self, placements) -> tuple[list, list]:
         """PLACE's keys and arguments for ``placements``."""
         keys, args = [], []
-        for view, user_id, member, expire_at in placements:
+        for view, user_id, member, lifetime in placements:
             keys += self._keys(view)[:2]
-            args += [user_id, member, expire_at or ""]
+            args += [user_id, member, lifetime or ""]
         return keys, args
 
     def reseat(self, user_id: str, views, placements) -> None:
@@ -125,7 +126,7 @@ class RedisRankSets:
                                     self.store.key(f"rank-building:{view}"), 1,
                                     nx=True, ex=seconds))
 
-    def rebuild(self, view: str, placements, expire_at=None) -> None:
+    def rebuild(self, view: str, placements, lifetime=None) -> None:
         """Refill a view's rank set from (user, member) pairs, then mark it complete. The set
         is emptied first, before the caller's database read starts (``placements`` is
         lazy), so a write committed meanwhile is either in that read or placed after."""
@@ -133,15 +134,15 @@ class RedisRankSets:
         self.store.call(self.store.client.delete, zset, members, complete)
         batch = []
         for user_id, member in placements:
-            batch.append((view, user_id, member, expire_at))
+            batch.append((view, user_id, member, lifetime))
             if len(batch) == REBUILD_BATCH:
                 self.place(batch)
                 batch = []
         self.place(batch)
         pipe = self.store.client.pipeline(transaction=True)
         pipe.set(complete, 1)
-        if expire_at is not None:
-            pipe.expireat(complete, expire_at)
+        if lifetime is not None:
+            pipe.expire(complete, lifetime)
         pipe.delete(self.store.key(f"rank-building:{view}"))
         self.store.call(pipe.execute)
 

@@ -8,7 +8,6 @@ made during an outage) are answered by the database, in the same order, while th
 rebuilt in the background.
 """
 
-import calendar
 import functools
 import logging
 import threading
@@ -36,14 +35,19 @@ def _set_views(region, now) -> tuple[View, ...]:
     return views.of_player(region, (), now)
 
 
-def _expiry(view: View) -> int | None:
-    """When a window's rank set may go (epoch seconds): a day after the window closes."""
-    return None if view.window is None else _window_expiry(view.window)
+def _lifetime(view: View, now: datetime) -> int | None:
+    """How many seconds a window's rank set may live after ``now``: until a day after the
+    window closes. A span on the app's clock, not a moment for Redis's: the app's clock
+    named the window, so it says when the window ends (the two agree in production; a test
+    that fixes the app's clock gets sets that live as long as its windows)."""
+    if view.window is None:
+        return None
+    return max(1, int((_set_ends(view.window) - now).total_seconds()))
 
 
 @functools.lru_cache(maxsize=256)
-def _window_expiry(window: str) -> int:
-    return calendar.timegm((periods.window_end(window) + timedelta(days=1)).timetuple())
+def _set_ends(window: str) -> datetime:
+    return periods.window_end(window) + timedelta(days=1)
 
 
 def _has_set(view: View) -> bool:
@@ -64,7 +68,7 @@ def placements(user_id: str, region, score: int, reached_at: datetime,
     return [
         (view.key, user_id, order.member_at(
             window_scores.get(view.window, 0) if view.window else score, at, user_id),
-         _expiry(view))
+         _lifetime(view, reached_at))
         for view in _set_views(region, reached_at)
     ]
 
@@ -92,7 +96,8 @@ def reseat(user_id: str, region) -> None:
     sets = services().rank_sets
     if sets is None:
         return
-    on = _set_views(region, clock.now())
+    now = clock.now()
+    on = _set_views(region, now)
     placements = []
     with reading() as session:
         for view in on:
@@ -101,7 +106,7 @@ def reseat(user_id: str, region) -> None:
                                  .where(rows.c.id == user_id)).first()
             if me is not None:
                 placements.append((view.key, user_id, order.member(
-                    me.score, me.score_reached_at, user_id), _expiry(view)))
+                    me.score, me.score_reached_at, user_id), _lifetime(view, now)))
     try:
         sets.reseat(user_id, [view.key for view in on], placements)
     except StoreUnavailable as exc:
@@ -123,7 +128,7 @@ def rebuild(view: View) -> None:
                                 .execution_options(yield_per=5000))
         sets.rebuild(view.key,
                      ((r.id, order.member(r.score, r.score_reached_at, r.id)) for r in found),
-                     _expiry(view))
+                     _lifetime(view, clock.now()))
     log.info("rank set %s rebuilt", view.key)
 
 
