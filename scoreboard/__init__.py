@@ -96,7 +96,8 @@ def _services(app: Flask, redis_url: str | None) -> Services:
         redis = RedisStore(pool, config["REDIS_PREFIX"], config["REDIS_RETRY_SECONDS"])
         board_cache, blocklist = RedisBoardCache(redis), RedisBlocklist(redis)
         rank_sets = RedisRankSets(redis)
-        broker = RedisBroker(redis, board_cache, rank_sets)
+        broker = RedisBroker(redis, board_cache, rank_sets,
+                             config["REDIS_SOCKET_TIMEOUT_SECONDS"])
     else:
         redis = blocklist = rank_sets = None
         board_cache = MemoryBoardCache()

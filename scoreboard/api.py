@@ -142,7 +142,7 @@ def top_scores():
     count_read()
     limit = query(board_reads.page_size)
     view = asked_view()
-    snapshot = leaderboard.current_snapshot(view)
+    snapshot = leaderboard.fresh_snapshot(view)
     status, headers, body = board_reads.top_reply(
         view, snapshot, limit, request.headers.get("If-None-Match"))
     return Response(body, status=status, headers=headers)

@@ -10,7 +10,7 @@ import threading
 import time
 from dataclasses import dataclass
 
-from .store import RedisStore
+from .store import RedisStore, StoreUnavailable
 
 # Stores a snapshot in a view's entry only if its version is newer, so concurrent writers
 # never regress it.
@@ -78,6 +78,12 @@ class MemoryBoardCache:
     def claim_refresh(self, view: str, seconds: float) -> bool:
         return True  # one process: its refresher is the only one
 
+    def claim_build(self, view: str, seconds: float) -> bool:
+        return True  # one process: its loading lock (LocalBoards.loading) lets one build
+
+    def end_build(self, view: str) -> None:
+        pass
+
     def take_recovered(self) -> bool:
         return False  # never away, so it never misses a write
 
@@ -115,6 +121,18 @@ class RedisBoardCache:
         may for ``seconds``."""
         return bool(self.store.call(self.store.client.set, self.store.key(f"refreshing:{view}"),
                                     1, nx=True, px=max(1, int(seconds * 1000))))
+
+    def claim_build(self, view: str, seconds: float) -> bool:
+        """True for the one request of the cluster that builds ``view`` for a reader now,
+        until it is done (end_build) or ``seconds`` have passed."""
+        return bool(self.store.call(self.store.client.set, self.store.key(f"building:{view}"),
+                                    1, nx=True, px=max(1, int(seconds * 1000))))
+
+    def end_build(self, view: str) -> None:
+        try:
+            self.store.call(self.store.client.delete, self.store.key(f"building:{view}"))
+        except StoreUnavailable:
+            pass  # the claim lapses by itself
 
     def take_recovered(self) -> bool:
         """True once after an outage: the cache may have missed writes made meanwhile."""

@@ -4,14 +4,15 @@ worker's memory below Flask.
 A board read is the service's hottest request, and once the worker holds the board in
 memory it is a lookup: Flask's request machinery (contexts, routing, hooks) then costs more
 than everything else the read does. So a read of an all-time board (everyone's, or a
-region's) that this worker holds is answered here, with the same reply and limits as the
-route's (and, as every reply, its request id: logs.RequestIds). Anything else (another
-view, a board not held, a bad parameter, an address over its limit) goes on to Flask,
-whose route loads the board or says what is wrong.
+region's) that this worker holds, and that no write announced since can be missing from
+(leaderboard.fresh_held), is answered here, with the same reply and limits as the route's
+(and, as every reply, its request id: logs.RequestIds). Anything else (another view, a
+board not held or overtaken, a bad parameter, an address over its limit) goes on to Flask,
+whose route brings the board or says what is wrong.
 
-Stream opens are the same case: a stream of a public view whose board this worker's hub
-already holds is opened here (stream.open_stream, as the route opens it), which measured at
-about a third of an open's CPU. A group's stream (it needs a token), a view not held, a bad
+Stream opens are the same case: a stream of a public view whose board this worker holds
+fresh is opened here (stream.open_stream, as the route opens it), which measured at about a
+third of an open's CPU. A group's stream (it needs a token), a view not held fresh, a bad
 parameter or a refused open goes on to the route.
 
 While CORS_ORIGINS lists any origin, a read that carries an Origin header goes on to Flask
@@ -25,7 +26,7 @@ from urllib.parse import parse_qsl
 
 from werkzeug.http import parse_etags
 
-from . import clock, contract, cors, metrics, periods, stream, views
+from . import clock, contract, cors, leaderboard, metrics, periods, stream, views
 from .errors import ApiError
 from .leaderboard import SNAPSHOT_SIZE
 from .services import services
@@ -60,6 +61,7 @@ class BoardReads:
     """WSGI middleware in front of the Flask app ``app``."""
 
     def __init__(self, app, wsgi_app):
+        self.app = app
         self.config = app.config
         self.services = services(app)
         self.wsgi_app = wsgi_app
@@ -90,7 +92,7 @@ class BoardReads:
             view = views.parse(args, None, self.config)  # an all-time view: no clock needed
         except ValueError:
             return None
-        snapshot = self.services.local_boards.get(view.key)
+        snapshot = self._fresh(view.key)
         if snapshot is None:
             return None
         try:
@@ -110,11 +112,21 @@ class BoardReads:
             view = views.parse(_args(environ), clock.now(self.config), self.config)
         except (ValueError, periods.NoSuchWindow):
             return None
-        hub = self.services.hub
-        if view.group or not hub.holds(view.key):
+        if view.group:
             return None
-        body = stream.open_stream(environ, view, self.config, hub)
+        snapshot = self._fresh(view.key)
+        if snapshot is None:
+            return None
+        body = stream.open_stream(environ, view, snapshot, self.config, self.services.hub)
         return None if body is None else (200, STREAM_HEADERS, body)
+
+    def _fresh(self, key: str):
+        """This worker's copy of the view, when it is fresh (leaderboard.fresh_held)."""
+        return leaderboard.fresh_held(self.services, key, self._database_version)[0]
+
+    def _database_version(self) -> int:
+        with self.app.app_context():
+            return leaderboard.database_version()
 
 
 def _args(environ) -> dict:

@@ -3,13 +3,15 @@
 import logging
 import random
 import time
+import uuid
 
 import gevent
 import redis
+from gevent.event import Event
 
 from .board_cache import MARK_CHANGED, MemoryBoardCache, RedisBoardCache
 from .rank_sets import PLACE, RedisRankSets
-from .store import RedisStore, queue_script
+from .store import RedisStore, StoreUnavailable, queue_script
 
 log = logging.getLogger(__name__)
 
@@ -39,6 +41,10 @@ class MemoryBroker:
     def listen(self, hub) -> None:
         self._hubs.append(hub)
 
+    def sync(self) -> bool:
+        """Every notice is heard as it is announced, in this one process."""
+        return True
+
     def announce(self, version: int, views: list[str], placements=()) -> None:
         """Note in the board cache that ``views`` changed at ``version`` and tell every hub
         (there are no rank sets to place the player in: ranks come from the database)."""
@@ -48,40 +54,95 @@ class MemoryBroker:
 
 
 class RedisBroker:
-    """Notices over Redis pub/sub, so workers on every machine hear of each change."""
+    """Notices over Redis pub/sub, so workers on every machine hear of each change.
+
+    A writer replies only once Redis has taken its notice (``announce``), and a reader can
+    make sure that this worker has heard every notice Redis took before the read began
+    (``sync``): it publishes a marker on a channel of this worker's own, which reaches the
+    worker's one subscription after every message published before it (Redis writes a
+    subscriber's messages in the order it ran the PUBLISHes). Together: once a write's
+    reply has left, every later read on any worker knows that its copy is older."""
 
     CHANNEL = "board"
     PING_SECONDS = 5.0  # how often an idle subscription proves it is still alive
     MAX_BACKOFF = 10.0
 
     def __init__(self, store: RedisStore, board_cache: RedisBoardCache,
-                 rank_sets: RedisRankSets):
+                 rank_sets: RedisRankSets, sync_timeout: float):
         self.store = store
         self.board_cache = board_cache
         self.rank_sets = rank_sets
+        self.sync_timeout = sync_timeout
         self.subscribed = False
+        self._marker_channel = store.key(f"board-sync:{uuid.uuid4().hex}")
+        self._asked = 0  # markers published (or being published)
+        self._heard = 0  # the newest marker that came back through the subscription
+        self._failed = 0  # the newest marker that will never come back
+        self._wanted = Event()  # a reader waits for a marker not yet asked for
+        self._progress = Event()  # replaced each time _heard or _failed moves
 
     def announce(self, version: int, views: list[str], placements=()) -> None:
         """Note in the board cache that ``views`` changed at ``version``, place the player
         in the rank sets (see RedisRankSets.place) and, when views changed, tell every
-        worker, with the next commands this process sends (RedisStore.send_later)."""
+        worker; returns once Redis has taken it (RedisStore.send)."""
         marked = self.board_cache.keys(views)
         keys, args = self.rank_sets.placement_arguments(placements)
         message = " ".join([str(version), *views]) if views else ""
-        self.store.send_later(lambda pipe: queue_script(
+        self.store.send(lambda pipe: queue_script(
             pipe, _NOTICE, marked + keys,
             [len(marked), version, self.store.key(self.CHANNEL), message, *args]))
+
+    def sync(self) -> bool:
+        """Wait until this worker has heard every notice that Redis took before this call;
+        False when that cannot be known (no subscription, or Redis too slow): the caller
+        then asks the database. Readers that arrive together share one marker."""
+        if not self.subscribed:
+            return False
+        target = self._asked + 1  # a marker asked for after this call began
+        self._wanted.set()
+        deadline = time.monotonic() + self.sync_timeout
+        while self._heard < target:
+            if self._failed >= target or not self.subscribed:
+                return False
+            if not self._progress.wait(timeout=max(0.0, deadline - time.monotonic())):
+                return False
+        return True
+
+    def _markers(self, hub) -> None:
+        """Publish a marker whenever a reader waits for one, one at a time."""
+        while not hub.stopping:
+            self._wanted.wait()
+            self._wanted.clear()
+            self._asked += 1
+            marker = self._asked
+            try:
+                self.store.pipelined(lambda pipe: pipe.execute_command(
+                    "PUBLISH", self._marker_channel, marker))
+                deadline = time.monotonic() + self.sync_timeout
+                while self._heard < marker and self.subscribed:
+                    if not self._progress.wait(timeout=max(0.0, deadline - time.monotonic())):
+                        break
+            except StoreUnavailable:
+                pass
+            if self._heard < marker:
+                self._failed = marker
+                self._moved()
+
+    def _moved(self) -> None:
+        progress, self._progress = self._progress, Event()
+        progress.set()
 
     def listen(self, hub) -> None:
         """Hold this worker's one subscription in a greenlet of its own, for good."""
         gevent.spawn(self._listen, hub)
+        gevent.spawn(self._markers, hub)
 
     def _listen(self, hub) -> None:
         backoff = 0.25
         while not hub.stopping:
             pubsub = self.store.client.pubsub(ignore_subscribe_messages=True)
             try:
-                pubsub.subscribe(self.store.key(self.CHANNEL))
+                pubsub.subscribe(self.store.key(self.CHANNEL), self._marker_channel)
                 self.subscribed = True
                 backoff = 0.25
                 hub.notify()  # notices may have been missed while unsubscribed: look now
@@ -90,6 +151,7 @@ class RedisBroker:
                 log.warning("board subscription lost, retrying in %.1fs: %s", backoff, exc)
             finally:
                 self.subscribed = False
+                self._moved()  # readers waiting for a marker ask the database instead
                 pubsub.close()
             if hub.stopping:
                 return
@@ -108,6 +170,11 @@ class RedisBroker:
                 pubsub.ping()
                 continue
             last_heard = time.monotonic()
-            if message["type"] == "message":
+            if message["type"] != "message":
+                continue
+            if message["channel"].decode() == self._marker_channel:
+                self._heard = max(self._heard, int(message["data"]))
+                self._moved()
+            else:
                 version, *views = message["data"].decode().split()
                 hub.notify(views, int(version))

@@ -91,7 +91,7 @@ class Client:
 class Channel:
     """The streams watching one view of the board, and that view's newest encoded frame."""
 
-    __slots__ = ("view", "load", "clients", "version", "frames", "dirty", "loaded")
+    __slots__ = ("view", "load", "clients", "version", "frames", "dirty")
 
     def __init__(self, view: str, load):
         self.view = view
@@ -100,7 +100,6 @@ class Channel:
         self.version = -1
         self.frames = None  # (chunked, plain) encodings of the newest snapshot
         self.dirty = False
-        self.loaded = None  # set once the first read of the view is done
 
 
 class Hub:
@@ -163,22 +162,15 @@ class Hub:
         self.per_ip[ip] += 1
         return client
 
-    def holds(self, view: str) -> bool:
-        """Whether ``channel(view, ...)`` would not need to load the view's board."""
-        channel = self.channels.get(view)
-        return channel is not None and channel.loaded is not None
-
-    def channel(self, view: str, load) -> Channel:
-        """The channel of ``view``, with its board loaded before any stream starts on it."""
+    def channel(self, view: str, load, snapshot) -> Channel:
+        """The channel of ``view``, at ``snapshot`` (what a stream opening on it starts
+        from) or newer; its streams get ``snapshot`` now if it is newer than what they
+        had."""
         channel = self.channels.get(view)
         if channel is None:
             channel = self.channels[view] = Channel(view, load)
-        if channel.loaded is None:
-            # One read however many streams arrive at once; the others wait for it.
-            channel.loaded = Event()
-            self._load(channel)
-            channel.loaded.set()
-        channel.loaded.wait(timeout=self.write_timeout)
+        if self._take(channel, snapshot) and channel.clients:
+            self._broadcast(list(channel.clients), channel.frames)
         return channel
 
     def join(self, channel: Channel, client: Client, sent_version: int) -> None:
@@ -230,6 +222,11 @@ class Hub:
             except Exception:  # database down too: keep streams open, try again later
                 log.exception("stream hub could not read view %s", channel.view)
                 return False
+        return self._take(channel, snapshot)
+
+    @staticmethod
+    def _take(channel: Channel, snapshot) -> bool:
+        """Make ``snapshot`` the channel's frame if it is newer than the one it has."""
         if snapshot.version <= channel.version:
             return False
         payload = snapshot.sse_frame

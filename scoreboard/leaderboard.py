@@ -2,9 +2,11 @@
 
 import json
 import logging
+import time
 from dataclasses import dataclass
 from functools import cached_property
 
+import gevent
 from flask import current_app
 from sqlalchemy import select, text, update
 
@@ -71,7 +73,7 @@ def read_snapshot(view: View = ALL) -> Snapshot:
     top = select(rows.c.id, rows.c.display_name, rows.c.score).order_by(
         *order.order_by(rows.c)).limit(SNAPSHOT_SIZE)
     with reading() as session:
-        version = session.execute(_current_version()).scalar_one()
+        version = session.execute(_version_now()).scalar_one()
         found = session.execute(top).all()
     entries = tuple(
         {"userId": r.id, "score": r.score, "rank": i, "displayName": r.display_name}
@@ -80,7 +82,14 @@ def read_snapshot(view: View = ALL) -> Snapshot:
     return Snapshot(version, entries)
 
 
-def _current_version():
+def database_version() -> int:
+    """The newest board version taken: every write whose reply has been sent took one at
+    most this high (next_version)."""
+    with reading() as session:
+        return session.execute(_version_now()).scalar_one()
+
+
+def _version_now():
     if on_postgres():
         return text("SELECT last_value FROM board_version")
     return select(BoardState.version).where(BoardState.id == 1)
@@ -131,34 +140,73 @@ def announce_change(version: int, views, placements=()) -> None:
     found.refresher.changed(keys, version)
 
 
+def fresh_snapshot(view: View = ALL) -> Snapshot:
+    """A view for a request: never older than any write whose reply was sent before this
+    call (read-your-writes), on any worker, nor than a copy this worker handed out. This
+    worker's copy when nothing newer was announced; else a newer one from the shared
+    cache, or from the database when the cache has none (one request of the cluster builds
+    it while the others wait a moment for it)."""
+    found = services()
+    held, needed = fresh_held(found, view.key)
+    if held is not None:
+        return held
+    boards = found.local_boards
+    with boards.loading(view.key):  # the reads that need it meanwhile wait for this one
+        held = boards.get(view.key)
+        if held is not None and held.version >= needed:
+            return held
+        return _fetch(found, view, needed)
+
+
+def fresh_held(found, key: str, version_now=database_version) -> tuple[Snapshot | None, int]:
+    """(this worker's copy of the view when no write announced so far can be missing from
+    it, else None; the least version a request may be given). The broker says whether this
+    worker has heard every notice sent so far (RedisBroker.sync); when it cannot, the
+    database's newest version (``version_now()``) is the least."""
+    boards = found.local_boards
+    needed = boards.needed(key)
+    if not found.broker.sync():
+        needed = max(needed, version_now())
+    held = boards.get(key)
+    return (held if held is not None and held.version >= needed else None), needed
+
+
 def current_snapshot(view: View = ALL) -> Snapshot:
-    """A view as of now, which is never older than one this worker has handed out: the copy
-    this worker holds (kept up to date by the refresher); else the shared cache's; else,
-    when the cache has none that can be trusted (never built, or Redis just came back and
-    may have missed writes), the database's, which then fills the cache; straight from the
-    database while the store is down."""
+    """The newest copy of a view this worker has heard of, without waiting for news: for
+    the hub's streams, which the refresher keeps up to date. The copy held, or else the
+    shared cache's, or else the database's."""
     boards = services().local_boards
     held = boards.get(view.key)
     if held is not None:
         return held
     with boards.loading(view.key):
-        return boards.get(view.key) or _fetch(boards, view)
+        return boards.get(view.key) or _fetch(services(), view, boards.served(view.key))
 
 
-def _fetch(boards, view: View) -> Snapshot:
-    cache = services().board_cache
-    try:
-        cached = cache.get_top(view.key)
-    except StoreUnavailable:
-        return boards.keep(view.key, read_snapshot(view))
-    if cached is None or cached.version < boards.served(view.key) or cache.take_recovered():
+def _fetch(found, view: View, needed: int) -> Snapshot:
+    """The view at ``needed`` or newer, kept as this worker's copy: the shared cache's when
+    it has one that recent (and has not missed writes in an outage), else built from the
+    database. One request of the cluster builds it at a time; the others wait for its result
+    up to BOARD_REFRESH_SECONDS, then build it themselves."""
+    boards, cache = found.local_boards, found.board_cache
+    if cache.take_recovered():  # the cache may have missed writes while Redis was away
         return boards.keep(view.key, refresh_cache(view))
-    snapshot = boards.keep(view.key, Snapshot.from_json(cached.body))
-    due = max(cached.changed, boards.announced(view.key))
-    if due > snapshot.version:  # served as it is while the refresher brings the next one
-        services().refresher.changed([view.key], due)
-        return boards.held(view.key) or snapshot
-    return snapshot
+    wait = current_app.config["BOARD_REFRESH_SECONDS"]
+    deadline = time.monotonic() + wait
+    while True:
+        try:
+            cached = cache.get_top(view.key)
+            if cached is not None and cached.version >= max(needed, cached.changed):
+                return boards.keep(view.key, Snapshot.from_json(cached.body))
+            claimed = cache.claim_build(view.key, wait)
+            if claimed or time.monotonic() >= deadline:
+                snapshot = refresh_cache(view)
+                if claimed:
+                    cache.end_build(view.key)
+                return boards.keep(view.key, snapshot)
+        except StoreUnavailable:
+            return boards.keep(view.key, read_snapshot(view))
+        gevent.sleep(wait / 20)  # another worker is building it: its result comes soon
 
 
 def may_reach_top(view: View, score: int) -> bool:

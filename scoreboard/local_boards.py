@@ -1,14 +1,15 @@
 """This worker's copy of the boards it serves: each view's newest snapshot, whose encoded
 bytes every read and every stream's first frame share. A change notice for a view (from this
 process's own writes, or from the worker's one broker subscription) marks the copy as
-overtaken; it is still served until the refresher (refresher.py) brings the next one, so a
-read never waits on the database. A short maximum age is the safety net for a notice that
-never arrived: an older copy is read again from the shared cache."""
+overtaken: a request no longer gets it (leaderboard.fresh_snapshot), and the refresher
+(refresher.py) brings the next one for the streams. A short maximum age is the safety net
+for a notice that never arrived: an older copy is read again from the shared cache."""
 
 import threading
 import time
 
 MAX_VIEWS = 1024  # groups and past windows are many; only the busy ones need to stay
+MAX_NOTICES = 16 * MAX_VIEWS  # views whose latest notice is remembered one by one
 LOCKS = 64  # loads of different views rarely wait for each other on this many locks
 
 
@@ -17,6 +18,7 @@ class LocalBoards:
         self.max_age = max_age
         self._held = {}  # view key -> (snapshot, monotonic time it was fetched)
         self._announced = {}  # view key -> newest version a notice named
+        self._forgotten = 0  # the newest version of the notices no longer remembered
         self._served = {}  # view key -> newest version handed out: never hand out less
         # gevent's, once the worker has patched threading: a greenlet waits, not the worker.
         self._locks = [threading.Lock() for _ in range(LOCKS)]
@@ -34,7 +36,15 @@ class LocalBoards:
         return held is not None and held.version >= self.announced(key)
 
     def announced(self, key: str) -> int:
-        return self._announced.get(key, 0)
+        """The newest version a notice named for the view (at least, once some notices had
+        to be forgotten: a view whose notice is gone counts as changed at the newest of
+        them)."""
+        return self._announced.get(key, self._forgotten)
+
+    def needed(self, key: str) -> int:
+        """The least version a request may be given: no older than a notice heard, nor
+        than a copy handed out."""
+        return max(self.announced(key), self._served.get(key, 0))
 
     def held(self, key: str):
         """This worker's copy of the view, however old; None without one."""
@@ -70,6 +80,9 @@ class LocalBoards:
         for key in keys:
             if version > self._announced.get(key, 0):
                 self._announced[key] = version
-        if len(self._announced) > 4 * MAX_VIEWS:
-            # Only views held (or being fetched right now) need their notices remembered.
-            self._announced = {k: v for k, v in self._announced.items() if k in self._held}
+        if len(self._announced) > MAX_NOTICES:
+            # Views held keep theirs; the others count as changed at the newest forgotten.
+            kept = {k: v for k, v in self._announced.items() if k in self._held}
+            self._forgotten = max([self._forgotten, *(
+                v for k, v in self._announced.items() if k not in kept)])
+            self._announced = kept

@@ -10,6 +10,7 @@ import time
 import gevent
 import redis
 from gevent import monkey
+from gevent.event import Event
 
 log = logging.getLogger(__name__)
 
@@ -79,7 +80,8 @@ class RedisStore:
         self._failed = False
         self._recoveries = 0
         self._seen_recoveries = {}
-        self._later = []  # functions queueing commands that nobody waits for (send_later)
+        self._later = []  # functions queueing commands that nobody reads the replies of
+        self._later_sent = Event()  # set once the commands now in _later have gone
         self._flushing = False
 
     def key(self, name: str) -> str:
@@ -103,45 +105,58 @@ class RedisStore:
             self._recoveries += 1
         return result
 
-    def send_later(self, queue) -> None:
-        """Send commands whose replies nobody waits for (a change notice): ``queue(pipe)``
-        adds them to the next pipeline this process sends, in the order given and before
-        any later command. Under gevent that is the next write's gate (``pipelined``) or,
-        failing that, a flush as soon as the current greenlet yields; a write then makes
-        one round trip to Redis, not two. Elsewhere (tests, the CLI) they go at once."""
+    def send(self, queue) -> None:
+        """Send commands whose replies nobody reads (a change notice), and return once Redis
+        has taken them (or failed to): ``queue(pipe)`` adds them to the next pipeline this
+        process sends, in the order given and before any later command. Under gevent that
+        is another write's gate (``pipelined``) or a flush as soon as the current greenlet
+        yields, whichever comes first, so concurrent writes share round trips. Elsewhere
+        (tests, the CLI) they go at once."""
         self._later.append(queue)
+        sent = self._later_sent
         if not monkey.is_module_patched("socket"):
             self._flush()
         elif not self._flushing:
             self._flushing = True
             gevent.spawn(self._flush)
+        sent.wait()
 
     def pipelined(self, queue) -> list:
         """One round trip: what waits to be sent, then the commands ``queue(pipe)`` adds;
         returns the replies to those."""
         commands = Commands()
-        waiting = self._take_later(commands)
+        sent = self._take_later(commands)
+        waiting = len(commands)
         queue(commands)
-        replies = self._execute(commands, waiting)
+        try:
+            replies = self._execute(commands, waiting)
+        finally:
+            sent.set()
         failed = [r for r in replies[waiting:] if isinstance(r, Exception)]
         if failed:
             raise StoreUnavailable(str(failed[0]))
         return replies[waiting:]
 
-    def _take_later(self, commands: Commands) -> int:
+    def _take_later(self, commands: Commands) -> Event:
+        """Queue what waits to be sent on ``commands``; returns the event that its senders
+        wait on, to be set once ``commands`` went (or failed)."""
         later, self._later = self._later, []
+        sent, self._later_sent = self._later_sent, Event()
         for queue in later:
             queue(commands)
-        return len(commands)
+        return sent
 
     def _flush(self) -> None:
         self._flushing = False
         commands = Commands()
-        if self._take_later(commands):
-            try:
+        sent = self._take_later(commands)
+        try:
+            if commands:
                 self._execute(commands, len(commands))
-            except StoreUnavailable:
-                pass  # logged; the caches are rebuilt once Redis answers again
+        except StoreUnavailable:
+            pass  # logged; the caches are rebuilt once Redis answers again
+        finally:
+            sent.set()
 
     def _execute(self, commands: Commands, waiting: int) -> list:
         """Send ``commands``, whose first ``waiting`` were sent later: their failure is

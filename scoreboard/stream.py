@@ -28,7 +28,8 @@ def scores_stream():
         raise ApiError(503, "Streaming needs the gunicorn gevent worker; poll /api/scores/top.")
     view = api.asked_view(token_locations=("headers", "query_string", "cookies"))
     hub = services().hub
-    body = open_stream(request.environ, view, current_app.config, hub)
+    body = open_stream(request.environ, view, leaderboard.fresh_snapshot(view),
+                       current_app.config, hub)
     if body is None:
         if hub.stopping:
             raise ApiError(503, "Server is restarting; reconnect shortly.")
@@ -42,10 +43,11 @@ def can_stream(environ) -> bool:
     return environ.get("gunicorn.socket") is not None and monkey.is_module_patched("socket")
 
 
-def open_stream(environ, view, config, hub):
+def open_stream(environ, view, snapshot, config, hub):
     """The body of a stream of ``view`` for the request ``environ`` (of a worker that
-    ``can_stream``), or None when the hub admits no more streams from its address. Closing
-    the body, however the response ends, releases its place."""
+    ``can_stream``), starting from ``snapshot`` (fresh: leaderboard.fresh_snapshot), or
+    None when the hub admits no more streams from its address. Closing the body, however
+    the response ends, releases its place."""
     hub.start()
     # gunicorn frames a body of unknown length in chunks for HTTP/1.1 (not for HEAD).
     chunked = environ.get("SERVER_PROTOCOL") == "HTTP/1.1"
@@ -56,10 +58,10 @@ def open_stream(environ, view, config, hub):
     # Jitter spreads reconnections after a deploy; the lifetime cap rebalances load.
     retry_ms = int(config["STREAM_RETRY_MS"] * random.uniform(1.0, 1.5))
     first = f"retry: {retry_ms}\n\n".encode()
-    channel = hub.channel(view.key, lambda: leaderboard.current_snapshot(view))
-    version, frames = channel.version, channel.frames
-    if frames and environ.get("HTTP_LAST_EVENT_ID") != str(version):
-        first += frames[1]
+    channel = hub.channel(view.key, lambda: leaderboard.current_snapshot(view), snapshot)
+    version = snapshot.version
+    if environ.get("HTTP_LAST_EVENT_ID") != str(version):
+        first += snapshot.sse_frame
     # A stream ends when its view closes (its window, or the token that opened a group's
     # board), so the browser reconnects to the next one.
     lifetime = min(config["STREAM_LIFETIME_SECONDS"] * random.uniform(0.8, 1.0),

@@ -77,7 +77,7 @@ def test_a_newer_board_wakes_only_its_views_streams(make_app):
     sockets = {}
     for view in boards:
         ours, theirs = socket.socketpair()
-        channel = hub.channel(view, loader(view))
+        channel = hub.channel(view, loader(view), loader(view)())
         client = hub.admit(ours, chunked=False, ip="127.0.0.1", max_per_ip=10)
         hub.join(channel, client, channel.version)
         sockets[view] = (ours, theirs, channel, client)

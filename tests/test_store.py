@@ -40,37 +40,46 @@ def under_gevent(monkeypatch):
 
 
 def test_without_gevent_a_notice_goes_at_once(store, round_trips):
-    store.send_later(lambda pipe: pipe.execute_command("SET", "test:store:k", "1"))
+    store.send(lambda pipe: pipe.execute_command("SET", "test:store:k", "1"))
     assert len(round_trips) == 1
     assert store.client.get("test:store:k") == b"1"
 
 
-def test_under_gevent_a_notice_rides_with_the_next_command(store, round_trips, under_gevent):
-    store.send_later(lambda pipe: pipe.execute_command("SET", "test:store:k", "1"))
-    assert round_trips == []
-    [value] = store.pipelined(lambda pipe: pipe.execute_command("GET", "test:store:k"))
-    assert value == b"1"  # sent first, in the same round trip
-    assert len(round_trips) == 1
-
-
-def test_under_gevent_a_notice_goes_once_the_greenlet_yields(store, round_trips, under_gevent):
-    store.send_later(lambda pipe: pipe.execute_command("SET", "test:store:k", "1"))
-    store.send_later(lambda pipe: pipe.execute_command("APPEND", "test:store:k", "2"))
-    gevent.sleep(0)
+def test_under_gevent_notices_sent_together_share_a_round_trip(store, round_trips,
+                                                               under_gevent):
+    senders = [gevent.spawn(store.send, lambda pipe: pipe.execute_command(
+        "SET", "test:store:k", "1")), gevent.spawn(store.send, lambda pipe: pipe.execute_command(
+            "APPEND", "test:store:k", "2"))]
+    gevent.joinall(senders, raise_error=True)
     assert len(round_trips) == 1  # both in one pipeline, in the order given
     assert store.client.get("test:store:k") == b"12"
 
 
+def test_under_gevent_a_notice_rides_with_another_greenlets_command(store, round_trips,
+                                                                    under_gevent):
+    sender = gevent.spawn(store.send, lambda pipe: pipe.execute_command(
+        "SET", "test:store:k", "1"))
+    reader = gevent.spawn(store.pipelined, lambda pipe: pipe.execute_command(
+        "GET", "test:store:k"))
+    gevent.joinall([sender, reader], raise_error=True)
+    assert reader.value == [b"1"]  # sent first, in the same round trip
+    assert len(round_trips) == 1
+
+
 def test_any_later_command_sends_what_waits_first(store, round_trips, under_gevent):
-    store.send_later(lambda pipe: pipe.execute_command("SET", "test:store:k", "1"))
+    sender = gevent.spawn(store.send, lambda pipe: pipe.execute_command(
+        "SET", "test:store:k", "1"))
+    gevent.sleep(0)  # the sender queues its notice and waits for it to go
     assert store.call(store.client.get, "test:store:k") == b"1"
+    sender.join(timeout=10)
+    assert sender.successful()
 
 
 def test_a_notice_to_a_redis_that_is_away_is_logged_not_raised(own_redis, caplog):
     away = RedisStore(connection_pool(config.from_env({"REDIS_URL": own_redis.url}), 2),
                       "test:store:")
     own_redis.kill()
-    away.send_later(lambda pipe: pipe.execute_command("SET", "test:store:k", "1"))
+    away.send(lambda pipe: pipe.execute_command("SET", "test:store:k", "1"))
     assert "change notice commands not sent" in caplog.text
     with pytest.raises(StoreUnavailable):
         away.pipelined(lambda pipe: pipe.execute_command("GET", "test:store:k"))
