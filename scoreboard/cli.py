@@ -56,6 +56,10 @@ def rebuild_cache():
 def revoke(token):
     """Revoke TOKEN by its jti until it expires."""
     claims = decode_token(token, allow_expired=True)
+    if claims.get("jti") is None:
+        raise click.ClickException(
+            "TOKEN has no jti, so no revocation can name it: ban its player, or rotate the "
+            "signing key (README, \"Tokens and revocation\")")
     expires = datetime.fromtimestamp(claims["exp"], UTC).replace(tzinfo=None)
     if auth.revoke(claims["jti"], expires):
         click.echo(f"revoked {claims['jti']}")
