@@ -1,9 +1,25 @@
 """Settings, read only from the environment, each with a safe default or a clear error."""
 
+import ipaddress
 import os
 import re
 
+# Published here, so anyone can sign tokens with it: check() lets it serve this machine only.
 DEV_SECRET = "dev-only-insecure-secret-change-me"
+# Variables a hosting platform sets in every process it runs, and the platform: there the
+# service is reachable by others whatever address it listens on (a router or a sidecar
+# forwards to it). PORT is not one: developers set it too (`PORT=9000 make run`), and a
+# platform that only sets PORT reaches the service through a non-loopback bind, which
+# check() refuses by itself.
+PLATFORMS = {
+    "DYNO": "Heroku",
+    "KUBERNETES_SERVICE_HOST": "Kubernetes",
+    "K_SERVICE": "Cloud Run",
+    "FLY_APP_NAME": "Fly.io",
+    "RENDER": "Render",
+    "RAILWAY_ENVIRONMENT": "Railway",
+    "WEBSITE_SITE_NAME": "Azure App Service",
+}
 
 
 class ConfigError(RuntimeError):
@@ -70,6 +86,9 @@ def from_env(env=None) -> dict:
     algorithm = env.get("JWT_ALGORITHM", "HS256")
     return {
         "PRODUCTION": production,
+        # Where the process runs, as "Heroku (DYNO is set)"; None on a machine of one's own.
+        "PLATFORM": next((f"{name} ({variable} is set)"
+                          for variable, name in PLATFORMS.items() if env.get(variable)), None),
         "SQLALCHEMY_DATABASE_URI": db_url,  # None: SQLite in the instance folder
         "REDIS_URL": redis_url,  # None: in-process cache, broker and limits
         # A stalled database answers 503 after this long instead of holding requests.
@@ -135,15 +154,40 @@ def from_env(env=None) -> dict:
     }
 
 
-def check(config: dict) -> None:
-    """Refuse settings that would be unsafe in production."""
-    if not config.get("PRODUCTION"):
+def is_loopback(host: str) -> bool:
+    """Whether a server listening on ``host`` (an address or a name, as gunicorn and
+    ``flask run`` take it) is reachable from this machine only. Only ``localhost`` and
+    loopback addresses are: any other name may resolve to a public address, and a Unix
+    socket is what a public proxy in front would talk to."""
+    if host.lower() == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
+
+
+def check(config: dict, hosts=()) -> None:
+    """Refuse settings that would be unsafe where others can reach the service: in
+    production, on a hosting platform, or listening on ``hosts`` other than loopback. There
+    the development secret, which anyone can read above, would let anyone sign tokens."""
+    public = [host for host in hosts if not is_loopback(host)]
+    if config.get("PRODUCTION"):
+        where = "in production"
+    elif config.get("PLATFORM"):
+        where = f"on {config['PLATFORM']}"
+    elif public:
+        shown = public[0] or "every address"
+        where = f"to listen on {shown}, which is not a loopback address"
+    else:
         return
     uses_public_key = config["JWT_ALGORITHM"] in ("RS256", "ES256")
     if uses_public_key and not config.get("JWT_PUBLIC_KEY"):
-        raise ConfigError(f"Must set JWT_PUBLIC_KEY to verify {config['JWT_ALGORITHM']} tokens")
+        raise ConfigError(f"Must set JWT_PUBLIC_KEY to verify {config['JWT_ALGORITHM']} tokens "
+                          f"{where}")
     secret = config.get("JWT_SECRET_KEY")
     if not uses_public_key and (not secret or secret == DEV_SECRET or len(secret) < 32):
         raise ConfigError(
-            "Must set JWT_SECRET_KEY to a random value of at least 32 characters in production"
+            f"Must set JWT_SECRET_KEY to a random value of at least 32 characters {where}: "
+            "the development secret is public, so anyone could sign tokens with it"
         )

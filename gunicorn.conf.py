@@ -5,7 +5,8 @@ import os
 import shutil
 import tempfile
 
-# Platforms route to $PORT on all interfaces; on a laptop stay on loopback.
+# Platforms route to $PORT on all interfaces; on a laptop stay on loopback, the one place
+# where the development secret may serve (on_starting).
 _host = os.environ.get("HOST") or ("0.0.0.0" if "DYNO" in os.environ else "127.0.0.1")
 bind = f"{_host}:{os.environ.get('PORT', '8000')}"
 worker_class = "gevent"
@@ -35,10 +36,17 @@ _OWN_METRICS_DIR = "SCOREBOARD_OWN_METRICS_DIR"
 
 
 def on_starting(server):
-    """Metrics (scoreboard/metrics.py): every worker writes its figures to files in one
+    """Before listening, refuse to serve others with the development secret (config.check):
+    the addresses are gunicorn's own, so ``-b`` and GUNICORN_CMD_ARGS count too.
+
+    Metrics (scoreboard/metrics.py): every worker writes its figures to files in one
     directory, and each start needs it empty. Without PROMETHEUS_MULTIPROC_DIR set, make a
     temporary one. Set here, in the master, it reaches every worker before any of them
     imports prometheus_client, which reads it then; nothing here may import it earlier."""
+    import config
+
+    # gunicorn prints a RuntimeError (ConfigError is one) as "Error: ..." and exits with 1.
+    config.check(config.from_env(), [_bound_host(address) for address in server.cfg.bind])
     directory = os.environ.get("PROMETHEUS_MULTIPROC_DIR")
     if directory:
         os.makedirs(directory, exist_ok=True)
@@ -47,6 +55,15 @@ def on_starting(server):
     else:
         directory = tempfile.mkdtemp(prefix="scoreboard-metrics-")
         os.environ["PROMETHEUS_MULTIPROC_DIR"] = os.environ[_OWN_METRICS_DIR] = directory
+
+
+def _bound_host(address: str) -> str:
+    """The host of one of gunicorn's bind addresses; a Unix socket or an inherited
+    descriptor as written (never a loopback address)."""
+    from gunicorn.util import parse_address
+
+    parsed = parse_address(address)  # (host, port); or a socket's path, or a descriptor
+    return parsed[0] if isinstance(parsed, tuple) else address
 
 
 def child_exit(server, worker):

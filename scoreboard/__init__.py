@@ -29,7 +29,7 @@ def create_app(config: dict | None = None) -> Flask:
     app = Flask(__name__, instance_relative_config=True)
     app.config.update(settings.from_env())
     app.config.update(config or {})
-    settings.check(app.config)
+    settings.check(app.config, cli.run_hosts())
     logs.init_app(app)
     _configure_storage(app)
 

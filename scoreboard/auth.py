@@ -23,6 +23,9 @@ TOKEN_PLACES = ["headers", "json"]
 HEADER, HEADER_TYPE, JSON_KEY = "Authorization", "Bearer", "authToken"
 BEARER = re.compile(rf"{HEADER_TYPE} ([^\s,]+)")
 REVOKED = "Authentication token has been revoked."
+# A token id as issuers write them (UUIDs, hex, base64url), short enough to be stored as a
+# revocation (models.RevokedToken).
+JTI = re.compile(r"[!-~]{1,128}")
 
 
 def configure(app) -> None:
@@ -75,9 +78,19 @@ def _revoked_token(header, payload):
 
 @jwt.token_in_blocklist_loader
 def _is_blocked(header, payload) -> bool:
-    jti = payload.get("jti")
+    jti = token_id(payload)
     # A write's gate asks Redis about the token with its counts, in one round trip (gate.py).
     return jti is not None and not g.get("revocation_at_gate") and is_revoked(jti)
+
+
+def token_id(claims: dict) -> str | None:
+    """The token's ``jti``, by which it can be revoked; None for a token without one, which
+    no revocation names (README, "Tokens and revocation"). 401 for a ``jti`` that could not
+    name a revocation."""
+    jti = claims.get("jti")
+    if jti is None or isinstance(jti, str) and JTI.fullmatch(jti):
+        return jti
+    raise ApiError(401, "Invalid authentication token.")
 
 
 def authenticate(locations=None) -> dict:

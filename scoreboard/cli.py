@@ -9,7 +9,7 @@ from collections import Counter
 from datetime import UTC, datetime
 
 import click
-from flask.cli import AppGroup
+from flask.cli import AppGroup, run_command
 from flask_jwt_extended import decode_token
 from sqlalchemy import select
 
@@ -21,6 +21,13 @@ from .models import AuditEvent, User, WindowScore
 from .services import services
 
 group = AppGroup("scoreboard", help="Operate the scoreboard.")
+
+
+def run_hosts() -> list[str]:
+    """The host that ``flask run`` (its ``--host`` or FLASK_RUN_HOST) loads the app to
+    serve on, for config.check; none under any other command or server."""
+    context = click.get_current_context(silent=True)
+    return [context.params["host"]] if context and context.command is run_command else []
 
 
 @group.command("token")
@@ -56,6 +63,10 @@ def rebuild_cache():
 def revoke(token):
     """Revoke TOKEN by its jti until it expires."""
     claims = decode_token(token, allow_expired=True)
+    if claims.get("jti") is None:
+        raise click.ClickException(
+            "TOKEN has no jti, so no revocation can name it: ban its player, or rotate the "
+            "signing key (README, \"Tokens and revocation\")")
     expires = datetime.fromtimestamp(claims["exp"], UTC).replace(tzinfo=None)
     if auth.revoke(claims["jti"], expires):
         click.echo(f"revoked {claims['jti']}")

@@ -74,8 +74,8 @@ class Limits:
 
     def count(self, counters, jti: str = ""):
         """One hit on each (limit name, key) counter, and whether ``jti`` is revoked (None:
-        unknown), in one Redis round trip; in this process without Redis or while it is
-        away."""
+        unknown, or no ``jti``), in one Redis round trip; in this process without Redis or
+        while it is away."""
         blocklist = services().blocklist
         if blocklist is not None:
             try:
@@ -93,8 +93,9 @@ class Limits:
         g.gated = True
         counters = [("RATELIMIT_IP", f"ip:{request.remote_addr}"),
                     (setting, f"{setting.lower()}:{claims['sub']}")]
-        revoked, counts = self.count(counters, claims.get("jti", ""))
-        if revoked or (revoked is None and "jti" in claims and auth.is_revoked(claims["jti"])):
+        jti = auth.token_id(claims)
+        revoked, counts = self.count(counters, jti or "")
+        if revoked or (revoked is None and jti is not None and auth.is_revoked(jti)):
             raise ApiError(401, auth.REVOKED)
         (ip_hits, ip_left), (hits, left) = counts
         _refuse_past(self.rates["RATELIMIT_IP"], ip_hits, ip_left)

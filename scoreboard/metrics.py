@@ -9,7 +9,7 @@ Without it (the Flask test client, the CLI) the figures are this process's own.
 
 A gauge says how the workers' values combine; the ``live`` modes forget a worker once it has
 exited. Label values are bounded: a route's template, never its path; a known method or
-``other``; the outcomes listed in README.md.
+``other``; the outcomes listed in README.md; redis-py's exception classes.
 """
 
 import os
@@ -23,7 +23,6 @@ from sqlalchemy import event
 
 from .extensions import db
 from .services import services
-from .store import StoreUnavailable
 
 MULTIPROCESS = "PROMETHEUS_MULTIPROC_DIR" in os.environ  # as prometheus_client decides it
 # Multiprocess mode has no *_created series: leave them out in one process too, so that
@@ -56,6 +55,11 @@ DB_POOL_IN_USE = Gauge(
 REDIS_UP = Gauge(
     "scoreboard_redis_up", "1 when Redis answered a PING at this scrape, 0 when it did not "
     "or none is configured.", multiprocess_mode="livemostrecent", registry=REGISTRY)
+# A bug, not an outage (store.py): each failed its request alone, and was logged.
+REDIS_ERRORS = Counter(
+    "scoreboard_redis_errors", "Redis commands refused for a bad argument or with an error "
+    "reply, by redis-py's exception class (an outage is not counted here).", ["kind"],
+    registry=REGISTRY)
 
 STREAM_CLIENTS = Gauge(
     "scoreboard_stream_clients", "Open streams.", multiprocess_mode="livesum",
@@ -86,7 +90,7 @@ def count_update(outcome: str) -> None:
 def exposition(app) -> bytes:
     """The scrape: this worker's figures brought up to date, then every worker's summed."""
     store = services(app).redis
-    REDIS_UP.set(store is not None and _answers(store))
+    REDIS_UP.set(store is not None and store.answers())
     services(app).hub.publish()
     services(app).refresher.publish()
     if not MULTIPROCESS:
@@ -94,14 +98,6 @@ def exposition(app) -> bytes:
     registry = CollectorRegistry()
     multiprocess.MultiProcessCollector(registry)
     return generate_latest(registry)
-
-
-def _answers(store) -> bool:
-    try:
-        store.call(store.client.ping)
-    except StoreUnavailable:
-        return False
-    return True
 
 
 class RequestMetrics:

@@ -12,7 +12,19 @@ import redis
 from gevent import monkey
 from gevent.event import Event
 
+from .metrics import REDIS_ERRORS
+
 log = logging.getLogger(__name__)
+
+# What says Redis cannot take commands now, rather than that a command was wrong: redis-py
+# raises these for a refused, dropped or timed-out connection (it wraps the socket's own
+# errors in them), a pool with no connection to spare, a server still loading its data or
+# refusing our login; and the error replies of a server that is full (OOM under noeviction),
+# a replica after a failover (READONLY) or a cluster in trouble. Each degrades the service
+# to the database as an outage does, instead of failing requests.
+OUTAGES = (redis.ConnectionError, redis.TimeoutError, redis.exceptions.OutOfMemoryError,
+           redis.exceptions.ReadOnlyError, redis.exceptions.ClusterDownError,
+           redis.exceptions.TryAgainError)
 
 
 def connection_pool(config, max_connections: int) -> redis.BlockingConnectionPool:
@@ -67,6 +79,14 @@ class StoreUnavailable(Exception):
     """The shared store cannot be reached; callers fall back to the database."""
 
 
+def refused(error: redis.RedisError) -> None:
+    """Log and count a command Redis (or redis-py) refused: a bad argument or an error
+    reply is a bug in the command, not an outage, so the store stays in use."""
+    kind = type(error).__name__
+    log.error("redis refused a command (%s): %s", kind, error)
+    REDIS_ERRORS.labels(kind).inc()
+
+
 class RedisStore:
     """The connection every Redis service calls through. After a failure it stays away for a
     moment instead of paying a timeout on every request, and reports the recovery once to
@@ -88,18 +108,23 @@ class RedisStore:
         return self.prefix + name
 
     def call(self, fn, *args, **kwargs):
-        """``fn(*args, **kwargs)``, a Redis command; StoreUnavailable when Redis fails, or
-        failed less than ``retry_after`` seconds ago. What waits to be sent goes first."""
+        """``fn(*args, **kwargs)``, a Redis command; StoreUnavailable when Redis cannot be
+        reached, or could not less than ``retry_after`` seconds ago. Any other error (a bad
+        argument, an error reply) is logged, counted and raised as it is: it fails this
+        request alone. What waits to be sent goes first."""
         if self._later:
             self._flush()
         if time.monotonic() < self._down_until:
             raise StoreUnavailable("redis recently failed")
         try:
             result = fn(*args, **kwargs)
-        except redis.RedisError as exc:
+        except OUTAGES as exc:
             self._down_until = time.monotonic() + self.retry_after
             self._failed = True
             raise StoreUnavailable(str(exc)) from exc
+        except redis.RedisError as exc:
+            refused(exc)
+            raise
         if self._failed:
             self._failed = False
             self._recoveries += 1
@@ -123,7 +148,8 @@ class RedisStore:
 
     def pipelined(self, queue) -> list:
         """One round trip: what waits to be sent, then the commands ``queue(pipe)`` adds;
-        returns the replies to those."""
+        returns the replies to those. An error reply to one of them is logged, counted and
+        raised (its ResponseError), as ``call`` does."""
         commands = Commands()
         sent = self._take_later(commands)
         waiting = len(commands)
@@ -133,8 +159,10 @@ class RedisStore:
         finally:
             sent.set()
         failed = [r for r in replies[waiting:] if isinstance(r, Exception)]
+        for error in failed:
+            refused(error)
         if failed:
-            raise StoreUnavailable(str(failed[0]))
+            raise failed[0]
         return replies[waiting:]
 
     def _take_later(self, commands: Commands) -> Event:
@@ -153,8 +181,8 @@ class RedisStore:
         try:
             if commands:
                 self._execute(commands, len(commands))
-        except StoreUnavailable:
-            pass  # logged; the caches are rebuilt once Redis answers again
+        except (StoreUnavailable, redis.RedisError):
+            pass  # logged (and counted) already; caches are rebuilt once Redis is back
         finally:
             sent.set()
 
@@ -169,7 +197,7 @@ class RedisStore:
             raise
         for reply in replies[:waiting]:
             if isinstance(reply, Exception):
-                log.warning("a change notice command failed: %s", reply)
+                refused(reply)
         return replies
 
     def _round_trip(self, commands: Commands) -> list:
@@ -183,6 +211,14 @@ class RedisStore:
                 lambda error: connection.disconnect())
         finally:
             pool.release(connection)
+
+    def answers(self) -> bool:
+        """Whether Redis answers a PING now."""
+        try:
+            self.call(self.client.ping)
+        except StoreUnavailable:
+            return False
+        return True
 
     def take_recovered(self, consumer: str) -> bool:
         """True once per consumer after Redis answers again following a failure: what it

@@ -24,8 +24,10 @@ def test_its_settings_start_the_service_in_production_over_heroku_redis():
     secret = MANIFEST["env"]["JWT_SECRET_KEY"]
     assert secret["generator"] == "secret" and "value" not in secret  # never a shared one
     values = {name: spec["value"] for name, spec in MANIFEST["env"].items() if "value" in spec}
-    # What the add-ons and the generator add: Heroku's URL schemes, a 64-character secret.
+    # What the add-ons, the generator and the dyno add: Heroku's URL schemes, a 64-character
+    # secret, DYNO, and a bind on every address (gunicorn.conf.py).
     settings = config.from_env({**values, "DATABASE_URL": "postgres://u:p@h:5432/d",
-                                "REDIS_URL": "rediss://:p@h:6380", "JWT_SECRET_KEY": "f" * 64})
-    config.check(settings)
+                                "REDIS_URL": "rediss://:p@h:6380", "JWT_SECRET_KEY": "f" * 64,
+                                "DYNO": "web.1"})
+    config.check(settings, ["0.0.0.0"])
     assert settings["PRODUCTION"] and settings["REDIS_SSL_CERT_REQS"] == "none"

@@ -1,20 +1,30 @@
 """The Redis connection's commands that nobody waits for (change notices): under gevent they
 wait for the next command this process sends and go first, in its round trip; elsewhere they
-go at once; a Redis that is away costs a log line, never the request."""
+go at once; a Redis that is away costs a log line, never the request. Only an outage (a
+connection or a timeout error) sends the service to the database for a while; a command
+Redis refuses is a bug: logged, counted, and raised to its caller alone."""
 
 import gevent
 import pytest
 import redis
+from prometheus_client import generate_latest
 
 import config
 from scoreboard import store as store_module
+from scoreboard.blocklist import RedisBlocklist
+from scoreboard.metrics import REGISTRY
 from scoreboard.store import RedisStore, StoreUnavailable, connection_pool
+
+from .harness.servers import sample_sum
+
+# Long enough that a store marked down stays so for the rest of a test, however slow.
+RETRY_AFTER = 600
 
 
 @pytest.fixture
 def store(redis_url):
     settings = config.from_env({"REDIS_URL": redis_url, "REDIS_SOCKET_TIMEOUT_SECONDS": "15"})
-    made = RedisStore(connection_pool(settings, 4), "test:store:")
+    made = RedisStore(connection_pool(settings, 4), "test:store:", RETRY_AFTER)
     made.client.delete("test:store:k")
     yield made
     made.client.delete("test:store:k")
@@ -91,11 +101,53 @@ def test_a_round_trip_sends_each_argument_as_redis_would_get_it(store):
     assert reply == ["é".encode(), b"42", b"\x00\xff", b""]
 
 
-def test_an_error_reply_fails_its_command_and_leaves_the_connection_in_step(store):
+def refused(kind: str) -> float:
+    """Commands refused with ``kind`` (redis-py's exception class) so far in this process."""
+    return sample_sum(generate_latest(REGISTRY).decode(), "scoreboard_redis_errors_total",
+                      kind=kind)
+
+
+def test_an_error_reply_fails_its_command_and_leaves_the_connection_in_step(store, caplog):
     store.client.set("test:store:k", "text")
-    with pytest.raises(StoreUnavailable, match="WRONGTYPE"):
+    before = refused("ResponseError")
+    with pytest.raises(redis.ResponseError, match="WRONGTYPE"):
         store.pipelined(lambda pipe: (pipe.execute_command("INCR", "test:store:x"),
                                       pipe.execute_command("LPUSH", "test:store:k", "1")))
+    assert refused("ResponseError") == before + 1
+    assert "redis refused a command (ResponseError): WRONGTYPE" in caplog.text
     [value] = store.pipelined(lambda pipe: pipe.execute_command("GET", "test:store:k"))
     assert value == b"text"  # the next round trip reads its own reply, not a stale one
     store.client.delete("test:store:x")
+
+
+def test_a_bad_argument_is_a_bug_not_an_outage(store, caplog):
+    before = refused("DataError")
+    with pytest.raises(redis.DataError):
+        RedisBlocklist(store).is_revoked(None)  # what a token without jti once asked
+    assert refused("DataError") == before + 1
+    assert "redis refused a command (DataError)" in caplog.text
+    assert store.call(store.client.ping) is True  # not "redis recently failed"
+    assert store.answers()
+
+
+def test_an_error_reply_to_a_command_sent_later_is_logged_and_counted(store, caplog):
+    store.client.set("test:store:k", "text")
+    before = refused("ResponseError")
+    store.send_later(lambda pipe: pipe.execute_command("LPUSH", "test:store:k", "1"))
+    assert refused("ResponseError") == before + 1
+    assert "redis refused a command (ResponseError): WRONGTYPE" in caplog.text
+    assert store.call(store.client.get, "test:store:k") == b"text"
+
+
+def test_a_redis_that_cannot_be_reached_is_left_alone_for_a_while(own_redis):
+    settings = config.from_env({"REDIS_URL": own_redis.url})
+    store = RedisStore(connection_pool(settings, 2), "test:store:", RETRY_AFTER)
+    assert store.answers()
+    own_redis.kill()
+    with pytest.raises(StoreUnavailable, match="(?i)connect"):
+        store.call(store.client.ping)
+    own_redis.start()  # back on the same port, but this store does not ask it yet
+    with pytest.raises(StoreUnavailable, match="redis recently failed"):
+        store.call(store.client.ping)
+    assert not store.answers()
+    store.client.connection_pool.disconnect()
