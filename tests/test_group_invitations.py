@@ -3,6 +3,7 @@ allows and refuses, that the caps hold against concurrent requests, and that a p
 as many groups as any setting of the caps allows is still announced in one change notice."""
 
 import threading
+from datetime import timedelta
 
 import pytest
 from sqlalchemy import insert
@@ -38,10 +39,6 @@ def member_ids(app, group_id):
     return [m["userId"] for m in run(app, groups.get_group, me("ann"), group_id)["members"]]
 
 
-def pending(app, group_id):
-    return [i["userId"] for i in run(app, groups.group_invitations, me("ann"), group_id)]
-
-
 def test_only_the_invited_player_joins_and_only_once(app):
     crew = run(app, groups.create_group, me("ann"), "Crew")["groupId"]
     assert refused(app, groups.join, me("ben"), crew).code == 403
@@ -57,6 +54,16 @@ def test_only_the_invited_player_joins_and_only_once(app):
     assert run(app, groups.my_invitations, me("ben")) == []
     assert run(app, groups.join, me("ben"), crew)["members"][-1]["userId"] == "ben"
     assert refused(app, groups.invite, me("ann"), crew, "ben").error_code == "already_member"
+
+
+def test_a_players_invitations_come_newest_first(app):
+    made = [run(app, groups.create_group, me(owner), "G")["groupId"] for owner in "xyz"]
+    start = clock.system_now()
+    for minutes, (owner, group_id) in enumerate(zip("xyz", made)):
+        app.config["CLOCK"] = lambda at=start + timedelta(minutes=minutes): at
+        run(app, groups.invite, me(owner), group_id, "ben")
+    assert [(i["groupId"], i["ownerId"]) for i in run(app, groups.my_invitations, me("ben"))] \
+        == list(reversed(list(zip(made, "xyz"))))
 
 
 def test_an_invitation_ends_when_declined_revoked_or_its_group_deleted(app):
