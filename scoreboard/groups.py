@@ -11,7 +11,6 @@ import secrets
 
 from flask import current_app
 from sqlalchemy import delete, func, select
-from sqlalchemy.orm import aliased
 
 from . import clock, leaderboard
 from .errors import ApiError, Forbidden
@@ -55,6 +54,12 @@ def _below(setting: str, count: int, code: str, message: str) -> None:
     most = current_app.config[setting]
     if count >= most:
         raise OverLimit(code, message.format(most=most))
+
+
+def _room_in(group_id: str) -> None:
+    """Refuse (409) a new member, or an invitation, for a group that is full."""
+    _below("GROUP_MAX_MEMBERS", _count(GroupMember.group_id == group_id),
+           "group_members_limit", "Group is full: a group has at most {most} members.")
 
 
 def _lock_player(claims: dict) -> None:
@@ -129,17 +134,15 @@ def invite(claims: dict, group_id: str, user_id: str) -> tuple[dict, bool]:
     group = _owned(group_id, claims, "invite players")
     if is_member(group_id, user_id):
         raise ApiError(409, "Already a member of this group.", error_code="already_member")
-    pending = db.session.get(GroupInvitation, (group_id, user_id))
-    created = pending is None
+    created = db.session.get(GroupInvitation, (group_id, user_id)) is None
     if created:
-        _below("GROUP_MAX_MEMBERS", _count(GroupMember.group_id == group_id),
-               "group_members_limit", "Group is full: a group has at most {most} members.")
+        _room_in(group_id)
         _below("GROUP_MAX_INVITATIONS", _count(GroupInvitation.group_id == group_id,
                                                of=GroupInvitation),
                "group_invitations_limit", "A group may have at most {most} pending "
                "invitations: wait for answers, or take some back.")
-        pending = GroupInvitation(group_id=group_id, user_id=user_id, invited_at=clock.now())
-        db.session.add(pending)
+        db.session.add(GroupInvitation(group_id=group_id, user_id=user_id,
+                                       invited_at=clock.now()))
         db.session.flush()
     [reply] = _invitations(GroupInvitation.group_id == group_id,
                            GroupInvitation.user_id == user_id)
@@ -155,7 +158,8 @@ def join(claims: dict, group_id: str) -> dict:
     me = claims["sub"]
     _lock_player(claims)
     group = _load(group_id, lock=True)
-    if not is_member(group_id, me):
+    joining = not is_member(group_id, me)
+    if joining:
         invited = (GroupInvitation.group_id == group_id, GroupInvitation.user_id == me)
         not_invited = Forbidden("You have not been invited to this group.")
         if not _count(*invited, of=GroupInvitation):
@@ -164,18 +168,18 @@ def join(claims: dict, group_id: str) -> dict:
             GroupMember.user_id == me, Group.id == GroupMember.group_id, Group.owner_id != me),
             "groups_joined_limit",
             "A player may be in at most {most} groups of others: leave one first.")
-        _below("GROUP_MAX_MEMBERS", _count(GroupMember.group_id == group_id),
-               "group_members_limit", "Group is full: a group has at most {most} members.")
+        _room_in(group_id)
         # The player may have declined it meanwhile, in a request that did not wait on
         # the group's lock.
         if not db.session.execute(delete(GroupInvitation).where(*invited)).rowcount:
             raise not_invited
         db.session.add(GroupMember(group_id=group_id, user_id=me, joined_at=clock.now()))
         db.session.flush()
-        log.info("group %s: %s joined", group_id, me)
     moved = _moved_by(group_id, me)
     reply = _describe(group)
     leaderboard.commit_announcing(moved)
+    if joining:
+        log.info("group %s: %s joined", group_id, me)
     return reply
 
 
@@ -214,12 +218,11 @@ def my_invitations(claims: dict) -> list[dict]:
 
 
 def _invitations(*where) -> list[dict]:
-    owner = aliased(User)
     rows = db.session.execute(
         select(GroupInvitation.group_id, GroupInvitation.user_id, GroupInvitation.invited_at,
-               Group.name, Group.owner_id, owner.display_name)
+               Group.name, Group.owner_id, User.display_name)
         .join(Group, Group.id == GroupInvitation.group_id)
-        .outerjoin(owner, owner.id == Group.owner_id)
+        .outerjoin(User, User.id == Group.owner_id)
         .where(*where)
         .order_by(GroupInvitation.invited_at.desc(), GroupInvitation.group_id,
                   GroupInvitation.user_id)
