@@ -77,6 +77,31 @@ def _origins(env, name) -> tuple[str, ...]:
     return tuple(origin.lower() for origin in origins)
 
 
+# Each group a player is in adds its three views (all time, day, week) to every change
+# notice of that player's, which the broker's Lua script unpacks: Redis's Lua unpacks fewer
+# than 8,000 values. A player in this many groups at most stays well within (about 3,000).
+MOST_GROUPS_PER_PLAYER = 1000
+
+
+def _group_caps(env) -> dict:
+    """The limits of friend groups. Owners invite and players consent, but each player
+    may still be in many: the caps bound what every one of their updates costs."""
+    caps = {
+        "GROUP_MAX_OWNED": _int(env, "GROUP_MAX_OWNED", 10),  # groups a player creates
+        "GROUP_MAX_JOINED": _int(env, "GROUP_MAX_JOINED", 30),  # others' groups joined
+        "GROUP_MAX_MEMBERS": _int(env, "GROUP_MAX_MEMBERS", 500),  # owner included
+        "GROUP_MAX_INVITATIONS": _int(env, "GROUP_MAX_INVITATIONS", 100),  # pending, a group
+    }
+    for name, value in caps.items():
+        if value < 1:
+            raise ConfigError(f"{name} must be at least 1, not {value}")
+    if caps["GROUP_MAX_OWNED"] + caps["GROUP_MAX_JOINED"] > MOST_GROUPS_PER_PLAYER:
+        raise ConfigError(f"GROUP_MAX_OWNED and GROUP_MAX_JOINED may add up to at most "
+                          f"{MOST_GROUPS_PER_PLAYER}: a player's every update names each "
+                          f"of their groups")
+    return caps
+
+
 def from_env(env=None) -> dict:
     """Build the Flask config mapping from environment variables."""
     env = os.environ if env is None else env
@@ -120,7 +145,7 @@ def from_env(env=None) -> dict:
         # Rebuilding a view's rank set (after a Redis restart) reads the whole view: in the
         # background in production; tests ask for it inline so they can wait for it.
         "RANK_REBUILD_IN_BACKGROUND": env.get("RANK_REBUILD_IN_BACKGROUND", "1") != "0",
-        "GROUP_MAX_MEMBERS": _int(env, "GROUP_MAX_MEMBERS", 500),
+        **_group_caps(env),
         # Tokens whose role claim is one of these may moderate (comma-separated).
         "ADMIN_ROLES": frozenset(r.strip() for r in env.get("ADMIN_ROLES", "admin").split(",")
                                  if r.strip()),

@@ -175,6 +175,17 @@ def my_groups():
     return jsonify(groups=groups.my_groups(auth.authenticate()))
 
 
+@bp.get("/users/me/invitations")
+def my_invitations():
+    return jsonify(invitations=groups.my_invitations(auth.authenticate()))
+
+
+@bp.delete("/users/me/invitations/<group:group_id>")
+def decline_invitation(group_id):
+    groups.decline(auth.authenticate(), group_id)
+    return jsonify(success=True, message="Invitation declined.")
+
+
 @bp.post("/groups")
 def create_group():
     body = NEW_GROUP.read()
@@ -193,9 +204,26 @@ def delete_group(group_id):
 
 
 @bp.post("/groups/<group:group_id>/members")
-def add_group_member(group_id):
+def invite_group_member(group_id):
     body = MEMBER.read()
-    return jsonify(groups.add_member(auth.authenticate(), group_id, body["userId"]))
+    invitation, created = groups.invite(auth.authenticate(), group_id, body["userId"])
+    return jsonify(invitation), 201 if created else 200
+
+
+@bp.post("/groups/<group:group_id>/join")
+def join_group(group_id):
+    return jsonify(groups.join(auth.authenticate(), group_id))
+
+
+@bp.get("/groups/<group:group_id>/invitations")
+def group_invitations(group_id):
+    return jsonify(invitations=groups.group_invitations(auth.authenticate(), group_id))
+
+
+@bp.delete("/groups/<group:group_id>/invitations/<player:user_id>")
+def revoke_group_invitation(group_id, user_id):
+    groups.revoke_invitation(auth.authenticate(), group_id, user_id)
+    return jsonify(success=True, message="Invitation revoked.")
 
 
 @bp.delete("/groups/<group:group_id>/members/<player:user_id>")

@@ -34,9 +34,12 @@ _MESSAGES = {
 class ApiError(HTTPException):
     """A domain error with its status and message, rendered by the one handler below."""
 
-    def __init__(self, status: int, message: str | None = None, retry_after: int | None = None):
+    def __init__(self, status: int, message: str | None = None, retry_after: int | None = None,
+                 error_code: str | None = None):
         self.code = status
         self.retry_after = retry_after  # seconds, for a 429 or 503
+        # The reply's stable machine ``code``, for an error a client may act on (a limit).
+        self.error_code = error_code
         super().__init__(description=message or _MESSAGES.get(status))
 
 
@@ -50,15 +53,19 @@ class Forbidden(ApiError):
         super().__init__(403, message)
 
 
-def error_response(status: int, message: str | None = None):
-    response = jsonify(success=False, error=message or _MESSAGES.get(status, "Error."))
+def error_response(status: int, message: str | None = None, code: str | None = None):
+    body = {"success": False, "error": message or _MESSAGES.get(status, "Error.")}
+    if code is not None:
+        body["code"] = code
+    response = jsonify(body)
     response.status_code = status
     return response
 
 
 def _handle_http(exc: HTTPException):
-    message = exc.description if isinstance(exc, ApiError) else None
-    response = error_response(exc.code or 500, message)
+    mine = isinstance(exc, ApiError)
+    response = error_response(exc.code or 500, exc.description if mine else None,
+                              exc.error_code if mine else None)
     if isinstance(exc, RateLimitExceeded):
         response.headers["Retry-After"] = str(_seconds_to_reset())
     elif getattr(exc, "retry_after", None):

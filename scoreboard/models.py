@@ -148,6 +148,19 @@ class GroupMember(db.Model):
     joined_at: Mapped[datetime]
 
 
+class GroupInvitation(db.Model):
+    """An owner's invitation of a player to a group, pending until the player joins or
+    declines it, or the owner takes it back: only the player's consent makes a member."""
+
+    __tablename__ = "group_invitations"
+
+    group_id: Mapped[str] = mapped_column(
+        ForeignKey("groups.id", ondelete="CASCADE"), primary_key=True)
+    # No foreign key to users, as for members: a friend may be invited before first playing.
+    user_id: Mapped[str] = mapped_column(String(64), primary_key=True, index=True)
+    invited_at: Mapped[datetime]
+
+
 class WindowScore(db.Model):
     """A player's score within one time window ("day:2026-11-27", "week:2026-W48")."""
 

@@ -40,7 +40,9 @@ DONE = {"type": "object", "required": ["success", "message"], "additionalPropert
 
 SCHEMAS = {
     "Error": {"type": "object", "required": ["success", "error"], "properties": {
-        "success": {"const": False}, "error": {"type": "string"}}},
+        "success": {"const": False}, "error": {"type": "string"},
+        "code": {"type": "string", "description": "a stable name for an error a client may "
+                                                  "act on, such as the limit a 409 hit"}}},
     "Action": {"type": "object", "required": ["id", "points", "minSeconds", "cooldownSeconds",
                                               "dailyLimit"], "properties": {
         "id": {"type": "string"}, "points": {"type": "integer"},
@@ -68,6 +70,12 @@ SCHEMAS = {
         "type": "array", "items": {"type": "object", "required": ["userId", "displayName"],
                                    "properties": {"userId": {"type": "string"},
                                                   "displayName": {"type": "string"}}}}}}]},
+    "Invitation": {"type": "object", "required": ["groupId", "name", "ownerId", "ownerName",
+                                                  "userId", "invitedAt"], "properties": {
+        "groupId": {"type": "string"}, "name": {"type": "string"},
+        "ownerId": {"type": "string"}, "ownerName": {"type": "string"},
+        "userId": {"type": "string", "description": "the invited player"},
+        "invitedAt": {"type": "string", "format": "date-time"}}},
     "Rank": {"type": "object", "required": ["userId", "displayName", "region", "score", "rank"],
              "properties": {
                  "userId": {"type": "string"}, "displayName": {"type": "string"},
@@ -112,6 +120,14 @@ class Operation:
     headers: tuple = ()  # (name, description) of optional request headers
     description: str | None = None
     limited: bool = True  # Flask-Limiter, or the read counter, may answer 429
+
+
+INVITATIONS = {"type": "object", "required": ["invitations"], "properties": {
+    "invitations": {"type": "array", "items": _ref("Invitation")}}}
+INVITATION_LINKS = {
+    "revoke": {"operationId": "api.revoke_group_invitation",
+               "parameters": {"group_id": "$response.body#/groupId",
+                              "user_id": "$response.body#/userId"}}}
 
 
 def _moderation(summary: str, body: Body, reply: dict) -> Operation:
@@ -172,27 +188,55 @@ OPERATIONS = {
             "groups": {"type": "array", "items": _ref("GroupEntry")}}}, "Groups")},
         security=BEARER),
     "api.create_group": Operation(
-        "Create a friend group; its creator owns it",
+        "Create a friend group; its creator owns it (and is its first member)",
         {"201": {**_json(_ref("Group"), "Created"), "links": {
             "get": {"operationId": "api.get_group",
                     "parameters": {"group_id": "$response.body#/groupId"}},
-            "addMember": {"operationId": "api.add_group_member",
-                          "parameters": {"group_id": "$response.body#/groupId"}},
+            "invite": {"operationId": "api.invite_group_member",
+                       "parameters": {"group_id": "$response.body#/groupId"}},
+            "invitations": {"operationId": "api.group_invitations",
+                            "parameters": {"group_id": "$response.body#/groupId"}},
             "removeMember": {"operationId": "api.remove_group_member",
                              "parameters": {"group_id": "$response.body#/groupId"}},
             "delete": {"operationId": "api.delete_group",
                        "parameters": {"group_id": "$response.body#/groupId"}}}}},
-        security=BEARER, body=api.NEW_GROUP),
+        errors=(409,), security=BEARER, body=api.NEW_GROUP,
+        description="409 with `code` `groups_owned_limit` when the player owns "
+                    "GROUP_MAX_OWNED groups."),
     "api.get_group": Operation("A group, for its members only",
                                {"200": _json(_ref("Group"), "The group")},
                                errors=(403,), security=BEARER),
     "api.delete_group": Operation("Delete a group (owner only)",
                                   {"200": _json(DONE, "Deleted")},
                                   errors=(403,), security=BEARER),
-    "api.add_group_member": Operation(
-        "Add a member (owner only; adding one twice is harmless)",
-        {"200": _json(_ref("Group"), "The group")}, errors=(403, 409), security=BEARER,
-        body=api.MEMBER, description="409 when the group has GROUP_MAX_MEMBERS members."),
+    "api.invite_group_member": Operation(
+        "Invite a player (owner only): a member once they join",
+        {"201": {**_json(_ref("Invitation"), "Invited"), "links": INVITATION_LINKS},
+         "200": {**_json(_ref("Invitation"), "Already invited: the pending invitation"),
+                 "links": INVITATION_LINKS}},
+        errors=(403, 409), security=BEARER, body=api.MEMBER,
+        description="409 with `code` `already_member` for a member, `group_members_limit` "
+                    "when the group has GROUP_MAX_MEMBERS members, `group_invitations_limit` "
+                    "when it has GROUP_MAX_INVITATIONS pending invitations."),
+    "api.join_group": Operation(
+        "Accept an invitation: the token's player joins the group",
+        {"200": _json(_ref("Group"), "The group, with the player in it (or already was)")},
+        errors=(403, 409), security=BEARER,
+        description="403 without an invitation; 409 with `code` `groups_joined_limit` when "
+                    "the player is in GROUP_MAX_JOINED groups of others, `group_members_limit` "
+                    "when the group is full (the invitation stays)."),
+    "api.group_invitations": Operation(
+        "The group's pending invitations (owner only)",
+        {"200": _json(INVITATIONS, "Newest first")}, errors=(403,), security=BEARER),
+    "api.revoke_group_invitation": Operation(
+        "Take back a pending invitation (owner only)", {"200": _json(DONE, "Revoked")},
+        errors=(403,), security=BEARER, description="404 when none is pending."),
+    "api.my_invitations": Operation(
+        "The invitations waiting for the token's player",
+        {"200": _json(INVITATIONS, "Newest first")}, security=BEARER),
+    "api.decline_invitation": Operation(
+        "Decline the invitation to a group", {"200": _json(DONE, "Declined")},
+        security=BEARER, description="404 when none is pending."),
     "api.remove_group_member": Operation(
         "Remove a member (owner), or leave (the member)",
         {"200": _json({"anyOf": [_ref("Group"), {

@@ -102,3 +102,19 @@ def test_create_app_refuses_to_start_with_a_malformed_cors_origin(monkeypatch):
     monkeypatch.setenv("CORS_ORIGINS", "https://game.example.com/")
     with pytest.raises(config.ConfigError, match="CORS_ORIGINS"):
         create_app()
+
+
+def test_group_caps_default_to_a_game_s_and_stay_within_a_notice():
+    caps = config.from_env({})
+    assert [caps[f"GROUP_MAX_{name}"] for name in ("OWNED", "JOINED", "MEMBERS",
+                                                   "INVITATIONS")] == [10, 30, 500, 100]
+    assert config.from_env({"GROUP_MAX_JOINED": "990"})["GROUP_MAX_JOINED"] == 990
+    with pytest.raises(config.ConfigError, match="may add up to at most 1000"):
+        config.from_env({"GROUP_MAX_OWNED": "11", "GROUP_MAX_JOINED": "990"})
+
+
+@pytest.mark.parametrize("name", ["GROUP_MAX_OWNED", "GROUP_MAX_JOINED", "GROUP_MAX_MEMBERS",
+                                  "GROUP_MAX_INVITATIONS"])
+def test_a_group_cap_below_one_is_a_clear_error(name):
+    with pytest.raises(config.ConfigError, match=f"{name} must be at least 1, not 0"):
+        config.from_env({name: "0"})

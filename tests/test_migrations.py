@@ -13,7 +13,7 @@ from .conftest import base_config
 from .harness.databases import create_database, drop_database
 
 TABLES = {"users", "action_types", "action_tickets", "audit_events", "board_state",
-          "revoked_tokens", "groups", "group_members", "window_scores",
+          "revoked_tokens", "groups", "group_members", "group_invitations", "window_scores",
           "alembic_version"}
 
 

@@ -14,7 +14,7 @@ from scoreboard.models import ActionTicket, AuditEvent, User, WindowScore
 from scoreboard.services import services
 from scoreboard.views import View
 
-from .harness.players import Player, play
+from .harness.players import Player, add_members, play
 
 LAST_WEEK, NOW = datetime(2026, 11, 24, 9), datetime(2026, 11, 30, 12)
 DAY, WEEK = "day:2026-11-30", "week:2026-W49"
@@ -36,9 +36,7 @@ def league(app, client):
         play(app, user_id, times, at=NOW)
     ann = players["ann"]
     group = client.post("/api/groups", json={"name": "Crew"}, headers=ann.headers).json
-    for member in ("ben", "cat"):
-        client.post(f"/api/groups/{group['groupId']}/members", json={"userId": member},
-                    headers=ann.headers)
+    add_members(ann, group["groupId"], players["ben"], players["cat"])
     return players, group["groupId"]
 
 

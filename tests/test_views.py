@@ -12,7 +12,7 @@ from scoreboard.auth import issue_token
 from scoreboard.extensions import db
 from scoreboard.models import AuditEvent, GroupMember, User
 
-from .harness.players import Player, play
+from .harness.players import Player, add_members, play
 
 MON, TUE, NEXT_MON = datetime(2026, 11, 23, 9), datetime(2026, 11, 24, 9), datetime(2026, 11, 30, 9)
 NOW = datetime(2026, 11, 30, 12)
@@ -36,9 +36,7 @@ def league(app, client):
     app.config["CLOCK"] = lambda: NOW
     ann = players["ann"]
     group = ann.client.post("/api/groups", json={"name": "Crew"}, headers=ann.headers).json
-    for member in ("cat", "eve"):
-        ann.client.post(f"/api/groups/{group['groupId']}/members", json={"userId": member},
-                        headers=ann.headers)
+    add_members(ann, group["groupId"], players["cat"], players["eve"])
     return players, group["groupId"]
 
 

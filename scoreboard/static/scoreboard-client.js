@@ -88,6 +88,28 @@
  */
 
 /**
+ * A friend group: its owner and members. Only members see it and its board.
+ * @typedef {Object} Group
+ * @property {string} groupId
+ * @property {string} name
+ * @property {string} ownerId
+ * @property {{userId: string, displayName: string}[]} members the owner first, then in the
+ *   order they joined
+ */
+
+/**
+ * An invitation to a friend group, waiting for the invited player's answer: `join` accepts
+ * it, `decline` refuses it. Only a player who joins becomes a member.
+ * @typedef {Object} Invitation
+ * @property {string} groupId
+ * @property {string} name the group's name
+ * @property {string} ownerId who invited
+ * @property {string} ownerName the owner's display name
+ * @property {string} userId the invited player
+ * @property {string} invitedAt ISO time
+ */
+
+/**
  * How a subscription gets its boards:
  *   "connecting"   opening the stream, before it first opens;
  *   "live"         the stream is open: boards arrive as they change;
@@ -120,6 +142,15 @@
  * @property {() => Promise<Profile>} me the token's player
  * @property {(view?: View|null, userId?: string) => Promise<Rank>} rank a player's place on a
  *   view (the token's player by default)
+ * @property {() => Promise<Invitation[]>} invitations the invitations waiting for the token's
+ *   player, newest first
+ * @property {(groupId: string, userId: string) => Promise<Invitation>} invite invite a player
+ *   to a group the token's player owns (inviting again while one is pending changes nothing;
+ *   a member is a 409 with `code` "already_member")
+ * @property {(groupId: string) => Promise<Group>} join accept the invitation to a group: the
+ *   token's player is a member now (403 without an invitation; 409 at a cap, whose name is
+ *   the error's `body.code`)
+ * @property {(groupId: string) => Promise<void>} decline refuse the invitation to a group
  * @property {(view: View|null, onBoard: (board: Board) => void,
  *             onStatus?: (status: Status, error?: ScoreboardError) => void) => (() => void)}
  *   subscribe follow the view's board live; returns `unsubscribe`
@@ -256,6 +287,10 @@ export function createScoreboard(options = {}) {
     }
   }
 
+  function group(groupId) {
+    return base + "/api/groups/" + encodeURIComponent(groupId);
+  }
+
   function needsToken(view) {
     return !!(view && view.group);
   }
@@ -299,6 +334,23 @@ export function createScoreboard(options = {}) {
       }
       return call(url("/api/scores/users/" + encodeURIComponent(who), view),
                   { auth: needsToken(view) });
+    },
+
+    async invitations() {
+      return (await call(base + "/api/users/me/invitations", { auth: true })).invitations;
+    },
+
+    invite(groupId, userId) {
+      return call(group(groupId) + "/members", { method: "POST", body: { userId }, auth: true });
+    },
+
+    join(groupId) {
+      return call(group(groupId) + "/join", { method: "POST", auth: true });
+    },
+
+    async decline(groupId) {
+      await call(base + "/api/users/me/invitations/" + encodeURIComponent(groupId),
+                 { method: "DELETE", auth: true });
     },
 
     subscribe(view, onBoard, onStatus) {

@@ -67,3 +67,14 @@ class Player:
         done = self.complete(started.json["actionId"])
         assert done.status_code == 200, done.json
         return done.json["updatedScore"]
+
+
+def add_members(owner: Player, group_id: str, *members: Player) -> None:
+    """Bring ``members`` into ``owner``'s group the only way there is: the owner invites
+    each, and each joins."""
+    for member in members:
+        invited = owner.client.post(f"/api/groups/{group_id}/members",
+                                    json={"userId": member.user_id}, headers=owner.headers)
+        assert invited.status_code == 201, invited.json
+        joined = member.client.post(f"/api/groups/{group_id}/join", headers=member.headers)
+        assert joined.status_code == 200, joined.json

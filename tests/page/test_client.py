@@ -236,3 +236,53 @@ def test_a_group_board_gets_the_token_it_needs(service, streaming):
     else:
         assert statuses(page) == ["polling"]
     assert problems == [], problems
+
+
+def test_a_player_answers_invitations_through_the_client(service):
+    server, app, open_client = service
+    ada, bob = token_for(app, "ada", "Ada"), token_for(app, "bob", "Bob")
+    crew, club = (call("POST", server.url + "/api/groups", {"name": name},
+                       {"Authorization": f"Bearer {ada}"})[1]["groupId"]
+                  for name in ("Crew", "Club"))
+    page, _ = open_client()  # the browser logs each refused request itself
+    outcome = page.evaluate("""async ([api, ada, bob, crew, club]) => {
+      const { createScoreboard, ScoreboardError } = window.client;
+      const owner = createScoreboard({ baseUrl: api, token: ada });
+      const friend = createScoreboard({ baseUrl: api, token: bob });
+      const refusal = async (attempt) => {
+        try {
+          await attempt();
+          return "no error";
+        } catch (error) {
+          return [error instanceof ScoreboardError, error.status, error.body];
+        }
+      };
+      const invited = await owner.invite(crew, "bob");
+      await owner.invite(club, "bob");
+      const waiting = (await friend.invitations()).map((i) => [i.name, i.ownerName]).sort();
+      const joined = await friend.join(crew);
+      const declined = await friend.decline(club);
+      return {
+        invited: [invited.groupId === crew, invited.userId, invited.ownerId],
+        waiting,
+        joined: joined.members.map((m) => m.displayName),
+        declined: declined === undefined,
+        left: await friend.invitations(),
+        again: await refusal(() => owner.invite(crew, "bob")),
+        uninvited: await refusal(() => friend.join(club)),
+        notOwner: await refusal(() => friend.invite(crew, "cat")),
+      };
+    }""", [server.url, ada, bob, crew, club])
+    assert outcome == {
+        "invited": [True, "bob", "ada"],
+        "waiting": [["Club", "Ada"], ["Crew", "Ada"]],
+        "joined": ["Ada", "Bob"],
+        "declined": True,
+        "left": [],
+        "again": [True, 409, {"success": False, "error": "Already a member of this group.",
+                              "code": "already_member"}],
+        "uninvited": [True, 403, {"success": False,
+                                  "error": "You have not been invited to this group."}],
+        "notOwner": [True, 403, {"success": False,
+                                 "error": "Only the group's owner can invite players."}],
+    }
