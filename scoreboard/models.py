@@ -2,7 +2,8 @@
 
 from datetime import datetime
 
-from sqlalchemy import BigInteger, CheckConstraint, ForeignKey, Index, Integer, String, false
+from sqlalchemy import (BigInteger, CheckConstraint, ForeignKey, Index, Integer, String, false,
+                        text)
 from sqlalchemy.orm import Mapped, mapped_column
 
 from .extensions import db
@@ -100,10 +101,15 @@ class AuditEvent(db.Model):
     request_id: Mapped[str | None] = mapped_column(String(64))
     client_ip: Mapped[str | None] = mapped_column(String(64))
     actor: Mapped[str | None] = mapped_column(String(80))  # an admin's sub; NULL: the player
+    # An admin act's idempotency key (migration 0012): an act is applied once per key.
+    idempotency_key: Mapped[str | None] = mapped_column(String(64))
 
     __table_args__ = (
         # A player's events newest first, a page at a time (moderation.audit_page).
         Index("ix_audit_events_user_pages", "user_id", "id"),
+        Index("uq_audit_events_idempotency", "actor", "idempotency_key", unique=True,
+              postgresql_where=text("idempotency_key IS NOT NULL"),
+              sqlite_where=text("idempotency_key IS NOT NULL")),
     )
 
 

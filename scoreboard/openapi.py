@@ -35,6 +35,9 @@ BEARER = [{"bearer": []}]
 VIEW_TOKEN = [{}, {"bearer": []}]
 ADMIN = "An admin's token (its `role` claim one of `ADMIN_ROLES`): 401 without a token, 403 " \
         "`Admin role required.` for anyone else. Audited with the admin's `sub` as actor."
+REPEAT = " Applied once per `Idempotency-Key` (one is made for a request without it): " \
+         "the same act again under its key answers as the first did, and the same key for " \
+         "another act is 422. Send one to repeat a request safely after a 503 or a lost reply."
 DONE = {"type": "object", "required": ["success", "message"], "additionalProperties": False,
         "properties": {"success": {"const": True}, "message": {"type": "string"}}}
 
@@ -112,13 +115,15 @@ class Operation:
     headers: tuple = ()  # (name, description) of optional request headers
     description: str | None = None
     limited: bool = True  # Flask-Limiter, or the read counter, may answer 429
+    idempotent: bool = False  # takes an Idempotency-Key (admin.IDEMPOTENCY_KEY)
 
 
 def _moderation(summary: str, body: Body, reply: dict) -> Operation:
     return Operation(summary, {"200": _json({
         "type": "object", "required": ["userId", *reply], "additionalProperties": False,
         "properties": {"userId": {"type": "string"}, **reply}}, "Done")},
-        errors=(403, 404), security=BEARER, body=body, description=ADMIN)
+        errors=(403, 404), security=BEARER, body=body, description=ADMIN + REPEAT,
+        idempotent=True)
 
 
 OPERATIONS = {
@@ -317,6 +322,10 @@ def _operation(endpoint: str, operation: Operation, ids: list, config) -> dict:
         errors.update((400, 404))  # 404: a group or a past window that does not exist
     parameters += [{"name": name, "in": "header", "schema": {"type": "string"},
                     "description": description} for name, description in operation.headers]
+    if operation.idempotent:
+        parameters.append({"name": "Idempotency-Key", "in": "header",
+                           "schema": admin.IDEMPOTENCY_KEY.schema(config)})
+        errors.update((400, 422))
     spec = {"operationId": endpoint, "summary": operation.summary}
     if operation.description:
         spec["description"] = operation.description
