@@ -19,7 +19,7 @@ from dataclasses import dataclass
 from sqlalchemy import case, select, update
 from sqlalchemy.exc import IntegrityError
 
-from . import clock, contract, leaderboard, periods, ranks
+from . import clock, contract, leaderboard, periods, ranks, scoring
 from .errors import ApiError, BadRequest
 from .extensions import db, reading
 from .models import ActionTicket, AuditEvent, User, WindowScore
@@ -35,10 +35,12 @@ REASON = contract.Text(rf"[^\x00-\x1f\x7f]*[^{_BLANKS}][^\x00-\x1f\x7f]*", max_l
                        description="why, for the audit log: printable, not only blanks")
 DELTA = contract.Adjustment()
 # The audit log's outcomes: a player's plays, then the admins' acts.
-OUTCOMES = ("accepted", "replayed", "rejected",
+OUTCOMES = ("accepted", "replayed", "rejected", scoring.RATE_LIMITED,
             "hidden", "unhidden", "banned", "unbanned", "adjusted")
 # The outcomes whose delta changed a score: verify adds them up.
 SCORED = ("accepted", "adjusted")
+# The outcomes of refused attempts, whose rows' counts verify reports.
+REFUSED = ("rejected", scoring.RATE_LIMITED)
 
 
 KEY_REUSED = "Idempotency-Key was used for another request."
@@ -206,5 +208,5 @@ def audit_page(user_id: str | None = None, outcome: str | None = None,
 def _event(row: AuditEvent) -> dict:
     return {"id": row.id, "at": clock.iso(row.at), "userId": row.user_id, "actor": row.actor,
             "outcome": row.outcome, "actionType": row.action_type, "delta": row.delta,
-            "scoreAfter": row.score_after, "reason": row.reason,
+            "scoreAfter": row.score_after, "reason": row.reason, "count": row.count,
             "requestId": row.request_id, "clientIp": row.client_ip}

@@ -88,6 +88,9 @@ SCHEMAS = {
         "delta": {"type": "integer"}, "scoreAfter": {"type": ["integer", "null"]},
         "reason": {"type": ["string", "null"],
                    "description": "a refusal's message, or an admin's reason"},
+        "count": {"type": "integer", "minimum": 1,
+                  "description": "the attempts the event stands for: 1, or for rate_limited "
+                                 "the player's refusals in the minute starting at `at`"},
         "requestId": {"type": ["string", "null"]}, "clientIp": {"type": ["string", "null"]}}},
     "Board": {"type": "object", "required": ["topScores", "version"], "properties": {
         "version": {"type": "integer", "description": "only ever goes up"},

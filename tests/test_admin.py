@@ -232,7 +232,7 @@ def test_the_audit_log_pages_newest_first(app, client, admin, ben):
     hidden = page["events"][0]
     assert hidden | {"id": 0, "at": ""} == {
         "id": 0, "at": "", "userId": "ben", "actor": "root", "outcome": "hidden",
-        "actionType": None, "delta": 0, "scoreAfter": 3, "reason": "cheating",
+        "actionType": None, "delta": 0, "scoreAfter": 3, "reason": "cheating", "count": 1,
         "requestId": "req-hide-1", "clientIp": "127.0.0.1"}
     assert hidden["at"].endswith("Z")
     seen = [e["id"] for e in page["events"]]

@@ -314,7 +314,7 @@ def test_the_audit_log_pages_newest_first_by_keyset(app, league):
     assert adjusted == {"id": everything[0], "at": "2026-11-30T12:00:00.000Z",
                         "userId": "ann", "actor": "root", "outcome": "adjusted",
                         "actionType": None, "delta": 3, "scoreAfter": 5, "reason": "goodwill",
-                        "requestId": "req-1", "clientIp": "10.0.0.1"}
+                        "count": 1, "requestId": "req-1", "clientIp": "10.0.0.1"}
 
 
 def test_a_renamed_or_regrouped_hidden_player_moves_no_board(app, client, league):
