@@ -41,8 +41,7 @@ OUTCOMES = ("accepted", "replayed", "rejected", scoring.RATE_LIMITED,
 SCORED = ("accepted", "adjusted")
 # The outcomes of refused attempts, whose rows' counts verify reports.
 REFUSED = ("rejected", scoring.RATE_LIMITED)
-
-
+# An act's idempotency key sent again with another act (422).
 KEY_REUSED = "Idempotency-Key was used for another request."
 
 
