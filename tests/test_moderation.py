@@ -1,8 +1,10 @@
 """Moderation without HTTP: hiding, showing, banning and adjusting players, on every board,
 rank and notice, and the audit log that explains each of them."""
 
+import threading
 from datetime import datetime
 
+import psycopg2
 import pytest
 from sqlalchemy import select
 
@@ -15,6 +17,7 @@ from scoreboard.services import services
 from scoreboard.views import View
 
 from .harness.players import Player, play
+from .harness.waiting import wait_for
 
 LAST_WEEK, NOW = datetime(2026, 11, 24, 9), datetime(2026, 11, 30, 12)
 DAY, WEEK = "day:2026-11-30", "week:2026-W49"
@@ -424,3 +427,43 @@ def test_keys_are_each_admins_own(app, league):
     act(app, moderation.adjust, "ben", 1, "goodwill", actor=KEYED)
     other = moderation.Actor("ops", key=KEYED.key)
     assert act(app, moderation.adjust, "ben", 1, "goodwill", actor=other)["score"] == 9
+
+
+def test_a_key_taken_at_the_same_moment_for_another_player_is_422(make_app, database_url):
+    """Two acts under one key for two players do not wait for each other's row lock, so
+    both may find the key unused: the unique index lets one of them in."""
+    app = make_app("postgres")
+    play(app, "ben")
+    other = psycopg2.connect(database_url)  # the first act, not committed yet
+    with other.cursor() as cur:
+        cur.execute("INSERT INTO audit_events (at, user_id, delta, outcome, reason, actor,"
+                    " idempotency_key) VALUES (now(), 'cat', 0, 'hidden', 'x', %s, %s)",
+                    (KEYED.name, KEYED.key))
+    refused = []
+
+    def second():
+        try:
+            act(app, moderation.hide, "ben", "exploit", actor=KEYED)
+        except ApiError as error:
+            refused.append((error.code, error.description))
+
+    thread = threading.Thread(target=second)
+    thread.start()
+    try:
+        wait_for(lambda: waiting_on_a_lock(database_url), "the second act to wait for the key")
+    finally:
+        other.commit()
+        other.close()
+        thread.join()
+    assert refused == [(422, moderation.KEY_REUSED)]
+    with app.app_context():
+        assert db.session.get(User, "ben").hidden is False
+
+
+def waiting_on_a_lock(database_url) -> bool:
+    with psycopg2.connect(database_url) as conn, conn.cursor() as cur:
+        cur.execute("SELECT count(*) FROM pg_stat_activity WHERE datname = current_database()"
+                    " AND wait_event_type = 'Lock'")
+        (waiting,) = cur.fetchone()
+    conn.close()
+    return waiting > 0
