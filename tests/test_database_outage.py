@@ -185,9 +185,8 @@ def adjust_across_a_cut(league, database_url, main_pool: int):
         if main_pool:
             name_pooled(db.engine, main_pool)
     with cut_when(database_url, "UPDATE ON users"):
-        reply = client.post("/api/admin/players/alice/adjust",
-                            json={"delta": 5, "reason": "refund"}, headers=admin)
-    return reply
+        return client.post("/api/admin/players/alice/adjust",
+                           json={"delta": 5, "reason": "refund"}, headers=admin)
 
 
 def assert_adjusted_once(league, reply):
