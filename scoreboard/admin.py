@@ -1,11 +1,14 @@
 """The moderation API, for admins only: each view checks its input, calls one moderation
 function and shapes the reply."""
 
+import secrets
+
 from flask import Blueprint, g, jsonify, request
 
 from . import auth, logs, moderation
 from .api import PLAYER, query
-from .contract import Blank, Body, Choice, Query, Whole
+from .contract import Blank, Body, Choice, Query, Text, Whole
+from .errors import BadRequest
 
 bp = Blueprint("admin", __name__, url_prefix="/api/admin")
 
@@ -15,6 +18,11 @@ ADJUSTMENT = Body({"delta": moderation.DELTA, "reason": moderation.REASON})
 AUDIT = Query(userId=Blank(PLAYER), outcome=Blank(Choice(*moderation.OUTCOMES)),
               before=Blank(Whole(1, 2**63 - 1, description="the next of the previous page")),
               limit=Blank(Whole(1, 100, default=50)))
+# Visible ASCII, so a UUID, a base64 digest or the quoted form of the IETF draft all fit.
+IDEMPOTENCY_KEY = Text(
+    r"[!-~]{1,64}", message="Idempotency-Key must be 1 to 64 visible ASCII characters.",
+    description="the act's key: repeated with the same key, the act is answered again and "
+                "not applied twice")
 
 
 @bp.before_request
@@ -25,7 +33,19 @@ def require_admin():
 
 
 def _actor() -> moderation.Actor:
-    return moderation.Actor(g.admin["sub"], logs.current_request_id(), request.remote_addr)
+    return moderation.Actor(g.admin["sub"], logs.current_request_id(), request.remote_addr,
+                            _idempotency_key())
+
+
+def _idempotency_key() -> str:
+    """The client's Idempotency-Key, else one made for this request: the same for the
+    request's run again after a dropped connection (reconnect.py)."""
+    given = request.headers.get("Idempotency-Key")
+    if given is None:
+        return g.setdefault("idempotency_key", secrets.token_urlsafe(16))
+    if not IDEMPOTENCY_KEY.fits(given):
+        raise BadRequest(IDEMPOTENCY_KEY.message)
+    return given
 
 
 def _reason() -> str:

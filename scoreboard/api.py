@@ -103,7 +103,7 @@ def _update_score() -> int:
     try:
         claims = services().limits.pass_gate("RATELIMIT_UPDATE")
     except PlayerOverLimit as refused:
-        scoring.record_rejection(_attempt(refused.user_id, body), refused)
+        scoring.count_over_limit(_attempt(refused.user_id, body), refused)
         raise
     return scoring.complete_action(_attempt(claims["sub"], body))
 

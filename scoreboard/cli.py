@@ -11,7 +11,7 @@ from datetime import UTC, datetime
 import click
 from flask.cli import AppGroup, run_command
 from flask_jwt_extended import decode_token
-from sqlalchemy import select
+from sqlalchemy import func, select
 
 from . import actions, auth, leaderboard, moderation, periods, ranks, simulate
 from .blocklist import BLOCKLIST_REFRESH_SECONDS
@@ -78,7 +78,8 @@ def revoke(token):
 @group.command("verify")
 def verify():
     """Recompute every score, all-time and per window, from the audit log, and check the
-    Redis rank sets against the database; exit 1 on any difference."""
+    Redis rank sets against the database; exit 1 on any difference. Also reports how many
+    refused attempts the log counts."""
     events = db.session.execute(
         select(AuditEvent.user_id, AuditEvent.at, AuditEvent.delta)
         .where(AuditEvent.outcome.in_(moderation.SCORED)).order_by(AuditEvent.id)
@@ -106,6 +107,10 @@ def verify():
         click.echo(f"MISMATCH {line}")
     click.echo(f"verified {len(stored)} players and {len(stored_windows)} window scores: "
                f"{len(wrong)} mismatches")
+    rows, attempts = db.session.execute(
+        select(func.count(), func.coalesce(func.sum(AuditEvent.count), 0))
+        .where(AuditEvent.outcome.in_(moderation.REFUSED))).one()
+    click.echo(f"refused attempts: {attempts} (audit rows: {rows})")
     if wrong:
         sys.exit(1)
 

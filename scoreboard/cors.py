@@ -28,11 +28,12 @@ CLIENT = "/static/scoreboard-client.js"
 # the Fetch standard notes; so every API reply says so while any origin is listed.
 VARY = ("Vary", "Origin")
 # Beyond the CORS-safelisted headers, what a page may send: its token, a JSON body, a
-# request id of its own to trace a call in our logs, the ETag it holds to poll /top, and
-# the last event a stream client saw (a native EventSource sends that one unasked, but a
-# fetch-based client, which can send a token header, sets it itself)...
+# request id of its own to trace a call in our logs, the ETag it holds to poll /top, the
+# last event a stream client saw (a native EventSource sends that one unasked, but a
+# fetch-based client, which can send a token header, sets it itself), and the key that
+# makes an admin's act safe to repeat...
 ALLOW_HEADERS = ["Authorization", "Content-Type", "X-Request-ID", "If-None-Match",
-                 "Last-Event-ID"]
+                 "Last-Event-ID", "Idempotency-Key"]
 # ...and what its script may read: the board's ETag, how long to back off after a 429 or
 # 503, and the request id to quote in a bug report.
 EXPOSE_HEADERS = ["ETag", "Retry-After", "X-Request-ID"]

@@ -14,7 +14,7 @@ from .extensions import AUTOCOMMIT, db, on_postgres, reading
 from .models import BoardState
 from .services import services
 from .store import StoreUnavailable
-from . import order, periods, views
+from . import order, periods, reconnect, views
 from .views import ALL, View
 
 log = logging.getLogger(__name__)
@@ -98,15 +98,20 @@ def _version_now():
 def next_version() -> int:
     """After a commit that may have moved a board: the next board version. Taken after the
     commit, never inside it, so nothing waits on it (PostgreSQL: a sequence; migration 0008)
-    and whoever reads the version next also sees the write."""
+    and whoever reads the version next also sees the write. On a dropped connection it is
+    taken again, alone: running the view again would repeat the write (reconnect.py)."""
     if on_postgres():
-        with db.engines[AUTOCOMMIT].connect() as connection:
-            return connection.execute(text("SELECT nextval('board_version')")).scalar_one()
+        return reconnect.once_more(_take_version)
     version = db.session.execute(  # SQLite: one writer at a time, so the row waits for no one
         update(BoardState).where(BoardState.id == 1)
         .values(version=BoardState.version + 1).returning(BoardState.version)).scalar_one()
     db.session.commit()
     return version
+
+
+def _take_version() -> int:
+    with db.engines[AUTOCOMMIT].connect() as connection:
+        return connection.execute(text("SELECT nextval('board_version')")).scalar_one()
 
 
 def refresh_cache(view: View = ALL) -> Snapshot:

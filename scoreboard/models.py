@@ -2,7 +2,8 @@
 
 from datetime import datetime
 
-from sqlalchemy import BigInteger, CheckConstraint, ForeignKey, Index, Integer, String, false
+from sqlalchemy import (BigInteger, CheckConstraint, ForeignKey, Index, Integer, String, false,
+                        text)
 from sqlalchemy.orm import Mapped, mapped_column
 
 from .extensions import db
@@ -84,7 +85,8 @@ class ActionTicket(db.Model):
 
 
 class AuditEvent(db.Model):
-    """One append-only row per accepted score change, rejected attempt or admin act."""
+    """One append-only row per accepted score change, rejected attempt or admin act; a
+    player's refusals by their rate limit are counted in one row a minute."""
 
     __tablename__ = "audit_events"
 
@@ -95,15 +97,27 @@ class AuditEvent(db.Model):
     ticket_id: Mapped[str | None] = mapped_column(String(64))
     delta: Mapped[int] = mapped_column(default=0)
     score_after: Mapped[int | None] = mapped_column(BigInteger)
-    outcome: Mapped[str] = mapped_column(String(16))  # accepted, replayed, rejected
+    outcome: Mapped[str] = mapped_column(String(16))  # moderation.OUTCOMES
     reason: Mapped[str | None] = mapped_column(String(200))
     request_id: Mapped[str | None] = mapped_column(String(64))
     client_ip: Mapped[str | None] = mapped_column(String(64))
     actor: Mapped[str | None] = mapped_column(String(80))  # an admin's sub; NULL: the player
+    # An admin act's idempotency key (migration 0012): an act is applied once per key.
+    idempotency_key: Mapped[str | None] = mapped_column(String(64))
+    # The attempts the row stands for (migration 0013): 1, or for ``rate_limited`` the
+    # player's refusals in the minute that starts at ``at``.
+    count: Mapped[int] = mapped_column(default=1, server_default=text("1"))
 
     __table_args__ = (
         # A player's events newest first, a page at a time (moderation.audit_page).
         Index("ix_audit_events_user_pages", "user_id", "id"),
+        Index("uq_audit_events_idempotency", "actor", "idempotency_key", unique=True,
+              postgresql_where=text("idempotency_key IS NOT NULL"),
+              sqlite_where=text("idempotency_key IS NOT NULL")),
+        # The row a refusal's count goes to (scoring.count_over_limit).
+        Index("uq_audit_events_refusal_counts", "user_id", "outcome", "at", unique=True,
+              postgresql_where=text("outcome = 'rate_limited'"),
+              sqlite_where=text("outcome = 'rate_limited'")),
     )
 
 

@@ -6,17 +6,26 @@ board, rank or stream; a banned one is hidden too and can neither start nor comp
 action. Each act commits with its audit row and moves the boards the player showed on
 before or after it, as any other change does (leaderboard.commit_announcing); the rank sets
 then follow the database (ranks.reseat).
+
+An act is applied once per idempotency key, which its audit row keeps: the same act again
+under the key (a request run again after a dropped connection, reconnect.py; a client
+repeating a request whose reply it lost) answers what the first did and announces the
+player's boards again, so that a read after this reply shows the act too.
 """
 
+import logging
 from dataclasses import dataclass
 
 from sqlalchemy import case, select, update
+from sqlalchemy.exc import IntegrityError
 
-from . import clock, contract, leaderboard, periods, ranks
+from . import clock, contract, leaderboard, periods, ranks, scoring
 from .errors import ApiError, BadRequest
 from .extensions import db, reading
 from .models import ActionTicket, AuditEvent, User, WindowScore
-from .players import USER_ID, boards_showing, dialect_insert
+from .players import USER_ID, boards_counting, boards_showing, dialect_insert
+
+log = logging.getLogger(__name__)
 
 # Printable, and not only blanks: the blanks are spelt out (Unicode's spaces), as Python's
 # \s and the document's ECMA-262 \s differ on a few.
@@ -26,20 +35,26 @@ REASON = contract.Text(rf"[^\x00-\x1f\x7f]*[^{_BLANKS}][^\x00-\x1f\x7f]*", max_l
                        description="why, for the audit log: printable, not only blanks")
 DELTA = contract.Adjustment()
 # The audit log's outcomes: a player's plays, then the admins' acts.
-OUTCOMES = ("accepted", "replayed", "rejected",
+OUTCOMES = ("accepted", "replayed", "rejected", scoring.RATE_LIMITED,
             "hidden", "unhidden", "banned", "unbanned", "adjusted")
 # The outcomes whose delta changed a score: verify adds them up.
 SCORED = ("accepted", "adjusted")
+# The outcomes of refused attempts, whose rows' counts verify reports.
+REFUSED = ("rejected", scoring.RATE_LIMITED)
+# An act's idempotency key sent again with another act (422).
+KEY_REUSED = "Idempotency-Key was used for another request."
 
 
 @dataclass(frozen=True)
 class Actor:
     """Who moderates, as the audit log names them (an admin's ``sub``, or ``cli:<os
-    user>``), and the request they did it in (none from the command line)."""
+    user>``), the request they did it in (none from the command line), and the act's
+    idempotency key (None: an act that is never repeated, as a command's)."""
 
     name: str
     request_id: str | None = None
     client_ip: str | None = None
+    key: str | None = None
 
 
 def hide(actor: Actor, user_id: str, reason: str) -> dict:
@@ -56,12 +71,11 @@ def unhide(actor: Actor, user_id: str, reason: str) -> dict:
 
 def ban(actor: Actor, user_id: str, reason: str) -> dict:
     """Hide the player and void their open tickets; their actions are refused from now on."""
-    def change(user: User, now) -> int:
+    def change(user: User, now) -> None:
         user.banned = user.hidden = True
         db.session.execute(update(ActionTicket).where(
             ActionTicket.user_id == user.id, ActionTicket.completed_at.is_(None),
             ActionTicket.expires_at > now).values(expires_at=now))
-        return 0
 
     _moderate(actor, user_id, reason, "banned", change, everywhere=True)
     return {"userId": user_id, "banned": True}
@@ -81,32 +95,31 @@ def adjust(actor: Actor, user_id: str, delta: int, reason: str) -> dict:
     if not DELTA.fits(delta):
         raise BadRequest(DELTA.message)
 
-    def change(user: User, now) -> int:
+    def change(user: User, now) -> None:
         if user.score + delta < 0:
             raise BadRequest(f"The score is {user.score}: an adjustment cannot take it below 0.")
         user.score += delta
         user.score_reached_at = now
         _add_to_windows(user, delta, now)
-        return delta
 
-    return {"userId": user_id, "score": _moderate(actor, user_id, reason, "adjusted", change)}
+    score = _moderate(actor, user_id, reason, "adjusted", change, delta=delta)
+    return {"userId": user_id, "score": score}
 
 
 def _setting(**flags):
-    def change(user: User, now) -> int:
+    def change(user: User, now) -> None:
         for name, value in flags.items():
             setattr(user, name, value)
-        return 0
 
     return change
 
 
-def _moderate(actor: Actor, user_id: str, reason: str, outcome: str, change,
+def _moderate(actor: Actor, user_id: str, reason: str, outcome: str, change, delta=0,
               everywhere=False) -> int:
-    """Lock the player (404 if unknown) and ``change(user, now)`` them, which returns the
-    points it added or raises an ApiError to refuse; audit it and commit, moving every board
-    the player showed on before or after (``everywhere``: past windows' too); then their
-    rank sets follow. Returns the score."""
+    """Lock the player (404 if unknown) and ``change(user, now)`` them, adding ``delta``
+    points, or raising an ApiError to refuse; audit it and commit, moving every board the
+    player showed on before or after (``everywhere``: past windows' too); then their rank
+    sets follow. Returns the score. An act its key shows done is not changed again."""
     if not REASON.fits(reason):
         raise BadRequest(REASON.message)
     now = clock.now()
@@ -116,19 +129,45 @@ def _moderate(actor: Actor, user_id: str, reason: str, outcome: str, change,
             select(User).where(User.id == user_id).with_for_update()).scalar_one_or_none()
         if not user:
             raise ApiError(404, "No such player.")
-        before = boards_showing(user, everywhere)
-        delta = change(user, now)
-        after = boards_showing(user, everywhere)
+        done = _done_before(actor, (user.id, outcome, delta, reason))
+        if done is None:
+            before = boards_showing(user, everywhere)
+            change(user, now)
+            after = boards_showing(user, everywhere)
+            score = user.score
+            moved = before + after
+            db.session.add(AuditEvent(
+                at=now, user_id=user.id, delta=delta, score_after=score, outcome=outcome,
+                reason=reason, actor=actor.name, request_id=actor.request_id,
+                client_ip=actor.client_ip, idempotency_key=actor.key))
+            db.session.flush()
+        else:
+            # Which boards the act moved is not known now: announce all the player's.
+            log.info("admin act %s of %s repeated under its idempotency key: not applied "
+                     "again", outcome, user.id)
+            score, moved = done.score_after, boards_counting(user, everywhere)
     except ApiError:
         db.session.rollback()
         raise
-    db.session.add(AuditEvent(at=now, user_id=user.id, delta=delta, score_after=user.score,
-                              outcome=outcome, reason=reason, actor=actor.name,
-                              request_id=actor.request_id, client_ip=actor.client_ip))
-    score, region = user.score, user.region
-    leaderboard.commit_announcing(list(dict.fromkeys(before + after)))
+    except IntegrityError:  # the same key, at the same moment, for another player
+        db.session.rollback()
+        raise ApiError(422, KEY_REUSED) from None
+    region = user.region
+    leaderboard.commit_announcing(list(dict.fromkeys(moved)))
     ranks.reseat(user_id, region)
     return score
+
+
+def _done_before(actor: Actor, act: tuple) -> AuditEvent | None:
+    """The audit row of the act ``actor.key`` was first used for, if it was: this very act
+    (player, outcome, delta, reason), or else 422."""
+    if actor.key is None:
+        return None
+    done = db.session.execute(select(AuditEvent).where(
+        AuditEvent.actor == actor.name, AuditEvent.idempotency_key == actor.key)).scalar()
+    if done is not None and (done.user_id, done.outcome, done.delta, done.reason) != act:
+        raise ApiError(422, KEY_REUSED)
+    return done
 
 
 def _add_to_windows(user: User, delta: int, now) -> None:
@@ -168,5 +207,5 @@ def audit_page(user_id: str | None = None, outcome: str | None = None,
 def _event(row: AuditEvent) -> dict:
     return {"id": row.id, "at": clock.iso(row.at), "userId": row.user_id, "actor": row.actor,
             "outcome": row.outcome, "actionType": row.action_type, "delta": row.delta,
-            "scoreAfter": row.score_after, "reason": row.reason,
+            "scoreAfter": row.score_after, "reason": row.reason, "count": row.count,
             "requestId": row.request_id, "clientIp": row.client_ip}

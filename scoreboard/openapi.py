@@ -35,6 +35,9 @@ BEARER = [{"bearer": []}]
 VIEW_TOKEN = [{}, {"bearer": []}]
 ADMIN = "An admin's token (its `role` claim one of `ADMIN_ROLES`): 401 without a token, 403 " \
         "`Admin role required.` for anyone else. Audited with the admin's `sub` as actor."
+REPEAT = " Applied once per `Idempotency-Key` (one is made for a request without it): " \
+         "the same act again under its key answers as the first did, and the same key for " \
+         "another act is 422. Send one to repeat a request safely after a 503 or a lost reply."
 DONE = {"type": "object", "required": ["success", "message"], "additionalProperties": False,
         "properties": {"success": {"const": True}, "message": {"type": "string"}}}
 
@@ -93,6 +96,9 @@ SCHEMAS = {
         "delta": {"type": "integer"}, "scoreAfter": {"type": ["integer", "null"]},
         "reason": {"type": ["string", "null"],
                    "description": "a refusal's message, or an admin's reason"},
+        "count": {"type": "integer", "minimum": 1,
+                  "description": "the attempts the event stands for: 1, or for rate_limited "
+                                 "the player's refusals in the minute starting at `at`"},
         "requestId": {"type": ["string", "null"]}, "clientIp": {"type": ["string", "null"]}}},
     "Board": {"type": "object", "required": ["topScores", "version"], "properties": {
         "version": {"type": "integer", "description": "only ever goes up"},
@@ -120,6 +126,7 @@ class Operation:
     headers: tuple = ()  # (name, description) of optional request headers
     description: str | None = None
     limited: bool = True  # Flask-Limiter, or the read counter, may answer 429
+    idempotent: bool = False  # takes an Idempotency-Key (admin.IDEMPOTENCY_KEY)
 
 
 INVITATIONS = {"type": "object", "required": ["invitations"], "properties": {
@@ -134,7 +141,8 @@ def _moderation(summary: str, body: Body, reply: dict) -> Operation:
     return Operation(summary, {"200": _json({
         "type": "object", "required": ["userId", *reply], "additionalProperties": False,
         "properties": {"userId": {"type": "string"}, **reply}}, "Done")},
-        errors=(403, 404), security=BEARER, body=body, description=ADMIN)
+        errors=(403, 404), security=BEARER, body=body, description=ADMIN + REPEAT,
+        idempotent=True)
 
 
 OPERATIONS = {
@@ -361,6 +369,10 @@ def _operation(endpoint: str, operation: Operation, ids: list, config) -> dict:
         errors.update((400, 404))  # 404: a group or a past window that does not exist
     parameters += [{"name": name, "in": "header", "schema": {"type": "string"},
                     "description": description} for name, description in operation.headers]
+    if operation.idempotent:
+        parameters.append({"name": "Idempotency-Key", "in": "header",
+                           "schema": admin.IDEMPOTENCY_KEY.schema(config)})
+        errors.update((400, 422))
     spec = {"operationId": endpoint, "summary": operation.summary}
     if operation.description:
         spec["description"] = operation.description

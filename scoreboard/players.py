@@ -8,7 +8,7 @@ from sqlalchemy import select, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 
-from . import clock, leaderboard, periods, ranks, regions
+from . import clock, leaderboard, periods, ranks, regions, views
 from .errors import ApiError
 from .extensions import db, on_postgres
 from .models import GroupMember, User, WindowScore
@@ -83,10 +83,21 @@ def boards_showing(user: User, past=False) -> list:
     that have closed too (hiding a player changes them). A hidden player is on none."""
     if user.hidden:
         return []
-    groups = db.session.scalars(
-        select(GroupMember.group_id).where(GroupMember.user_id == user.id)).all()
-    return leaderboard.views_moved(user.region, groups, user.score,
+    return leaderboard.views_moved(user.region, _groups_of(user.id), user.score,
                                    window_scores(user.id, past), clock.now())
+
+
+def boards_counting(user: User, past=False) -> tuple:
+    """Every view that counts this player (and ``past`` windows'), on its top or not,
+    hidden or not: what a change whose earlier state is not known may have moved."""
+    windows = (None, *periods.windows_of(clock.now()), *window_scores(user.id, past))
+    return views.in_windows(user.region, tuple(_groups_of(user.id)),
+                            tuple(dict.fromkeys(windows)))
+
+
+def _groups_of(user_id: str) -> list:
+    return db.session.scalars(
+        select(GroupMember.group_id).where(GroupMember.user_id == user_id)).all()
 
 
 def update_profile(claims: dict, changes: dict) -> dict:

@@ -3,10 +3,21 @@
 
 PostgreSQL restarts, failovers and proxies that cut idle connections all leave dead
 connections in the pool. SQLAlchemy recognises the error, invalidates that connection and
-every older one, and the retry runs on a new connection. Retrying a whole view is safe here
-because every write is idempotent for its caller: completing a ticket twice returns the
-stored result, and a second ticket from a repeated start is simply never used. A database
-that stays down still answers 503 (errors.py).
+every older one, and the retry runs on a new connection. A database that stays down still
+answers 503 (errors.py).
+
+What a retry runs again:
+
+- The step after a commit that every announced write takes, the board version
+  (leaderboard.next_version), retries alone (``once_more``): a connection cut there does
+  not run the committed write again, nor lose its announcement to a second run that finds
+  nothing left to change.
+- A whole view, for a connection dropped anywhere else: before its commit (nothing was
+  written), in the commit itself (the write may have been made) or after it (an admin's
+  act reading the player back for the rank sets). Completing a ticket again returns the
+  stored result; a second ticket from a repeated start is simply never used; a profile or
+  a membership is set to what it already is; an admin's act finds its own idempotency key
+  in the audit log (moderation.py) and is answered and announced again, not applied again.
 """
 
 import functools
@@ -40,16 +51,22 @@ def _close_session(exc) -> None:
         db.session().invalidate()  # the scoped proxy does not pass this one on
 
 
+def once_more(step, *args, **kwargs):
+    """``step(*args, **kwargs)``, run once more (on a new connection) if it meets one that
+    was dropped; what the request's session had not committed is rolled back first."""
+    try:
+        return step(*args, **kwargs)
+    except DBAPIError as error:
+        if not error.connection_invalidated:
+            raise
+        log.warning("database connection lost, retrying once: %s", error.orig)
+        db.session.rollback()
+        return step(*args, **kwargs)
+
+
 def _retrying(view):
     @functools.wraps(view)
     def retrying(*args, **kwargs):
-        try:
-            return view(*args, **kwargs)
-        except DBAPIError as error:
-            if not error.connection_invalidated:
-                raise
-            log.warning("database connection lost, retrying once: %s", error.orig)
-            db.session.rollback()
-            return view(*args, **kwargs)
+        return once_more(view, *args, **kwargs)
 
     return retrying

@@ -20,9 +20,12 @@ from . import clock, leaderboard, periods, ranks, rules
 from .errors import ApiError, BadRequest, Forbidden
 from .extensions import autocommit_row, db, on_postgres
 from .models import AuditEvent, GroupMember
+from .players import dialect_insert
 
 log = logging.getLogger(__name__)
 
+# The audit outcome of updates refused by the player's rate limit, counted a minute a row.
+RATE_LIMITED = "rate_limited"
 # What each refusal of the write path answers; the codes are the function's too.
 REFUSALS = {
     "unknown": (400, "Unknown action ticket."),
@@ -98,6 +101,21 @@ def complete_action(attempt: Attempt) -> int:
         log.debug("score of %s is %s after ticket %s", attempt.user_id, done.score,
                   attempt.ticket_id)
     return done.score
+
+
+def count_over_limit(attempt: Attempt, rejection: ApiError) -> None:
+    """Audit an update refused by the player's own rate limit: one more in the count of
+    their refusals this minute. A client hammering past its limit adds a row a minute, not
+    one a request; every other refusal comes after the limit's count, so is bounded by it."""
+    db.session.rollback()
+    row = {"at": clock.now().replace(second=0, microsecond=0), "user_id": attempt.user_id,
+           "outcome": RATE_LIMITED, "reason": rejection.description, "delta": 0, "count": 1,
+           "request_id": attempt.request_id, "client_ip": attempt.client_ip}
+    db.session.execute(dialect_insert(AuditEvent, row).on_conflict_do_update(
+        index_elements=["user_id", "outcome", "at"],
+        index_where=AuditEvent.outcome == RATE_LIMITED,
+        set_={"count": AuditEvent.count + 1}))
+    db.session.commit()
 
 
 def record_rejection(attempt: Attempt, rejection: ApiError, action_type=None) -> None:

@@ -167,6 +167,36 @@ def test_a_bad_body_is_400_and_changes_nothing(app, client, admin, ben, path, bo
     assert (top(client), audited(app)) == (before, count)
 
 
+def test_an_act_repeated_with_its_idempotency_key_is_applied_once(app, client, admin, ben):
+    key = {"Idempotency-Key": "7f7c2a5e-refund-ann"}
+    replies = [admin.post("/players/ann/adjust", {"delta": 10, "reason": "refund"}, key)
+               for _ in range(2)]
+    assert [(r.status_code, r.json) for r in replies] == [(200, {"userId": "ann",
+                                                                 "score": 11})] * 2
+    assert top(client) == [("ann", 11), ("ben", 3)]
+    reused = admin.post("/players/ann/adjust", {"delta": 9, "reason": "refund"}, key)
+    assert (reused.status_code, reused.json) == (
+        422, {"success": False, "error": "Idempotency-Key was used for another request."})
+    assert top(client) == [("ann", 11), ("ben", 3)] and audited(app) == 5
+
+
+def test_without_a_key_each_request_is_an_act_of_its_own(app, client, admin, ben):
+    for score in (4, 5):
+        reply = admin.post("/players/ben/adjust", {"delta": 1, "reason": "bonus"})
+        assert reply.json == {"userId": "ben", "score": score}
+    assert top(client) == [("ben", 5), ("ann", 1)]
+
+
+@pytest.mark.parametrize("key", ["", "a b", "x" * 65, "caf\u00e9"])
+def test_a_malformed_idempotency_key_is_400_and_changes_nothing(app, client, admin, ben, key):
+    before, count = top(client), audited(app)
+    reply = admin.post("/players/ben/hide", {"reason": "x"}, {"Idempotency-Key": key})
+    assert (reply.status_code, reply.json) == (400, {
+        "success": False,
+        "error": "Idempotency-Key must be 1 to 64 visible ASCII characters."})
+    assert (top(client), audited(app)) == (before, count)
+
+
 def test_a_body_that_is_not_json_is_415(app, client, ben):
     headers = {"Authorization": f"Bearer {token_for(app, 'root', role='admin')}"}
     reply = client.post("/api/admin/players/ben/hide", data="reason=x", headers=headers)
@@ -202,7 +232,7 @@ def test_the_audit_log_pages_newest_first(app, client, admin, ben):
     hidden = page["events"][0]
     assert hidden | {"id": 0, "at": ""} == {
         "id": 0, "at": "", "userId": "ben", "actor": "root", "outcome": "hidden",
-        "actionType": None, "delta": 0, "scoreAfter": 3, "reason": "cheating",
+        "actionType": None, "delta": 0, "scoreAfter": 3, "reason": "cheating", "count": 1,
         "requestId": "req-hide-1", "clientIp": "127.0.0.1"}
     assert hidden["at"].endswith("Z")
     seen = [e["id"] for e in page["events"]]

@@ -331,8 +331,8 @@ def test_rate_limited_update_is_audited(make_app, backend):
     alice.play()
     assert alice.complete(alice.start().json["actionId"]).status_code == 429
     with app.app_context():
-        outcomes = sorted(e.outcome for e in db.session.query(AuditEvent))
-    assert outcomes == ["accepted", "rejected"]
+        events = sorted((e.outcome, e.count) for e in db.session.query(AuditEvent))
+    assert events == [("accepted", 1), ("rate_limited", 1)]
 
 
 def test_chunked_body_over_the_limit_is_413(client, player):

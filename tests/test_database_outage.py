@@ -1,15 +1,17 @@
 """PostgreSQL cuts the worker's connections while players score (a failover, a restart, a
 proxy that drops idle connections): every acknowledged update counts exactly once."""
 
+import logging
 import threading
 from collections import Counter
+from contextlib import contextmanager
 
 import psycopg2
 import pytest
 from sqlalchemy import func, select
 
 from scoreboard.auth import issue_token
-from scoreboard.extensions import db
+from scoreboard.extensions import AUTOCOMMIT, db
 from scoreboard.models import AuditEvent, User
 
 from .harness.players import Player, token_for
@@ -113,3 +115,126 @@ def test_a_write_meeting_a_dead_pooled_connection_retries_once_on_a_new_one(
         cut_every_connection(database_url)
     completed = alice.complete(started.json["actionId"])
     assert completed.status_code == 200 and completed.json["updatedScore"] == 2
+
+
+# -- A connection cut after a write has committed ---------------------------------------------
+
+CUT = "cut-after-commit"
+
+
+@contextmanager
+def cut_when(database_url, statement: str):
+    """While inside: each time ``statement`` (say ``UPDATE ON users``) runs, a trigger ends
+    every other connection named CUT and waits until they are gone. The writing transaction
+    then commits, and whatever next takes one of those connections from its pool, after
+    the commit, meets a dead one."""
+    with psycopg2.connect(database_url) as conn, conn.cursor() as cur:
+        cur.execute(f"""
+            CREATE FUNCTION cut_named() RETURNS trigger LANGUAGE plpgsql AS $$
+            BEGIN
+                PERFORM pg_terminate_backend(pid, 5000) FROM pg_stat_activity
+                WHERE application_name = '{CUT}' AND pid <> pg_backend_pid();
+                RETURN NULL;
+            END $$;
+            CREATE TRIGGER cut_named AFTER {statement} FOR EACH STATEMENT
+            EXECUTE FUNCTION cut_named()""")
+    conn.close()
+    try:
+        yield
+    finally:
+        with psycopg2.connect(database_url) as conn, conn.cursor() as cur:
+            cur.execute(f"DROP TRIGGER cut_named ON {statement.split()[-1]};"
+                        " DROP FUNCTION cut_named()")
+        conn.close()
+
+
+def name_pooled(engine, count: int) -> None:
+    """Leave exactly ``count`` idle connections in the engine's pool, each named CUT."""
+    engine.dispose()
+    held = [engine.connect() for _ in range(count)]
+    for connection in held:
+        connection.exec_driver_sql(f"SET application_name = '{CUT}'")
+        connection.commit()  # a SET rolled back would be undone
+    for connection in held:
+        connection.close()
+
+
+@pytest.fixture
+def league(make_app):
+    """A PostgreSQL app in which alice has 1 point."""
+    app = make_app("postgres")
+    client = app.test_client()
+    with app.app_context():
+        alice = Player("alice", issue_token("alice", name="Alice"), client)
+        admin = {"Authorization": f"Bearer {issue_token('root', role='admin')}"}
+    assert alice.play() == 1
+    return app, client, alice, admin
+
+
+def hold_the_board(client) -> None:
+    """This worker holds the board: a change must be announced to reach it."""
+    assert client.get("/api/scores/top").json["topScores"][0]["score"] == 1
+
+
+def adjust_across_a_cut(league, database_url, main_pool: int):
+    """Adjust alice by 5 while the pooled connection the board version is taken on (and
+    ``main_pool`` of the other pool's) are cut between the delta's write and its commit."""
+    app, client, _, admin = league
+    with app.app_context():
+        name_pooled(db.engines[AUTOCOMMIT], 1)
+        if main_pool:
+            name_pooled(db.engine, main_pool)
+    with cut_when(database_url, "UPDATE ON users"):
+        return client.post("/api/admin/players/alice/adjust",
+                           json={"delta": 5, "reason": "refund"}, headers=admin)
+
+
+def assert_adjusted_once(league, reply):
+    app, client, _, _ = league
+    assert (reply.status_code, reply.json) == (200, {"userId": "alice", "score": 6})
+    with app.app_context():
+        assert db.session.get(User, "alice").score == 6
+        assert db.session.scalar(select(func.count()).where(
+            AuditEvent.outcome == "adjusted")) == 1
+    assert client.get("/api/scores/top").json["topScores"][0]["score"] == 6
+    verified = app.test_cli_runner().invoke(args=["scoreboard", "verify"])
+    assert verified.exit_code == 0 and "0 mismatches" in verified.output, verified.output
+
+
+def test_an_adjustment_whose_version_connection_is_cut_after_its_commit_counts_once(
+        league, database_url, caplog):
+    """The board version is taken after the commit, on the other pool's connection, which
+    is dead: taking it again costs nothing, running the adjustment again would add it
+    twice."""
+    hold_the_board(league[1])
+    reply = adjust_across_a_cut(league, database_url, main_pool=0)
+    assert "database connection lost" in caplog.text  # the cut was met
+    assert_adjusted_once(league, reply)
+
+
+def test_an_adjustment_cut_after_its_commit_wherever_it_goes_next_counts_once(
+        league, database_url, caplog):
+    """Both pools cut: after its commit the act also meets a dead connection where it
+    reads the player's place back for the rank sets, and the request runs again. The
+    audit row's idempotency key tells the second run that the act is done. (No board is
+    held here: refreshing one would meet the dead connection first, and leave it.)"""
+    caplog.set_level(logging.INFO, logger="scoreboard")
+    reply = adjust_across_a_cut(league, database_url, main_pool=2)
+    assert_adjusted_once(league, reply)
+    assert "repeated" in caplog.text  # the second run found the act done
+
+
+def test_a_profile_change_cut_after_its_commit_still_reaches_the_board(
+        league, database_url, caplog):
+    """The same cut under a new display name: the change is announced (not lost to a
+    second run that finds nothing left to change), so the next read shows it."""
+    app, client, alice, _ = league
+    hold_the_board(client)
+    with app.app_context():
+        name_pooled(db.engines[AUTOCOMMIT], 1)
+    with cut_when(database_url, "UPDATE ON users"):
+        reply = client.put("/api/users/me", json={"displayName": "Alicia"},
+                           headers=alice.headers)
+    assert "database connection lost" in caplog.text
+    assert reply.status_code == 200 and reply.json["displayName"] == "Alicia"
+    assert client.get("/api/scores/top").json["topScores"][0]["displayName"] == "Alicia"

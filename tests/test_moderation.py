@@ -1,8 +1,10 @@
 """Moderation without HTTP: hiding, showing, banning and adjusting players, on every board,
 rank and notice, and the audit log that explains each of them."""
 
+import threading
 from datetime import datetime
 
+import psycopg2
 import pytest
 from sqlalchemy import select
 
@@ -15,6 +17,7 @@ from scoreboard.services import services
 from scoreboard.views import View
 
 from .harness.players import Player, add_members, play
+from .harness.waiting import wait_for
 
 LAST_WEEK, NOW = datetime(2026, 11, 24, 9), datetime(2026, 11, 30, 12)
 DAY, WEEK = "day:2026-11-30", "week:2026-W49"
@@ -312,7 +315,7 @@ def test_the_audit_log_pages_newest_first_by_keyset(app, league):
     assert adjusted == {"id": everything[0], "at": "2026-11-30T12:00:00.000Z",
                         "userId": "ann", "actor": "root", "outcome": "adjusted",
                         "actionType": None, "delta": 3, "scoreAfter": 5, "reason": "goodwill",
-                        "requestId": "req-1", "clientIp": "10.0.0.1"}
+                        "count": 1, "requestId": "req-1", "clientIp": "10.0.0.1"}
 
 
 def test_a_renamed_or_regrouped_hidden_player_moves_no_board(app, client, league):
@@ -350,3 +353,115 @@ def test_adjusting_a_hidden_player_counts_but_moves_no_board(app, client, league
     assert heard == [] and boards(client, league) == before
     act(app, moderation.unhide, "ben", "appeal")
     assert boards(client, league)[""][1][0] == ("ben", 17)
+
+
+KEYED = moderation.Actor("root", "req-2", "10.0.0.1", key="refund-ben-1")
+
+
+def announcements(app) -> list:
+    """The change notices the broker sends from now on, as (version, view keys)."""
+    heard = []
+    broker = services(app).broker
+    announce = broker.announce
+    broker.announce = lambda version, views, *rest: (heard.append((version, sorted(views))),
+                                                     announce(version, views, *rest))
+    return heard
+
+
+def views_of(group, windows) -> list:
+    return sorted("|".join(part for part in (where, window) if part) or "all"
+                  for where in ("", "region:DE", f"group:{group}") for window in windows)
+
+
+def test_an_act_repeated_under_its_key_is_applied_once_and_announced_again(app, client,
+                                                                          league):
+    """The same act under the same key (its request run again after the connection
+    dropped past its commit, or a client repeating it) answers what the first did and
+    adds nothing. It announces every current board ben counts on, as which of them the
+    first moved is not known any more, and that announcement may be the one that was
+    lost."""
+    _, group = league
+    boards(client, league)
+    heard = announcements(app)
+    for _ in range(2):
+        assert act(app, moderation.adjust, "ben", -5, "exploit", actor=KEYED) == {
+            "userId": "ben", "score": 2}
+    assert window_scores(app, "ben") == {"day:2026-11-24": 4, "week:2026-W48": 4, DAY: 0,
+                                         WEEK: 0}
+    [row] = audit_rows(app, outcome="adjusted")
+    assert (row.delta, row.score_after, row.idempotency_key) == (-5, 2, "refund-ben-1")
+    (first, moved), (again, counting) = heard
+    assert again > first
+    assert set(moved) <= set(counting) == set(views_of(group, ("", DAY, WEEK)))
+    assert boards(client, league)[""][1] == [("ann", 2), ("ben", 2), ("cat", 1)]
+
+
+def test_a_hide_repeated_under_its_key_announces_the_closed_windows_too(app, client, league):
+    _, group = league
+    boards(client, league)
+    heard = announcements(app)
+    for _ in range(2):
+        assert act(app, moderation.hide, "ben", "cheating", actor=KEYED) == {
+            "userId": "ben", "hidden": True}
+    assert len(audit_rows(app, outcome="hidden")) == 1
+    windows = ("", DAY, WEEK, "day:2026-11-24", "week:2026-W48")
+    assert [views for _, views in heard] == [views_of(group, windows)] * 2
+
+
+@pytest.mark.parametrize("fn, args", [(moderation.adjust, ("ben", -4, "exploit")),
+                                      (moderation.adjust, ("ben", -5, "other reason")),
+                                      (moderation.adjust, ("cat", -5, "exploit")),
+                                      (moderation.hide, ("ben", "exploit"))])
+def test_a_key_used_for_another_act_is_422_and_changes_nothing(app, client, league, fn, args):
+    act(app, moderation.adjust, "ben", -5, "exploit", actor=KEYED)
+    before, audited = boards(client, league), len(audit_rows(app))
+    with pytest.raises(ApiError) as refused:
+        act(app, fn, *args, actor=KEYED)
+    assert (refused.value.code, refused.value.description) == (422, moderation.KEY_REUSED)
+    assert (boards(client, league), len(audit_rows(app))) == (before, audited)
+
+
+def test_keys_are_each_admins_own(app, league):
+    act(app, moderation.adjust, "ben", 1, "goodwill", actor=KEYED)
+    other = moderation.Actor("ops", key=KEYED.key)
+    assert act(app, moderation.adjust, "ben", 1, "goodwill", actor=other)["score"] == 9
+
+
+def test_a_key_taken_at_the_same_moment_for_another_player_is_422(make_app, database_url):
+    """Two acts under one key for two players do not wait for each other's row lock, so
+    both may find the key unused: the unique index lets one of them in."""
+    app = make_app("postgres")
+    play(app, "ben")
+    other = psycopg2.connect(database_url)  # the first act, not committed yet
+    with other.cursor() as cur:
+        cur.execute("INSERT INTO audit_events (at, user_id, delta, outcome, reason, actor,"
+                    " idempotency_key) VALUES (now(), 'cat', 0, 'hidden', 'x', %s, %s)",
+                    (KEYED.name, KEYED.key))
+    refused = []
+
+    def second():
+        try:
+            act(app, moderation.hide, "ben", "exploit", actor=KEYED)
+        except ApiError as error:
+            refused.append((error.code, error.description))
+
+    thread = threading.Thread(target=second)
+    thread.start()
+    try:
+        wait_for(lambda: waiting_on_a_lock(database_url), "the second act to wait for the key")
+    finally:
+        other.commit()
+        other.close()
+        thread.join()
+    assert refused == [(422, moderation.KEY_REUSED)]
+    with app.app_context():
+        assert db.session.get(User, "ben").hidden is False
+
+
+def waiting_on_a_lock(database_url) -> bool:
+    with psycopg2.connect(database_url) as conn, conn.cursor() as cur:
+        cur.execute("SELECT count(*) FROM pg_stat_activity WHERE datname = current_database()"
+                    " AND wait_event_type = 'Lock'")
+        (waiting,) = cur.fetchone()
+    conn.close()
+    return waiting > 0
