@@ -118,13 +118,8 @@ class RedisStore:
             raise StoreUnavailable("redis recently failed")
         try:
             result = fn(*args, **kwargs)
-        except OUTAGES as exc:
-            self._down_until = time.monotonic() + self.retry_after
-            self._failed = True
-            raise StoreUnavailable(str(exc)) from exc
         except redis.RedisError as exc:
-            refused(exc)
-            raise
+            raise self._failure(exc) from exc
         if self._failed:
             self._failed = False
             self._recoveries += 1
@@ -148,8 +143,8 @@ class RedisStore:
 
     def pipelined(self, queue) -> list:
         """One round trip: what waits to be sent, then the commands ``queue(pipe)`` adds;
-        returns the replies to those. An error reply to one of them is logged, counted and
-        raised (its ResponseError), as ``call`` does."""
+        returns the replies to those. An error reply to one of them is raised as ``call``
+        raises it."""
         commands = Commands()
         sent = self._take_later(commands)
         waiting = len(commands)
@@ -159,11 +154,20 @@ class RedisStore:
         finally:
             sent.set()
         failed = [r for r in replies[waiting:] if isinstance(r, Exception)]
-        for error in failed:
-            refused(error)
         if failed:
-            raise failed[0]
+            raise self._failure(failed[0])
         return replies[waiting:]
+
+    def _failure(self, error: redis.RedisError) -> Exception:
+        """What to raise for ``error``: StoreUnavailable for an outage, after which Redis is
+        left alone for ``retry_after`` seconds; the error itself, logged and counted, for a
+        command Redis refused (a bug in the command)."""
+        if isinstance(error, OUTAGES):
+            self._down_until = time.monotonic() + self.retry_after
+            self._failed = True
+            return StoreUnavailable(str(error))
+        refused(error)
+        return error
 
     def _take_later(self, commands: Commands) -> Event:
         """Queue what waits to be sent on ``commands``; returns the event that its senders

@@ -1,8 +1,11 @@
-"""The Redis connection's commands that nobody waits for (change notices): under gevent they
-wait for the next command this process sends and go first, in its round trip; elsewhere they
-go at once; a Redis that is away costs a log line, never the request. Only an outage (a
-connection or a timeout error) sends the service to the database for a while; a command
-Redis refuses is a bug: logged, counted, and raised to its caller alone."""
+"""The Redis connection's commands whose replies nobody reads (change notices): under gevent
+the ones sent together share one round trip, with another greenlet's command when one goes
+first; elsewhere they go at once; a Redis that is away costs a log line, never the request.
+Only an outage (a connection or a timeout error, or the error reply of a server that cannot
+take writes) sends the service to the database for a while; a command Redis refuses is a
+bug: logged, counted, and raised to its caller alone."""
+
+import re
 
 import gevent
 import pytest
@@ -133,10 +136,22 @@ def test_a_bad_argument_is_a_bug_not_an_outage(store, caplog):
 def test_an_error_reply_to_a_command_sent_later_is_logged_and_counted(store, caplog):
     store.client.set("test:store:k", "text")
     before = refused("ResponseError")
-    store.send_later(lambda pipe: pipe.execute_command("LPUSH", "test:store:k", "1"))
+    store.send(lambda pipe: pipe.execute_command("LPUSH", "test:store:k", "1"))
     assert refused("ResponseError") == before + 1
     assert "redis refused a command (ResponseError): WRONGTYPE" in caplog.text
     assert store.call(store.client.get, "test:store:k") == b"text"
+
+
+@pytest.mark.parametrize("reply", ["READONLY You can't write against a read only replica.",
+                                   "OOM command not allowed when used memory > 'maxmemory'."])
+def test_an_error_reply_of_a_server_that_cannot_take_writes_is_an_outage(store, reply):
+    """A replica after a failover, or a full server: the service degrades as when Redis is
+    away, instead of failing requests."""
+    script = f"return redis.error_reply({reply!r})"
+    with pytest.raises(StoreUnavailable, match=re.escape(reply.split(" ", 1)[1])):
+        store.pipelined(lambda pipe: pipe.execute_command("EVAL", script, 0))
+    with pytest.raises(StoreUnavailable, match="redis recently failed"):
+        store.call(store.client.ping)
 
 
 def test_a_redis_that_cannot_be_reached_is_left_alone_for_a_while(own_redis):
