@@ -132,15 +132,20 @@ def test_a_hidden_players_score_keeps_counting_and_unhide_brings_it_back(app, cl
 
 
 def test_an_update_while_hidden_moves_no_board_and_places_no_rank(app, client, league):
-    boards(client, league)
     act(app, moderation.hide, "ben", "cheating")
+    before = boards(client, league)
     heard = []
     broker = services(app).broker
     announce = broker.announce
     broker.announce = lambda version, views, placements=(): (
         heard.append((views, list(placements))), announce(version, views, placements))
     play(app, "ben", 1, at=NOW)
-    assert all(views == [] and placements == [] for views, placements in heard)
+    assert heard == []  # not even an empty notice: nothing to send to Redis
+    assert boards(client, league) == before
+    assert rank(client, league, "ben")["rank"] is None
+    play(app, "ann", 1, at=NOW)  # a shown player's update is heard: the spy listens
+    [(views, _)] = heard
+    assert "all" in views
 
 
 def test_ranks_from_redis_sets_leave_out_hidden_players(make_app):
