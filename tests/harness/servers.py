@@ -195,6 +195,11 @@ class Server:
     def log(self) -> str:
         return self.log_path.read_text(errors="replace")
 
+    def workers(self) -> set[int]:
+        """The process ids of gunicorn's workers now (Linux: the master's children)."""
+        children = Path(f"/proc/{self.proc.pid}/task/{self.proc.pid}/children")
+        return {int(pid) for pid in children.read_text().split()}
+
     def stop(self) -> None:
         """Quick shutdown: a graceful one waits out a second of gunicorn's own loop, and the
         graceful path has a test of its own."""
