@@ -56,7 +56,7 @@ def sample_sum(text: str, name: str, **labels) -> float:
     """The sum of the samples called ``name`` in Prometheus text whose labels include
     ``labels``. A metric the text does not report is a KeyError, never 0: a check of a
     metric the service stopped reporting must fail. A series not counted yet is 0 (its
-    metric is reported, with other labels), and a label the metric does not have is a
+    metric is reported, with other labels); a label that none of its samples has is a
     KeyError too."""
     families = [family for family in text_string_to_metric_families(text)
                 if name in (family.name, *(family.name + end for end in SUFFIXES))]
