@@ -7,7 +7,7 @@ from sqlalchemy import func, select
 from scoreboard.extensions import db
 from scoreboard.models import AuditEvent, User
 
-from .harness.players import play, token_for
+from .harness.players import play, stop_clock, token_for
 
 @pytest.fixture
 def admin(app, client):
@@ -27,13 +27,18 @@ def admin(app, client):
     return Admin
 
 
-@pytest.fixture
-def ben(app, player):
+def ben_and_ann(player):
+    """ben with 3 points and ann with 1; returns ben."""
     ben = player("ben", name="Ben")
     for _ in range(3):
         ben.play()
     player("ann", name="Ann").play()
     return ben
+
+
+@pytest.fixture
+def ben(player):
+    return ben_and_ann(player)
 
 
 def audited(app) -> int:
@@ -130,7 +135,9 @@ def test_a_banned_player_cannot_start_or_complete_an_action(app, client, admin, 
     assert top(client) == [("ann", 1)]
 
 
-def test_adjust_moves_the_board(client, admin, ben):
+def test_adjust_moves_the_board(app, client, admin, player):
+    stop_clock(app)  # the plays, the adjustment and the read of today's board: one UTC day
+    ben_and_ann(player)
     answer = admin.post("/players/ann/adjust", {"delta": 10, "reason": "refund"})
     assert answer.json == {"userId": "ann", "score": 11}
     assert top(client) == [("ann", 11), ("ben", 3)]

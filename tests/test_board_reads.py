@@ -11,7 +11,7 @@ from gevent import socket
 from scoreboard import stream
 from scoreboard.services import services
 
-from .harness.players import play
+from .harness.players import play, stop_clock
 
 TOP = "/api/scores/top"
 STREAM = "/api/scores/stream"
@@ -71,6 +71,7 @@ def test_a_held_board_gets_the_routes_reply_without_flask(app, client, through_f
 @pytest.mark.parametrize("query", ["?period=day", "?limit=0", "?limit=%C2%B2", "?region=XX",
                                    "?group=g1", "?region=DE&group=g1", "?sort=score"])
 def test_other_reads_go_to_the_route(app, client, through_flask, query):
+    stop_clock(app)  # both reads of today's board in one UTC day
     play(app, "ann")
     client.get(TOP)
     first, second = client.get(TOP + query), client.get(TOP + query)
@@ -175,6 +176,7 @@ def streaming(make_app, through_flask_of, monkeypatch):
 @pytest.mark.parametrize("query", ["", "?region=DE", "?period=day", "?period=week&region=DE"])
 def test_a_held_streams_open_is_the_routes_without_flask(streaming, query):
     app, through_flask, open_stream = streaming()
+    stop_clock(app)  # both opens of a day's or a week's stream in one window
     play(app, "ann")
     loaded, loaded_first = open_stream(query)  # the route loads the hub's channel
     held, held_first = open_stream(query)

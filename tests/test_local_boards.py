@@ -64,6 +64,7 @@ def test_reads_come_from_memory_and_a_write_brings_the_next_copy(make_app, backe
     real_get_top = store.get_top
     store.get_top = lambda view: asked.append(view) or real_get_top(view)
     first = client.get("/api/scores/top")
+    assert set(asked) == {"all"}  # the first read looks in the shared cache: the spy listens
     asked.clear()
     for _ in range(3):
         assert client.get("/api/scores/top").data == first.data

@@ -169,7 +169,9 @@ def test_without_a_directory_gunicorn_makes_one_and_removes_it(serve, redis_url,
     temp = tmp_path / "tmp"
     temp.mkdir()
     server = start(redis_url, TMPDIR=str(temp))
+    assert call("GET", server.url + "/healthz")[0] == 200
     assert metric(server, "http_requests_total", route="/metrics") == 0  # not yet counted
+    assert metric(server, "http_requests_total", route="/healthz") == 1
     [made] = temp.glob("scoreboard-metrics-*")
     assert list(made.glob("counter_*.db"))
     server.stop()

@@ -58,6 +58,12 @@ def boards(client, league) -> dict:
     return shown
 
 
+def rows_without(shown: dict, user_id=None) -> dict:
+    """Each board's rows as ``boards`` gave them, less the player's."""
+    return {query: [row for row in rows if row[0] != user_id]
+            for query, (_, rows) in shown.items()}
+
+
 def act(app, fn, *args, actor=ROOT):
     with app.app_context():
         return fn(actor, *args)
@@ -118,7 +124,7 @@ def test_a_hidden_players_score_keeps_counting_and_unhide_brings_it_back(app, cl
     before = boards(client, league)
     act(app, moderation.hide, "ben", "cheating")
     assert play(app, "ben", 2, at=NOW) == 9
-    assert all("ben" not in dict(rows) for _, rows in boards(client, league).values())
+    assert rows_without(boards(client, league)) == rows_without(before, "ben")
 
     assert act(app, moderation.unhide, "ben", "appeal upheld") == {"userId": "ben",
                                                                    "hidden": False}
@@ -133,15 +139,20 @@ def test_a_hidden_players_score_keeps_counting_and_unhide_brings_it_back(app, cl
 
 
 def test_an_update_while_hidden_moves_no_board_and_places_no_rank(app, client, league):
-    boards(client, league)
     act(app, moderation.hide, "ben", "cheating")
+    before = boards(client, league)
     heard = []
     broker = services(app).broker
     announce = broker.announce
     broker.announce = lambda version, views, placements=(): (
         heard.append((views, list(placements))), announce(version, views, placements))
     play(app, "ben", 1, at=NOW)
-    assert all(views == [] and placements == [] for views, placements in heard)
+    assert heard == []  # not even an empty notice: nothing to send to Redis
+    assert boards(client, league) == before
+    assert rank(client, league, "ben")["rank"] is None
+    play(app, "ann", 1, at=NOW)  # a shown player's update is heard: the spy listens
+    [(views, _)] = heard
+    assert "all" in views
 
 
 def test_ranks_from_redis_sets_leave_out_hidden_players(make_app):
@@ -178,6 +189,7 @@ def test_ranks_from_redis_sets_leave_out_hidden_players(make_app):
 
 def test_ban_hides_the_player_and_voids_only_their_open_tickets(app, client, league):
     players, _ = league
+    before = boards(client, league)
     open_ticket = players["ben"].start().json["actionId"]
     others = players["cat"].start().json["actionId"]
     assert act(app, moderation.ban, "ben", "bot") == {"userId": "ben", "banned": True}
@@ -189,16 +201,17 @@ def test_ban_hides_the_player_and_voids_only_their_open_tickets(app, client, lea
         done = db.session.scalars(select(ActionTicket).where(
             ActionTicket.user_id == "ben", ActionTicket.completed_at.is_not(None))).all()
         assert len(done) == 7 and all(t.expires_at > t.completed_at for t in done)
-    assert all("ben" not in dict(rows) for _, rows in boards(client, league).values())
+    assert rows_without(boards(client, league)) == rows_without(before, "ben")
 
 
 def test_unban_lifts_the_ban_but_not_the_hide(app, client, league):
+    before = boards(client, league)
     act(app, moderation.ban, "ben", "bot")
     assert act(app, moderation.unban, "ben", "not a bot") == {"userId": "ben", "banned": False}
     with app.app_context():
         ben = db.session.get(User, "ben")
         assert (ben.banned, ben.hidden) == (False, True)
-    assert all("ben" not in dict(rows) for _, rows in boards(client, league).values())
+    assert rows_without(boards(client, league)) == rows_without(before, "ben")
     act(app, moderation.unhide, "ben", "not a bot")
     assert boards(client, league)[""][1][0] == ("ben", 7)
 
@@ -325,10 +338,16 @@ def test_a_renamed_or_regrouped_hidden_player_moves_no_board(app, client, league
     heard = []
     broker = services(app).broker
     broker.announce = lambda version, views, *rest: heard.append(views)
-    players["ben"].client.put("/api/users/me", json={"displayName": "Benjamin"},
-                              headers=players["ben"].headers)
-    client.delete(f"/api/groups/{group}/members/ben", headers=players["ann"].headers)
+    renamed = client.put("/api/users/me", json={"displayName": "Benjamin"},
+                         headers=players["ben"].headers)
+    removed = client.delete(f"/api/groups/{group}/members/ben",
+                            headers=players["ann"].headers)
+    assert (renamed.status_code, removed.status_code) == (200, 200)
     assert heard == []
+    client.put("/api/users/me", json={"displayName": "Catherine"},
+               headers=players["cat"].headers)
+    [views] = heard  # a shown player's rename is heard: the spy listens
+    assert "all" in views
 
 
 def test_hide_and_unhide_reach_the_boards_of_closed_windows(app, client, league):
@@ -352,6 +371,8 @@ def test_adjusting_a_hidden_player_counts_but_moves_no_board(app, client, league
     assert act(app, moderation.adjust, "ben", 10, "refund")["score"] == 17
     assert heard == [] and boards(client, league) == before
     act(app, moderation.unhide, "ben", "appeal")
+    [views] = heard  # the unhide is heard: the spy listens
+    assert "all" in views
     assert boards(client, league)[""][1][0] == ("ben", 17)
 
 

@@ -25,7 +25,7 @@ def test_every_route_and_method_is_documented(app, client):
     assert documented == served
 
 
-def test_every_reference_resolves(client):
+def test_every_reference_resolves_and_every_component_is_referenced(client):
     document = client.get("/api/openapi.json").json
 
     def refs(node):
@@ -38,10 +38,21 @@ def test_every_reference_resolves(client):
             for value in node:
                 yield from refs(value)
 
-    for ref in refs(document):
+    def resolve(ref):
+        assert ref.startswith("#/"), ref  # the document refers only to itself
         target = document
         for part in ref.removeprefix("#/").split("/"):
-            target = target[part]
+            target = target[part.replace("~1", "/").replace("~0", "~")]
+        return target
+
+    # Components are shared through references: each is used, so a document that inlined
+    # them all (and had no $ref at all) fails here, as does one that names a missing one.
+    found = set(refs(document))
+    components = {f"#/components/{kind}/{name}" for kind in ("schemas", "responses")
+                  for name in document["components"][kind]}
+    assert components and found == components
+    for ref in found:
+        assert isinstance(resolve(ref), dict), ref
 
 
 # Values near every rule's edges: empty, short, long, blank, control and non-ASCII

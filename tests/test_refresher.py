@@ -90,5 +90,23 @@ def test_a_newer_copy_is_handed_to_the_hub_and_unheld_views_are_left_alone(app, 
     assert client.get("/api/scores/top").json["topScores"][1]["userId"] == "bob"
 
 
-def test_metrics_report_the_boards_waiting_for_a_refresh(app, client):
-    assert sample_sum(client.get("/metrics").text, "scoreboard_board_refreshes_due") == 0
+def test_metrics_report_the_boards_waiting_for_a_refresh(app, client, monkeypatch):
+    def due():
+        return sample_sum(client.get("/metrics").text, "scoreboard_board_refreshes_due")
+
+    play(app, "amy")
+    client.get("/api/scores/top")  # held: a notice now asks for its next copy
+    assert due() == 0
+    read_snapshot = leaderboard.read_snapshot
+
+    def database_away(view=leaderboard.ALL):
+        raise ConnectionError("the database is away")
+
+    monkeypatch.setattr(leaderboard, "read_snapshot", database_away)
+    play(app, "bob")
+    assert due() == 1  # the copy is still served, and waits for the next round
+    monkeypatch.setattr(leaderboard, "read_snapshot", read_snapshot)
+    play(app, "cat")
+    assert due() == 0
+    assert [e["userId"] for e in client.get("/api/scores/top").json["topScores"]] == [
+        "amy", "bob", "cat"]

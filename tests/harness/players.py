@@ -2,7 +2,7 @@
 
 from dataclasses import dataclass
 
-from scoreboard import actions, scoring
+from scoreboard import actions, clock, scoring
 from scoreboard.auth import issue_token
 
 from .servers import call
@@ -12,6 +12,15 @@ def token_for(app, user_id: str, name=None, **claims) -> str:
     """A valid token for ``user_id``, signed by ``app``, named after the user by default."""
     with app.app_context():
         return issue_token(user_id, name=name or user_id.title(), **claims)
+
+
+def stop_clock(app):
+    """Stop ``app``'s clock at this moment, for a test that reads a day's or a week's board
+    of an app in this process: its plays and reads then fall in one window, even in a run
+    that crosses midnight UTC (or into a Monday). Returns the moment."""
+    now = clock.system_now()
+    app.config["CLOCK"] = lambda: now
+    return now
 
 
 def play(app, user_id: str, times: int = 1, at=None) -> int:

@@ -16,8 +16,6 @@ from urllib.request import Request, urlopen
 import redis
 from prometheus_client.parser import text_string_to_metric_families
 
-from scoreboard.metrics import REGISTRY
-
 from . import SECRET
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -56,14 +54,20 @@ def metric(server, name: str, **labels) -> float:
 
 def sample_sum(text: str, name: str, **labels) -> float:
     """The sum of the samples called ``name`` in Prometheus text whose labels include
-    ``labels`` (0 when there are none yet); a name that no metric of the service could
-    have is a KeyError."""
-    if not any(name in (family.name, *(family.name + end for end in SUFFIXES))
-               for family in REGISTRY.collect()):
-        raise KeyError(name)
-    return sum(sample.value for family in text_string_to_metric_families(text)
-               for sample in family.samples
-               if sample.name == name and labels.items() <= sample.labels.items())
+    ``labels``. A metric the text does not report is a KeyError, never 0: a check of a
+    metric the service stopped reporting must fail. A series not counted yet is 0 (its
+    metric is reported, with other labels); a label that none of its samples has is a
+    KeyError too."""
+    families = [family for family in text_string_to_metric_families(text)
+                if name in (family.name, *(family.name + end for end in SUFFIXES))]
+    if not families:
+        raise KeyError(f"{name} is not in the metrics")
+    samples = [sample for family in families for sample in family.samples
+               if sample.name == name]
+    unknown = set(labels) - {label for sample in samples for label in sample.labels}
+    if samples and unknown:
+        raise KeyError(f"{name} has no label {sorted(unknown)}")
+    return sum(sample.value for sample in samples if labels.items() <= sample.labels.items())
 
 
 def free_port() -> int:
@@ -190,6 +194,11 @@ class Server:
 
     def log(self) -> str:
         return self.log_path.read_text(errors="replace")
+
+    def workers(self) -> set[int]:
+        """The process ids of gunicorn's workers now (Linux: the master's children)."""
+        children = Path(f"/proc/{self.proc.pid}/task/{self.proc.pid}/children")
+        return {int(pid) for pid in children.read_text().split()}
 
     def stop(self) -> None:
         """Quick shutdown: a graceful one waits out a second of gunicorn's own loop, and the

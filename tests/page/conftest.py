@@ -8,6 +8,8 @@ import os
 import pytest
 from playwright.sync_api import expect, sync_playwright
 
+from ..conftest import reset_postgres
+from ..harness.days import in_one_day
 from ..harness.servers import ROOT
 from .helpers import RECORD_STATES, play_regional
 
@@ -107,6 +109,29 @@ def served(serve, redis_url):
     """(server, app): a real server on a fresh database, and an app signing its tokens."""
     start, app = serve
     return start(redis_url), app
+
+
+@pytest.fixture
+def one_day(serve, redis_url):
+    """``one_day(scenario, **env)``: ``scenario(server, app)`` on a real server started with
+    ``env``, for a test that reads a day's or a week's board: should a run that crosses
+    midnight UTC fail, it is run once more on a new database and server (harness/days.py).
+    Returns what the scenario returns."""
+    start, app = serve
+    servers = []
+
+    def run(scenario, **env):
+        def attempt():
+            servers.append(start(redis_url, **env))
+            return scenario(servers[-1], app)
+
+        def afresh():
+            servers[-1].stop()
+            reset_postgres(app)
+
+        return in_one_day(attempt, afresh)
+
+    return run
 
 
 @pytest.fixture

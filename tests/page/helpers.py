@@ -51,7 +51,7 @@ document.addEventListener('securitypolicyviolation', function (e) {
 OPEN_STREAMS = ("window.__streams.filter(s => s.readyState !== EventSource.CLOSED)"
                 ".map(s => new URL(s.url).search)")
 NO_SIDEWAYS_SCROLL = "document.documentElement.scrollWidth <= window.innerWidth"
-LABELS_FIT = "ls => ls.every(l => l.scrollWidth <= l.clientWidth)"
+LABELS_FIT = "ls => ls.length > 0 && ls.every(l => l.scrollWidth <= l.clientWidth)"
 
 
 def plays(server, token, user_id, times=1, action_type="click"):

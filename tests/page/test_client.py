@@ -50,20 +50,30 @@ REFUSED = {"success": False, "error": "Streaming needs the gunicorn gevent worke
 
 
 @pytest.fixture
-def service(serve, redis_url, open_page):
-    """(server, app, open_client): a real server listing the second origin, and
-    ``open_client(**open_page_options)``, a page of that origin with the client loaded."""
-    start, app = serve
+def client_origin():
+    """The second origin, serving a page that loads the client."""
     with second_origin({"/client.html": CLIENT_PAGE}) as origin:
-        server = start(redis_url, CORS_ORIGINS=origin)
+        yield origin
 
-        def open_client(**options):
-            page, problems = open_page(f"{origin}/client.html?api={quote(server.url)}",
-                                       **options)
-            page.wait_for_function("() => window.client !== undefined")
-            return page, problems
 
-        yield server, app, open_client
+def client_opener(open_page, origin, server):
+    """``open_client(**open_page_options)``: a page of ``origin`` with the client loaded
+    from ``server``, and the page's problems."""
+    def open_client(**options):
+        page, problems = open_page(f"{origin}/client.html?api={quote(server.url)}", **options)
+        page.wait_for_function("() => window.client !== undefined")
+        return page, problems
+
+    return open_client
+
+
+@pytest.fixture
+def service(serve, redis_url, open_page, client_origin):
+    """(server, app, open_client): a real server listing the second origin, and
+    ``open_client`` (client_opener) for it."""
+    start, app = serve
+    server = start(redis_url, CORS_ORIGINS=client_origin)
+    return server, app, client_opener(open_page, client_origin, server)
 
 
 def subscribe(page, server, token=None, view=None, **options):
@@ -89,25 +99,28 @@ def frames(*versions):
     return body
 
 
-def test_the_calls_answer_as_the_api_does(service):
-    server, app, open_client = service
-    page, problems = open_client()
-    outcome = page.evaluate("""async ([api, token]) => {
-      const scoreboard = window.client.createScoreboard({ baseUrl: api, token });
-      const kinds = (await scoreboard.actions()).map((kind) => kind.id);
-      const ticket = await scoreboard.start("click");
-      const done = await scoreboard.complete(ticket.actionId);
-      return { kinds, ticket: ticket.actionType, done,
-               top: await scoreboard.top({ period: "day" }), me: await scoreboard.me(),
-               rank: await scoreboard.rank({ period: "week" }) };
-    }""", [server.url, token_for(app, "ada", "Ada Lovelace")])
-    assert "click" in outcome["kinds"] and outcome["ticket"] == "click"
-    assert outcome["done"] == {"success": True, "message": "Score updated successfully.",
-                               "updatedScore": 1}
-    assert [row["userId"] for row in outcome["top"]["topScores"]] == ["ada"]
-    assert outcome["me"]["userId"] == "ada" and outcome["me"]["displayName"] == "Ada Lovelace"
-    assert (outcome["rank"]["rank"], outcome["rank"]["score"]) == (1, 1)
-    assert problems == [], problems
+def test_the_calls_answer_as_the_api_does(one_day, open_page, client_origin):
+    def scenario(server, app):  # it reads today's and this week's boards: one_day, conftest
+        page, problems = client_opener(open_page, client_origin, server)()
+        outcome = page.evaluate("""async ([api, token]) => {
+          const scoreboard = window.client.createScoreboard({ baseUrl: api, token });
+          const kinds = (await scoreboard.actions()).map((kind) => kind.id);
+          const ticket = await scoreboard.start("click");
+          const done = await scoreboard.complete(ticket.actionId);
+          return { kinds, ticket: ticket.actionType, done,
+                   top: await scoreboard.top({ period: "day" }), me: await scoreboard.me(),
+                   rank: await scoreboard.rank({ period: "week" }) };
+        }""", [server.url, token_for(app, "ada", "Ada Lovelace")])
+        assert "click" in outcome["kinds"] and outcome["ticket"] == "click"
+        assert outcome["done"] == {"success": True, "message": "Score updated successfully.",
+                                   "updatedScore": 1}
+        assert [row["userId"] for row in outcome["top"]["topScores"]] == ["ada"]
+        assert outcome["me"]["userId"] == "ada"
+        assert outcome["me"]["displayName"] == "Ada Lovelace"
+        assert (outcome["rank"]["rank"], outcome["rank"]["score"]) == (1, 1)
+        assert problems == [], problems
+
+    one_day(scenario, CORS_ORIGINS=client_origin)
 
 
 def test_every_failure_is_a_scoreboard_error_with_the_status_and_the_json_error(service):

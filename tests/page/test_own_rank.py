@@ -52,24 +52,26 @@ def test_the_rank_follows_the_board_but_is_asked_for_at_most_once_a_second(
     assert problems == [], problems
 
 
-def test_without_a_token_no_player_is_shown_nor_asked_about(served, open_page):
-    server, app = served
-    alice, bob = token_for(app, "alice"), token_for(app, "bob")
-    plays(server, alice, "alice", 2)
-    plays(server, bob, "bob")
-    page, problems = open_page(server.url + "/", init_scripts=[RECORD_RANK_FETCHES])
-    expect_state(page, "live")
-    expect_ids(page, ["alice", "bob"])
-    expect(page.locator("#me")).to_be_hidden()
-    expect(radio(page, "My region")).to_be_disabled()
+def test_without_a_token_no_player_is_shown_nor_asked_about(one_day, open_page):
+    def scenario(server, app):
+        alice, bob = token_for(app, "alice"), token_for(app, "bob")
+        plays(server, alice, "alice", 2)
+        plays(server, bob, "bob")
+        page, problems = open_page(server.url + "/", init_scripts=[RECORD_RANK_FETCHES])
+        expect_state(page, "live")
+        expect_ids(page, ["alice", "bob"])
+        expect(page.locator("#me")).to_be_hidden()
+        expect(radio(page, "My region")).to_be_disabled()
 
-    # Not on a new snapshot, nor on another view either.
-    plays(server, bob, "bob", 2)
-    expect_ids(page, ["bob", "alice"])
-    choose(page, "Today")
-    expect(page.get_by_role("table", name="Top 10 players today")).to_be_visible()
-    expect_ids(page, ["bob", "alice"])
-    expect(page.locator("#me")).to_be_hidden()
-    expect(page.locator("#board-rows tr.mine")).to_have_count(0)
-    assert page.evaluate("window.__rankFetches") == []
-    assert problems == [], problems
+        # Not on a new snapshot, nor on another view either (today's: one_day, conftest.py).
+        plays(server, bob, "bob", 2)
+        expect_ids(page, ["bob", "alice"])
+        choose(page, "Today")
+        expect(page.get_by_role("table", name="Top 10 players today")).to_be_visible()
+        expect_ids(page, ["bob", "alice"])
+        expect(page.locator("#me")).to_be_hidden()
+        expect(page.locator("#board-rows tr.mine")).to_have_count(0)
+        assert page.evaluate("window.__rankFetches") == []
+        assert problems == [], problems
+
+    one_day(scenario)

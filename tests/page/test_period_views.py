@@ -1,5 +1,7 @@
 """'This week' and 'Today': each streams its own board, live; a reload keeps the view; the
-arrow keys move between the views, past an unavailable one, and wrap around."""
+arrow keys move between the views, past an unavailable one, and wrap around. A test that
+reads a day's or a week's board runs in one_day (conftest.py): the server's clock is the
+machine's."""
 
 import pytest
 from playwright.sync_api import expect
@@ -10,63 +12,69 @@ from .helpers import (RECORD_STREAMS, board_version, choose, expect_ids, expect_
                       expect_score, expect_state, expect_version, plays, radio, top_ids)
 
 
-def alice_and_bob(served):
+def alice_and_bob(server, app):
     """Alice 2, Bob 1 (everything so far happened this week, and today); their tokens."""
-    server, app = served
     alice, bob = token_for(app, "alice"), token_for(app, "bob")
     plays(server, alice, "alice", 2)
     plays(server, bob, "bob")
-    return server, alice, bob
+    return alice, bob
 
 
 @pytest.mark.parametrize("label, period, table", [("This week", "week", "this week"),
                                                    ("Today", "day", "today")])
-def test_a_period_shows_its_board_from_its_own_stream(served, open_page, label, period, table):
-    server, _, bob = alice_and_bob(served)
-    page, problems = open_page(server.url + "/", init_scripts=[RECORD_STREAMS])
-    expect_state(page, "live")
-    expect_ids(page, ["alice", "bob"])
+def test_a_period_shows_its_board_from_its_own_stream(one_day, open_page, label, period, table):
+    def scenario(server, app):
+        _, bob = alice_and_bob(server, app)
+        page, problems = open_page(server.url + "/", init_scripts=[RECORD_STREAMS])
+        expect_state(page, "live")
+        expect_ids(page, ["alice", "bob"])
 
-    with page.expect_request(f"**/api/scores/stream?period={period}"):
-        choose(page, label)
-    expect(radio(page, label)).to_be_checked()
-    assert page.url == server.url + f"/?view={period}"
-    expect(page.get_by_role("table", name=f"Top 10 players {table}")).to_be_visible()
-    expect_ids(page, ["alice", "bob"])
-    expect_open_streams(page, [f"?period={period}"])
-    expect_version(page, board_version(server, f"?period={period}"))
+        with page.expect_request(f"**/api/scores/stream?period={period}"):
+            choose(page, label)
+        expect(radio(page, label)).to_be_checked()
+        assert page.url == server.url + f"/?view={period}"
+        expect(page.get_by_role("table", name=f"Top 10 players {table}")).to_be_visible()
+        expect_ids(page, ["alice", "bob"])
+        expect_open_streams(page, [f"?period={period}"])
+        expect_version(page, board_version(server, f"?period={period}"))
 
-    plays(server, bob, "bob", 2)
-    expect_score(page, "bob", 3)
-    expect_ids(page, ["bob", "alice"])
-    expect_version(page, board_version(server, f"?period={period}"))
-    assert top_ids(server, f"?period={period}")[0] == ["bob", "alice"]
-    assert problems == [], problems
+        plays(server, bob, "bob", 2)
+        expect_score(page, "bob", 3)
+        expect_ids(page, ["bob", "alice"])
+        expect_version(page, board_version(server, f"?period={period}"))
+        assert top_ids(server, f"?period={period}")[0] == ["bob", "alice"]
+        assert problems == [], problems
+
+    one_day(scenario)
 
 
-def test_a_reload_keeps_the_period_view(served, open_page):
-    server, _, bob = alice_and_bob(served)
-    page, problems = open_page(server.url + "/", init_scripts=[RECORD_STREAMS])
-    expect_ids(page, ["alice", "bob"])
-    choose(page, "Today")
-    expect(page.get_by_role("table", name="Top 10 players today")).to_be_visible()
+def test_a_reload_keeps_the_period_view(one_day, open_page):
+    def scenario(server, app):
+        _, bob = alice_and_bob(server, app)
+        page, problems = open_page(server.url + "/", init_scripts=[RECORD_STREAMS])
+        expect_ids(page, ["alice", "bob"])
+        choose(page, "Today")
+        expect(page.get_by_role("table", name="Top 10 players today")).to_be_visible()
 
-    with page.expect_request("**/api/scores/stream?period=day"):
-        page.reload()
-    expect_state(page, "live")
-    expect(radio(page, "Today")).to_be_checked()
-    assert page.url == server.url + "/?view=day"
-    expect_ids(page, ["alice", "bob"])
-    plays(server, bob, "bob", 2)
-    expect_score(page, "bob", 3)
-    expect_open_streams(page, ["?period=day"])
-    assert problems == [], problems
+        with page.expect_request("**/api/scores/stream?period=day"):
+            page.reload()
+        expect_state(page, "live")
+        expect(radio(page, "Today")).to_be_checked()
+        assert page.url == server.url + "/?view=day"
+        expect_ids(page, ["alice", "bob"])
+        plays(server, bob, "bob", 2)
+        expect_score(page, "bob", 3)
+        expect_open_streams(page, ["?period=day"])
+        assert problems == [], problems
+
+    one_day(scenario)
 
 
 def test_arrow_keys_move_between_views_past_the_unavailable_one_and_wrap_around(
     served, open_page
 ):
-    server, _, _ = alice_and_bob(served)
+    server, app = served
+    alice_and_bob(server, app)  # read on the whole board only
     page, problems = open_page(server.url + "/", init_scripts=[RECORD_STREAMS])
     expect_state(page, "live")
     expect_ids(page, ["alice", "bob"])

@@ -1,5 +1,6 @@
 """Polling /api/scores/top (without EventSource here): updates arrive, unchanged boards cost
-a 304, and versions and ETags belong to a view, so no older board ever comes back."""
+a 304, and versions and ETags belong to a view, so no older board ever comes back. A test
+that reads a day's or a week's board runs in one_day (conftest.py)."""
 
 from playwright.sync_api import expect
 
@@ -64,55 +65,60 @@ def test_an_older_version_never_takes_the_board_back(served, open_page):
     assert problems == []
 
 
-def test_polling_follows_the_view(served, open_page):
-    server, app = served
-    alice = token_for(app, "alice")
-    plays(server, alice, "alice", 3)
-    page, problems = open_polling(open_page, server.url + "/?view=week")
-    expect_state(page, "polling")
-    expect(radio(page, "This week")).to_be_checked()
-    expect_score(page, "alice", 3)
-    expect_version(page, board_version(server, "?period=week"))
+def test_polling_follows_the_view(one_day, open_page):
+    def scenario(server, app):
+        alice = token_for(app, "alice")
+        plays(server, alice, "alice", 3)
+        page, problems = open_polling(open_page, server.url + "/?view=week")
+        expect_state(page, "polling")
+        expect(radio(page, "This week")).to_be_checked()
+        expect_score(page, "alice", 3)
+        expect_version(page, board_version(server, "?period=week"))
 
-    # Back to the whole board: polls of /top without parameters, updates still arrive.
-    with page.expect_request(lambda r: r.url == server.url + "/api/scores/top"):
-        choose(page, "Global")
-    expect(radio(page, "Global")).to_be_checked()
-    plays(server, alice, "alice")
-    expect_score(page, "alice", 4)
-    expect_version(page, board_version(server))
-    assert page.url == server.url + "/"
-    expect_state(page, "polling")
-    assert problems == []
+        # Back to the whole board: polls of /top without parameters, updates still arrive.
+        with page.expect_request(lambda r: r.url == server.url + "/api/scores/top"):
+            choose(page, "Global")
+        expect(radio(page, "Global")).to_be_checked()
+        plays(server, alice, "alice")
+        expect_score(page, "alice", 4)
+        expect_version(page, board_version(server))
+        assert page.url == server.url + "/"
+        expect_state(page, "polling")
+        assert problems == []
+
+    one_day(scenario)
 
 
-def test_each_view_has_versions_of_its_own(served, open_page):
-    server, app = served
-    plays(server, token_for(app, "alice"), "alice", 3)
-    page, problems = open_polling(open_page, server.url + "/?view=week")
-    expect_state(page, "polling")
-    expect_score(page, "alice", 3)
-    week_version = board_version(server, "?period=week")
-    expect_version(page, week_version)
-    assert week_version > 1
+def test_each_view_has_versions_of_its_own(one_day, open_page):
+    def scenario(server, app):
+        plays(server, token_for(app, "alice"), "alice", 3)
+        page, problems = open_polling(open_page, server.url + "/?view=week")
+        expect_state(page, "polling")
+        expect_score(page, "alice", 3)
+        week_version = board_version(server, "?period=week")
+        expect_version(page, week_version)
+        assert week_version > 1
 
-    # Today's board at version 1 (an answer made up here) is older than the week's board
-    # shown, but versions are per view, so it shows.
-    page.route(DAY, lambda route: route.fulfill(json=GHOST))
-    choose(page, "Today")
-    expect_ids(page, ["ghost"])
-    expect_version(page, 1)
+        # Today's board at version 1 (an answer made up here) is older than the week's
+        # board shown, but versions are per view, so it shows.
+        page.route(DAY, lambda route: route.fulfill(json=GHOST))
+        choose(page, "Today")
+        expect_ids(page, ["ghost"])
+        expect_version(page, 1)
 
-    # The real board of today is a newer version of it; then a stale one of it is ignored.
-    page.unroute(DAY)
-    expect_ids(page, ["alice"])
-    expect_version(page, board_version(server, "?period=day"))
-    page.route(DAY, lambda route: route.fulfill(json=GHOST))
-    for _ in range(2):  # polls are sequential: the second starts after the first rendered
-        with page.expect_request(DAY):
-            pass
-    expect_ids(page, ["alice"])
-    assert problems == []
+        # The real board of today is a newer version of it; then a stale one of it is
+        # ignored.
+        page.unroute(DAY)
+        expect_ids(page, ["alice"])
+        expect_version(page, board_version(server, "?period=day"))
+        page.route(DAY, lambda route: route.fulfill(json=GHOST))
+        for _ in range(2):  # polls are sequential: the second starts after the first rendered
+            with page.expect_request(DAY):
+                pass
+        expect_ids(page, ["alice"])
+        assert problems == []
+
+    one_day(scenario)
 
 
 def test_each_view_has_an_etag_of_its_own(served, open_page):
