@@ -19,8 +19,8 @@ from sqlalchemy import select
 from . import clock, leaderboard, periods, ranks, rules
 from .errors import ApiError, BadRequest, Forbidden
 from .extensions import autocommit_row, db, on_postgres
-from .models import AuditEvent, GroupMember
-from .players import dialect_insert
+from .models import AuditEvent, GroupMember, User
+from .players import boards_counting, dialect_insert
 
 log = logging.getLogger(__name__)
 
@@ -76,7 +76,8 @@ def complete_action(attempt: Attempt) -> int:
     """Consume the ticket and add its points; returns the user's score after it.
 
     A repeat of a ticket this user already completed returns the score it produced and adds
-    nothing. A rejection is audited in its own transaction and raised as an ApiError.
+    nothing, and announces the player again (_announce_again). A rejection is audited in its
+    own transaction and raised as an ApiError.
     """
     if attempt.named_user not in (None, attempt.user_id):
         record_rejection(attempt, Forbidden(f"Token is not for user {attempt.named_user}."))
@@ -100,7 +101,23 @@ def complete_action(attempt: Attempt) -> int:
         # game rates measured at several per cent of a worker's time.
         log.debug("score of %s is %s after ticket %s", attempt.user_id, done.score,
                   attempt.ticket_id)
+    elif done.outcome == "replayed":
+        _announce_again(attempt.user_id)
     return done.score
+
+
+def _announce_again(user_id: str) -> None:
+    """A repeat is how a client learns that its first try committed, and that try's notice
+    may never have gone: its worker died, or its connection was cut, after the commit. So a
+    repeat announces every board that counts the player now, and seats them in the rank
+    sets from what the database holds: a read after its reply shows the score. Repeats are
+    rare, so their cost (a few queries) does not matter."""
+    user = db.session.get(User, user_id)
+    if user is None or user.hidden:  # a hidden score is on no board
+        return
+    moved, region = list(boards_counting(user)), user.region
+    leaderboard.commit_announcing(moved)
+    ranks.reseat(user_id, region)
 
 
 def count_over_limit(attempt: Attempt, rejection: ApiError) -> None:

@@ -211,11 +211,9 @@ def test_a_killed_worker_loses_no_acknowledged_update_and_counts_none_twice(
     assert twice == []
 
     # The dead worker's session commits the held update once its lock is let go (PostgreSQL
-    # does not notice the lost client while a statement waits), and its retry then replays
-    # the stored result: neither puts the new score in the rank sets. A replay announces
-    # nothing, so only a later update of the player's does (a product bug, reported with
-    # issue 16; without this play verify finds the rank sets behind).
-    play_http(server.url, tokens[HELD], HELD)
+    # does not notice the lost client while a statement waits), so that worker never
+    # announced it: the retry's replay must (scoring._announce_again), or the rank sets stay
+    # behind the database.
     verify(database_url, redis_url, server)
 
     def board_from_api():
