@@ -169,6 +169,9 @@ def from_env(env=None) -> dict:
         # How often a worker looks for streams whose browser has gone away.
         "STREAM_REAP_SECONDS": float(env.get("STREAM_REAP_SECONDS") or 2),
         "STREAM_WRITE_TIMEOUT_SECONDS": float(env.get("STREAM_WRITE_TIMEOUT_SECONDS") or 10),
+        # The kernel's send buffer of each stream's socket. Left to itself it grows to 4 MB
+        # for a browser that stops reading; frames are a few KB and come a few a second.
+        "STREAM_SEND_BUFFER_BYTES": _int(env, "STREAM_SEND_BUFFER_BYTES", 65536),
         "LOG_LEVEL": env.get("LOG_LEVEL", "INFO").upper(),
         # How many proxies (Heroku's router: 1) stand before us and set X-Forwarded-For.
         "PROXY_HOPS": _int(env, "PROXY_HOPS", 0),

@@ -51,10 +51,13 @@ def open_stream(environ, view, snapshot, config, hub):
     hub.start()
     # gunicorn frames a body of unknown length in chunks for HTTP/1.1 (not for HEAD).
     chunked = environ.get("SERVER_PROTOCOL") == "HTTP/1.1"
-    client = hub.admit(environ["gunicorn.socket"], chunked, environ.get("REMOTE_ADDR"),
-                       config["STREAM_MAX_PER_IP"])
+    sock = environ["gunicorn.socket"]
+    client = hub.admit(sock, chunked, environ.get("REMOTE_ADDR"), config["STREAM_MAX_PER_IP"])
     if client is None:
         return None
+    # Bounded, a browser that stops reading holds little of the kernel's memory, and the
+    # hub finds it full (and sends it only the newest frame) within a few frames.
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_SNDBUF, config["STREAM_SEND_BUFFER_BYTES"])
     # Jitter spreads reconnections after a deploy; the lifetime cap rebalances load.
     retry_ms = int(config["STREAM_RETRY_MS"] * random.uniform(1.0, 1.5))
     first = f"retry: {retry_ms}\n\n".encode()
