@@ -8,8 +8,9 @@ what to change, then confirm with bench/http_load.py, which measures the whole s
 
 The app runs on a fresh PostgreSQL database and a redis-server of its own, and N updates
 (each completing a ticket of its own) go through its whole WSGI stack: middleware, Flask,
-the drivers. As in a gevent worker, each update's change notice waits for the next command
-this process sends (the next update's gate), so an update makes one Redis round trip.
+the drivers. As in a gevent worker, each update's change notice goes to Redis before its
+reply (RedisStore.send, read-your-writes): one update at a time, that is a round trip of its
+own after the gate's, which concurrent updates in a worker share.
 ``--instructions`` runs this script twice under callgrind, with 100 and 500 updates, and
 reports the difference per update: start-up, imports and warm-up cancel out.
 
@@ -50,7 +51,8 @@ def cpu_per_update(updates: int) -> float:
     name = f"scoreboard_update_cost_{os.getpid()}"
     database = fresh_database(name)
     own_redis = RedisServer(Path(tempfile.mkdtemp(prefix="update-cost-"))).start()
-    # As under gevent: notices wait for the next command this process sends (store.py).
+    # As under gevent: a notice is flushed by a greenlet of its own, which the update waits
+    # for (store.py).
     store.monkey = SimpleNamespace(is_module_patched=lambda module: module == "socket")
     try:
         app = create_app({"SQLALCHEMY_DATABASE_URI": database, "REDIS_URL": own_redis.url,
