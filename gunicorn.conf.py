@@ -25,6 +25,10 @@ graceful_timeout = 10
 keepalive = 5
 # Never preload with gevent: the app would be built before the worker patches the world.
 preload_app = False
+# gunicorn 27's runtime control socket (in the home directory by default): a management
+# interface this service has no use for, and one path that every instance on a machine
+# would fight over.
+control_socket_disable = True
 accesslog = os.environ.get("ACCESS_LOG") or None
 errorlog = "-"
 loglevel = os.environ.get("LOG_LEVEL", "info")
