@@ -181,6 +181,27 @@ def test_rejections_are_audited(app, player):
     assert event.reason == "Unknown action ticket." and event.request_id
 
 
+@pytest.mark.parametrize("data", [
+    pytest.param(b'{"displayName": ' + b"[" * 2000 + b"]" * 2000 + b"}",
+                 id="nested-past-the-parsers-limit"),
+    pytest.param(b'{"displayName": "Al\\ud800ice"}', id="lone-surrogate-escape"),
+    pytest.param(b'{"displayName": "Al\xed\xa0\x80ice"}', id="surrogate-in-utf8"),
+    pytest.param('{"displayName": "Al\\udfffice"}'.encode("utf-16"), id="utf-16"),
+])
+def test_json_that_nothing_could_use_is_400_and_changes_nothing(player, data):
+    """Python's parser raises RecursionError past its depth (which Flask's silent parse
+    does not catch) and takes unpaired surrogates, which no database stores: both are
+    malformed JSON here (contract.StrictJSON)."""
+    alice = player("alice", name="Alice")
+    reply = alice.client.put("/api/users/me", data=data, content_type="application/json",
+                             headers=alice.headers)
+    assert reply.status_code == 400 and reply.json == BAD_REQUEST
+    # A route that reads only a token from the body looks for it in the header instead.
+    profile = alice.client.get("/api/users/me", data=data, content_type="application/json",
+                               headers=alice.headers)
+    assert profile.status_code == 200 and profile.json["displayName"] == "Alice"
+
+
 def test_oversized_body_is_413(client, player):
     alice = player("alice")
     reply = client.post("/api/scores/update", data="{" + " " * 10000 + "}",
