@@ -9,7 +9,7 @@ from werkzeug.routing import BaseConverter
 
 from . import (actions, auth, board_reads, clock, groups, leaderboard, logs, metrics,
                periods, players, ranks, scoring, views)
-from .contract import Body, Nullable, Query, Text, Whole
+from .contract import Body, Name, Nullable, Query, Text, Whole
 from .errors import ApiError, BadRequest
 from .gate import PlayerOverLimit, count_read
 from .services import services
@@ -17,7 +17,6 @@ from .services import services
 bp = Blueprint("api", __name__, url_prefix="/api")
 
 PLAYER = Text(players.USER_ID.pattern)
-PRINTABLE = players.DISPLAY_NAME.pattern
 
 
 class PlayerId(BaseConverter):
@@ -44,9 +43,9 @@ UPDATE = Body({"userId": PLAYER, "actionId": Text(r"[A-Za-z0-9_-]{16,64}")}, {
                       max_length=MAX_TOKEN_LENGTH,
                       description="the JWT, when no Authorization header carries it")})
 PROFILE = Body({}, {
-    "displayName": Text(PRINTABLE, "displayName must be 1 to 64 printable characters."),
+    "displayName": Name("displayName"),
     "region": Nullable(views.REGION)}, least=1, message="Send displayName and/or region.")
-NEW_GROUP = Body({"name": Text(PRINTABLE, "name must be 1 to 64 printable characters.")})
+NEW_GROUP = Body({"name": Name("name")})
 MEMBER = Body({"userId": PLAYER})
 AROUND = Query(radius=Whole(1, 50, default=5))
 

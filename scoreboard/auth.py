@@ -8,7 +8,7 @@ from flask import current_app, g, request
 from flask_jwt_extended import create_access_token, get_jwt, verify_jwt_in_request
 from sqlalchemy import select
 
-from . import clock
+from . import clock, names
 from .errors import ApiError, Forbidden, error_response
 from .extensions import db, jwt
 from .models import RevokedToken
@@ -102,8 +102,8 @@ def authenticate(locations=None) -> dict:
 def _check_claims(claims: dict) -> None:
     """401 for a verified token whose claims the service cannot use: no ``exp``, or one
     that is no moment (PyJWT accepts a string of digits, or a year past 9999); a ``sub``
-    that is no player id; a ``jti`` the blocklist cannot hold; an audience when none is
-    configured. Refused here, the token fails on
+    that is no player id; a ``jti`` the blocklist cannot hold; a ``name`` no player may
+    show (names.py); an audience when none is configured. Refused here, the token fails on
     every route alike, and nothing of it is stored. An unusable ``region`` is only dropped
     (players.arriving), as is a ``role`` no admin has."""
     if "exp" not in claims:
@@ -118,6 +118,11 @@ def _check_claims(claims: dict) -> None:
               and (jti is None or isinstance(jti, str) and JTI.fullmatch(jti)))
     if not usable:
         raise ApiError(401, INVALID)
+    try:
+        names.from_claim(claims.get("name"))
+    except ValueError:
+        raise ApiError(401, "Invalid authentication token: its name claim holds control or "
+                            "format characters, which no name may.") from None
 
 
 def _presented_token(places) -> str | None:

@@ -12,7 +12,7 @@ import re
 from flask import current_app, request
 from flask.json.provider import DefaultJSONProvider
 
-from . import regions
+from . import names, regions
 from .errors import ApiError, BadRequest
 
 
@@ -40,6 +40,33 @@ class Text:
         if self.max_length is not None:
             schema["maxLength"] = self.max_length
         return _described(schema, self.description)
+
+
+class Name:
+    """A name other players see, by the one rule for them (names.clean). What is stored
+    is the service's names.checked of it: the normalised form."""
+
+    kind = str
+
+    def __init__(self, field: str):
+        self.message = names.message(field)
+
+    def fits(self, value) -> bool:
+        if not isinstance(value, str):
+            return False
+        try:
+            names.clean(value)
+        except ValueError:
+            return False
+        return True
+
+    def schema(self, config) -> dict:
+        return {"type": "string", "minLength": 1, "maxLength": names.MAX_LENGTH,
+                "pattern": names.pattern(),
+                "description": "shown to other players: no control or format characters "
+                               "(Unicode Cc, Cf, Zl, Zp), stored NFKC-normalised (fullwidth "
+                               "letters or ligatures become plain ones), and at most "
+                               f"{names.MAX_LENGTH} characters once normalised too"}
 
 
 class Choice:

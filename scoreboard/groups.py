@@ -5,7 +5,7 @@ import secrets
 from flask import current_app
 from sqlalchemy import delete, func, select
 
-from . import clock, leaderboard
+from . import clock, leaderboard, names
 from .errors import ApiError, Forbidden
 from .extensions import db, reading
 from .models import Group, GroupMember, User
@@ -58,6 +58,7 @@ def _describe(group: Group) -> dict:
 
 
 def create_group(claims: dict, name: str) -> dict:
+    name = names.checked(name, "name")
     ensure_player(claims)
     now = clock.now()
     group = Group(id=secrets.token_urlsafe(12), name=name, owner_id=claims["sub"],

@@ -401,6 +401,24 @@ def test_odd_claims_are_cleaned_not_a_500(app, client, claims, status):
     assert carol.region is None and len(carol.display_name) <= 64
 
 
+@pytest.mark.parametrize("name", ["\u202eecila", "Car\u200bol", "Car\u2028ol", "Car\x00ol",
+                                  "Car\ud800ol"])
+def test_a_name_claim_no_name_may_hold_is_401_everywhere_and_writes_nothing(app, client, name):
+    """The provider's name follows the rule for names (names.py). The token is refused as
+    a whole, as one whose sub is no player id is: a new token with the same claim would fail
+    the same way, and refusing at authentication keeps every route alike."""
+    headers = {"Authorization": f"Bearer {hs256(claims_for('carol', name=name))}"}
+    for reply in (client.post("/api/actions/start", json={"actionType": "click"},
+                              headers=headers),
+                  client.get("/api/users/me", headers=headers),
+                  client.put("/api/users/me", json={"region": "DE"}, headers=headers),
+                  client.post("/api/groups", json={"name": "Crew"}, headers=headers)):
+        assert_refused(reply, 401)
+        assert reply.json["error"] == ("Invalid authentication token: its name claim holds "
+                                       "control or format characters, which no name may.")
+    assert score_of(app, "carol") is None
+
+
 @pytest.mark.parametrize("claims", [
     pytest.param({"exp": str(int(time.time()) + 600)}, id="exp-as-text"),
     pytest.param({"exp": 10**20}, id="exp-past-year-9999"),
