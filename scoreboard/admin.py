@@ -4,7 +4,7 @@ function and shapes the reply."""
 from flask import Blueprint, g, jsonify, request
 
 from . import auth, logs, moderation
-from .api import PLAYER, query
+from .api import PLAYER, client_address, query
 from .contract import Blank, Body, Choice, Query, Whole
 
 bp = Blueprint("admin", __name__, url_prefix="/api/admin")
@@ -25,7 +25,7 @@ def require_admin():
 
 
 def _actor() -> moderation.Actor:
-    return moderation.Actor(g.admin["sub"], logs.current_request_id(), request.remote_addr)
+    return moderation.Actor(g.admin["sub"], logs.current_request_id(), client_address())
 
 
 def _reason() -> str:

@@ -1,5 +1,6 @@
 """The JSON API: each view checks its input, calls one service function and shapes the reply."""
 
+import re
 from datetime import UTC, datetime
 
 from flask import Blueprint, Response, current_app, g, jsonify, request
@@ -48,6 +49,8 @@ PROFILE = Body({}, {
 NEW_GROUP = Body({"name": Name("name")})
 MEMBER = Body({"userId": PLAYER})
 AROUND = Query(radius=Whole(1, 50, default=5))
+# What an IPv4 or IPv6 address is written with (the audit log keeps 64 characters).
+ADDRESS = re.compile(r"[0-9A-Fa-f.:]{2,45}")
 
 # The outcomes of an update in scoreboard_score_updates_total: scoring's own (accepted,
 # replayed, a refusal of scoring.REFUSALS), or else the status of a refusal before it (a bad
@@ -110,7 +113,17 @@ def _update_score() -> int:
 def _attempt(user_id: str, body: dict) -> scoring.Attempt:
     return scoring.Attempt(user_id=user_id, ticket_id=body["actionId"],
                            request_id=logs.current_request_id(),
-                           client_ip=request.remote_addr, named_user=body["userId"])
+                           client_ip=client_address(), named_user=body["userId"])
+
+
+def client_address() -> str | None:
+    """The client's address, as the audit log keeps it. Behind PROXY_HOPS proxies it is the
+    one X-Forwarded-For names, which a client writes itself when it passes fewer proxies
+    than configured: 400 for one that is no address, before anything is written."""
+    address = request.remote_addr
+    if current_app.config["PROXY_HOPS"] and not ADDRESS.fullmatch(address or ""):
+        raise BadRequest("X-Forwarded-For must end with the client's IP address.")
+    return address
 
 
 def asked_view(token_locations=("headers",)) -> views.View:

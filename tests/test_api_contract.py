@@ -202,6 +202,26 @@ def test_json_that_nothing_could_use_is_400_and_changes_nothing(player, data):
     assert profile.status_code == 200 and profile.json["displayName"] == "Alice"
 
 
+def test_the_audit_keeps_the_forwarded_address_and_refuses_what_is_none(make_app, backend):
+    app = make_app(backend, PROXY_HOPS=1)
+    client = app.test_client()
+    with app.app_context():
+        alice = Player("alice", issue_token("alice"), client)
+    ticket = alice.start().json["actionId"]
+    body = {"userId": "alice", "actionId": ticket}
+    for forwarded in ("a" * 300, "198.51.100.2\x00", "203.0.113.7, not-an-address"):
+        reply = client.post("/api/scores/update", json=body,
+                            headers={**alice.headers, "X-Forwarded-For": forwarded})
+        assert reply.status_code == 400 and reply.json == {
+            "success": False, "error": "X-Forwarded-For must end with the client's IP address."}
+    reply = client.post("/api/scores/update", json=body,
+                        headers={**alice.headers, "X-Forwarded-For": "203.0.113.7, 2001:db8::1"})
+    assert reply.status_code == 200
+    with app.app_context():
+        events = [(e.outcome, e.client_ip) for e in db.session.query(AuditEvent)]
+    assert events == [("accepted", "2001:db8::1")]
+
+
 def test_oversized_body_is_413(client, player):
     alice = player("alice")
     reply = client.post("/api/scores/update", data="{" + " " * 10000 + "}",
