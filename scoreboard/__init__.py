@@ -7,8 +7,8 @@ from werkzeug.middleware.proxy_fix import ProxyFix
 
 import config as settings
 
-from . import (admin, api, auth, cli, cors, errors, gate, health, logs, metrics, openapi, page,
-               reconnect, stream)
+from . import (admin, api, auth, cli, contract, cors, errors, gate, health, logs, metrics,
+               openapi, page, reconnect, stream)
 from .blocklist import RedisBlocklist
 from .board_reads import BoardReads
 from .board_cache import MemoryBoardCache, RedisBoardCache
@@ -30,6 +30,7 @@ def create_app(config: dict | None = None) -> Flask:
     app.config.update(settings.from_env())
     app.config.update(config or {})
     settings.check(app.config, cli.run_hosts())
+    app.json = contract.StrictJSON(app)
     logs.init_app(app)
     _configure_storage(app)
 

@@ -6,7 +6,7 @@ import secrets
 from flask import Blueprint, g, jsonify, request
 
 from . import auth, logs, moderation
-from .api import PLAYER, query
+from .api import PLAYER, client_address, query
 from .contract import Blank, Body, Choice, Query, Text, Whole
 from .errors import BadRequest
 
@@ -33,7 +33,7 @@ def require_admin():
 
 
 def _actor() -> moderation.Actor:
-    return moderation.Actor(g.admin["sub"], logs.current_request_id(), request.remote_addr,
+    return moderation.Actor(g.admin["sub"], logs.current_request_id(), client_address(),
                             _idempotency_key())
 
 

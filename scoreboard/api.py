@@ -1,5 +1,6 @@
 """The JSON API: each view checks its input, calls one service function and shapes the reply."""
 
+import re
 from datetime import UTC, datetime
 
 from flask import Blueprint, Response, current_app, g, jsonify, request
@@ -9,7 +10,7 @@ from werkzeug.routing import BaseConverter
 
 from . import (actions, auth, board_reads, clock, groups, leaderboard, logs, metrics,
                periods, players, ranks, scoring, views)
-from .contract import Body, Nullable, Query, Text, Whole
+from .contract import Body, Name, Nullable, Query, Text, Whole
 from .errors import ApiError, BadRequest
 from .gate import PlayerOverLimit, count_read
 from .services import services
@@ -17,7 +18,6 @@ from .services import services
 bp = Blueprint("api", __name__, url_prefix="/api")
 
 PLAYER = Text(players.USER_ID.pattern)
-PRINTABLE = players.DISPLAY_NAME.pattern
 
 
 class PlayerId(BaseConverter):
@@ -44,11 +44,13 @@ UPDATE = Body({"userId": PLAYER, "actionId": Text(r"[A-Za-z0-9_-]{16,64}")}, {
                       max_length=MAX_TOKEN_LENGTH,
                       description="the JWT, when no Authorization header carries it")})
 PROFILE = Body({}, {
-    "displayName": Text(PRINTABLE, "displayName must be 1 to 64 printable characters."),
+    "displayName": Name("displayName"),
     "region": Nullable(views.REGION)}, least=1, message="Send displayName and/or region.")
-NEW_GROUP = Body({"name": Text(PRINTABLE, "name must be 1 to 64 printable characters.")})
+NEW_GROUP = Body({"name": Name("name")})
 MEMBER = Body({"userId": PLAYER})
 AROUND = Query(radius=Whole(1, 50, default=5))
+# What an IPv4 or IPv6 address is written with (the audit log keeps 64 characters).
+ADDRESS = re.compile(r"[0-9A-Fa-f.:]{2,45}")
 
 # The outcomes of an update in scoreboard_score_updates_total: scoring's own (accepted,
 # replayed, a refusal of scoring.REFUSALS), or else the status of a refusal before it (a bad
@@ -111,7 +113,17 @@ def _update_score() -> int:
 def _attempt(user_id: str, body: dict) -> scoring.Attempt:
     return scoring.Attempt(user_id=user_id, ticket_id=body["actionId"],
                            request_id=logs.current_request_id(),
-                           client_ip=request.remote_addr, named_user=body["userId"])
+                           client_ip=client_address(), named_user=body["userId"])
+
+
+def client_address() -> str | None:
+    """The client's address, as the audit log keeps it. Behind PROXY_HOPS proxies it is the
+    one X-Forwarded-For names, which a client writes itself when it passes fewer proxies
+    than configured: 400 for one that is no address, before anything is written."""
+    address = request.remote_addr
+    if current_app.config["PROXY_HOPS"] and not ADDRESS.fullmatch(address or ""):
+        raise BadRequest("X-Forwarded-For must end with the client's IP address.")
+    return address
 
 
 def asked_view(token_locations=("headers",)) -> views.View:

@@ -2,13 +2,13 @@
 
 import logging
 import re
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 
 from flask import current_app, g, request
 from flask_jwt_extended import create_access_token, get_jwt, verify_jwt_in_request
 from sqlalchemy import select
 
-from . import clock
+from . import clock, names
 from .errors import ApiError, Forbidden, error_response
 from .extensions import db, jwt
 from .models import RevokedToken
@@ -23,9 +23,12 @@ TOKEN_PLACES = ["headers", "json"]
 HEADER, HEADER_TYPE, JSON_KEY = "Authorization", "Bearer", "authToken"
 BEARER = re.compile(rf"{HEADER_TYPE} ([^\s,]+)")
 REVOKED = "Authentication token has been revoked."
+INVALID = "Invalid authentication token."
 # A token id as issuers write them (UUIDs, hex, base64url), short enough to be stored as a
-# revocation (models.RevokedToken).
-JTI = re.compile(r"[!-~]{1,128}")
+# revocation (models.RevokedToken): printable ASCII.
+JTI = re.compile(r"[\x21-\x7e]{1,128}")
+# The last moment a datetime can hold: a token's exp past it could not be stored or compared.
+LAST_EXPIRY = datetime(9999, 12, 31, tzinfo=UTC).timestamp()
 
 
 def configure(app) -> None:
@@ -63,7 +66,7 @@ def _missing_token(reason):
 
 @jwt.invalid_token_loader
 def _invalid_token(reason):
-    return _unauthorized("Invalid authentication token.")
+    return _unauthorized(INVALID)
 
 
 @jwt.expired_token_loader
@@ -71,26 +74,11 @@ def _expired_token(header, payload):
     return _unauthorized("Authentication token has expired.")
 
 
-@jwt.revoked_token_loader
-def _revoked_token(header, payload):
-    return _unauthorized(REVOKED)
-
-
-@jwt.token_in_blocklist_loader
-def _is_blocked(header, payload) -> bool:
-    jti = token_id(payload)
+def _is_blocked(claims: dict) -> bool:
+    # A token without jti is named by no revocation (README, "Tokens and revocation").
+    jti = claims.get("jti")
     # A write's gate asks Redis about the token with its counts, in one round trip (gate.py).
     return jti is not None and not g.get("revocation_at_gate") and is_revoked(jti)
-
-
-def token_id(claims: dict) -> str | None:
-    """The token's ``jti``, by which it can be revoked; None for a token without one, which
-    no revocation names (README, "Tokens and revocation"). 401 for a ``jti`` that could not
-    name a revocation."""
-    jti = claims.get("jti")
-    if jti is None or isinstance(jti, str) and JTI.fullmatch(jti):
-        return jti
-    raise ApiError(401, "Invalid authentication token.")
 
 
 def authenticate(locations=None) -> dict:
@@ -100,22 +88,43 @@ def authenticate(locations=None) -> dict:
     places = locations or _token_places()
     token = _presented_token(places)
     claims = jwt.accepted(token) if token else None
-    if claims is not None:
-        if _is_blocked(None, claims):
-            raise ApiError(401, REVOKED)
-        return claims
-    verify_jwt_in_request(locations=places)
-    claims = get_jwt()
+    if claims is None:
+        # Revocation is asked below, once the claims are known to be usable: the look-up
+        # of a jti the blocklist cannot hold would fail.
+        verify_jwt_in_request(locations=places, skip_revocation_check=True)
+        claims = get_jwt()
+        _check_claims(claims)
+        if token:
+            jwt.accept(token, claims)
+    if _is_blocked(claims):
+        raise ApiError(401, REVOKED)
+    return claims
+
+
+def _check_claims(claims: dict) -> None:
+    """401 for a verified token whose claims the service cannot use: no ``exp``, or one
+    that is no moment (PyJWT accepts a string of digits, or a year past 9999); a ``sub``
+    that is no player id; a ``jti`` the blocklist cannot hold; a ``name`` no player may
+    show (names.py); an audience when none is configured. Refused here, the token fails on
+    every route alike, and nothing of it is stored. An unusable ``region`` is only dropped
+    (players.arriving), as is a ``role`` no admin has."""
     if "exp" not in claims:
         raise ApiError(401, "Authentication token must expire.")
-    if not isinstance(claims["sub"], str) or not USER_ID.fullmatch(claims["sub"]):
-        raise ApiError(401, "Invalid authentication token.")
     if "aud" in claims and not current_app.config["JWT_AUDIENCE"]:
         # A token addressed to some other service is not ours to accept.
-        raise ApiError(401, "Invalid authentication token.")
-    if token:
-        jwt.accept(token, claims)
-    return claims
+        raise ApiError(401, INVALID)
+    sub, exp, jti = claims["sub"], claims["exp"], claims.get("jti")
+    usable = (isinstance(sub, str) and USER_ID.fullmatch(sub)
+              and isinstance(exp, (int, float)) and not isinstance(exp, bool)
+              and exp < LAST_EXPIRY
+              and (jti is None or isinstance(jti, str) and JTI.fullmatch(jti)))
+    if not usable:
+        raise ApiError(401, INVALID)
+    try:
+        names.from_claim(claims.get("name"))
+    except ValueError:
+        raise ApiError(401, "Invalid authentication token: its name claim holds control or "
+                            "format characters, which no name may.") from None
 
 
 def _presented_token(places) -> str | None:

@@ -10,8 +10,9 @@ rules need is built at import: checking a request costs what a hand-written chec
 import re
 
 from flask import current_app, request
+from flask.json.provider import DefaultJSONProvider
 
-from . import regions
+from . import names, regions
 from .errors import ApiError, BadRequest
 
 
@@ -39,6 +40,33 @@ class Text:
         if self.max_length is not None:
             schema["maxLength"] = self.max_length
         return _described(schema, self.description)
+
+
+class Name:
+    """A name other players see, by the one rule for them (names.clean). What is stored
+    is the service's names.checked of it: the normalised form."""
+
+    kind = str
+
+    def __init__(self, field: str):
+        self.message = names.message(field)
+
+    def fits(self, value) -> bool:
+        if not isinstance(value, str):
+            return False
+        try:
+            names.clean(value)
+        except ValueError:
+            return False
+        return True
+
+    def schema(self, config) -> dict:
+        return {"type": "string", "minLength": 1, "maxLength": names.MAX_LENGTH,
+                "pattern": names.pattern(),
+                "description": "shown to other players: no control or format characters "
+                               "(Unicode Cc, Cf, Zl, Zp), stored NFKC-normalised (fullwidth "
+                               "letters or ligatures become plain ones), and at most "
+                               f"{names.MAX_LENGTH} characters once normalised too"}
 
 
 class Choice:
@@ -199,7 +227,8 @@ class Body:
         if not request.is_json:
             raise ApiError(415)
         # 413 past MAX_CONTENT_LENGTH, with or without Content-Length; the parse is cached, so
-        # a token looked up in the body (auth.py) costs no second one. None: not JSON.
+        # a token looked up in the body (auth.py) costs no second one. None: not JSON, or
+        # JSON nothing here could use (StrictJSON).
         body = request.get_json(silent=True)
         if not isinstance(body, dict):
             raise BadRequest()
@@ -227,6 +256,49 @@ class Body:
         if self.least:
             schema["minProperties"] = self.least
         return schema
+
+
+class StrictJSON(DefaultJSONProvider):
+    """Flask's JSON, whose parse of a request body also refuses, as malformed JSON (a
+    ValueError, so a 400 wherever a body is read), what Python's parser lets through but
+    nothing here could use: nesting past the parser's recursion limit (its RecursionError
+    would escape Flask's ``silent=True``), and strings holding an unpaired surrogate, which
+    I-JSON (RFC 7493) forbids and which neither database can store. Set as ``app.json``."""
+
+    def loads(self, s, **kwargs):
+        try:
+            value = super().loads(s, **kwargs)
+        except RecursionError:
+            raise ValueError("JSON nested too deeply") from None
+        if _may_hold_surrogate(s) and _holds_surrogate(value):
+            raise ValueError("JSON string with an unpaired surrogate")
+        return value
+
+
+SURROGATE = re.compile(r"[\ud800-\udfff]")
+
+
+def _may_hold_surrogate(text: str | bytes) -> bool:
+    """Whether ``text`` may parse to a surrogate: only through a ``\\u`` escape, or if it is
+    not ASCII (bytes may encode one). Most bodies are neither, and are not walked."""
+    return not text.isascii() or (b"\\u" if isinstance(text, bytes) else "\\u") in text
+
+
+def _holds_surrogate(value) -> bool:
+    """Whether any string in ``value`` (keys too) holds a surrogate; a loop, not recursion,
+    as the value may be nested nearly as deep as the parser goes."""
+    pending = [value]
+    while pending:
+        item = pending.pop()
+        if isinstance(item, str):
+            if not item.isascii() and SURROGATE.search(item):
+                return True
+        elif isinstance(item, dict):
+            pending.extend(item)
+            pending.extend(item.values())
+        elif isinstance(item, list):
+            pending.extend(item)
+    return False
 
 
 def _whole(value) -> bool:

@@ -93,7 +93,7 @@ class Limits:
         g.gated = True
         counters = [("RATELIMIT_IP", f"ip:{request.remote_addr}"),
                     (setting, f"{setting.lower()}:{claims['sub']}")]
-        jti = auth.token_id(claims)
+        jti = claims.get("jti")  # checked by authenticate; None names no revocation
         revoked, counts = self.count(counters, jti or "")
         if revoked or (revoked is None and jti is not None and auth.is_revoked(jti)):
             raise ApiError(401, auth.REVOKED)

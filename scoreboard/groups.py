@@ -12,7 +12,7 @@ import secrets
 from flask import current_app
 from sqlalchemy import delete, func, select
 
-from . import clock, leaderboard
+from . import clock, leaderboard, names
 from .errors import ApiError, Forbidden
 from .extensions import db, reading
 from .models import Group, GroupInvitation, GroupMember, User
@@ -107,6 +107,7 @@ def _describe(group: Group) -> dict:
 
 
 def create_group(claims: dict, name: str) -> dict:
+    name = names.checked(name, "name")
     me = claims["sub"]
     _lock_player(claims)
     _below("GROUP_MAX_OWNED", _count(Group.owner_id == me, of=Group), "groups_owned_limit",
@@ -131,7 +132,7 @@ def get_group(claims: dict, group_id: str) -> dict:
 def invite(claims: dict, group_id: str, user_id: str) -> tuple[dict, bool]:
     """The owner invites a player: the invitation, and whether it is new (inviting again
     while one is pending changes nothing). A member is not invited again (409)."""
-    group = _owned(group_id, claims, "invite players")
+    _owned(group_id, claims, "invite players")  # 403 or 404 unless the owner asks
     if is_member(group_id, user_id):
         raise ApiError(409, "Already a member of this group.", error_code="already_member")
     created = db.session.get(GroupInvitation, (group_id, user_id)) is None

@@ -8,13 +8,12 @@ from sqlalchemy import select, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 
-from . import clock, leaderboard, periods, ranks, regions, views
+from . import clock, leaderboard, names, periods, ranks, regions, views
 from .errors import ApiError
 from .extensions import db, on_postgres
 from .models import GroupMember, User, WindowScore
 
 USER_ID = re.compile(r"[A-Za-z0-9_.@:-]{1,64}")
-DISPLAY_NAME = re.compile(r"[^\x00-\x1f\x7f]{1,64}")  # printable, so no layout tricks
 
 
 def dialect_insert(model, values: dict):
@@ -35,9 +34,10 @@ def valid_region(code, config=None) -> bool:
 
 def arriving(claims: dict, now) -> dict:
     """The row a token's subject starts with, from claims of an identity provider we do not
-    control: only what fits is kept."""
-    name, region = claims.get("name"), claims.get("region")
-    name = name.strip()[:64] if isinstance(name, str) and name.strip() else claims["sub"]
+    control: only what fits is kept. (A token whose name claim breaks the rule for names
+    never gets here: auth.authenticate refuses it.)"""
+    region = claims.get("region")
+    name = names.from_claim(claims.get("name")) or claims["sub"]
     return {"id": claims["sub"], "display_name": name,
             "region": region if valid_region(region) else None, "score": 0,
             "score_reached_at": now, "created_at": now}
@@ -101,9 +101,11 @@ def _groups_of(user_id: str) -> list:
 
 
 def update_profile(claims: dict, changes: dict) -> dict:
-    """Set the player's display name and/or region (``None`` clears the region)."""
-    if "displayName" in changes and not DISPLAY_NAME.fullmatch(changes["displayName"] or ""):
-        raise ApiError(400, "displayName must be 1 to 64 printable characters.")
+    """Set the player's display name (normalised: names.py) and/or region (``None`` clears
+    the region)."""
+    if "displayName" in changes:
+        changes = {**changes,
+                   "displayName": names.checked(changes["displayName"], "displayName")}
     if changes.get("region") is not None and not valid_region(changes["region"]):
         raise ApiError(400, "region must be a known region code, such as DE.")
     ensure_player(claims)

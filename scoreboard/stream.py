@@ -24,9 +24,10 @@ HEADERS = {
 
 @bp.get("/api/scores/stream")  # the per-IP cap on open streams limits it (see api.py)
 def scores_stream():
+    # The request's own mistakes first: they are the client's to fix, whatever serves it.
+    view = api.asked_view(token_locations=("headers", "query_string", "cookies"))
     if not can_stream(request.environ):
         raise ApiError(503, "Streaming needs the gunicorn gevent worker; poll /api/scores/top.")
-    view = api.asked_view(token_locations=("headers", "query_string", "cookies"))
     hub = services().hub
     body = open_stream(request.environ, view, leaderboard.fresh_snapshot(view),
                        current_app.config, hub)

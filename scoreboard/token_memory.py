@@ -17,6 +17,7 @@ instructions. So auth.authenticate remembers the claims of the tokens it accepte
 request plainly carrying one of them (auth._presented_token) skips that walk.
 """
 
+import math
 import time
 import weakref
 
@@ -45,7 +46,13 @@ def _remembered_header(encoded_token: str) -> dict:
 
 
 def _unexpired(claims: dict | None) -> dict | None:
-    if claims is not None and ("exp" not in claims or claims["exp"] > time.time() - config.leeway):
+    """The claims, unless they have expired since. Those whose ``exp`` is no number (PyJWT
+    verifies a string of digits) are not taken from memory: they are decoded again, and
+    auth.authenticate refuses them each time."""
+    if claims is None:
+        return None
+    exp = claims.get("exp", math.inf)
+    if isinstance(exp, (int, float)) and exp > time.time() - config.leeway:
         return claims
     return None
 

@@ -181,6 +181,47 @@ def test_rejections_are_audited(app, player):
     assert event.reason == "Unknown action ticket." and event.request_id
 
 
+@pytest.mark.parametrize("data", [
+    pytest.param(b'{"displayName": ' + b"[" * 2000 + b"]" * 2000 + b"}",
+                 id="nested-past-the-parsers-limit"),
+    pytest.param(b'{"displayName": "Al\\ud800ice"}', id="lone-surrogate-escape"),
+    pytest.param(b'{"displayName": "Al\xed\xa0\x80ice"}', id="surrogate-in-utf8"),
+    pytest.param('{"displayName": "Al\\udfffice"}'.encode("utf-16"), id="utf-16"),
+])
+def test_json_that_nothing_could_use_is_400_and_changes_nothing(player, data):
+    """Python's parser raises RecursionError past its depth (which Flask's silent parse
+    does not catch) and takes unpaired surrogates, which no database stores: both are
+    malformed JSON here (contract.StrictJSON)."""
+    alice = player("alice", name="Alice")
+    reply = alice.client.put("/api/users/me", data=data, content_type="application/json",
+                             headers=alice.headers)
+    assert reply.status_code == 400 and reply.json == BAD_REQUEST
+    # A route that reads only a token from the body looks for it in the header instead.
+    profile = alice.client.get("/api/users/me", data=data, content_type="application/json",
+                               headers=alice.headers)
+    assert profile.status_code == 200 and profile.json["displayName"] == "Alice"
+
+
+def test_the_audit_keeps_the_forwarded_address_and_refuses_what_is_none(make_app, backend):
+    app = make_app(backend, PROXY_HOPS=1)
+    client = app.test_client()
+    with app.app_context():
+        alice = Player("alice", issue_token("alice"), client)
+    ticket = alice.start().json["actionId"]
+    body = {"userId": "alice", "actionId": ticket}
+    for forwarded in ("a" * 300, "198.51.100.2\x00", "203.0.113.7, not-an-address"):
+        reply = client.post("/api/scores/update", json=body,
+                            headers={**alice.headers, "X-Forwarded-For": forwarded})
+        assert reply.status_code == 400 and reply.json == {
+            "success": False, "error": "X-Forwarded-For must end with the client's IP address."}
+    reply = client.post("/api/scores/update", json=body,
+                        headers={**alice.headers, "X-Forwarded-For": "203.0.113.7, 2001:db8::1"})
+    assert reply.status_code == 200
+    with app.app_context():
+        events = [(e.outcome, e.client_ip) for e in db.session.query(AuditEvent)]
+    assert events == [("accepted", "2001:db8::1")]
+
+
 def test_oversized_body_is_413(client, player):
     alice = player("alice")
     reply = client.post("/api/scores/update", data="{" + " " * 10000 + "}",

@@ -54,6 +54,21 @@ def test_bad_group_body_is_400(player, body):
     assert alice.client.post("/api/groups", json=body, headers=alice.headers).status_code == 400
 
 
+@pytest.mark.parametrize("name", ["\u202ewerC", "Cr\u200bew", "Cr\u2028ew", "Cr\x00ew"])
+def test_a_group_name_follows_the_rule_for_names(player, name):
+    alice = player("alice")
+    reply = alice.client.post("/api/groups", json={"name": name}, headers=alice.headers)
+    assert reply.status_code == 400 and reply.json == {
+        "success": False,
+        "error": "name must be 1 to 64 characters, without control or format characters."}
+    lone = alice.client.post("/api/groups", data=b'{"name": "Cr\\udfffew"}',
+                             headers=alice.headers, content_type="application/json")
+    assert lone.status_code == 400
+    assert alice.client.get("/api/users/me/groups", headers=alice.headers).json == {"groups": []}
+    created = alice.client.post("/api/groups", json={"name": "\uff23rew"}, headers=alice.headers)
+    assert created.status_code == 201 and created.json["name"] == "Crew"
+
+
 def test_members_see_the_group_others_get_403_unknown_404(crew):
     group_id, alice, bob, eve = crew
     assert members(bob.client.get(f"/api/groups/{group_id}", headers=bob.headers)) == \

@@ -60,6 +60,9 @@ def test_every_reference_resolves_and_every_component_is_referenced(client):
 TEXTS = ["", "0", "0A", "a", "alice", "a.b@c:d-e_f", "x" * 16, "x" * 32, "x" * 33, "x" * 64,
          "x" * 65, "x" * 200, "x" * 201, "a b", " ", "   ", "\t", "a\tb", "\x00", "a\x7f",
          "a\n", "\u3000", "\xa0x", "é", "Zoë", "🙂" * 64, "🙂" * 65, "DE", "de", "ZZ",
+         # Characters of the categories no name may hold (names.py), and forms NFKC changes.
+         "\u202eecila", "Al\u200bice", "\ufeffAlice", "Al\xadice", "Al\u2028ice", "a\u2029",
+         "a\x85", "Al\U000e0041ice", "a\U0001d173", "\uff21lice", "\ufb01", "e\u0301",
          "a.b.c", "eyJ.e30.", "click", "no-such", "UPPER", "2026-W48", "2026-11-27"]
 NUMBERS = [0, 1, -1, 5, 5.0, 1.5, -1_000_000, 1_000_000, 1_000_001, 10**30, True, None]
 

@@ -104,3 +104,40 @@ def test_renaming_a_player_off_the_board_leaves_it_alone(player, client):
     dave = player("dave")
     dave.client.put(ME, json={"displayName": "Dave"}, headers=dave.headers)
     assert client.get("/api/scores/top").json == before
+
+
+@pytest.mark.parametrize("name", [
+    pytest.param("\u202eecila", id="bidi-override"),
+    pytest.param("Car\u200bol", id="zero-width-space"),
+    pytest.param("Car\u2028ol", id="line-separator"),
+    pytest.param("\ufeffCarol", id="byte-order-mark"),
+])
+def test_a_name_that_could_pass_for_another_or_scramble_the_board_is_400(player, name):
+    carol = player("carol", name="Carol", region="DE")
+    reply = carol.client.put(ME, json={"displayName": name}, headers=carol.headers)
+    assert reply.status_code == 400
+    assert reply.json == {"success": False, "error": "displayName must be 1 to 64 characters, "
+                                                     "without control or format characters."}
+    assert carol.client.get(ME, headers=carol.headers).json["displayName"] == "Carol"
+
+
+def test_a_lone_surrogate_in_a_name_is_400_and_changes_nothing(player):
+    carol = player("carol", name="Carol")
+    reply = carol.client.put(ME, data=b'{"displayName": "Car\\ud800ol"}', headers=carol.headers,
+                             content_type="application/json")
+    assert reply.status_code == 400 and reply.json["success"] is False
+    assert carol.client.get(ME, headers=carol.headers).json["displayName"] == "Carol"
+
+
+def test_a_name_is_stored_in_its_normal_form(player, client):
+    carol = player("carol", name="Carol")
+    carol.play()
+    reply = carol.client.put(ME, json={"displayName": "\uff23\uff41\uff52\uff4f\uff4c \ufb01"},
+                             headers=carol.headers)
+    assert reply.status_code == 200 and reply.json["displayName"] == "Carol fi"
+    assert client.get("/api/scores/top").json["topScores"][0]["displayName"] == "Carol fi"
+
+
+def test_the_tokens_name_is_stored_in_its_normal_form(player):
+    carol = player("carol", name="\uff23\uff41\uff52\uff4f\uff4c")
+    assert carol.client.get(ME, headers=carol.headers).json["displayName"] == "Carol"

@@ -401,6 +401,41 @@ def test_odd_claims_are_cleaned_not_a_500(app, client, claims, status):
     assert carol.region is None and len(carol.display_name) <= 64
 
 
+@pytest.mark.parametrize("name", ["\u202eecila", "Car\u200bol", "Car\u2028ol", "Car\x00ol",
+                                  "Car\ud800ol"])
+def test_a_name_claim_no_name_may_hold_is_401_everywhere_and_writes_nothing(app, client, name):
+    """The provider's name follows the rule for names (names.py). The token is refused as
+    a whole, as one whose sub is no player id is: a new token with the same claim would fail
+    the same way, and refusing at authentication keeps every route alike."""
+    headers = {"Authorization": f"Bearer {hs256(claims_for('carol', name=name))}"}
+    for reply in (client.post("/api/actions/start", json={"actionType": "click"},
+                              headers=headers),
+                  client.get("/api/users/me", headers=headers),
+                  client.put("/api/users/me", json={"region": "DE"}, headers=headers),
+                  client.post("/api/groups", json={"name": "Crew"}, headers=headers)):
+        assert_refused(reply, 401)
+        assert reply.json["error"] == ("Invalid authentication token: its name claim holds "
+                                       "control or format characters, which no name may.")
+    assert score_of(app, "carol") is None
+
+
+@pytest.mark.parametrize("claims", [
+    pytest.param({"exp": str(int(time.time()) + 600)}, id="exp-as-text"),
+    pytest.param({"exp": 10**20}, id="exp-past-year-9999"),
+    pytest.param({"jti": "a\x00b"}, id="jti-with-nul"),
+    pytest.param({"jti": "\ud800"}, id="jti-lone-surrogate"),
+    pytest.param({"jti": "j" * 129}, id="jti-longer-than-the-blocklist-keeps"),
+])
+def test_claims_the_service_could_not_store_or_compare_are_401_every_time(
+        app, client, alice, ticket, claims):
+    token = hs256({**claims_for("alice"), **claims})
+    for _ in range(2):  # a verified token is remembered (token_memory.py): again, not a 500
+        assert_refused(complete_with(client, token, ticket), 401)
+        assert_refused(client.post("/api/auth/revoke",
+                                   headers={"Authorization": f"Bearer {token}"}), 401)
+    assert_nothing_changed(app, alice, ticket, 1)
+
+
 @pytest.mark.parametrize("subject", ["x" * 65, "has space", ""])
 def test_unusable_subject_is_401(client, subject):
     token = hs256(claims_for(subject))

@@ -125,9 +125,10 @@ def test_streams_survive_a_redis_restart(serve, own_redis, open_stream):
 def test_slow_client_does_not_delay_the_others(serve, redis_url, open_stream):
     start, app = serve
     server = start(redis_url, STREAM_MIN_INTERVAL_SECONDS="0", STREAM_MAX_PER_IP="100")
-    # Names as long as allowed, of characters that JSON escapes to 12 bytes each: every frame
-    # is about 9 KB, so the buffers of a client that never reads fill within a few frames.
-    wide = "\U0001d54f" * 64
+    # Names as long as allowed, of characters that JSON escapes to 12 bytes each (and that
+    # names keep as they are: names.py): every frame is about 9 KB, so the buffers of a
+    # client that never reads fill within a few frames.
+    wide = "\U0001f642" * 64
     players = [(f"p{n}" + "x" * 60, token_for(app, f"p{n}" + "x" * 60, wide)) for n in range(10)]
     turn = iter(range(10**6))
     version = 0
