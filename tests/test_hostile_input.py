@@ -23,7 +23,7 @@ from scoreboard.auth import issue_token
 from scoreboard.extensions import db
 
 from .harness import SECRET
-from .harness.players import Player
+from .harness.players import Player, add_members
 
 HEADER = {"alg": "HS256", "typ": "JWT"}
 STREAM_WITHOUT_GEVENT = "Streaming needs the gunicorn gevent worker; poll /api/scores/top."
@@ -36,7 +36,7 @@ BODIES = {
     "api.update_score": {"userId": "alice", "actionId": None},  # a ticket already completed
     "api.update_my_profile": {"displayName": "Alice", "region": "DE"},
     "api.create_group": {"name": "Crew"},
-    "api.add_group_member": {"userId": "bob"},
+    "api.invite_group_member": {"userId": "carl"},
     "admin.hide": {"reason": "test"},
     "admin.unhide": {"reason": "test"},
     "admin.ban": {"reason": "test"},
@@ -133,6 +133,7 @@ STATE = text(" UNION ALL ".join((
     " || '|' || hidden || '|' || banned FROM users",
     "SELECT 'g' || id || '|' || name || '|' || owner_id FROM groups",
     "SELECT 'm' || group_id || '|' || user_id FROM group_members",
+    "SELECT 'i' || group_id || '|' || user_id FROM group_invitations",
     "SELECT 'a' || count(*) || '|' || coalesce(max(id), 0) FROM audit_events",
     "SELECT 't' || count(*) || '|' || count(completed_at) FROM action_tickets",
     "SELECT 'r' || jti FROM revoked_tokens",
@@ -164,9 +165,7 @@ class World:
         assert self.alice.complete(ticket).status_code == 200
         self.group = self.alice.client.post("/api/groups", json={"name": "Crew"},
                                             headers=self.alice.headers).json["groupId"]
-        added = self.client.post(f"/api/groups/{self.group}/members", json={"userId": "bob"},
-                                 headers=self.alice.headers)
-        assert added.status_code == 200
+        add_members(self.alice, self.group, bob)
         self.paths = {"user_id": "bob", "group_id": self.group, "filename": "style.css"}
         self.fills = {("api.update_score", "actionId"): ticket}
         self.failures = []
