@@ -148,7 +148,9 @@ def test_an_update_while_hidden_moves_no_board_and_places_no_rank(app, client, l
         heard.append((views, list(placements))), announce(version, views, placements))
     play(app, "ben", 1, at=NOW)
     assert heard == []  # not even an empty notice: nothing to send to Redis
-    assert boards(client, league) == before
+    # The same rows (a board's version may move on: a process that hears no notices, as
+    # the test client's, takes the database's newest version as the least it serves).
+    assert rows_without(boards(client, league)) == rows_without(before)
     assert rank(client, league, "ben")["rank"] is None
     play(app, "ann", 1, at=NOW)  # a shown player's update is heard: the spy listens
     [(views, _)] = heard
