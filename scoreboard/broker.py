@@ -123,7 +123,9 @@ class RedisBroker:
                     if not self._progress.wait(timeout=max(0.0, deadline - time.monotonic())):
                         break
             except StoreUnavailable:
-                pass
+                pass  # the readers ask the database
+            except Exception:  # never let the loop die: every read would then wait for it
+                log.exception("board sync marker %d not sent", marker)
             if self._heard < marker:
                 self._failed = marker
                 self._moved()
@@ -140,9 +142,10 @@ class RedisBroker:
     def _listen(self, hub) -> None:
         backoff = 0.25
         while not hub.stopping:
-            pubsub = self.store.client.pubsub(ignore_subscribe_messages=True)
+            pubsub = self.store.client.pubsub()
             try:
                 pubsub.subscribe(self.store.key(self.CHANNEL), self._marker_channel)
+                self._confirmed(pubsub, 2)
                 self.subscribed = True
                 backoff = 0.25
                 hub.notify()  # notices may have been missed while unsubscribed: look now
@@ -158,6 +161,16 @@ class RedisBroker:
             hub.notify()  # switch the hub to polling at once
             gevent.sleep(backoff * random.uniform(0.5, 1.0))
             backoff = min(backoff * 2, self.MAX_BACKOFF)
+
+    def _confirmed(self, pubsub, channels: int) -> None:
+        """Wait until Redis confirms the subscriptions: a marker published before then
+        would be lost, and its readers would wait for it in vain."""
+        deadline = time.monotonic() + self.PING_SECONDS
+        while channels:
+            message = pubsub.get_message(timeout=max(0.0, deadline - time.monotonic()))
+            if message is None:
+                raise redis.ConnectionError("subscription not confirmed")
+            channels -= message["type"] == "subscribe"
 
     def _receive(self, pubsub, hub) -> None:
         last_heard = time.monotonic()
