@@ -135,8 +135,9 @@ def commit_announcing(moved: list) -> None:
 def announce_change(version: int, views, placements=()) -> None:
     """After a commit that took ``version`` and moved ``views``: the shared cache notes
     the change, the rank sets take ``placements`` (ranks.placements) and every worker hears
-    of it, with the next commands this worker sends to the store; this worker's refresher
-    brings its own copies up to date. No board is rebuilt in the request."""
+    of it, all before this returns (so before the write's reply: read-your-writes); this
+    worker's refresher brings its own copies up to date. No board is rebuilt in the
+    request."""
     keys = [view.key for view in views]
     found = services()
     found.local_boards.notice(keys, version)
