@@ -16,6 +16,7 @@ from scoreboard.models import ActionTicket, AuditEvent, User, WindowScore
 from scoreboard.services import services
 from scoreboard.views import View
 
+from .harness.databases import lock_waits
 from .harness.players import Player, add_members, play
 from .harness.waiting import wait_for
 
@@ -471,7 +472,7 @@ def test_a_key_taken_at_the_same_moment_for_another_player_is_422(make_app, data
     thread = threading.Thread(target=second)
     thread.start()
     try:
-        wait_for(lambda: waiting_on_a_lock(database_url), "the second act to wait for the key")
+        wait_for(lambda: lock_waits(database_url) > 0, "the second act to wait for the key")
     finally:
         other.commit()
         other.close()
@@ -479,12 +480,3 @@ def test_a_key_taken_at_the_same_moment_for_another_player_is_422(make_app, data
     assert refused == [(422, moderation.KEY_REUSED)]
     with app.app_context():
         assert db.session.get(User, "ben").hidden is False
-
-
-def waiting_on_a_lock(database_url) -> bool:
-    with psycopg2.connect(database_url) as conn, conn.cursor() as cur:
-        cur.execute("SELECT count(*) FROM pg_stat_activity WHERE datname = current_database()"
-                    " AND wait_event_type = 'Lock'")
-        (waiting,) = cur.fetchone()
-    conn.close()
-    return waiting > 0

@@ -6,18 +6,9 @@ import psycopg2
 
 from scoreboard.auth import issue_token
 
+from .harness.databases import lock_waits
 from .harness.servers import call
 from .harness.waiting import wait_for
-
-
-def lock_waits(database_url) -> int:
-    """How many sessions of this database are waiting on a lock right now."""
-    with psycopg2.connect(database_url) as conn, conn.cursor() as cur:
-        cur.execute("SELECT count(*) FROM pg_stat_activity "
-                    "WHERE datname = current_database() AND wait_event_type = 'Lock'")
-        (count,) = cur.fetchone()
-    conn.close()
-    return count
 
 
 def test_waiting_query_does_not_block_other_requests(serve, database_url, redis_url):

@@ -26,3 +26,13 @@ def create_database(name: str) -> str:
 
 def drop_database(name: str) -> None:
     _admin(f"DROP DATABASE IF EXISTS {name} WITH (FORCE)")
+
+
+def lock_waits(database_url) -> int:
+    """How many sessions of this database are waiting on a lock right now."""
+    with psycopg2.connect(database_url) as conn, conn.cursor() as cur:
+        cur.execute("SELECT count(*) FROM pg_stat_activity "
+                    "WHERE datname = current_database() AND wait_event_type = 'Lock'")
+        (count,) = cur.fetchone()
+    conn.close()
+    return count
