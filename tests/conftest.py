@@ -194,7 +194,7 @@ def serve(make_app, database_url, tmp_path):
 
     yield start, app
     for server in servers:
-        server.stop()
+        server.kill()
     # A socket the test left open is reported now, against this test, not against whichever
     # test happens to run when the garbage collector next finds it.
     gc.collect()

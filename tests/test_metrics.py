@@ -168,7 +168,7 @@ def test_without_a_directory_gunicorn_makes_one_and_removes_it(serve, redis_url,
     start, _ = serve
     temp = tmp_path / "tmp"
     temp.mkdir()
-    server = start(redis_url, TMPDIR=str(temp))
+    server = start(redis_url, TMPDIR=str(temp), PROMETHEUS_MULTIPROC_DIR="")
     assert call("GET", server.url + "/healthz")[0] == 200
     assert metric(server, "http_requests_total", route="/metrics") == 0  # not yet counted
     assert metric(server, "http_requests_total", route="/healthz") == 1

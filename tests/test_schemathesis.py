@@ -72,7 +72,7 @@ def server(database_url, redis_url, tmp_path_factory):
     served = Server(database_url, redis_url, log_dir=tmp_path_factory.mktemp("schemathesis"),
                     STREAM_HEARTBEAT_SECONDS="0.3").start()
     yield served
-    served.stop()
+    served.kill()
 
 
 def test_the_server_serves_the_document_under_test(server):

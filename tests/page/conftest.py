@@ -126,7 +126,7 @@ def one_day(serve, redis_url):
             return scenario(servers[-1], app)
 
         def afresh():
-            servers[-1].stop()
+            servers[-1].kill()
             reset_postgres(app)
 
         return in_one_day(attempt, afresh)
