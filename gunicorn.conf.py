@@ -98,7 +98,7 @@ def post_worker_init(worker):
 
     import gevent
 
-    from scoreboard.services import services
+    from scoreboard.core.services import services
 
     hub = services(worker.wsgi).hub
     hub.start()

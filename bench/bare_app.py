@@ -24,7 +24,8 @@ from psycogreen.gevent import patch_psycopg
 
 # gunicorn runs this from bench/; the call and the windows are the service's own.
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
-from scoreboard import periods, rules  # noqa: E402
+from scoreboard.core import periods
+from scoreboard.data import rules  # noqa: E402
 
 app = Flask(__name__)
 ROWS = [{"userId": f"player{n:04d}", "score": 1000 - n, "rank": n + 1,

@@ -40,12 +40,11 @@ sys.path.insert(0, str(ROOT))
 
 from bench.stream_fanout import cpu_seconds, fresh_database, worker_pid  # noqa: E402
 from scoreboard import create_app  # noqa: E402
-from scoreboard.auth import issue_token  # noqa: E402
-from scoreboard.extensions import db  # noqa: E402
+from scoreboard.data.db import db  # noqa: E402
+from scoreboard.identity.auth import issue_token  # noqa: E402
 from tests.harness import SECRET  # noqa: E402
 from tests.harness.players import play_http  # noqa: E402
-from tests.harness.servers import (RedisServer, Server, free_port, stop,  # noqa: E402
-                                   wait_for_port)
+from tests.harness.servers import RedisServer, Server, free_port, stop, wait_for_port  # noqa: E402
 
 LUA = Path(__file__).with_name("http_load.lua")
 STREAM_REQUEST = b"GET /api/scores/stream HTTP/1.1\r\nHost: bench\r\n\r\n"

@@ -36,8 +36,9 @@ sys.path.insert(0, str(ROOT))
 
 from bench.http_load import tickets  # noqa: E402
 from bench.stream_fanout import fresh_database  # noqa: E402
-from scoreboard import create_app, store  # noqa: E402
-from scoreboard.auth import issue_token  # noqa: E402
+from scoreboard import create_app
+from scoreboard.adapters import store  # noqa: E402
+from scoreboard.identity.auth import issue_token  # noqa: E402
 from tests.harness import SECRET  # noqa: E402
 from tests.harness.databases import drop_database  # noqa: E402
 from tests.harness.servers import RedisServer  # noqa: E402

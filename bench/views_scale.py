@@ -20,18 +20,19 @@ import sys
 import time
 from pathlib import Path
 
-
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from flask_migrate import upgrade  # noqa: E402
 
-from scoreboard import clock, create_app, periods, ranks  # noqa: E402
-from scoreboard.actions import seed_catalog  # noqa: E402
-from scoreboard.auth import issue_token  # noqa: E402
-from scoreboard.extensions import db  # noqa: E402
-from scoreboard.services import services  # noqa: E402
-from scoreboard.views import View  # noqa: E402
+from scoreboard import create_app
+from scoreboard.boards import ranks  # noqa: E402
+from scoreboard.boards.views import View  # noqa: E402
+from scoreboard.core import clock, periods
+from scoreboard.core.services import services  # noqa: E402
+from scoreboard.data.db import db  # noqa: E402
+from scoreboard.identity.auth import issue_token  # noqa: E402
+from scoreboard.play.actions import seed_catalog  # noqa: E402
 from tests.harness.databases import create_database, drop_database  # noqa: E402
 from tests.harness.servers import RedisServer  # noqa: E402
 

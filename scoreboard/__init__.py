@@ -7,19 +7,22 @@ from werkzeug.middleware.proxy_fix import ProxyFix
 
 import config as settings
 
-from . import (admin, api, auth, cli, contract, cors, errors, gate, health, logs, metrics,
-               openapi, page, reconnect, stream)
-from .blocklist import RedisBlocklist
-from .board_reads import BoardReads
-from .board_cache import MemoryBoardCache, RedisBoardCache
-from .broker import MemoryBroker, RedisBroker
-from .extensions import AUTOCOMMIT, db, limiter, migrate
-from .hub import Hub
-from .local_boards import LocalBoards
-from .refresher import Refresher
-from .rank_sets import RedisRankSets
-from .services import Services, register
-from .store import RedisStore, connection_pool
+from .adapters.blocklist import RedisBlocklist
+from .adapters.board_cache import MemoryBoardCache, RedisBoardCache
+from .adapters.broker import MemoryBroker, RedisBroker
+from .adapters.local_boards import LocalBoards
+from .adapters.rank_sets import RedisRankSets
+from .adapters.store import RedisStore, connection_pool
+from .boards.refresher import Refresher
+from .core.services import Services, register
+from .data import reconnect
+from .data.db import AUTOCOMMIT, db, migrate
+from .identity import auth
+from .live.hub import Hub
+from .ops import cli, health, logs, metrics
+from .web import admin, api, cors, gate, openapi, page, replies, stream
+from .web.limiter import limiter
+from .web.reads import BoardReads
 
 MIGRATIONS = os.path.join(os.path.dirname(os.path.dirname(__file__)), "migrations")
 
@@ -30,7 +33,7 @@ def create_app(config: dict | None = None) -> Flask:
     app.config.update(settings.from_env())
     app.config.update(config or {})
     settings.check(app.config, cli.run_hosts())
-    app.json = contract.StrictJSON(app)
+    app.json = replies.StrictJSON(app)
     logs.init_app(app)
     _configure_storage(app)
 
@@ -41,7 +44,7 @@ def create_app(config: dict | None = None) -> Flask:
     auth.configure(app)
     limiter.init_app(app)
     gate.init_app(app)
-    errors.init_app(app)
+    replies.init_app(app)
     cli.init_app(app)
     app.url_map.converters.update(api.CONVERTERS)
     app.register_blueprint(api.bp)

@@ -17,10 +17,10 @@ from flask_migrate import upgrade
 from sqlalchemy import text
 
 from scoreboard import create_app
-from scoreboard.actions import seed_catalog
-from scoreboard.auth import issue_token
-from scoreboard.extensions import db
-from scoreboard.services import services
+from scoreboard.core.services import services
+from scoreboard.data.db import db
+from scoreboard.identity.auth import issue_token
+from scoreboard.play.actions import seed_catalog
 
 from .harness import SECRET
 from .harness.databases import ADMIN_DB_URL, create_database, drop_database

@@ -4,10 +4,11 @@ answers, what a bad request gets, and what a banned player's actions get."""
 import pytest
 from sqlalchemy import func, select
 
-from scoreboard.extensions import db
-from scoreboard.models import AuditEvent, User
+from scoreboard.data.db import db
+from scoreboard.data.models import AuditEvent, User
 
 from .harness.players import play, stop_clock, token_for
+
 
 @pytest.fixture
 def admin(app, client):

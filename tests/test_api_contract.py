@@ -6,10 +6,11 @@ from datetime import timedelta
 import psycopg2
 import pytest
 
-from scoreboard import clock, create_app
-from scoreboard.auth import issue_token
-from scoreboard.extensions import db
-from scoreboard.models import AuditEvent, User
+from scoreboard import create_app
+from scoreboard.core import clock
+from scoreboard.data.db import db
+from scoreboard.data.models import AuditEvent, User
+from scoreboard.identity.auth import issue_token
 
 from .conftest import base_config
 from .harness.players import Player
@@ -191,7 +192,7 @@ def test_rejections_are_audited(app, player):
 def test_json_that_nothing_could_use_is_400_and_changes_nothing(player, data):
     """Python's parser raises RecursionError past its depth (which Flask's silent parse
     does not catch) and takes unpaired surrogates, which no database stores: both are
-    malformed JSON here (contract.StrictJSON)."""
+    malformed JSON here (web/replies.StrictJSON)."""
     alice = player("alice", name="Alice")
     reply = alice.client.put("/api/users/me", data=data, content_type="application/json",
                              headers=alice.headers)

@@ -8,8 +8,8 @@ import pytest
 from flask import request
 from gevent import socket
 
-from scoreboard import stream
-from scoreboard.services import services
+from scoreboard.core.services import services
+from scoreboard.live import sse
 
 from .harness.players import play, stop_clock
 
@@ -149,7 +149,7 @@ def streaming(make_app, through_flask_of, monkeypatch):
     stream as gunicorn's gevent worker passes it (with its socket, gevent's socket module
     patched) and returns (reply, its first bytes without the jittered retry line). Every
     stream is closed at the end (and make_app stops the hub)."""
-    monkeypatch.setattr(stream.monkey, "is_module_patched", lambda name: True)
+    monkeypatch.setattr(sse.monkey, "is_module_patched", lambda name: True)
     opened = []
 
     def make(**settings):

@@ -8,9 +8,9 @@ import pytest
 from flask_jwt_extended import decode_token
 from sqlalchemy import func, select, update
 
-from scoreboard.extensions import db
-from scoreboard.services import services
-from scoreboard.models import ActionType, AuditEvent, User, WindowScore
+from scoreboard.core.services import services
+from scoreboard.data.db import db
+from scoreboard.data.models import ActionType, AuditEvent, User, WindowScore
 
 
 def test_token_prints_one_signed_jwt_and_nothing_else(app, runner):

@@ -10,9 +10,9 @@ import psycopg2
 import pytest
 from sqlalchemy import func, select
 
-from scoreboard.auth import issue_token
-from scoreboard.extensions import AUTOCOMMIT, db
-from scoreboard.models import AuditEvent, User
+from scoreboard.data.db import AUTOCOMMIT, db
+from scoreboard.data.models import AuditEvent, User
+from scoreboard.identity.auth import issue_token
 
 from .harness.players import Player, token_for
 from .harness.servers import call

@@ -9,11 +9,12 @@ import pytest
 from sqlalchemy import insert
 
 import config
-from scoreboard import clock, groups, periods
-from scoreboard.errors import ApiError
-from scoreboard.extensions import db
-from scoreboard.models import Group, GroupMember
-from scoreboard.services import services
+from scoreboard.core import clock, periods
+from scoreboard.core.errors import ApiError
+from scoreboard.core.services import services
+from scoreboard.data.db import db
+from scoreboard.data.models import Group, GroupMember
+from scoreboard.play import groups
 
 from .harness.players import play
 from .harness.waiting import wait_for

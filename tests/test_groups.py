@@ -3,7 +3,7 @@ members and members may leave, only members see a group, and the caps answer 409
 
 import pytest
 
-from scoreboard.auth import issue_token
+from scoreboard.identity.auth import issue_token
 
 from .harness.players import Player, add_members
 

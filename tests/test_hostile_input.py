@@ -18,9 +18,9 @@ import uuid
 import pytest
 from sqlalchemy import text
 
-from scoreboard import openapi
-from scoreboard.auth import issue_token
-from scoreboard.extensions import db
+from scoreboard.data.db import db
+from scoreboard.identity.auth import issue_token
+from scoreboard.web import openapi
 
 from .harness import SECRET
 from .harness.players import Player, add_members

@@ -4,10 +4,10 @@ import gevent
 import pytest
 from gevent import socket
 
-from scoreboard.broker import MemoryBroker
-from scoreboard.hub import Client, Hub, chunk
-from scoreboard.leaderboard import Snapshot
-from scoreboard.services import services
+from scoreboard.adapters.broker import MemoryBroker
+from scoreboard.boards.leaderboard import Snapshot
+from scoreboard.core.services import services
+from scoreboard.live.hub import Client, Hub, chunk
 
 
 def test_chunk_and_event_framing():

@@ -6,12 +6,14 @@ from datetime import datetime, timedelta
 import pytest
 from sqlalchemy import text
 
-from scoreboard import clock, create_app, leaderboard
-from scoreboard.leaderboard import Snapshot
-from scoreboard.board_cache import MemoryBoardCache
-from scoreboard.extensions import db
-from scoreboard.services import services
-from scoreboard.store import StoreUnavailable
+from scoreboard import create_app
+from scoreboard.adapters.board_cache import MemoryBoardCache
+from scoreboard.adapters.store import StoreUnavailable
+from scoreboard.boards import leaderboard
+from scoreboard.boards.leaderboard import Snapshot
+from scoreboard.core import clock
+from scoreboard.core.services import services
+from scoreboard.data.db import db
 
 from .conftest import base_config
 from .harness.players import play

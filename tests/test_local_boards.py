@@ -4,10 +4,10 @@ overtaken, and the refresher brings the next one (tests/test_refresher.py)."""
 import threading
 from concurrent.futures import ThreadPoolExecutor
 
-from scoreboard import leaderboard
-from scoreboard.leaderboard import Snapshot
-from scoreboard.local_boards import MAX_VIEWS, LocalBoards
-from scoreboard.services import services
+from scoreboard.adapters.local_boards import MAX_VIEWS, LocalBoards
+from scoreboard.boards import leaderboard
+from scoreboard.boards.leaderboard import Snapshot
+from scoreboard.core.services import services
 
 from .harness.players import play
 from .harness.waiting import wait_for

@@ -3,7 +3,7 @@
 import json
 import logging
 
-from scoreboard.logs import ENVIRON_KEY, JsonFormatter
+from scoreboard.ops.logs import ENVIRON_KEY, JsonFormatter
 
 
 def test_log_line_is_json_with_request_id(app):

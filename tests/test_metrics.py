@@ -6,7 +6,7 @@ import signal
 
 from prometheus_client import multiprocess
 
-from scoreboard.extensions import db
+from scoreboard.data.db import db
 
 from .harness.players import Player, play_http, token_for
 from .harness.servers import call, metric, sample_sum

@@ -7,7 +7,7 @@ from flask_migrate import downgrade, upgrade
 from sqlalchemy import inspect
 
 from scoreboard import create_app
-from scoreboard.extensions import db
+from scoreboard.data.db import db
 
 from .conftest import base_config
 from .harness.databases import create_database, drop_database

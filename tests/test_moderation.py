@@ -8,13 +8,14 @@ import psycopg2
 import pytest
 from sqlalchemy import select
 
-from scoreboard import moderation, ranks
-from scoreboard.auth import issue_token
-from scoreboard.errors import ApiError
-from scoreboard.extensions import db
-from scoreboard.models import ActionTicket, AuditEvent, User, WindowScore
-from scoreboard.services import services
-from scoreboard.views import View
+from scoreboard.boards import ranks
+from scoreboard.boards.views import View
+from scoreboard.core.errors import ApiError
+from scoreboard.core.services import services
+from scoreboard.data.db import db
+from scoreboard.data.models import ActionTicket, AuditEvent, User, WindowScore
+from scoreboard.identity.auth import issue_token
+from scoreboard.play import moderation
 
 from .harness.databases import lock_waits
 from .harness.players import Player, add_members, play

@@ -6,7 +6,7 @@ import unicodedata
 
 import pytest
 
-from scoreboard import names
+from scoreboard.core import names
 
 MESSAGE = "name must be 1 to 64 characters, without control or format characters."
 

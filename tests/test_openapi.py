@@ -6,7 +6,8 @@ from datetime import datetime
 import jsonschema_rs
 import pytest
 
-from scoreboard import admin, api, views
+from scoreboard.boards import views
+from scoreboard.web import admin, api
 
 
 def openapi_path(flask_rule: str) -> str:

@@ -9,14 +9,26 @@ from types import SimpleNamespace
 
 import pytest
 from flask_migrate import upgrade
-from sqlalchemy import (Column, DateTime, Integer, MetaData, String, Table, create_engine, func,
-                        insert, select)
+from sqlalchemy import (
+    Column,
+    DateTime,
+    Integer,
+    MetaData,
+    String,
+    Table,
+    create_engine,
+    func,
+    insert,
+    select,
+)
 
-from scoreboard import create_app, order, ranks
-from scoreboard.actions import seed_catalog
-from scoreboard.extensions import db
-from scoreboard.services import services
-from scoreboard.views import View
+from scoreboard import create_app
+from scoreboard.boards import ranks
+from scoreboard.boards.views import View
+from scoreboard.core import order
+from scoreboard.core.services import services
+from scoreboard.data.db import db
+from scoreboard.play.actions import seed_catalog
 
 from .conftest import base_config
 from .harness.databases import _admin, create_database, drop_database

@@ -2,7 +2,7 @@
 
 import pytest
 
-from scoreboard.auth import issue_token
+from scoreboard.identity.auth import issue_token
 
 from .harness.players import Player
 

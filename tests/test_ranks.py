@@ -6,10 +6,10 @@ from datetime import datetime
 import pytest
 import redis
 
-from scoreboard import ranks
-from scoreboard.auth import issue_token
-from scoreboard.services import services
-from scoreboard.views import View
+from scoreboard.boards import ranks
+from scoreboard.boards.views import View
+from scoreboard.core.services import services
+from scoreboard.identity.auth import issue_token
 
 from .harness.players import Player, play
 

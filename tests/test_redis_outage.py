@@ -7,10 +7,10 @@ from collections import Counter
 import redis
 from sqlalchemy import select
 
-from scoreboard.auth import issue_token
-from scoreboard.extensions import db
-from scoreboard.order import order_by
-from scoreboard.models import User
+from scoreboard.core.order import order_by
+from scoreboard.data.db import db
+from scoreboard.data.models import User
+from scoreboard.identity.auth import issue_token
 
 from .harness.servers import call
 from .harness.waiting import wait_for

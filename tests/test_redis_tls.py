@@ -4,7 +4,7 @@ certificate. The test's redis-server speaks only TLS, so whatever reaches it cam
 import redis
 
 import config
-from scoreboard.store import connection_pool
+from scoreboard.adapters.store import connection_pool
 
 from .harness.players import play_http, token_for
 from .harness.servers import call

@@ -7,9 +7,10 @@ import time
 import gevent
 import pytest
 
-from scoreboard import create_app, leaderboard
-from scoreboard.extensions import db
-from scoreboard.services import services
+from scoreboard import create_app
+from scoreboard.boards import leaderboard
+from scoreboard.core.services import services
+from scoreboard.data.db import db
 
 from .conftest import base_config
 from .harness.players import play

@@ -7,12 +7,12 @@ from datetime import datetime, timedelta
 
 from sqlalchemy import select
 
-from scoreboard import scoring
-from scoreboard.auth import issue_token
-from scoreboard.clock import system_now
-from scoreboard.extensions import db
-from scoreboard.gate import TOO_MANY, PlayerOverLimit
-from scoreboard.models import AuditEvent
+from scoreboard.core.clock import system_now
+from scoreboard.data.db import db
+from scoreboard.data.models import AuditEvent
+from scoreboard.identity.auth import issue_token
+from scoreboard.play import scoring
+from scoreboard.web.gate import TOO_MANY, PlayerOverLimit
 
 from .harness.players import Player
 

@@ -9,8 +9,9 @@ from pathlib import Path
 import pytest
 from sqlalchemy import text
 
-from scoreboard import rules, scoring
-from scoreboard.extensions import db
+from scoreboard.data import rules
+from scoreboard.data.db import db
+from scoreboard.play import scoring
 
 VERSIONS = Path(__file__).resolve().parents[1] / "migrations" / "versions"
 
@@ -30,7 +31,7 @@ def test_the_procedure_in_the_newest_migration_is_the_rules_rendered():
     migration = newest_migration_with("PROCEDURE")
     assert migration.PROCEDURE == rules.procedure_sql(), (
         "scoreboard/rules.py changed: add a migration that replaces complete_action with the "
-        "text of `python -c 'from scoreboard.rules import procedure_sql; "
+        "text of `python -c 'from scoreboard.data.rules import procedure_sql; "
         "print(procedure_sql())'`")
     assert newest_migration_with("SECONDS_BEFORE").SECONDS_BEFORE == rules.SECONDS_BEFORE_SQL
 

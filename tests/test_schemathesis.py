@@ -17,8 +17,9 @@ import pytest
 import schemathesis
 from hypothesis import settings
 
-from scoreboard import create_app, openapi
-from scoreboard.extensions import db
+from scoreboard import create_app
+from scoreboard.data.db import db
+from scoreboard.web import openapi
 
 from .conftest import base_config, reset_postgres
 from .harness.databases import ADMIN_DB_URL

@@ -5,10 +5,10 @@ from datetime import datetime, timedelta
 
 from sqlalchemy import select, update
 
-from scoreboard import actions, scoring
-from scoreboard.errors import ApiError
-from scoreboard.extensions import db
-from scoreboard.models import ActionType, AuditEvent, User, WindowScore
+from scoreboard.core.errors import ApiError
+from scoreboard.data.db import db
+from scoreboard.data.models import ActionType, AuditEvent, User, WindowScore
+from scoreboard.play import actions, scoring
 
 T0 = datetime(2026, 11, 29, 23, 59, 0)  # a Sunday: the plays cross a day and an ISO week
 

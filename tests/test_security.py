@@ -14,10 +14,10 @@ from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import rsa
 
 from scoreboard import create_app
-from scoreboard.auth import issue_token
-from scoreboard.extensions import db
-from scoreboard.services import services
-from scoreboard.models import User
+from scoreboard.core.services import services
+from scoreboard.data.db import db
+from scoreboard.data.models import User
+from scoreboard.identity.auth import issue_token
 
 from .conftest import base_config
 from .harness import SECRET

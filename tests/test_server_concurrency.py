@@ -5,9 +5,9 @@ from concurrent.futures import ThreadPoolExecutor
 
 from sqlalchemy import func, select
 
-from scoreboard.auth import issue_token
-from scoreboard.extensions import db
-from scoreboard.models import AuditEvent, User
+from scoreboard.data.db import db
+from scoreboard.data.models import AuditEvent, User
+from scoreboard.identity.auth import issue_token
 
 from .harness.servers import call
 from .harness.waiting import wait_for

@@ -4,7 +4,7 @@ import threading
 
 import psycopg2
 
-from scoreboard.auth import issue_token
+from scoreboard.identity.auth import issue_token
 
 from .harness.databases import lock_waits
 from .harness.servers import call

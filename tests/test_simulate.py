@@ -1,7 +1,7 @@
 """The demo traffic simulator plays through the real HTTP API of a real server."""
 
-from scoreboard import simulate
-from scoreboard.auth import issue_token
+from scoreboard.identity.auth import issue_token
+from scoreboard.ops import simulate
 
 from .harness.servers import call
 

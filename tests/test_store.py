@@ -13,10 +13,10 @@ import redis
 from prometheus_client import generate_latest
 
 import config
-from scoreboard import store as store_module
-from scoreboard.blocklist import RedisBlocklist
-from scoreboard.metrics import REGISTRY
-from scoreboard.store import RedisStore, StoreUnavailable, connection_pool
+from scoreboard.adapters import store as store_module
+from scoreboard.adapters.blocklist import RedisBlocklist
+from scoreboard.adapters.store import RedisStore, StoreUnavailable, connection_pool
+from scoreboard.core.meters import REGISTRY
 
 from .harness.servers import sample_sum
 

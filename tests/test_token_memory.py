@@ -37,7 +37,7 @@ def test_each_app_verifies_a_token_by_its_own_rules(make_app):
 def test_the_header_of_a_verified_token_is_read_once(make_app, monkeypatch):
     from flask_jwt_extended import view_decorators
 
-    from scoreboard import token_memory
+    from scoreboard.identity import token_memory
 
     reads = []
     monkeypatch.setattr(token_memory, "_read_header",
@@ -54,7 +54,7 @@ def test_the_header_of_a_verified_token_is_read_once(make_app, monkeypatch):
 
 def test_an_accepted_token_skips_the_librarys_walk_but_not_revocation(make_app, backend,
                                                                        monkeypatch):
-    from scoreboard import auth
+    from scoreboard.identity import auth
 
     walks = []
     verify = auth.verify_jwt_in_request

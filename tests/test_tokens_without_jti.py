@@ -9,8 +9,8 @@ import jwt
 import pytest
 from prometheus_client import generate_latest
 
-from scoreboard.metrics import REGISTRY
-from scoreboard.services import services
+from scoreboard.core.meters import REGISTRY
+from scoreboard.core.services import services
 
 from .harness import SECRET
 from .harness.servers import sample_sum

@@ -7,10 +7,11 @@ from datetime import datetime
 import pytest
 from sqlalchemy import select
 
-from scoreboard import periods, views
-from scoreboard.auth import issue_token
-from scoreboard.extensions import db
-from scoreboard.models import AuditEvent, GroupMember, User
+from scoreboard.boards import views
+from scoreboard.core import periods
+from scoreboard.data.db import db
+from scoreboard.data.models import AuditEvent, GroupMember, User
+from scoreboard.identity.auth import issue_token
 
 from .harness.players import Player, add_members, play
 

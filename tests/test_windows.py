@@ -6,9 +6,9 @@ from datetime import datetime
 import pytest
 from sqlalchemy import select, update
 
-from scoreboard import periods
-from scoreboard.extensions import db
-from scoreboard.models import WindowScore
+from scoreboard.core import periods
+from scoreboard.data.db import db
+from scoreboard.data.models import WindowScore
 
 from .harness.players import play
 

@@ -14,10 +14,11 @@ from pathlib import Path
 import psycopg2
 from sqlalchemy import func, select
 
-from scoreboard import create_app, leaderboard
-from scoreboard.extensions import db
-from scoreboard.models import AuditEvent, User
-from scoreboard.services import services
+from scoreboard import create_app
+from scoreboard.boards import leaderboard
+from scoreboard.core.services import services
+from scoreboard.data.db import db
+from scoreboard.data.models import AuditEvent, User
 
 from .conftest import base_config
 from .harness.players import play_http, token_for

@@ -2,7 +2,7 @@
 clock, which is the machine's, so a run that crosses midnight UTC (a week, too, turns only
 at a midnight) may play in one window and read the next."""
 
-from scoreboard import clock, periods
+from scoreboard.core import clock, periods
 
 
 def today() -> str:

@@ -2,8 +2,9 @@
 
 from dataclasses import dataclass
 
-from scoreboard import actions, clock, scoring
-from scoreboard.auth import issue_token
+from scoreboard.core import clock
+from scoreboard.identity.auth import issue_token
+from scoreboard.play import actions, scoring
 
 from .servers import call
 

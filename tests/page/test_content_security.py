@@ -4,8 +4,15 @@ policy is in force: an inline style is refused."""
 
 from playwright.sync_api import expect
 
-from .helpers import (RECORD_VIOLATIONS, choose, expect_ids, expect_state, me_line, plays,
-                      violations)
+from .helpers import (
+    RECORD_VIOLATIONS,
+    choose,
+    expect_ids,
+    expect_state,
+    me_line,
+    plays,
+    violations,
+)
 
 
 def test_nothing_the_page_does_breaks_its_policy(regional, open_page):

@@ -5,8 +5,15 @@ from playwright.sync_api import expect
 
 from ..harness.players import token_for
 from .conftest import CAST
-from .helpers import (expect_score, expect_state, expect_version, play_cast, plays, row,
-                      top_ids)
+from .helpers import (
+    expect_score,
+    expect_state,
+    expect_version,
+    play_cast,
+    plays,
+    row,
+    top_ids,
+)
 
 
 def test_an_empty_board_is_live_and_says_so(served, open_page):

@@ -7,8 +7,17 @@ from playwright.sync_api import expect
 
 from ..harness.players import token_for
 from .conftest import DESKTOP
-from .helpers import (RECORD_RANK_FETCHES, choose, expect_ids, expect_state, me_line,
-                      plays, radio, rank_fetches, row)
+from .helpers import (
+    RECORD_RANK_FETCHES,
+    choose,
+    expect_ids,
+    expect_state,
+    me_line,
+    plays,
+    radio,
+    rank_fetches,
+    row,
+)
 
 COUNT_RANK_FETCHES = ("window.__rankFetches.filter(f => f[1].includes('/scores/users/'))"
                       ".length")

@@ -8,8 +8,19 @@ from playwright.sync_api import expect
 
 from ..harness.players import token_for
 from .conftest import STREAM
-from .helpers import (RECORD_STREAMS, board_version, choose, expect_ids, expect_open_streams,
-                      expect_score, expect_state, expect_version, plays, radio, top_ids)
+from .helpers import (
+    RECORD_STREAMS,
+    board_version,
+    choose,
+    expect_ids,
+    expect_open_streams,
+    expect_score,
+    expect_state,
+    expect_version,
+    plays,
+    radio,
+    top_ids,
+)
 
 
 def alice_and_bob(server, app):

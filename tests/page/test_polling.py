@@ -6,8 +6,17 @@ from playwright.sync_api import expect
 
 from ..harness.players import token_for
 from .conftest import TOP
-from .helpers import (board_version, choose, expect_ids, expect_score, expect_state,
-                      expect_version, plays, radio, row)
+from .helpers import (
+    board_version,
+    choose,
+    expect_ids,
+    expect_score,
+    expect_state,
+    expect_version,
+    plays,
+    radio,
+    row,
+)
 
 NO_EVENTSOURCE = "delete window.EventSource;"
 GHOST = {"topScores": [{"userId": "ghost", "score": 99, "rank": 1, "displayName": "Ghost"}],

@@ -7,9 +7,24 @@ from playwright.sync_api import expect
 
 from ..harness.players import token_for
 from .conftest import DESKTOP, PHONE
-from .helpers import (LABELS_FIT, NO_SIDEWAYS_SCROLL, RECORD_STREAMS, board_version, choose,
-                      expect_ids, expect_open_streams, expect_score, expect_state,
-                      expect_version, me_line, plays, radio, row, stored_token, top_ids)
+from .helpers import (
+    LABELS_FIT,
+    NO_SIDEWAYS_SCROLL,
+    RECORD_STREAMS,
+    board_version,
+    choose,
+    expect_ids,
+    expect_open_streams,
+    expect_score,
+    expect_state,
+    expect_version,
+    me_line,
+    plays,
+    radio,
+    row,
+    stored_token,
+    top_ids,
+)
 
 
 def test_my_region_shows_only_the_region_from_its_own_stream(regional, open_page):

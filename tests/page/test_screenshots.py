@@ -6,9 +6,20 @@ from playwright.sync_api import expect
 
 from ..harness.players import token_for
 from .conftest import ARTIFACTS, CAST, DESKTOP, PHONE, REGIONAL
-from .helpers import (LABELS_FIT, NO_SIDEWAYS_SCROLL, board_version, expect_ids,
-                      expect_settled, expect_state, expect_version, me_line, play_cast,
-                      play_regional, plays, radio)
+from .helpers import (
+    LABELS_FIT,
+    NO_SIDEWAYS_SCROLL,
+    board_version,
+    expect_ids,
+    expect_settled,
+    expect_state,
+    expect_version,
+    me_line,
+    play_cast,
+    play_regional,
+    plays,
+    radio,
+)
 
 BOARD_SHOTS = [
     ("live-page.png", DESKTOP),

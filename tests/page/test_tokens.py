@@ -6,8 +6,17 @@ from playwright.sync_api import expect
 from ..harness.players import token_for
 from ..harness.servers import call
 from .conftest import STREAM
-from .helpers import (RECORD_STREAMS, expect_ids, expect_open_streams, expect_state,
-                      me_line, plays, radio, stored_token, top_ids)
+from .helpers import (
+    RECORD_STREAMS,
+    expect_ids,
+    expect_open_streams,
+    expect_state,
+    me_line,
+    plays,
+    radio,
+    stored_token,
+    top_ids,
+)
 
 REFUSED_LOG = "Failed to load resource: the server responded with a status of 401 (UNAUTHORIZED)"
 

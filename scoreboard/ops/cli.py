@@ -1,0 +1,202 @@
+"""``flask scoreboard ...``: tokens for development, seeding, cache rebuild, verification
+and moderation."""
+
+import getpass
+import json
+import os
+import sys
+from collections import Counter
+from datetime import UTC, datetime
+
+import click
+from flask.cli import AppGroup, run_command
+from flask_jwt_extended import decode_token
+from sqlalchemy import func, select
+
+from ..adapters.blocklist import BLOCKLIST_REFRESH_SECONDS
+from ..boards import leaderboard, ranks
+from ..core import periods
+from ..core.errors import ApiError
+from ..core.services import services
+from ..data.db import db
+from ..data.models import AuditEvent, User, WindowScore
+from ..identity import auth
+from ..play import actions, moderation
+from . import simulate
+
+group = AppGroup("scoreboard", help="Operate the scoreboard.")
+
+
+def run_hosts() -> list[str]:
+    """The host that ``flask run`` (its ``--host`` or FLASK_RUN_HOST) loads the app to
+    serve on, for config.check; none under any other command or server."""
+    context = click.get_current_context(silent=True)
+    return [context.params["host"]] if context and context.command is run_command else []
+
+
+@group.command("token")
+@click.argument("user_id")
+@click.option("--name", help="Display name claim.")
+@click.option("--region", help="Region claim (ISO 3166-1 alpha-2).")
+@click.option("--role", help="Role claim.")
+@click.option("--ttl", default=3600, show_default=True, help="Lifetime in seconds.")
+def token(user_id, name, region, role, ttl):
+    """Print one signed JWT for USER_ID (development and tests only)."""
+    click.echo(auth.issue_token(user_id, name=name, region=region, role=role, ttl=ttl))
+
+
+@group.command("seed")
+def seed():
+    """Add the default action types that are missing."""
+    added = actions.seed_catalog()
+    click.echo(f"action catalog: {added} added")
+
+
+@group.command("rebuild-cache")
+def rebuild_cache():
+    """Rebuild the cached board, and mark every rank set for rebuilding, from the database."""
+    snapshot = leaderboard.refresh_cache()
+    rank_sets = services().rank_sets
+    if rank_sets is not None:
+        rank_sets.forget_rank_sets()
+    click.echo(f"board cache rebuilt at version {snapshot.version}")
+
+
+@group.command("revoke")
+@click.argument("token")
+def revoke(token):
+    """Revoke TOKEN by its jti until it expires."""
+    claims = decode_token(token, allow_expired=True)
+    if claims.get("jti") is None:
+        raise click.ClickException(
+            "TOKEN has no jti, so no revocation can name it: ban its player, or rotate the "
+            "signing key (README, \"Tokens and revocation\")")
+    expires = datetime.fromtimestamp(claims["exp"], UTC).replace(tzinfo=None)
+    if auth.revoke(claims["jti"], expires):
+        click.echo(f"revoked {claims['jti']}")
+    else:
+        click.echo(f"revoked {claims['jti']} in the database; Redis is unreachable, so servers "
+                   f"refuse it within {BLOCKLIST_REFRESH_SECONDS} s of Redis answering again")
+
+
+@group.command("verify")
+def verify():
+    """Recompute every score, all-time and per window, from the audit log, and check the
+    Redis rank sets against the database; exit 1 on any difference. Also reports how many
+    refused attempts the log counts."""
+    events = db.session.execute(
+        select(AuditEvent.user_id, AuditEvent.at, AuditEvent.delta)
+        .where(AuditEvent.outcome.in_(moderation.SCORED)).order_by(AuditEvent.id)
+    ).all()
+    totals, windows = Counter(), Counter()
+    for event in events:
+        totals[event.user_id] += event.delta
+        for period in periods.windows_of(event.at):
+            # A window stops at 0 when an adjustment takes back more than it holds.
+            key = (period, event.user_id)
+            windows[key] = max(0, windows[key] + event.delta)
+    stored = dict(db.session.execute(select(User.id, User.score)).all())
+    stored_windows = {(w.period, w.user_id): w.score for w in db.session.scalars(
+        select(WindowScore))}
+    wrong = [f"{what}: score {score}, audit log says {expected}" for what, score, expected
+             in _differences(stored, totals) + _differences(stored_windows, windows)]
+    wrong += [f"region of {user_id} in {period}: the window's copy differs from the player's"
+              for period, user_id in db.session.execute(
+                  select(WindowScore.period, WindowScore.user_id)
+                  .join(User, User.id == WindowScore.user_id)
+                  .where(WindowScore.region.is_distinct_from(User.region)))]
+    wrong += [f"rank set {view}: differs from the database (run rebuild-cache)"
+              for view in ranks.disagreeing_sets()]
+    for line in wrong:
+        click.echo(f"MISMATCH {line}")
+    click.echo(f"verified {len(stored)} players and {len(stored_windows)} window scores: "
+               f"{len(wrong)} mismatches")
+    rows, attempts = db.session.execute(
+        select(func.count(), func.coalesce(func.sum(AuditEvent.count), 0))
+        .where(AuditEvent.outcome.in_(moderation.REFUSED))).one()
+    click.echo(f"refused attempts: {attempts} (audit rows: {rows})")
+    if wrong:
+        sys.exit(1)
+
+
+def _differences(stored: dict, expected: Counter) -> list:
+    def name(key):
+        return key if isinstance(key, str) else f"{key[1]} in {key[0]}"
+
+    return sorted(
+        (name(key), stored.get(key, 0), expected.get(key, 0))
+        for key in stored.keys() | expected.keys()
+        if stored.get(key, 0) != expected.get(key, 0)
+    )
+
+
+def _cli_actor() -> moderation.Actor:
+    """The audit log's name for whoever runs the command: ``cli:<os user>``."""
+    try:
+        user = getpass.getuser()
+    except (KeyError, OSError):  # no login name in the environment, nor a passwd entry
+        user = f"uid-{os.getuid()}"
+    return moderation.Actor(f"cli:{user}"[:80])
+
+
+def _moderating(act):
+    """A command running ``act(actor, user_id, reason)`` and echoing its reply as JSON."""
+    @click.argument("user_id")
+    @click.option("--reason", required=True, help="Why (1 to 200 characters); audited.")
+    def command(user_id, reason):
+        _echo_moderation(act, user_id, reason)
+
+    command.__doc__ = f"{act.__doc__.splitlines()[0]} Audited as cli:<os user>."
+    return group.command(act.__name__)(command)
+
+
+def _echo_moderation(act, *args):
+    try:
+        reply = act(_cli_actor(), *args)
+    except ApiError as refused:
+        raise click.ClickException(refused.description) from None
+    click.echo(json.dumps(reply))
+
+
+for _act in (moderation.hide, moderation.unhide, moderation.ban, moderation.unban):
+    _moderating(_act)
+
+
+# Unknown options are taken as arguments, so that a negative DELTA needs no "--".
+@group.command("adjust", context_settings={"ignore_unknown_options": True})
+@click.argument("user_id")
+@click.argument("delta", type=int)
+@click.option("--reason", required=True, help="Why (1 to 200 characters); audited.")
+def adjust(user_id, delta, reason):
+    """Add DELTA points (negative to take some back) to USER_ID's score and current windows.
+    Audited as cli:<os user>."""
+    _echo_moderation(moderation.adjust, user_id, delta, reason)
+
+
+@group.command("audit")
+@click.argument("user_id")
+@click.option("--limit", default=20, show_default=True, type=click.IntRange(1, 100),
+              help="How many events, newest first.")
+def audit(user_id, limit):
+    """Print USER_ID's newest audit events, one JSON object a line."""
+    for event in moderation.audit_page(user_id=user_id, limit=limit)["events"]:
+        click.echo(json.dumps(event))
+
+
+@group.command("simulate")
+@click.option("--url", default="http://127.0.0.1:8000", show_default=True,
+              help="The running service.")
+@click.option("--players", default=12, show_default=True)
+@click.option("--rate", default=2.0, show_default=True, help="Updates a second.")
+@click.option("--duration", default=0.0, help="Seconds to run; 0 runs until interrupted.")
+def simulate_traffic(url, players, rate, duration):
+    """Play demo users through the real HTTP API so the board moves."""
+    ttl = int(duration) + 60 if duration else 7 * 24 * 3600
+    tokens = {user_id: auth.issue_token(user_id, name=name, ttl=ttl)
+              for user_id, name in simulate.demo_players(players)}
+    accepted = simulate.run(url.rstrip("/"), tokens, rate, duration, echo=click.echo)
+    click.echo(f"{accepted} updates accepted")
+
+
+def init_app(app) -> None:
+    app.cli.add_command(group)

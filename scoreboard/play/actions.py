@@ -1,0 +1,123 @@
+"""The action catalog and the single-use tickets that prove an action was started."""
+
+import secrets
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+from flask import current_app
+from sqlalchemy import select
+
+from ..core import clock
+from ..core.errors import ApiError
+from ..data.db import (
+    autocommit_row,
+    db,
+    insert_ignoring_duplicates,
+    on_postgres,
+    reading,
+)
+from ..data.models import ActionTicket, ActionType, User
+from .players import arriving, ensure_player, follow_region
+from .scoring import refusal_error
+
+# Defaults for a new installation: one action with no limits at all, and others that show each
+# kind of limit. An operator's later changes to these rows are never overwritten.
+DEFAULT_CATALOG = (
+    {"id": "click", "points": 1, "min_seconds": 0, "cooldown_seconds": 0, "daily_limit": None},
+    {"id": "quiz", "points": 10, "min_seconds": 5, "cooldown_seconds": 0, "daily_limit": None},
+    {"id": "level", "points": 50, "min_seconds": 30, "cooldown_seconds": 60, "daily_limit": 20},
+    {"id": "daily-bonus", "points": 25, "min_seconds": 0, "cooldown_seconds": 0, "daily_limit": 1},
+)
+
+
+def seed_catalog() -> int:
+    """Add the default action types that are missing; returns how many were added."""
+    added = 0
+    for row in DEFAULT_CATALOG:
+        added += db.session.execute(insert_ignoring_duplicates(ActionType, row)).rowcount
+    db.session.commit()
+    return added
+
+
+def list_actions() -> list[dict]:
+    stmt = select(ActionType).where(ActionType.enabled.is_(True)).order_by(ActionType.id)
+    with reading() as session:
+        return [kind.to_dict() for kind in session.scalars(stmt)]
+
+
+# A type of the right form that the catalog does not have (or has disabled) names nothing,
+# as an unknown group or player does.
+UNKNOWN_TYPE = "Unknown action type."
+
+
+# PostgreSQL issues a ticket in one statement through the autocommit engine: the player's
+# row for a newcomer, the ticket (never to a banned player), and the region the player had
+# (to follow a new claim). It answers one row whatever happened, so a refusal costs nothing
+# more.
+_START = """
+WITH kind AS (SELECT id, points, min_seconds FROM action_types WHERE id = %(type)s AND enabled),
+known AS (SELECT region, banned FROM users WHERE id = %(user)s),
+player AS (
+    INSERT INTO users (id, display_name, region, score, score_reached_at, created_at)
+    SELECT %(user)s, %(name)s, %(region)s, 0, %(now)s, %(now)s FROM kind
+    ON CONFLICT (id) DO NOTHING),
+ticket AS (
+    INSERT INTO action_tickets
+        (id, user_id, action_type, points, created_at, not_before, expires_at)
+    SELECT %(ticket)s, %(user)s, kind.id, kind.points, %(now)s,
+           %(now)s + make_interval(secs => kind.min_seconds),
+           %(now)s + make_interval(secs => kind.min_seconds + %(ttl)s)
+    FROM kind WHERE NOT EXISTS (SELECT 1 FROM known WHERE banned)
+    RETURNING points, not_before, expires_at)
+SELECT ticket.points, ticket.not_before, ticket.expires_at,
+       EXISTS (SELECT 1 FROM known) AS was_known, (SELECT region FROM known) AS known_region,
+       EXISTS (SELECT 1 FROM known WHERE banned) AS banned
+FROM (VALUES (1)) AS one LEFT JOIN ticket ON true
+"""
+
+
+@dataclass(frozen=True)
+class Ticket:
+    """An issued ticket, as its starter sees it."""
+
+    id: str
+    action_type: str
+    points: int
+    not_before: datetime
+    expires_at: datetime
+
+
+def start_action(claims: dict, action_type: str) -> Ticket:
+    """Issue an unguessable single-use ticket for the token's user."""
+    now = clock.now()
+    player = arriving(claims, now)
+    ticket_id = secrets.token_urlsafe(24)  # 192 random bits
+    ttl = current_app.config["TICKET_TTL_SECONDS"]
+    if on_postgres():
+        row = autocommit_row(_START, {
+            "type": action_type, "user": player["id"], "name": player["display_name"],
+            "region": player["region"], "now": now, "ticket": ticket_id, "ttl": ttl})
+        points, not_before, expires_at, was_known, known_region, banned = row
+        if banned:
+            raise refusal_error("banned")
+        if points is None:
+            raise ApiError(404, UNKNOWN_TYPE)
+        if was_known:
+            follow_region(player["id"], known_region, player["region"])
+        return Ticket(ticket_id, action_type, points, not_before, expires_at)
+    kind = db.session.get(ActionType, action_type)
+    if kind is None or not kind.enabled:
+        db.session.rollback()
+        raise ApiError(404, UNKNOWN_TYPE)
+    ensure_player(claims)
+    if db.session.get(User, player["id"]).banned:
+        db.session.rollback()
+        raise refusal_error("banned")
+    not_before = now + timedelta(seconds=kind.min_seconds)
+    ticket = Ticket(ticket_id, kind.id, kind.points, not_before,
+                    not_before + timedelta(seconds=ttl))
+    db.session.add(ActionTicket(id=ticket.id, user_id=player["id"], action_type=kind.id,
+                                points=kind.points, created_at=now, not_before=not_before,
+                                expires_at=ticket.expires_at))
+    db.session.commit()
+    return ticket

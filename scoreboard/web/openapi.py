@@ -1,0 +1,114 @@
+"""The OpenAPI 3.1 document of the HTTP API, served at GET /api/openapi.json.
+
+It is built from the app itself, once per app: its routes (each endpoint must have an
+entry in OPERATIONS, or building fails), the patterns of their path converters, and the
+Body and Query objects the views check requests with (contract.py), so the document
+describes what the service accepts and nothing else. What an operation can answer is what
+its parts can (a body: 400, 413, 415; a required token: 401; an id in the path: 404; any
+route Flask-Limiter or the read counter limits: 429; the database: 503) and what its entry
+names for its own rules.
+"""
+
+import json
+import re
+
+from flask import Blueprint, Response, current_app
+
+from ..boards import views
+from . import admin
+from .operations import BEARER, OPERATIONS, SCHEMAS, Operation, json_content, ref
+
+bp = Blueprint("openapi", __name__)
+
+
+CONVERTER = re.compile(r"<(?:(\w+)(?:\([^)]*\))?:)?(\w+)>")
+
+
+def document(app) -> dict:
+    """The document of ``app``'s routes under its configuration."""
+    paths = {}
+    for rule in app.url_map.iter_rules():
+        if rule.endpoint == "static":
+            continue
+        operation = OPERATIONS[rule.endpoint]
+        path = CONVERTER.sub(r"{\2}", rule.rule)
+        ids = [(name, app.url_map.converters[kind or "default"].regex)
+               for kind, name in CONVERTER.findall(rule.rule)]
+        for method in sorted(rule.methods - {"HEAD", "OPTIONS"}):
+            paths.setdefault(path, {})[method.lower()] = _operation(
+                rule.endpoint, operation, ids, app.config)
+    return {
+        "openapi": "3.1.0",
+        "info": {"title": "Live Scoreboard", "version": "1.0.0",
+                 "description": "Scores that rise only for completed actions; a live top 10."},
+        "components": {
+            "schemas": SCHEMAS,
+            "responses": {
+                "Error": json_content(ref("Error"), "An error"),
+                "TooManyRequests": {**json_content(ref("Error"), "Over a rate limit"), "headers": {
+                    "Retry-After": {"required": True, "description": "seconds to wait",
+                                    "schema": {"type": "string", "pattern": "^[0-9]+$"}}}},
+            },
+            "securitySchemes": {
+                "bearer": {"type": "http", "scheme": "bearer", "bearerFormat": "JWT"},
+                "token": {"type": "apiKey", "in": "query", "name": "token",
+                          "description": "the JWT, for EventSource, which sends no headers"},
+                "cookie": {"type": "apiKey", "in": "cookie", "name": "scoreboard_token"},
+            },
+        },
+        "paths": paths,
+    }
+
+
+def _operation(endpoint: str, operation: Operation, ids: list, config) -> dict:
+    errors = set(operation.errors)
+    parameters = [{"name": name, "in": "path", "required": True,
+                   "schema": {"type": "string", "pattern": f"^(?:{regex})$"}}
+                  for name, regex in ids]
+    if ids:
+        errors.add(404)  # an id of no player or group, or of a form none can have
+    if operation.query:
+        parameters += operation.query.parameters(config)
+        errors.add(400)
+    if operation.view:
+        parameters.append({"name": "view", "in": "query", "style": "form", "explode": True,
+                           "schema": views.query_schema(config),
+                           "description": "which board: `period` (all, week, day) and `at` "
+                                          "(a past day or week), `region`, or `group`"})
+        errors.update((400, 404))  # 404: a group or a past window that does not exist
+    parameters += [{"name": name, "in": "header", "schema": {"type": "string"},
+                    "description": description} for name, description in operation.headers]
+    if operation.idempotent:
+        parameters.append({"name": "Idempotency-Key", "in": "header",
+                           "schema": admin.IDEMPOTENCY_KEY.schema(config)})
+        errors.update((400, 422))
+    spec = {"operationId": endpoint, "summary": operation.summary}
+    if operation.description:
+        spec["description"] = operation.description
+    if parameters:
+        spec["parameters"] = parameters
+    if operation.body:
+        spec["requestBody"] = {"required": True, "content": {
+            "application/json": {"schema": operation.body.schema(config)}}}
+        errors.update(operation.body.statuses)
+    if operation.security is not None:
+        spec["security"] = operation.security
+        if operation.security == BEARER:
+            errors.add(401)
+    if operation.limited:
+        errors.add(429)
+    if endpoint.startswith(("api.", "admin.", "stream.")):
+        errors.add(503)  # the database is away (or, for a stream, the server restarting)
+    spec["responses"] = {**operation.replies, **{
+        str(status): {"$ref": "#/components/responses/"
+                              + ("TooManyRequests" if status == 429 else "Error")}
+        for status in sorted(errors)}}
+    return spec
+
+
+@bp.get("/api/openapi.json")
+def openapi_document():
+    encoded = current_app.extensions.get("openapi")
+    if encoded is None:
+        encoded = current_app.extensions["openapi"] = json.dumps(document(current_app)).encode()
+    return Response(encoded, mimetype="application/json")
