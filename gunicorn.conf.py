@@ -98,9 +98,9 @@ def post_worker_init(worker):
 
     import gevent
 
-    from scoreboard.core.services import services
+    from scoreboard.live import current_hub
 
-    hub = services(worker.wsgi).hub
+    hub = current_hub(worker.wsgi)
     hub.start()
 
     def stop_streams_then_exit(signum, frame):

@@ -25,11 +25,16 @@ sys.path.insert(0, str(ROOT))
 
 from flask_migrate import upgrade  # noqa: E402
 
-from scoreboard import create_app
-from scoreboard.boards import ranks  # noqa: E402
+from scoreboard import (
+    adapters,  # noqa: E402
+    create_app,
+)
+from scoreboard.boards import (
+    ports,  # noqa: E402
+    ranks,  # noqa: E402
+)
 from scoreboard.boards.views import View  # noqa: E402
 from scoreboard.core import clock, periods
-from scoreboard.core.services import services  # noqa: E402
 from scoreboard.data.db import db  # noqa: E402
 from scoreboard.identity.auth import issue_token  # noqa: E402
 from scoreboard.play.actions import seed_catalog  # noqa: E402
@@ -107,7 +112,7 @@ def prepare(players: int, own_redis):
             ranks.rebuild(view)
         once["rank sets built (s)"] = time.perf_counter() - began
         token = issue_token("bench-writer")
-    store = services(app).redis
+    store = adapters.of(app).store
     actions = {}
     for name, query in VIEWS.items():
         actions[f"/top {name}, cached (ms)"] = (
@@ -115,7 +120,7 @@ def prepare(players: int, own_redis):
 
         def cold(query=query):
             store.client.delete(*store.client.keys(store.key("top:*")) or ["none"])
-            services(app).local_boards.notice()  # as after a lost subscription
+            ports(app).local.notice()  # as after a lost subscription
             client.get(f"/api/scores/top{query}")
         actions[f"/top {name}, from the database (ms)"] = (cold, 30)
     rng = random.Random(1)

@@ -7,12 +7,8 @@ from werkzeug.middleware.proxy_fix import ProxyFix
 
 import config as settings
 
-from .adapters.blocklist import RedisBlocklist
-from .adapters.board_cache import MemoryBoardCache, RedisBoardCache
-from .adapters.broker import MemoryBroker, RedisBroker
-from .adapters.local_boards import LocalBoards
-from .adapters.rank_sets import RedisRankSets
-from .adapters.store import RedisStore, connection_pool
+from . import adapters, boards, live
+from .boards.local_boards import LocalBoards
 from .boards.refresher import Refresher
 from .core.services import Services, register
 from .data import reconnect
@@ -36,10 +32,21 @@ def create_app(config: dict | None = None) -> Flask:
     app.json = replies.StrictJSON(app)
     logs.init_app(app)
     _configure_storage(app)
+    built = adapters.build(app.config)
+    local = LocalBoards(app.config["TOP_LOCAL_MAX_AGE_SECONDS"])
+    refresher = Refresher(app, local, built.cache, app.config["BOARD_REFRESH_SECONDS"])
+    hub = Hub(app, built.broker, local, refresher)
+    refresher.listen(hub.board_newer)
+    limits = gate.Limits(app.config)
+    register(app, Services(blocklist=built.blocklist, limits=limits))
 
+    adapters.init_app(app, built)
+    boards.init_app(app, boards.Ports(built.cache, built.broker, built.rank_sets, local,
+                                      refresher))
+    live.init_app(app, hub)
     cors.init_app(app)  # before gate, whose hook may replace a reply with a 429
     db.init_app(app)
-    metrics.init_app(app)
+    metrics.init_app(app, built.store, [hub.publish, refresher.publish])
     migrate.init_app(app, db, directory=MIGRATIONS, render_as_batch=True)
     auth.configure(app)
     limiter.init_app(app)
@@ -54,7 +61,7 @@ def create_app(config: dict | None = None) -> Flask:
     app.register_blueprint(page.bp)
     app.register_blueprint(openapi.bp)
     reconnect.init_app(app)
-    app.wsgi_app = metrics.RequestMetrics(logs.RequestIds(BoardReads(app, app.wsgi_app)))
+    app.wsgi_app = metrics.RequestMetrics(logs.RequestIds(BoardReads(app, app.wsgi_app, limits, hub)))
     if app.config["PROXY_HOPS"]:
         # The same proxies say which scheme the client used (HSTS goes on HTTPS only).
         app.wsgi_app = ProxyFix(app.wsgi_app, x_for=app.config["PROXY_HOPS"],
@@ -63,7 +70,7 @@ def create_app(config: dict | None = None) -> Flask:
 
 
 def _configure_storage(app: Flask) -> None:
-    """Pick the adapters: SQLite and in-process state, or PostgreSQL and Redis."""
+    """The database (SQLite unless one is configured) and the rate limits' storage."""
     config = app.config
     config["SQLALCHEMY_DATABASE_URI"] = settings.database_url(config["SQLALCHEMY_DATABASE_URI"])
     if not config["SQLALCHEMY_DATABASE_URI"]:
@@ -80,38 +87,14 @@ def _configure_storage(app: Flask) -> None:
             "isolation_level": "AUTOCOMMIT"}})
     redis_url = config.get("REDIS_URL")
     if redis_url:
-        limits_pool = connection_pool(config, config["REDIS_MAX_CONNECTIONS"])
+        limits_pool = adapters.connection_pool(config, config["REDIS_MAX_CONNECTIONS"])
         config["RATELIMIT_STORAGE_OPTIONS"] = {"connection_pool": limits_pool}
-    register(app, _services(app, redis_url))
     config["RATELIMIT_STORAGE_URI"] = redis_url or "memory://"
     config["RATELIMIT_KEY_PREFIX"] = config["REDIS_PREFIX"] + "limits"
     # A Redis outage should loosen rate limiting to per-process counts, not fail requests;
     # swallowing covers a request that races the switch to (or back from) the fallback.
     config["RATELIMIT_IN_MEMORY_FALLBACK_ENABLED"] = True
     config["RATELIMIT_SWALLOW_ERRORS"] = True
-
-
-def _services(app: Flask, redis_url: str | None) -> Services:
-    """Redis's services, or the embedded default's in-process ones."""
-    config = app.config
-    if redis_url:
-        # The subscription holds one connection of the store's pool for good.
-        pool = connection_pool(config, config["REDIS_MAX_CONNECTIONS"] + 1)
-        redis = RedisStore(pool, config["REDIS_PREFIX"], config["REDIS_RETRY_SECONDS"])
-        board_cache, blocklist = RedisBoardCache(redis), RedisBlocklist(redis)
-        rank_sets = RedisRankSets(redis)
-        broker = RedisBroker(redis, board_cache, rank_sets,
-                             config["REDIS_SOCKET_TIMEOUT_SECONDS"])
-    else:
-        redis = blocklist = rank_sets = None
-        board_cache = MemoryBoardCache()
-        broker = MemoryBroker(board_cache)
-    boards = LocalBoards(config["TOP_LOCAL_MAX_AGE_SECONDS"])
-    refresher = Refresher(app, boards, board_cache, config["BOARD_REFRESH_SECONDS"])
-    return Services(redis=redis, board_cache=board_cache, blocklist=blocklist,
-                    rank_sets=rank_sets, broker=broker, local_boards=boards,
-                    refresher=refresher, hub=Hub(app, broker, boards, refresher),
-                    limits=gate.Limits(config))
 
 
 def _engine_options(config) -> dict:

@@ -16,10 +16,10 @@ import redis
 from flask_migrate import upgrade
 from sqlalchemy import text
 
-from scoreboard import create_app
-from scoreboard.core.services import services
+from scoreboard import adapters, create_app
 from scoreboard.data.db import db
 from scoreboard.identity.auth import issue_token
+from scoreboard.live import current_hub
 from scoreboard.play.actions import seed_catalog
 
 from .harness import SECRET
@@ -132,8 +132,8 @@ def make_app(request, tmp_path):
         # A hub a test started in this process (a stream opened through the test client)
         # would otherwise keep greenlets that a later gevent test runs: a Redis hub's
         # listener reads its socket without yielding.
-        services(app).hub.stop()
-        store = services(app).redis
+        current_hub(app).stop()
+        store = adapters.of(app).store
         if store is not None:
             try:
                 keys = list(store.client.scan_iter(match=store.prefix + "*", count=1000))

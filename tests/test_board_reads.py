@@ -8,8 +8,8 @@ import pytest
 from flask import request
 from gevent import socket
 
-from scoreboard.core.services import services
-from scoreboard.live import sse
+from scoreboard.boards import ports
+from scoreboard.live import current_hub, sse
 
 from .harness.players import play, stop_clock
 
@@ -47,7 +47,7 @@ def comparable(reply):
 
 
 def forget_boards(app):
-    services(app).local_boards.notice()  # as when the subscription drops: nothing is held
+    ports(app).local.notice()  # as when the subscription drops: nothing is held
 
 
 @pytest.mark.parametrize("query", ["", "?limit=3", "?region=DE", "?period=all&limit=100"])
@@ -184,7 +184,7 @@ def test_a_held_streams_open_is_the_routes_without_flask(streaming, query):
     assert held.status_code == loaded.status_code == 200
     assert headers_of(held) == headers_of(loaded)
     assert held_first == loaded_first and b"event: scoreboard" in held_first
-    hub = services(app).hub
+    hub = current_hub(app)
     assert hub.per_ip["127.0.0.1"] == 2
     held.close()
     assert hub.per_ip["127.0.0.1"] == 1  # closing the body gives its place back

@@ -8,7 +8,7 @@ import pytest
 from flask_jwt_extended import decode_token
 from sqlalchemy import func, select, update
 
-from scoreboard.core.services import services
+from scoreboard import adapters
 from scoreboard.data.db import db
 from scoreboard.data.models import ActionType, AuditEvent, User, WindowScore
 
@@ -56,7 +56,7 @@ def test_rebuild_cache_writes_the_database_order(app, runner, player, client):
     player("alice").play()
     result = runner.invoke(args=["scoreboard", "rebuild-cache"])
     assert result.exit_code == 0 and "version 1" in result.output
-    cached = services(app).board_cache.get_top("all")
+    cached = adapters.of(app).cache.get_top("all")
     assert cached.version == 1
     assert json.loads(cached.body)["entries"] == client.get("/api/scores/top").json["topScores"]
 

@@ -9,9 +9,9 @@ import pytest
 from sqlalchemy import insert
 
 import config
+from scoreboard import adapters
 from scoreboard.core import clock, periods
 from scoreboard.core.errors import ApiError
-from scoreboard.core.services import services
 from scoreboard.data.db import db
 from scoreboard.data.models import Group, GroupMember
 from scoreboard.play import groups
@@ -182,7 +182,7 @@ def test_a_player_in_the_most_groups_the_caps_allow_is_announced_in_one_notice(m
         db.session.execute(insert(GroupMember), [
             {"group_id": g, "user_id": "ann", "joined_at": now} for g in ids])
         db.session.commit()
-        store = services(app).redis
+        store = adapters.of(app).store
         notices = store.client.pubsub(ignore_subscribe_messages=True)
         notices.subscribe(store.key("board"))
     try:

@@ -5,8 +5,8 @@ import pytest
 from gevent import socket
 
 from scoreboard.adapters.broker import MemoryBroker
+from scoreboard.boards import ports
 from scoreboard.boards.leaderboard import Snapshot
-from scoreboard.core.services import services
 from scoreboard.live.hub import Client, Hub, chunk
 
 
@@ -72,8 +72,8 @@ def test_a_newer_board_wakes_only_its_views_streams(make_app):
             return boards[view]
         return load
 
-    found = services(app)
-    hub = Hub(app, MemoryBroker(found.board_cache), found.local_boards, found.refresher)
+    found = ports(app)
+    hub = Hub(app, MemoryBroker(found.cache), found.local, found.refresher)
     hub.start()
     sockets = {}
     for view in boards:

@@ -1,18 +1,18 @@
 """The board's order, its versions and its cache, exercised without HTTP."""
 
 import threading
+from dataclasses import replace
 from datetime import datetime, timedelta
 
 import pytest
 from sqlalchemy import text
 
-from scoreboard import create_app
+from scoreboard import adapters, boards, create_app
 from scoreboard.adapters.board_cache import MemoryBoardCache
 from scoreboard.adapters.store import StoreUnavailable
 from scoreboard.boards import leaderboard
 from scoreboard.boards.leaderboard import Snapshot
 from scoreboard.core import clock
-from scoreboard.core.services import services
 from scoreboard.data.db import db
 
 from .conftest import base_config
@@ -46,7 +46,7 @@ def test_a_change_far_below_the_top_leaves_every_board_alone(app):
     client = app.test_client()
     queries = ("?limit=100", "?period=day&limit=100", "?period=week&limit=100")
     boards = {q: client.get(f"/api/scores/top{q}").json["topScores"] for q in queries}
-    broker = services(app).broker
+    broker = adapters.of(app).broker
     notices = []
     announce = broker.announce
     broker.announce = lambda version, views, *rest: (notices.append(views),
@@ -60,7 +60,7 @@ def test_a_change_far_below_the_top_leaves_every_board_alone(app):
 
 
 def test_cache_never_takes_an_older_snapshot(app):
-    store = services(app).board_cache
+    store = adapters.of(app).cache
     with app.app_context():
         assert store.put_top("all", 5, Snapshot(5, ()).to_json(), 60)
         assert not store.put_top("all", 4, Snapshot(4, ()).to_json(), 60)
@@ -69,7 +69,7 @@ def test_cache_never_takes_an_older_snapshot(app):
 
 
 def test_a_change_is_noted_beside_the_snapshot_until_a_newer_one_comes(app):
-    store = services(app).board_cache
+    store = adapters.of(app).cache
     with app.app_context():
         store.mark_changed(["all"], 3)  # no snapshot yet: nothing to note it on
         assert store.get_top("all") is None
@@ -144,7 +144,7 @@ def test_board_is_read_from_the_database_when_the_cache_fails(app):
         def get_top(self, view):
             raise StoreUnavailable("down")
 
-    services(app).board_cache = DeadCache()
+    boards.init_app(app, replace(boards.ports(app), cache=DeadCache()))
     with app.app_context():
         snapshot = leaderboard.current_snapshot()
     assert [(e["userId"], e["score"]) for e in snapshot.entries] == [("amy", 2)]
@@ -161,7 +161,7 @@ def test_redis_down_then_back_rebuilds_from_the_database(make_app, own_redis, ba
     with app.app_context():
         assert leaderboard.current_snapshot().entries[0]["userId"] == "bob"
     own_redis.start()
-    store = services(app).board_cache
+    store = adapters.of(app).cache
     with app.app_context():
         snapshot = leaderboard.current_snapshot()
         assert snapshot == leaderboard.read_snapshot()
@@ -171,7 +171,7 @@ def test_redis_down_then_back_rebuilds_from_the_database(make_app, own_redis, ba
 def test_a_process_never_serves_an_older_version_than_it_already_served(make_app, backend):
     app = make_app(backend, TOP_LOCAL_MAX_AGE_SECONDS=0)  # every read asks the shared cache
     play(app, "amy", 2)
-    store = services(app).redis
+    store = adapters.of(app).store
     with app.app_context():
         newest = leaderboard.current_snapshot()
         # A cache left behind by an outage: older than what this process has handed out.
@@ -180,6 +180,7 @@ def test_a_process_never_serves_an_older_version_than_it_already_served(make_app
             store.client.hset(store.key("top:all"), mapping={"version": stale.version,
                                                          "body": stale.to_json()})
         else:  # a cache that lost its state and was handed a stale snapshot
-            services(app).board_cache = MemoryBoardCache()
-            services(app).board_cache.put_top("all", stale.version, stale.to_json(), 60)
+            cache = MemoryBoardCache()
+            boards.init_app(app, replace(boards.ports(app), cache=cache))
+            cache.put_top("all", stale.version, stale.to_json(), 60)
         assert leaderboard.current_snapshot() == newest

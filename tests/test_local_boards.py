@@ -4,10 +4,10 @@ overtaken, and the refresher brings the next one (tests/test_refresher.py)."""
 import threading
 from concurrent.futures import ThreadPoolExecutor
 
-from scoreboard.adapters.local_boards import MAX_VIEWS, LocalBoards
-from scoreboard.boards import leaderboard
+from scoreboard import adapters
+from scoreboard.boards import leaderboard, ports
 from scoreboard.boards.leaderboard import Snapshot
-from scoreboard.core.services import services
+from scoreboard.boards.local_boards import MAX_VIEWS, LocalBoards
 
 from .harness.players import play
 from .harness.waiting import wait_for
@@ -59,7 +59,7 @@ def test_reads_come_from_memory_and_a_write_brings_the_next_copy(make_app, backe
     app = make_app(backend, TOP_LOCAL_MAX_AGE_SECONDS=3600)
     play(app, "amy", 2)
     client = app.test_client()
-    store = services(app).board_cache
+    store = adapters.of(app).cache
     asked = []
     real_get_top = store.get_top
     store.get_top = lambda view: asked.append(view) or real_get_top(view)
@@ -78,7 +78,7 @@ def test_reads_that_miss_together_share_one_read_of_the_store(make_app):
     app = make_app("embedded", TOP_LOCAL_MAX_AGE_SECONDS=3600)
     play(app, "amy", 2)
     app.test_client().get("/api/scores/top")  # the shared cache now holds the board
-    store, boards = services(app).board_cache, services(app).local_boards
+    store, boards = adapters.of(app).cache, ports(app).local
     boards.notice()  # and this worker has no copy of it
     asked, looked, release = [], [], threading.Event()
     real_get_top, real_get = store.get_top, boards.get

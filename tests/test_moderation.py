@@ -8,10 +8,10 @@ import psycopg2
 import pytest
 from sqlalchemy import select
 
-from scoreboard.boards import ranks
+from scoreboard import adapters
+from scoreboard.boards import ports, ranks
 from scoreboard.boards.views import View
 from scoreboard.core.errors import ApiError
-from scoreboard.core.services import services
 from scoreboard.data.db import db
 from scoreboard.data.models import ActionTicket, AuditEvent, User, WindowScore
 from scoreboard.identity.auth import issue_token
@@ -108,7 +108,7 @@ def test_hiding_announces_every_view_the_player_was_on(app, client, league):
     _, group = league
     boards(client, league)
     heard = []
-    broker = services(app).broker
+    broker = adapters.of(app).broker
     announce = broker.announce
     broker.announce = lambda version, views, *rest: (heard.append((version, views, rest)),
                                                      announce(version, views, *rest))
@@ -119,7 +119,7 @@ def test_hiding_announces_every_view_the_player_was_on(app, client, league):
         "|".join(part for part in (where, window) if part) or "all"
         for where in ("", "region:DE", f"group:{group}") for window in windows)
     with app.app_context():
-        assert services(app).local_boards.get("all").version == version
+        assert ports(app).local.get("all").version == version
 
 
 def test_a_hidden_players_score_keeps_counting_and_unhide_brings_it_back(app, client, league):
@@ -144,7 +144,7 @@ def test_an_update_while_hidden_moves_no_board_and_places_no_rank(app, client, l
     act(app, moderation.hide, "ben", "cheating")
     before = boards(client, league)
     heard = []
-    broker = services(app).broker
+    broker = adapters.of(app).broker
     announce = broker.announce
     broker.announce = lambda version, views, placements=(): (
         heard.append((views, list(placements))), announce(version, views, placements))
@@ -340,7 +340,7 @@ def test_a_renamed_or_regrouped_hidden_player_moves_no_board(app, client, league
     boards(client, league)
     act(app, moderation.hide, "ben", "cheating")
     heard = []
-    broker = services(app).broker
+    broker = adapters.of(app).broker
     broker.announce = lambda version, views, *rest: heard.append(views)
     renamed = client.put("/api/users/me", json={"displayName": "Benjamin"},
                          headers=players["ben"].headers)
@@ -368,7 +368,7 @@ def test_adjusting_a_hidden_player_counts_but_moves_no_board(app, client, league
     act(app, moderation.hide, "ben", "cheating")
     before = boards(client, league)
     heard = []
-    broker = services(app).broker
+    broker = adapters.of(app).broker
     announce = broker.announce
     broker.announce = lambda version, views, *rest: (heard.append(views),
                                                      announce(version, views, *rest))
@@ -386,7 +386,7 @@ KEYED = moderation.Actor("root", "req-2", "10.0.0.1", key="refund-ben-1")
 def announcements(app) -> list:
     """The change notices the broker sends from now on, as (version, view keys)."""
     heard = []
-    broker = services(app).broker
+    broker = adapters.of(app).broker
     announce = broker.announce
     broker.announce = lambda version, views, *rest: (heard.append((version, sorted(views))),
                                                      announce(version, views, *rest))

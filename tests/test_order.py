@@ -22,11 +22,10 @@ from sqlalchemy import (
     select,
 )
 
-from scoreboard import create_app
+from scoreboard import adapters, create_app
 from scoreboard.boards import ranks
 from scoreboard.boards.views import View
 from scoreboard.core import order
-from scoreboard.core.services import services
 from scoreboard.data.db import db
 from scoreboard.play.actions import seed_catalog
 
@@ -67,7 +66,7 @@ def _dispose(app):
     with app.app_context():
         for engine in db.engines.values():
             engine.dispose()
-    services(app).redis.client.close()
+    adapters.of(app).store.client.close()
 
 
 def test_ties_are_broken_by_the_bytes_of_the_ids_everywhere(tied_app):

@@ -6,9 +6,9 @@ from datetime import datetime
 import pytest
 import redis
 
+from scoreboard import adapters
 from scoreboard.boards import ranks
 from scoreboard.boards.views import View
-from scoreboard.core.services import services
 from scoreboard.identity.auth import issue_token
 
 from .harness.players import Player, play
@@ -57,7 +57,7 @@ def test_sets_agree_with_the_database(crowd, view):
 
 def test_a_restarted_redis_is_answered_by_the_database_then_rebuilt(crowd):
     app, users = crowd
-    store = services(app).redis
+    store = adapters.of(app).store
     with app.app_context():
         ranks._from_set(View(), users[0])
     store.client.delete(store.key("rank:all"), store.key("rank-member:all"),
@@ -72,7 +72,7 @@ def test_writes_missed_in_an_outage_force_a_rebuild(make_app, own_redis):
     # A reply slower than a second counts as Redis down, as in production. A Redis of the
     # test's own: pausing the shared one would stall every other user of it.
     app, users = make_crowd(make_app, REDIS_URL=own_redis.url, REDIS_SOCKET_TIMEOUT_SECONDS=1)
-    store = services(app).redis
+    store = adapters.of(app).store
     store.retry_after = 0  # try Redis again at once once it answers
     with app.app_context():
         ranks._from_set(View(), users[0])
@@ -113,7 +113,7 @@ def test_verify_checks_the_rank_sets(crowd):
     with app.app_context():
         ranks._from_set(View(), users[0])  # build the global set
     assert runner.invoke(args=["scoreboard", "verify"]).exit_code == 0
-    store = services(app).redis
+    store = adapters.of(app).store
     store.client.zadd(store.key("rank:all"), {"0|0|intruder": 0})
     result = runner.invoke(args=["scoreboard", "verify"])
     assert result.exit_code == 1 and "MISMATCH rank set all" in result.output
@@ -125,7 +125,7 @@ def test_verify_checks_the_rank_sets(crowd):
 
 def test_a_windows_rank_set_expires_after_the_window(crowd):
     app, users = crowd
-    store = services(app).redis
+    store = adapters.of(app).store
     day = store.key("rank:day:2026-11-30")
     assert store.client.exists(day)  # placed by the crowd's plays, before any lookup
     # The app's clock says 2026-11-30 12:00: the day closes in 12 hours, and its set goes a

@@ -7,9 +7,8 @@ import time
 import gevent
 import pytest
 
-from scoreboard import create_app
-from scoreboard.boards import leaderboard
-from scoreboard.core.services import services
+from scoreboard import adapters, create_app
+from scoreboard.boards import leaderboard, ports
 from scoreboard.data.db import db
 
 from .conftest import base_config
@@ -36,14 +35,14 @@ def two_workers(make_app, database_url, redis_url):
     play(first, "amy")
     for app in (first, second):
         app.test_client().get("/api/scores/top")
-        services(app).refresher.start()
+        ports(app).refresher.start()
     yield first, second
     for app in (first, second):
-        services(app).refresher.stop()
+        ports(app).refresher.stop()
     with second.app_context():
         for engine in db.engines.values():
             engine.dispose()
-    services(second).redis.client.connection_pool.disconnect()
+    adapters.of(second).store.client.connection_pool.disconnect()
 
 
 def test_a_burst_of_changes_is_read_once_per_interval_for_the_whole_cluster(
@@ -56,20 +55,20 @@ def test_a_burst_of_changes_is_read_once_per_interval_for_the_whole_cluster(
     began = time.monotonic()
     for _ in range(40):  # about 40 changes a second, for a second
         play(first, "bob")
-        version = services(first).local_boards.announced("all")
-        services(second).refresher.changed(["all"], version)  # what its subscription hears
+        version = ports(first).local.announced("all")
+        ports(second).refresher.changed(["all"], version)  # what its subscription hears
         gevent.sleep(0.025)
     with first.app_context():
         newest = read_snapshot()
 
     def both_newest():
-        return all(services(app).local_boards.get("all") == newest for app in two_workers)
+        return all(ports(app).local.get("all") == newest for app in two_workers)
 
     until(both_newest, "both workers to hold the newest board")
     seconds = time.monotonic() - began
     # One read per interval for the cluster, and one to finish; far from one per change.
     assert 1 <= len(reads) <= seconds / 0.2 + 2, (len(reads), seconds)
-    assert [services(app).refresher.stats() for app in two_workers] == [
+    assert [ports(app).refresher.stats() for app in two_workers] == [
         {"board_refreshes_due": 0}] * 2
 
 
@@ -85,7 +84,7 @@ def test_a_newer_copy_is_handed_to_the_hub_and_unheld_views_are_left_alone(app, 
     play(app, "amy")
     client.get("/api/scores/top")  # held; the day's board is not
     newer = []
-    services(app).refresher.on_newer = newer.append
+    ports(app).refresher.listen(newer.append)
     play(app, "bob")
     assert newer == ["all"]
     assert client.get("/api/scores/top").json["topScores"][1]["userId"] == "bob"

@@ -13,8 +13,7 @@ import pytest
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import rsa
 
-from scoreboard import create_app
-from scoreboard.core.services import services
+from scoreboard import adapters, create_app
 from scoreboard.data.db import db
 from scoreboard.data.models import User
 from scoreboard.identity.auth import issue_token
@@ -374,7 +373,7 @@ def test_revocation_holds_after_redis_copy_is_lost(make_app, how):
     revoke(how, alice.client, app.test_cli_runner(), alice.token)
     assert_refused(complete_with(alice.client, alice.token, ticket), 401)
 
-    store = services(app).redis
+    store = adapters.of(app).store
     keys = list(store.client.scan_iter(match=store.prefix + "*"))
     assert store.key("revoked") in {key.decode() for key in keys}
     store.client.delete(*keys)
@@ -468,7 +467,7 @@ def test_revocation_that_reached_only_the_database_is_enforced_after_the_refresh
         db.engine.dispose()
     # Once the loaded copy is older than the refresh interval (its marker expires), the
     # database's answer wins.
-    store = services(server).redis
+    store = adapters.of(server).store
     store.client.delete(store.key("revoked:fresh"))
     reply = client.post("/api/actions/start", json={"actionType": "click"}, headers=headers)
     assert_refused(reply, 401)
@@ -476,7 +475,7 @@ def test_revocation_that_reached_only_the_database_is_enforced_after_the_refresh
 
 def test_reloading_the_blocklist_never_drops_a_revocation(make_app):
     app = make_app("postgres")
-    blocklist = services(app).blocklist
+    blocklist = adapters.of(app).blocklist
     blocklist.load_revoked(["old"])
     blocklist.add_revoked("made-while-loading")  # committed after the loader read the database
     blocklist.load_revoked(["old"])  # the loader's stale list

@@ -9,8 +9,8 @@ import jwt
 import pytest
 from prometheus_client import generate_latest
 
+from scoreboard import adapters
 from scoreboard.core.meters import REGISTRY
-from scoreboard.core.services import services
 
 from .harness import SECRET
 from .harness.servers import sample_sum
@@ -35,14 +35,14 @@ def redis_refusals() -> float:
 
 def stale_blocklist(app) -> None:
     """Redis's copy of the blocklist as it is once its minute is up: unsure until reloaded."""
-    store = services(app).redis
+    store = adapters.of(app).store
     if store is not None:
         store.client.delete(store.key("revoked:fresh"))
 
 
 def assert_redis_in_use(app) -> None:
     """This worker still asks Redis (it would answer "redis recently failed" otherwise)."""
-    store = services(app).redis
+    store = adapters.of(app).store
     assert store is None or store.call(store.client.ping) is True
 
 

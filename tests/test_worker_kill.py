@@ -14,9 +14,8 @@ from pathlib import Path
 import psycopg2
 from sqlalchemy import func, select
 
-from scoreboard import create_app
+from scoreboard import adapters, create_app
 from scoreboard.boards import leaderboard
-from scoreboard.core.services import services
 from scoreboard.data.db import db
 from scoreboard.data.models import AuditEvent, User
 
@@ -137,7 +136,7 @@ def verify(database_url, redis_url, server):
     finally:
         with checker.app_context():
             db.engine.dispose()
-        services(checker).redis.client.connection_pool.disconnect()
+        adapters.of(checker).store.client.connection_pool.disconnect()
     assert verified.exit_code == 0 and "0 mismatches" in verified.output, verified.output
 
 

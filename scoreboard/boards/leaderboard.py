@@ -12,11 +12,11 @@ from sqlalchemy import select, text, update
 
 from ..adapters.store import StoreUnavailable
 from ..core import order, periods
-from ..core.services import services
 from ..data import reconnect
 from ..data.db import AUTOCOMMIT, db, on_postgres, reading
 from ..data.models import BoardState
 from . import views
+from .ports import ports
 from .views import ALL, View
 
 log = logging.getLogger(__name__)
@@ -120,7 +120,7 @@ def refresh_cache(view: View = ALL) -> Snapshot:
     """Rebuild a view's cached snapshot from the database; returns what the database holds."""
     snapshot = read_snapshot(view)
     try:
-        services().board_cache.put_top(view.key, snapshot.version, snapshot.to_json(),
+        ports().cache.put_top(view.key, snapshot.version, snapshot.to_json(),
                                        current_app.config["TOP_CACHE_TTL_SECONDS"])
     except StoreUnavailable as exc:
         log.warning("board cache not updated, redis unavailable: %s", exc)
@@ -141,8 +141,8 @@ def announce_change(version: int, views, placements=()) -> None:
     worker's refresher brings its own copies up to date. No board is rebuilt in the
     request."""
     keys = [view.key for view in views]
-    found = services()
-    found.local_boards.notice(keys, version)
+    found = ports()
+    found.local.notice(keys, version)
     if keys or placements:
         found.broker.announce(version, keys, placements)
     found.refresher.changed(keys, version)
@@ -154,11 +154,11 @@ def fresh_snapshot(view: View = ALL) -> Snapshot:
     worker's copy when nothing newer was announced; else a newer one from the shared
     cache, or from the database when the cache has none (one request of the cluster builds
     it while the others wait a moment for it)."""
-    found = services()
+    found = ports()
     held, needed = fresh_held(found, view.key)
     if held is not None:
         return held
-    boards = found.local_boards
+    boards = found.local
     with boards.loading(view.key):  # the reads that need it meanwhile wait for this one
         held = boards.get(view.key)
         if held is not None and held.version >= needed:
@@ -171,7 +171,7 @@ def fresh_held(found, key: str, version_now=database_version) -> tuple[Snapshot 
     it, else None; the least version a request may be given). The broker says whether this
     worker has heard every notice sent so far (RedisBroker.sync); when it cannot, the
     database's newest version (``version_now()``) is the least."""
-    boards = found.local_boards
+    boards = found.local
     needed = boards.needed(key)
     if not found.broker.sync():
         needed = max(needed, version_now())
@@ -183,12 +183,12 @@ def current_snapshot(view: View = ALL) -> Snapshot:
     """The newest copy of a view this worker has heard of, without waiting for news: for
     the hub's streams, which the refresher keeps up to date. The copy held, or else the
     shared cache's, or else the database's."""
-    boards = services().local_boards
+    boards = ports().local
     held = boards.get(view.key)
     if held is not None:
         return held
     with boards.loading(view.key):
-        return boards.get(view.key) or _fetch(services(), view, boards.served(view.key))
+        return boards.get(view.key) or _fetch(ports(), view, boards.served(view.key))
 
 
 def _fetch(found, view: View, needed: int) -> Snapshot:
@@ -196,7 +196,7 @@ def _fetch(found, view: View, needed: int) -> Snapshot:
     it has one that recent (and has not missed writes in an outage), else built from the
     database. One request of the cluster builds it at a time; the others wait for its result
     up to BOARD_REFRESH_SECONDS, then build it themselves."""
-    boards, cache = found.local_boards, found.board_cache
+    boards, cache = found.local, found.cache
     if cache.take_recovered():  # the cache may have missed writes while Redis was away
         return boards.keep(view.key, refresh_cache(view))
     wait = current_app.config["BOARD_REFRESH_SECONDS"]
@@ -223,7 +223,7 @@ def may_reach_top(view: View, score: int) -> bool:
     cut-off is below the current one. Equal scores count as inside (the tie-break may still
     place the player on it); a board this worker does not hold, or whose copy a notice has
     overtaken (a player may have left it, lowering its cut-off), counts as reached."""
-    boards = services().local_boards
+    boards = ports().local
     held = boards.get(view.key)
     return (held is None or not boards.is_current(view.key)
             or len(held.entries) < SNAPSHOT_SIZE or score >= held.entries[-1]["score"])

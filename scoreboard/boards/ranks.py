@@ -19,10 +19,10 @@ from sqlalchemy import func, select
 from ..adapters.store import StoreUnavailable
 from ..core import clock, order, periods
 from ..core.errors import ApiError
-from ..core.services import services
 from ..data.db import reading
 from ..data.models import User
 from . import views
+from .ports import ports
 from .views import View
 
 log = logging.getLogger(__name__)
@@ -63,7 +63,7 @@ def placements(user_id: str, region, score: int, reached_at: datetime,
     """What places the player in every rank set they are on, for the broker to apply after
     the commit (leaderboard.announce_change); none without rank sets. A write Redis misses
     is made good when it answers again: see _check_outage."""
-    if services().rank_sets is None:
+    if ports().rank_sets is None:
         return []
     at = order.micros(reached_at)
     return [
@@ -77,7 +77,7 @@ def placements(user_id: str, region, score: int, reached_at: datetime,
 def region_changed(old, new) -> None:
     """After a commit that moved a player between regions: both regions' sets are rebuilt
     (on demand) rather than patched."""
-    sets = services().rank_sets
+    sets = ports().rank_sets
     if sets is None:
         return
     try:
@@ -94,7 +94,7 @@ def reseat(user_id: str, region) -> None:
     adjusted them): each rank set they are on drops their old place and takes the one the
     database holds now, none while hidden. A write Redis misses is made good when it
     answers again (_check_outage)."""
-    sets = services().rank_sets
+    sets = ports().rank_sets
     if sets is None:
         return
     now = clock.now()
@@ -120,9 +120,16 @@ def _check_outage(sets) -> None:
         sets.forget_rank_sets()
 
 
+def forget_all() -> None:
+    """Mark every rank set for rebuilding from the database (none without Redis)."""
+    sets = ports().rank_sets
+    if sets is not None:
+        sets.forget_rank_sets()
+
+
 def rebuild(view: View) -> None:
     """Refill a view's rank set from the database (the set is emptied first)."""
-    sets = services().rank_sets
+    sets = ports().rank_sets
     rows = view.rows()
     with reading() as session:
         found = session.execute(select(rows.c.id, rows.c.score, rows.c.score_reached_at)
@@ -151,7 +158,7 @@ def _rebuild_soon(sets, view: View) -> None:
 
 def disagreeing_sets() -> list[str]:
     """The views whose complete rank set differs from the database (for verify)."""
-    sets = services().rank_sets
+    sets = ports().rank_sets
     if sets is None:
         return []
     wrong = []
@@ -215,7 +222,7 @@ def around(view: View, user_id: str, radius: int) -> dict:
 
 def _from_set(view: View, user_id: str):
     """(score, rank) from the view's rank set, or None when the set cannot answer."""
-    sets = services().rank_sets
+    sets = ports().rank_sets
     if sets is None or not _has_set(view):
         return None
     try:
@@ -234,7 +241,7 @@ def _from_set(view: View, user_id: str):
 
 
 def _ids_from_set(view: View, first: int, last: int):
-    sets = services().rank_sets
+    sets = ports().rank_sets
     try:
         return [order.user_of(name) for name in sets.members(view.key, first - 1, last - 1)]
     except StoreUnavailable:

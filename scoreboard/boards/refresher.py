@@ -34,11 +34,16 @@ class Refresher:
         self.boards = boards
         self.cache = board_cache
         self.interval = interval
-        self.on_newer = None  # called with a view's key when a newer copy is kept (the hub)
+        self._on_newer = []  # called with a view's key when a newer copy is kept
         self._due = {}  # view key -> newest version a notice named, newer than the copy here
         self._wake = Event()
         self._running = False
         self._loop_greenlet = None
+
+    def listen(self, on_newer) -> None:
+        """Call ``on_newer(key)`` whenever a newer copy of a view is kept here (the hub's
+        streams send it)."""
+        self._on_newer.append(on_newer)
 
     def start(self) -> None:
         if not self._running:
@@ -115,6 +120,7 @@ class Refresher:
             snapshot = leaderboard.read_snapshot(view)
         held = self.boards.held(key)
         self.boards.keep(key, snapshot)
-        if self.on_newer is not None and (held is None or snapshot.version > held.version):
-            self.on_newer(key)
+        if held is None or snapshot.version > held.version:
+            for on_newer in self._on_newer:
+                on_newer(key)
         return snapshot.version >= version

@@ -1,41 +1,17 @@
-"""The app's services, built once by create_app and kept under one key of
-``app.extensions``, so every module finds each by name and type: ``services().board_cache``.
-"""
-
-from __future__ import annotations
+"""What the gate and identity still find by name (being moved to their own init_app)."""
 
 from dataclasses import dataclass
-from typing import TYPE_CHECKING
+from typing import Any
 
 from flask import Flask, current_app
 
-if TYPE_CHECKING:  # annotations only: gate.py imports this module, a cycle otherwise
-    from ..adapters.blocklist import RedisBlocklist
-    from ..adapters.board_cache import BoardCache
-    from ..adapters.broker import MemoryBroker, RedisBroker
-    from ..adapters.local_boards import LocalBoards
-    from ..adapters.rank_sets import RedisRankSets
-    from ..adapters.store import RedisStore
-    from ..boards.refresher import Refresher
-    from ..live.hub import Hub
-    from ..web.gate import Limits
-
-_KEY = "scoreboard.core.services"
+_KEY = "scoreboard.services"
 
 
 @dataclass
 class Services:
-    # None where the embedded default has no such thing: no Redis, so no blocklist copy (the
-    # database answers) and no rank sets (ranks come from the database).
-    redis: RedisStore | None
-    board_cache: BoardCache
-    blocklist: RedisBlocklist | None
-    rank_sets: RedisRankSets | None
-    broker: MemoryBroker | RedisBroker
-    local_boards: LocalBoards
-    refresher: Refresher
-    hub: Hub
-    limits: Limits
+    blocklist: Any
+    limits: Any
 
 
 def register(app: Flask, built: Services) -> None:
@@ -43,6 +19,4 @@ def register(app: Flask, built: Services) -> None:
 
 
 def services(app: Flask | None = None) -> Services:
-    """The current app's services, or ``app``'s where there is no app context (gunicorn's
-    hooks, tests)."""
     return (app or current_app).extensions[_KEY]

@@ -114,7 +114,6 @@ class Hub:
         self.broker = broker
         self.boards = boards  # this worker's copies of the boards, which the streams send
         self.refresher = refresher  # brings them up to date after a notice
-        refresher.on_newer = self.board_newer
         config = app.config
         self.heartbeat = config["STREAM_HEARTBEAT_SECONDS"]
         self.min_interval = config["STREAM_MIN_INTERVAL_SECONDS"]

@@ -17,7 +17,6 @@ from ..adapters.blocklist import BLOCKLIST_REFRESH_SECONDS
 from ..boards import leaderboard, ranks
 from ..core import periods
 from ..core.errors import ApiError
-from ..core.services import services
 from ..data.db import db
 from ..data.models import AuditEvent, User, WindowScore
 from ..identity import auth
@@ -56,9 +55,7 @@ def seed():
 def rebuild_cache():
     """Rebuild the cached board, and mark every rank set for rebuilding, from the database."""
     snapshot = leaderboard.refresh_cache()
-    rank_sets = services().rank_sets
-    if rank_sets is not None:
-        rank_sets.forget_rank_sets()
+    ranks.forget_all()
     click.echo(f"board cache rebuilt at version {snapshot.version}")
 
 

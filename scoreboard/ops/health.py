@@ -4,8 +4,8 @@ from flask import Blueprint, Response, current_app, jsonify
 from sqlalchemy import text
 
 from ..adapters.store import StoreUnavailable
+from ..boards.ports import ports
 from ..boards.views import GLOBAL
-from ..core.services import services
 from ..data.db import reading
 from . import metrics
 
@@ -26,7 +26,7 @@ def readyz():
     redis = "embedded"
     if current_app.config.get("REDIS_URL"):
         try:
-            services().board_cache.get_top(GLOBAL)
+            ports().cache.get_top(GLOBAL)
             redis = "ok"
         except StoreUnavailable:
             redis = "unavailable"

@@ -25,21 +25,21 @@ from ..core.meters import (
     REDIS_UP,
     REGISTRY,
 )
-from ..core.services import services
 from ..data.db import db
 
 CONTENT_TYPE = CONTENT_TYPE_PLAIN_0_0_4
 ROUTE = "scoreboard.route"  # the environ key that names a request's route for the count
 UNMATCHED = "unmatched"  # a request no route took (404, 405)
 METHODS = frozenset({"GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"})
+_KEY = "scoreboard.metrics"
 
 
 def exposition(app) -> bytes:
     """The scrape: this worker's figures brought up to date, then every worker's summed."""
-    store = services(app).redis
+    store, publishers = app.extensions[_KEY]
     REDIS_UP.set(store is not None and store.answers())
-    services(app).hub.publish()
-    services(app).refresher.publish()
+    for publish in publishers:
+        publish()
     if not MULTIPROCESS:
         return generate_latest(REGISTRY)
     registry = CollectorRegistry()
@@ -93,9 +93,11 @@ class NamedRequest(Request):
             self.environ[ROUTE] = rule.rule
 
 
-def init_app(app) -> None:
+def init_app(app, store, publishers) -> None:
     """Call after db.init_app. Names each request's route for RequestMetrics and counts the
-    database connections in use."""
+    database connections in use. A scrape asks ``store`` (None without Redis) whether it
+    answers, and first calls each of ``publishers`` to bring its figures up to date."""
+    app.extensions[_KEY] = (store, tuple(publishers))
     # Multiprocess mode has no *_created series: leave them out in one process too, so that
     # /metrics reads the same either way (prometheus_client asks at each collection).
     disable_created_metrics()

@@ -1,6 +1,5 @@
 """What the routes do not say of themselves, for the OpenAPI document (openapi.py): each
-endpoint's summary, replies, errors of its own rules, security, and the Body and Query
-objects its view checks requests with (core/contract.py)."""
+endpoint's summary, replies, errors of its own rules, security, body and query."""
 
 from dataclasses import dataclass
 

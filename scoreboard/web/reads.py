@@ -28,9 +28,9 @@ from werkzeug.http import parse_etags
 
 from ..boards import leaderboard, views
 from ..boards.leaderboard import SNAPSHOT_SIZE
+from ..boards.ports import ports
 from ..core import clock, contract, periods
 from ..core.errors import ApiError
-from ..core.services import services
 from ..live import sse
 from ..ops import metrics
 from . import cors
@@ -62,12 +62,13 @@ def top_reply(view, snapshot, limit: int, if_none_match: str | None):
 
 
 class BoardReads:
-    """WSGI middleware in front of the Flask app ``app``."""
+    """WSGI middleware in front of the Flask app ``app``, counting reads on ``limits`` (the
+    gate's) and opening streams on ``hub``."""
 
-    def __init__(self, app, wsgi_app):
+    def __init__(self, app, wsgi_app, limits, hub):
         self.app = app
         self.config = app.config
-        self.services = services(app)
+        self.limits, self.hub, self.boards = limits, hub, ports(app)
         self.wsgi_app = wsgi_app
         self.cross_origin = bool(app.config["CORS_ORIGINS"])
         self.vary = [cors.VARY] if self.cross_origin else []  # as cors.py adds to the route's
@@ -100,7 +101,7 @@ class BoardReads:
         if snapshot is None:
             return None
         try:
-            self.services.limits.count_locally("RATELIMIT_IP", environ.get("REMOTE_ADDR") or "")
+            self.limits.count_locally("RATELIMIT_IP", environ.get("REMOTE_ADDR") or "")
         except ApiError:
             return None  # over the limit: the route counts it too, and answers the 429
         status, headers, body = top_reply(view, snapshot, limit,
@@ -121,12 +122,12 @@ class BoardReads:
         snapshot = self._fresh(view.key)
         if snapshot is None:
             return None
-        body = sse.open_stream(environ, view, snapshot, self.config, self.services.hub)
+        body = sse.open_stream(environ, view, snapshot, self.config, self.hub)
         return None if body is None else (200, STREAM_HEADERS, body)
 
     def _fresh(self, key: str):
         """This worker's copy of the view, when it is fresh (leaderboard.fresh_held)."""
-        return leaderboard.fresh_held(self.services, key, self._database_version)[0]
+        return leaderboard.fresh_held(self.boards, key, self._database_version)[0]
 
     def _database_version(self) -> int:
         with self.app.app_context():

@@ -6,8 +6,7 @@ from flask import Blueprint, Response, current_app, request
 
 from ..boards import leaderboard
 from ..core.errors import ApiError
-from ..core.services import services
-from ..live.sse import HEADERS, MIMETYPE, can_stream, open_stream
+from ..live import HEADERS, MIMETYPE, can_stream, current_hub, open_stream
 from .api import asked_view
 
 bp = Blueprint("stream", __name__)
@@ -19,7 +18,7 @@ def scores_stream():
     view = asked_view(token_locations=("headers", "query_string", "cookies"))
     if not can_stream(request.environ):
         raise ApiError(503, "Streaming needs the gunicorn gevent worker; poll /api/scores/top.")
-    hub = services().hub
+    hub = current_hub()
     body = open_stream(request.environ, view, leaderboard.fresh_snapshot(view),
                        current_app.config, hub)
     if body is None:
