@@ -7,12 +7,10 @@ from werkzeug.middleware.proxy_fix import ProxyFix
 
 import config as settings
 
-from . import adapters, boards, live
+from . import adapters, boards, data, live
 from .boards.local_boards import LocalBoards
 from .boards.refresher import Refresher
 from .core.services import Services, register
-from .data import reconnect
-from .data.db import AUTOCOMMIT, db, migrate
 from .identity import auth
 from .live.hub import Hub
 from .ops import cli, health, logs, metrics
@@ -31,7 +29,8 @@ def create_app(config: dict | None = None) -> Flask:
     settings.check(app.config, cli.run_hosts())
     app.json = replies.StrictJSON(app)
     logs.init_app(app)
-    _configure_storage(app)
+    data.configure(app)
+    _configure_limits(app)
     built = adapters.build(app.config)
     local = LocalBoards(app.config["TOP_LOCAL_MAX_AGE_SECONDS"])
     refresher = Refresher(app, local, built.cache, app.config["BOARD_REFRESH_SECONDS"])
@@ -45,9 +44,8 @@ def create_app(config: dict | None = None) -> Flask:
                                       refresher))
     live.init_app(app, hub)
     cors.init_app(app)  # before gate, whose hook may replace a reply with a 429
-    db.init_app(app)
+    data.init_app(app, migrations=MIGRATIONS)
     metrics.init_app(app, built.store, [hub.publish, refresher.publish])
-    migrate.init_app(app, db, directory=MIGRATIONS, render_as_batch=True)
     auth.configure(app)
     limiter.init_app(app)
     gate.init_app(app)
@@ -60,7 +58,6 @@ def create_app(config: dict | None = None) -> Flask:
     app.register_blueprint(stream.bp)
     app.register_blueprint(page.bp)
     app.register_blueprint(openapi.bp)
-    reconnect.init_app(app)
     app.wsgi_app = metrics.RequestMetrics(logs.RequestIds(BoardReads(app, app.wsgi_app, limits, hub)))
     if app.config["PROXY_HOPS"]:
         # The same proxies say which scheme the client used (HSTS goes on HTTPS only).
@@ -69,22 +66,9 @@ def create_app(config: dict | None = None) -> Flask:
     return app
 
 
-def _configure_storage(app: Flask) -> None:
-    """The database (SQLite unless one is configured) and the rate limits' storage."""
+def _configure_limits(app: Flask) -> None:
+    """The rate limits' storage."""
     config = app.config
-    config["SQLALCHEMY_DATABASE_URI"] = settings.database_url(config["SQLALCHEMY_DATABASE_URI"])
-    if not config["SQLALCHEMY_DATABASE_URI"]:
-        os.makedirs(app.instance_path, exist_ok=True)
-        path = os.path.join(app.instance_path, "scoreboard.db")
-        config["SQLALCHEMY_DATABASE_URI"] = f"sqlite:///{path}"
-    options = config.setdefault("SQLALCHEMY_ENGINE_OPTIONS", _engine_options(config))
-    if config["SQLALCHEMY_DATABASE_URI"].startswith("postgresql"):
-        # For one-statement transactions (scoring's function call): they commit as they run,
-        # so no COMMIT round trip, and no isolation level to switch back on a pooled
-        # connection (which fails, unhandled, on a connection the server has cut).
-        config.setdefault("SQLALCHEMY_BINDS", {AUTOCOMMIT: {
-            "url": config["SQLALCHEMY_DATABASE_URI"], **options,
-            "isolation_level": "AUTOCOMMIT"}})
     redis_url = config.get("REDIS_URL")
     if redis_url:
         limits_pool = adapters.connection_pool(config, config["REDIS_MAX_CONNECTIONS"])
@@ -95,19 +79,3 @@ def _configure_storage(app: Flask) -> None:
     # swallowing covers a request that races the switch to (or back from) the fallback.
     config["RATELIMIT_IN_MEMORY_FALLBACK_ENABLED"] = True
     config["RATELIMIT_SWALLOW_ERRORS"] = True
-
-
-def _engine_options(config) -> dict:
-    """Bounded waits, so a stalled database answers 503 instead of holding requests."""
-    # No pre-ping: a dead connection costs one retry (reconnect.py), not a round trip each time.
-    options = {"pool_timeout": 5}
-    if config["SQLALCHEMY_DATABASE_URI"].startswith("postgresql"):
-        # No overflow: a connection opened past the pool is closed again on its return, so
-        # under load every request would pay for a new one. Past the pool, requests wait.
-        options.update(pool_size=config["DATABASE_POOL_SIZE"], max_overflow=0)
-        options["connect_args"] = {
-            "connect_timeout": 5,
-            "options": f"-c lock_timeout={config['DATABASE_LOCK_TIMEOUT_MS']}"
-            f" -c statement_timeout={config['DATABASE_STATEMENT_TIMEOUT_MS']}",
-        }
-    return options

@@ -21,8 +21,7 @@ import sqlite3
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from sqlalchemy import event, text
-from sqlalchemy.engine import Engine
+from sqlalchemy import text
 
 
 @dataclass(frozen=True)
@@ -206,10 +205,9 @@ def _seconds_before(stamp, seconds):
     return sqlite_stamp(datetime.fromisoformat(stamp) - timedelta(seconds=seconds))
 
 
-@event.listens_for(Engine, "connect")
-def _register_functions(connection, _record):
-    if isinstance(connection, sqlite3.Connection):
-        connection.create_function("seconds_before", 2, _seconds_before, deterministic=True)
+def register_sqlite_functions(connection: sqlite3.Connection) -> None:
+    """The functions the SQLite steps call, on a new connection (data.init_app)."""
+    connection.create_function("seconds_before", 2, _seconds_before, deterministic=True)
 
 
 def run(session, inputs: dict) -> dict:

@@ -1,15 +1,16 @@
 """Liveness and readiness probes for the platform's router and deploy checks."""
 
-from flask import Blueprint, Response, current_app, jsonify
+from flask import Response, current_app, jsonify
 from sqlalchemy import text
 
 from ..adapters.store import StoreUnavailable
 from ..boards.ports import ports
 from ..boards.views import GLOBAL
+from ..data import reconnect
 from ..data.db import reading
 from . import metrics
 
-bp = Blueprint("health", __name__)
+bp = reconnect.Blueprint("health", __name__)
 
 
 @bp.get("/healthz")

@@ -3,16 +3,17 @@ function and shapes the reply."""
 
 import secrets
 
-from flask import Blueprint, g, jsonify, request
+from flask import g, jsonify, request
 
 from ..core.contract import Blank, Body, Choice, Query, Text, Whole
 from ..core.errors import BadRequest
+from ..data import reconnect
 from ..identity import auth
 from ..ops import logs
 from ..play import moderation
 from .api import PLAYER, client_address, query
 
-bp = Blueprint("admin", __name__, url_prefix="/api/admin")
+bp = reconnect.Blueprint("admin", __name__, url_prefix="/api/admin")
 
 REASON = Body({"reason": moderation.REASON})
 ADJUSTMENT = Body({"delta": moderation.DELTA, "reason": moderation.REASON})

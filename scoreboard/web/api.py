@@ -3,7 +3,7 @@
 import re
 from datetime import UTC, datetime
 
-from flask import Blueprint, Response, current_app, g, jsonify, request
+from flask import Response, current_app, g, jsonify, request
 from flask_jwt_extended.exceptions import JWTExtendedException
 from jwt import PyJWTError
 from werkzeug.routing import BaseConverter
@@ -13,13 +13,14 @@ from ..core import clock, meters, periods
 from ..core.contract import USER_ID, Body, Name, Nullable, Query, Text, Whole
 from ..core.errors import ApiError, BadRequest
 from ..core.services import services
+from ..data import reconnect
 from ..identity import auth
 from ..ops import logs
 from ..play import actions, groups, players, scoring
 from . import reads
 from .gate import PlayerOverLimit, count_read
 
-bp = Blueprint("api", __name__, url_prefix="/api")
+bp = reconnect.Blueprint("api", __name__, url_prefix="/api")
 
 PLAYER = Text(USER_ID.pattern)
 

@@ -12,13 +12,14 @@ names for its own rules.
 import json
 import re
 
-from flask import Blueprint, Response, current_app
+from flask import Response, current_app
 
 from ..boards import views
+from ..data import reconnect
 from . import admin
 from .operations import BEARER, OPERATIONS, SCHEMAS, Operation, json_content, ref
 
-bp = Blueprint("openapi", __name__)
+bp = reconnect.Blueprint("openapi", __name__)
 
 
 CONVERTER = re.compile(r"<(?:(\w+)(?:\([^)]*\))?:)?(\w+)>")

@@ -1,11 +1,12 @@
 """The live scoreboard page at ``/``, and the board alone at ``/embed`` for other sites'
 iframes: HTML and JavaScript modules, no build step, and the headers that lock them down."""
 
-from flask import Blueprint, current_app, render_template, request
+from flask import current_app, render_template, request
 
+from ..data import reconnect
 from .limiter import limiter
 
-bp = Blueprint("page", __name__)
+bp = reconnect.Blueprint("page", __name__)
 
 # A year; no includeSubDomains, since other services may share the operator's domain.
 # Sent over HTTPS only: a browser ignores it over plain HTTP (RFC 6797).

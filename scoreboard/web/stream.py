@@ -2,14 +2,15 @@
 
 import math
 
-from flask import Blueprint, Response, current_app, request
+from flask import Response, current_app, request
 
 from ..boards import leaderboard
 from ..core.errors import ApiError
+from ..data import reconnect
 from ..live import HEADERS, MIMETYPE, can_stream, current_hub, open_stream
 from .api import asked_view
 
-bp = Blueprint("stream", __name__)
+bp = reconnect.Blueprint("stream", __name__)
 
 
 @bp.get("/api/scores/stream")  # the per-IP cap on open streams limits it (see api.py)
