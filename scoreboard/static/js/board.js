@@ -5,7 +5,7 @@
 import { glide, positions, replay } from "./animation.js";
 import { hue, initial, numberFormat, timeFormat } from "./format.js";
 import { options } from "./options.js";
-import { me } from "./player.js";
+import { isMe } from "./player.js";
 import { requestRank } from "./rank.js";
 import { describe } from "./views.js";
 
@@ -74,7 +74,7 @@ export function markMine() {
 }
 
 function markRow(row) {
-  row.classList.toggle("mine", !!me && row.getAttribute("data-user-id") === me.userId);
+  row.classList.toggle("mine", isMe(row.getAttribute("data-user-id")));
 }
 
 function el(tag, className, decorative) {

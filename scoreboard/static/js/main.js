@@ -16,7 +16,7 @@ import { connect, isConnected } from "./connection.js";
 import { knownRegion, onPlayer, startPlayer } from "./player.js";
 import { requestRank, showPlayer, showRank, watchSignOut } from "./rank.js";
 import { syncSwitcher, watchSwitcher } from "./switcher.js";
-import { onSwitch, setView, view, writeUrl } from "./views.js";
+import { currentView, onSwitch, setView, writeUrl } from "./views.js";
 
 onSwitch(() => {
   syncSwitcher();
@@ -31,7 +31,7 @@ onPlayer(() => {
   showCaption();
   markMine();
   showPlayer();
-  if (view === "region" && !knownRegion()) {
+  if (currentView() === "region" && !knownRegion()) {
     setView("global"); // asked for, but this player has no region (or none is known)
   } else if (!isConnected()) {
     connect(); // the region view was waiting for the region

@@ -9,7 +9,8 @@ import { forgetToken, takeToken, usable, watchToken } from "./token.js";
 let token = takeToken();
 /** The service's client, acting for whoever the token names now. */
 export const scoreboard = createScoreboard({ ...options, baseUrl, token: () => token });
-export let me = null; // {userId, displayName, region} from /api/users/me
+// Set here alone, and frozen: other modules read it through player() and isMe().
+let me = null; // {userId, displayName, region} from /api/users/me
 let profileRetry = null;
 let profileDelay = 2000;
 let changed = () => {};
@@ -18,6 +19,16 @@ let changed = () => {};
  * loaded for now. */
 export function onPlayer(listener) {
   changed = listener;
+}
+
+/** The player, {userId, displayName, region} (read-only), or null while unknown. */
+export function player() {
+  return me;
+}
+
+/** Whether `userId` names the player. */
+export function isMe(userId) {
+  return me !== null && me.userId === userId;
 }
 
 export function hasToken() {
@@ -50,11 +61,11 @@ function loadProfile() {
   scoreboard.me()
     .then((profile) => {
       if (asked !== token || typeof profile.userId !== "string") return;
-      me = {
+      me = Object.freeze({
         userId: profile.userId,
         displayName: String(profile.displayName || profile.userId),
         region: typeof profile.region === "string" && profile.region ? profile.region : null,
-      };
+      });
       profileDelay = 2000;
       changed();
     })

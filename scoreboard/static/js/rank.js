@@ -4,9 +4,9 @@
 
 import { hue, initial, numberFormat } from "./format.js";
 import { options } from "./options.js";
-import { me, scoreboard, signOut } from "./player.js";
+import { isMe, player, scoreboard, signOut } from "./player.js";
 import { focusSwitcher } from "./switcher.js";
-import { apiView, viewGen } from "./views.js";
+import { apiView, isCurrent, viewMark } from "./views.js";
 
 const meEl = document.getElementById("me");
 let rankTimer = null;
@@ -25,6 +25,7 @@ export function watchSignOut() {
 /** The line for the player now known (rank to come), or none once forgotten. */
 export function showPlayer() {
   if (!meEl) return;
+  const me = player();
   if (!me) {
     rankSeq += 1; // an answer still on its way is about the forgotten player
     clearTimeout(rankTimer);
@@ -37,7 +38,7 @@ export function showPlayer() {
 /** Fetch the player's rank on the current view now, or as soon as the last fetch is a
  * second old; snapshots arriving meanwhile make one fetch. */
 export function requestRank() {
-  if (!meEl || !me || rankTimer) return;
+  if (!meEl || !player() || rankTimer) return;
   const wait = Math.max(0, lastRankAt + options.rankEveryMs - Date.now());
   rankTimer = setTimeout(fetchRank, wait);
 }
@@ -45,14 +46,15 @@ export function requestRank() {
 function fetchRank() {
   rankTimer = null;
   const view = apiView();
+  const me = player();
   if (!me || view === null) return;
   lastRankAt = Date.now();
   const seq = ++rankSeq;
-  const gen = viewGen;
+  const mark = viewMark();
   const who = me.userId;
   scoreboard.rank(view, who)
     .then((mine) => {
-      if (seq !== rankSeq || gen !== viewGen || !me || me.userId !== who) return;
+      if (seq !== rankSeq || !isCurrent(mark) || !isMe(who)) return;
       showRank(mine);
     })
     .catch(() => {
@@ -62,6 +64,7 @@ function fetchRank() {
 
 /** The line for the current view (`mine` null: the rank is not known yet). */
 export function showRank(mine) {
+  const me = player();
   if (!meEl || !me) return;
   const name = mine && mine.displayName ? String(mine.displayName) : me.displayName;
   meEl.querySelector(".me-name").textContent = name;

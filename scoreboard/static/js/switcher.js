@@ -2,8 +2,8 @@
  * The embed has none: its view comes from its URL alone. */
 
 import { regionName } from "./format.js";
-import { me } from "./player.js";
-import { setView, view } from "./views.js";
+import { player } from "./player.js";
+import { currentView, setView } from "./views.js";
 
 const viewsEl = document.getElementById("views");
 
@@ -17,6 +17,8 @@ export function watchSwitcher() {
 /** The radio buttons and "My region" as the current view and player have them. */
 export function syncSwitcher() {
   if (!viewsEl) return;
+  const me = player();
+  const view = currentView();
   const known = !!(me && me.region);
   // While the region is on its way, "My region" stays chosen (and choosable).
   const regionInput = viewsEl.querySelector('input[value="region"]');

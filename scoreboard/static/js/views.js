@@ -7,8 +7,9 @@ import { options } from "./options.js";
 import { hasToken, knownRegion } from "./player.js";
 
 const VIEWS = ["global", "region", "week", "day"];
-export let view = initialView(); // the view shown (or, for "region", waiting for the region)
-export let viewGen = 0; // bumped on every switch: answers for an earlier view are ignored
+// This module alone changes these two; others read them through the functions below.
+let view = initialView(); // the view shown (or, for "region", waiting for the region)
+let generation = 0; // bumped on every switch: answers for an earlier view are ignored
 let regionWait = null;
 let switched = () => {};
 
@@ -16,6 +17,21 @@ function initialView() {
   const asked = new URLSearchParams(location.search).get("view");
   if (asked === "region" && !hasToken()) return "global"; // nobody to take a region from
   return VIEWS.indexOf(asked) >= 0 ? asked : "global";
+}
+
+/** The view shown: "global", "region", "week" or "day". */
+export function currentView() {
+  return view;
+}
+
+/** A mark of the view shown now, for `isCurrent` to check once an answer arrives. */
+export function viewMark() {
+  return generation;
+}
+
+/** Whether the view shown is still the one `mark` (from `viewMark`) was taken on. */
+export function isCurrent(mark) {
+  return mark === generation;
 }
 
 /** `listener()` runs after every switch to another view. */
@@ -51,7 +67,7 @@ export function describe() {
 export function setView(name) {
   if (VIEWS.indexOf(name) < 0 || name === view) return;
   view = name;
-  viewGen += 1;
+  generation += 1;
   clearTimeout(regionWait);
   writeUrl();
   switched();
