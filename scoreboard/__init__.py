@@ -7,6 +7,7 @@ from werkzeug.middleware.proxy_fix import ProxyFix
 
 import config as settings
 
+from . import identity
 from .adapters.blocklist import RedisBlocklist
 from .adapters.board_cache import MemoryBoardCache, RedisBoardCache
 from .adapters.broker import MemoryBroker, RedisBroker
@@ -17,7 +18,6 @@ from .boards.refresher import Refresher
 from .core.services import Services, register
 from .data import reconnect
 from .data.db import AUTOCOMMIT, db, migrate
-from .identity import auth
 from .live.hub import Hub
 from .ops import cli, health, logs, metrics
 from .web import admin, api, cors, gate, openapi, page, replies, stream
@@ -35,13 +35,13 @@ def create_app(config: dict | None = None) -> Flask:
     settings.check(app.config, cli.run_hosts())
     app.json = replies.StrictJSON(app)
     logs.init_app(app)
-    _configure_storage(app)
+    adapters = _configure_storage(app)
 
     cors.init_app(app)  # before gate, whose hook may replace a reply with a 429
     db.init_app(app)
     metrics.init_app(app)
     migrate.init_app(app, db, directory=MIGRATIONS, render_as_batch=True)
-    auth.configure(app)
+    identity.init_app(app, blocklist=adapters.blocklist)
     limiter.init_app(app)
     gate.init_app(app)
     replies.init_app(app)
@@ -62,7 +62,7 @@ def create_app(config: dict | None = None) -> Flask:
     return app
 
 
-def _configure_storage(app: Flask) -> None:
+def _configure_storage(app: Flask) -> Services:
     """Pick the adapters: SQLite and in-process state, or PostgreSQL and Redis."""
     config = app.config
     config["SQLALCHEMY_DATABASE_URI"] = settings.database_url(config["SQLALCHEMY_DATABASE_URI"])
@@ -82,13 +82,15 @@ def _configure_storage(app: Flask) -> None:
     if redis_url:
         limits_pool = connection_pool(config, config["REDIS_MAX_CONNECTIONS"])
         config["RATELIMIT_STORAGE_OPTIONS"] = {"connection_pool": limits_pool}
-    register(app, _services(app, redis_url))
+    adapters = _services(app, redis_url)
+    register(app, adapters)
     config["RATELIMIT_STORAGE_URI"] = redis_url or "memory://"
     config["RATELIMIT_KEY_PREFIX"] = config["REDIS_PREFIX"] + "limits"
     # A Redis outage should loosen rate limiting to per-process counts, not fail requests;
     # swallowing covers a request that races the switch to (or back from) the fallback.
     config["RATELIMIT_IN_MEMORY_FALLBACK_ENABLED"] = True
     config["RATELIMIT_SWALLOW_ERRORS"] = True
+    return adapters
 
 
 def _services(app: Flask, redis_url: str | None) -> Services:

@@ -5,9 +5,9 @@ import secrets
 
 from flask import Blueprint, g, jsonify, request
 
+from .. import identity
 from ..core.contract import Blank, Body, Choice, Query, Text, Whole
 from ..core.errors import BadRequest
-from ..identity import auth
 from ..ops import logs
 from ..play import moderation
 from .api import PLAYER, client_address, query
@@ -31,7 +31,7 @@ IDEMPOTENCY_KEY = Text(
 def require_admin():
     # A preflight carries no token; Flask answers it without a view, and cors.py grants it.
     if request.method != "OPTIONS":
-        g.admin = auth.authenticate_admin()
+        g.admin = identity.authenticate_admin()
 
 
 def _actor() -> moderation.Actor:
