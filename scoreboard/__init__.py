@@ -7,11 +7,10 @@ from werkzeug.middleware.proxy_fix import ProxyFix
 
 import config as settings
 
-from . import adapters, boards, data, live
+from . import adapters, boards, data, identity, live
 from .boards.local_boards import LocalBoards
 from .boards.refresher import Refresher
 from .core.services import Services, register
-from .identity import auth
 from .live.hub import Hub
 from .ops import cli, health, logs, metrics
 from .web import admin, api, cors, gate, openapi, page, replies, stream
@@ -46,7 +45,7 @@ def create_app(config: dict | None = None) -> Flask:
     cors.init_app(app)  # before gate, whose hook may replace a reply with a 429
     data.init_app(app, migrations=MIGRATIONS)
     metrics.init_app(app, built.store, [hub.publish, refresher.publish])
-    auth.configure(app)
+    identity.init_app(app, blocklist=built.blocklist)
     limiter.init_app(app)
     gate.init_app(app)
     replies.init_app(app)

@@ -180,6 +180,19 @@ def test_garbage_token_is_401(app, client, alice, ticket):
     assert_nothing_changed(app, alice, ticket, 1)
 
 
+def test_refresh_token_is_401_however_it_is_presented(app, client, alice, ticket):
+    refresh = hs256(claims_for("alice", type="refresh"))
+    plain = {"Authorization": f"Bearer {refresh}"}
+    odd = {"Authorization": f"Bearer  {refresh}"}  # read by Flask-JWT-Extended (auth.py)
+    for headers in (plain, odd):
+        reply = client.post(UPDATE, json={"userId": "alice", "actionId": ticket},
+                            headers=headers)
+        assert_refused(reply, 401)
+        assert reply.json["error"] == "Invalid authentication token."
+    assert_refused(complete_with(client, refresh, ticket), 401)
+    assert_nothing_changed(app, alice, ticket, 1)
+
+
 @pytest.mark.parametrize("timing", [
     pytest.param({"expires_in": -60}, id="expired-60s-ago"),
     pytest.param({"expires_in": -20}, id="expired-20s-ago"),
@@ -428,7 +441,7 @@ def test_a_name_claim_no_name_may_hold_is_401_everywhere_and_writes_nothing(app,
 def test_claims_the_service_could_not_store_or_compare_are_401_every_time(
         app, client, alice, ticket, claims):
     token = hs256({**claims_for("alice"), **claims})
-    for _ in range(2):  # a verified token is remembered (token_memory.py): again, not a 500
+    for _ in range(2):  # only accepted tokens are remembered (identity/tokens.py): again 401
         assert_refused(complete_with(client, token, ticket), 401)
         assert_refused(client.post("/api/auth/revoke",
                                    headers={"Authorization": f"Bearer {token}"}), 401)

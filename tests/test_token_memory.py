@@ -1,15 +1,42 @@
-"""The JWT manager remembers verified tokens (scoreboard/token_memory.py): a remembered
-token must still expire, and each app must still verify by its own rules."""
+"""Each app remembers the tokens it has accepted (scoreboard/identity/tokens.py): a
+remembered token must still expire and be revoked, each app must still verify by its own
+rules and keys, and Flask-JWT-Extended is used as it comes."""
+
+import pytest
 
 from .harness.players import token_for
 from .harness.waiting import wait_for
 
 START = "/api/actions/start"
+STREAM = "/api/scores/stream"
 
 
 def start(client, token):
     return client.post(START, json={"actionType": "click"},
                        headers={"Authorization": f"Bearer {token}"})
+
+
+@pytest.fixture
+def decodes(monkeypatch):
+    """The tokens Flask-JWT-Extended's ``decode_token`` is asked to verify, in order."""
+    from scoreboard.identity import tokens
+
+    seen = []
+    decode = tokens.decode_token
+    monkeypatch.setattr(tokens, "decode_token", lambda token: seen.append(token) or decode(token))
+    return seen
+
+
+@pytest.fixture
+def walks(monkeypatch):
+    """Each walk through a request Flask-JWT-Extended's ``verify_jwt_in_request`` takes."""
+    from scoreboard.identity import auth
+
+    seen = []
+    verify = auth.verify_jwt_in_request
+    monkeypatch.setattr(auth, "verify_jwt_in_request",
+                        lambda **kwargs: seen.append(kwargs) or verify(**kwargs))
+    return seen
 
 
 def test_a_remembered_token_is_refused_once_it_expires(make_app):
@@ -34,32 +61,41 @@ def test_each_app_verifies_a_token_by_its_own_rules(make_app):
     assert refused.json == {"success": False, "error": "Invalid authentication token."}
 
 
-def test_the_header_of_a_verified_token_is_read_once(make_app, monkeypatch):
-    from flask_jwt_extended import view_decorators
+def test_a_token_one_app_remembers_is_refused_by_an_app_with_another_key(make_app):
+    signer = make_app(JWT_SECRET_KEY="one-key-" + "x" * 32)
+    other = make_app(JWT_SECRET_KEY="another-key-" + "y" * 32)
+    token = token_for(signer, "alice")
+    assert start(signer.test_client(), token).status_code == 201  # now remembered
 
-    from scoreboard.identity import token_memory
+    refused = start(other.test_client(), token)
+    assert (refused.status_code, refused.json) == (
+        401, {"success": False, "error": "Invalid authentication token."})
 
-    reads = []
-    monkeypatch.setattr(token_memory, "_read_header",
-                        lambda token: reads.append(token) or {"alg": "HS256", "typ": "JWT"})
+
+def test_flask_jwt_extended_is_left_as_it_comes(make_app):
+    import flask_jwt_extended
+    from flask_jwt_extended import JWTManager, utils, view_decorators
+
     app = make_app()
-    client = app.test_client()
-    token, other = token_for(app, "alice"), token_for(app, "bob")
+    token = token_for(app, "alice")
+    assert start(app.test_client(), token).status_code == 201
+    assert view_decorators.get_unverified_jwt_headers is utils.get_unverified_jwt_headers
+    assert view_decorators.decode_token is utils.decode_token is flask_jwt_extended.decode_token
+    assert type(app.extensions["flask-jwt-extended"]) is JWTManager
+
+
+def test_a_token_is_verified_once_per_app(make_app, decodes):
+    first, second = make_app(), make_app()
+    token, other = token_for(first, "alice"), token_for(first, "bob")
     for _ in range(3):
-        assert start(client, token).status_code == 201
-    assert start(client, other).status_code == 201
-    assert reads == [token, other]
-    assert view_decorators.get_unverified_jwt_headers(token) == {"alg": "HS256", "typ": "JWT"}
+        assert start(first.test_client(), token).status_code == 201
+    assert start(first.test_client(), other).status_code == 201
+    assert start(second.test_client(), token).status_code == 201
+    assert decodes == [token, other, token]
 
 
 def test_an_accepted_token_skips_the_librarys_walk_but_not_revocation(make_app, backend,
-                                                                       monkeypatch):
-    from scoreboard.identity import auth
-
-    walks = []
-    verify = auth.verify_jwt_in_request
-    monkeypatch.setattr(auth, "verify_jwt_in_request",
-                        lambda **kwargs: walks.append(kwargs) or verify(**kwargs))
+                                                                       decodes, walks):
     app = make_app(backend)
     client = app.test_client()
     token = token_for(app, "alice")
@@ -69,13 +105,34 @@ def test_an_accepted_token_skips_the_librarys_walk_but_not_revocation(make_app, 
     in_body = client.post("/api/scores/update", json={
         "userId": "alice", "authToken": token, "actionId": "x" * 16})
     assert in_body.status_code == 400  # past authentication: no such ticket
-    assert len(walks) == 1
+    assert (decodes, walks) == ([token], [])
 
     # Any other shape of header is the library's to read, as before.
     spaced = client.get("/api/users/me", headers={"Authorization": f"Bearer  {token}"})
-    assert spaced.status_code == 200 and len(walks) == 2
+    assert spaced.status_code == 200 and len(walks) == 1
 
     assert client.post("/api/auth/revoke", headers=bearer).status_code == 200
     revoked = {"success": False, "error": "Authentication token has been revoked."}
     for refused in (client.get("/api/users/me", headers=bearer), start(client, token)):
         assert (refused.status_code, refused.json) == (401, revoked)
+
+
+def test_a_streams_token_in_the_query_string_or_a_cookie_is_remembered(make_app, decodes,
+                                                                       walks):
+    app = make_app()
+    client = app.test_client()
+    token = token_for(app, "alice")
+    created = client.post("/api/groups", json={"name": "Crew"},
+                          headers={"Authorization": f"Bearer {token}"})
+    stream = f"{STREAM}?group={created.json['groupId']}"
+    # 503: past authentication and membership, the test client cannot stream.
+    assert client.get(f"{stream}&token={token}").status_code == 503
+    client.set_cookie("scoreboard_token", token)
+    assert client.get(stream).status_code == 503
+    assert (decodes, walks) == ([token], [])
+
+    refused = {"error": "Invalid authentication token.", "success": False}
+    assert client.get(f"{stream}&token=not.a.token").json == refused
+    client.delete_cookie("scoreboard_token")
+    missing = client.get(stream)
+    assert (missing.status_code, missing.json["error"]) == (401, "Missing authentication token.")

@@ -13,13 +13,13 @@ from flask.cli import AppGroup, run_command
 from flask_jwt_extended import decode_token
 from sqlalchemy import func, select
 
+from .. import identity
 from ..adapters.blocklist import BLOCKLIST_REFRESH_SECONDS
 from ..boards import leaderboard, ranks
 from ..core import periods
 from ..core.errors import ApiError
 from ..data.db import db
 from ..data.models import AuditEvent, User, WindowScore
-from ..identity import auth
 from ..play import actions, moderation
 from . import simulate
 
@@ -41,7 +41,7 @@ def run_hosts() -> list[str]:
 @click.option("--ttl", default=3600, show_default=True, help="Lifetime in seconds.")
 def token(user_id, name, region, role, ttl):
     """Print one signed JWT for USER_ID (development and tests only)."""
-    click.echo(auth.issue_token(user_id, name=name, region=region, role=role, ttl=ttl))
+    click.echo(identity.issue_token(user_id, name=name, region=region, role=role, ttl=ttl))
 
 
 @group.command("seed")
@@ -69,7 +69,7 @@ def revoke(token):
             "TOKEN has no jti, so no revocation can name it: ban its player, or rotate the "
             "signing key (README, \"Tokens and revocation\")")
     expires = datetime.fromtimestamp(claims["exp"], UTC).replace(tzinfo=None)
-    if auth.revoke(claims["jti"], expires):
+    if identity.revoke(claims["jti"], expires):
         click.echo(f"revoked {claims['jti']}")
     else:
         click.echo(f"revoked {claims['jti']} in the database; Redis is unreachable, so servers "
@@ -189,7 +189,7 @@ def audit(user_id, limit):
 def simulate_traffic(url, players, rate, duration):
     """Play demo users through the real HTTP API so the board moves."""
     ttl = int(duration) + 60 if duration else 7 * 24 * 3600
-    tokens = {user_id: auth.issue_token(user_id, name=name, ttl=ttl)
+    tokens = {user_id: identity.issue_token(user_id, name=name, ttl=ttl)
               for user_id, name in simulate.demo_players(players)}
     accepted = simulate.run(url.rstrip("/"), tokens, rate, duration, echo=click.echo)
     click.echo(f"{accepted} updates accepted")

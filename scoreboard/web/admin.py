@@ -5,10 +5,10 @@ import secrets
 
 from flask import g, jsonify, request
 
+from .. import identity
 from ..core.contract import Blank, Body, Choice, Query, Text, Whole
 from ..core.errors import BadRequest
 from ..data import reconnect
-from ..identity import auth
 from ..ops import logs
 from ..play import moderation
 from .api import PLAYER, client_address, query
@@ -32,7 +32,7 @@ IDEMPOTENCY_KEY = Text(
 def require_admin():
     # A preflight carries no token; Flask answers it without a view, and cors.py grants it.
     if request.method != "OPTIONS":
-        g.admin = auth.authenticate_admin()
+        g.admin = identity.authenticate_admin()
 
 
 def _actor() -> moderation.Actor:

@@ -8,13 +8,13 @@ from flask_jwt_extended.exceptions import JWTExtendedException
 from jwt import PyJWTError
 from werkzeug.routing import BaseConverter
 
+from .. import identity
 from ..boards import leaderboard, ranks, views
 from ..core import clock, meters, periods
 from ..core.contract import USER_ID, Body, Name, Nullable, Query, Text, Whole
 from ..core.errors import ApiError, BadRequest
 from ..core.services import services
 from ..data import reconnect
-from ..identity import auth
 from ..ops import logs
 from ..play import actions, groups, players, scoring
 from . import reads
@@ -137,7 +137,7 @@ def asked_view(token_locations=("headers",)) -> views.View:
     headers), and is shown no longer than the token lasts."""
     view = query(views.parse, clock.now(), current_app.config)
     if view.group:
-        claims = auth.authenticate(locations=list(token_locations))
+        claims = identity.authenticate(locations=list(token_locations))
         groups.require_member(view.group, claims["sub"])
         view = view.closing_by(_from_timestamp(claims["exp"]))
     return view
@@ -178,83 +178,83 @@ def players_around(user_id):
 
 @bp.get("/users/me")
 def my_profile():
-    return jsonify(players.get_profile(auth.authenticate()))
+    return jsonify(players.get_profile(identity.authenticate()))
 
 
 @bp.put("/users/me")
 def update_my_profile():
     body = PROFILE.read()
-    return jsonify(players.update_profile(auth.authenticate(), body))
+    return jsonify(players.update_profile(identity.authenticate(), body))
 
 
 @bp.get("/users/me/groups")
 def my_groups():
-    return jsonify(groups=groups.my_groups(auth.authenticate()))
+    return jsonify(groups=groups.my_groups(identity.authenticate()))
 
 
 @bp.get("/users/me/invitations")
 def my_invitations():
-    return jsonify(invitations=groups.my_invitations(auth.authenticate()))
+    return jsonify(invitations=groups.my_invitations(identity.authenticate()))
 
 
 @bp.delete("/users/me/invitations/<group:group_id>")
 def decline_invitation(group_id):
-    groups.decline(auth.authenticate(), group_id)
+    groups.decline(identity.authenticate(), group_id)
     return jsonify(success=True, message="Invitation declined.")
 
 
 @bp.post("/groups")
 def create_group():
     body = NEW_GROUP.read()
-    return jsonify(groups.create_group(auth.authenticate(), body["name"])), 201
+    return jsonify(groups.create_group(identity.authenticate(), body["name"])), 201
 
 
 @bp.get("/groups/<group:group_id>")
 def get_group(group_id):
-    return jsonify(groups.get_group(auth.authenticate(), group_id))
+    return jsonify(groups.get_group(identity.authenticate(), group_id))
 
 
 @bp.delete("/groups/<group:group_id>")
 def delete_group(group_id):
-    groups.delete_group(auth.authenticate(), group_id)
+    groups.delete_group(identity.authenticate(), group_id)
     return jsonify(success=True, message="Group deleted.")
 
 
 @bp.post("/groups/<group:group_id>/members")
 def invite_group_member(group_id):
     body = MEMBER.read()
-    invitation, created = groups.invite(auth.authenticate(), group_id, body["userId"])
+    invitation, created = groups.invite(identity.authenticate(), group_id, body["userId"])
     return jsonify(invitation), 201 if created else 200
 
 
 @bp.post("/groups/<group:group_id>/join")
 def join_group(group_id):
-    return jsonify(groups.join(auth.authenticate(), group_id))
+    return jsonify(groups.join(identity.authenticate(), group_id))
 
 
 @bp.get("/groups/<group:group_id>/invitations")
 def group_invitations(group_id):
-    return jsonify(invitations=groups.group_invitations(auth.authenticate(), group_id))
+    return jsonify(invitations=groups.group_invitations(identity.authenticate(), group_id))
 
 
 @bp.delete("/groups/<group:group_id>/invitations/<player:user_id>")
 def revoke_group_invitation(group_id, user_id):
-    groups.revoke_invitation(auth.authenticate(), group_id, user_id)
+    groups.revoke_invitation(identity.authenticate(), group_id, user_id)
     return jsonify(success=True, message="Invitation revoked.")
 
 
 @bp.delete("/groups/<group:group_id>/members/<player:user_id>")
 def remove_group_member(group_id, user_id):
-    return jsonify(groups.remove_member(auth.authenticate(), group_id, user_id))
+    return jsonify(groups.remove_member(identity.authenticate(), group_id, user_id))
 
 
 @bp.post("/auth/revoke")
 def revoke_token():
     """Revoke the token this request carries (sign-out)."""
-    claims = auth.authenticate()
+    claims = identity.authenticate()
     if claims.get("jti") is None:
         raise BadRequest("Token has no jti and cannot be revoked.")
-    auth.revoke(claims["jti"], _from_timestamp(claims["exp"]))
+    identity.revoke(claims["jti"], _from_timestamp(claims["exp"]))
     return jsonify(success=True, message="Token revoked.")
 
 

@@ -1,0 +1,114 @@
+"""The service's rules for JWTs, put to Flask-JWT-Extended, and the memory of the tokens an
+app has accepted.
+
+A player sends the same token with every write, and verifying it (Flask-JWT-Extended's
+``decode_token`` decodes it three times) and checking its claims was a fifth of a write's
+CPU. The answer is a function of the token's bytes and the app's rules, except for expiry,
+so each app remembers the claims of the tokens it accepted and checks only their expiry
+again. Revocation is not remembered: it is looked up on every request (auth.py, gate.py).
+"""
+
+import re
+import time
+from datetime import UTC, datetime
+
+from flask import current_app
+from flask_jwt_extended import JWTManager, decode_token
+
+from ..core import names
+from ..core.contract import USER_ID
+from ..core.errors import ApiError, error_response
+
+PUBLIC_KEY_ALGORITHMS = ("RS256", "ES256")
+# Where a token travels: a header, or a write's JSON body. A stream's may also be in the query
+# string or a cookie, since EventSource cannot send headers (web/stream.py).
+TOKEN_PLACES = ["headers", "json"]
+HEADER, HEADER_TYPE, JSON_KEY = "Authorization", "Bearer", "authToken"
+QUERY_KEY, COOKIE = "token", "scoreboard_token"
+MISSING = "Missing authentication token."
+INVALID = "Invalid authentication token."
+EXPIRED = "Authentication token has expired."
+# A token id as issuers write them (UUIDs, hex, base64url), short enough to be stored as a
+# revocation (models.RevokedToken): printable ASCII.
+JTI = re.compile(r"[\x21-\x7e]{1,128}")
+# The last moment a datetime can hold: a token's exp past it could not be stored or compared.
+LAST_EXPIRY = datetime(9999, 12, 31, tzinfo=UTC).timestamp()
+REMEMBERED_TOKENS = 10_000  # about 2 KB each
+
+
+def configure(app) -> None:
+    """Map our settings onto Flask-JWT-Extended's and give the app a manager of its own,
+    whose replies to a refused token are ours."""
+    config = app.config
+    algorithm = config["JWT_ALGORITHM"]
+    if algorithm not in ("HS256",) + PUBLIC_KEY_ALGORITHMS:
+        raise ValueError(f"JWT_ALGORITHM must be HS256, RS256 or ES256, not {algorithm!r}")
+    # Exactly one accepted algorithm: an HS256 token "signed" with the RS256 public key, or an
+    # unsigned one, is refused before its signature is even looked at.
+    config["JWT_DECODE_ALGORITHMS"] = [algorithm]
+    config["JWT_TOKEN_LOCATION"] = TOKEN_PLACES
+    config["JWT_HEADER_NAME"], config["JWT_HEADER_TYPE"] = HEADER, HEADER_TYPE
+    config["JWT_JSON_KEY"] = JSON_KEY
+    config["JWT_QUERY_STRING_NAME"], config["JWT_ACCESS_COOKIE_NAME"] = QUERY_KEY, COOKIE
+    config["JWT_DECODE_LEEWAY"] = config["JWT_LEEWAY"]
+    config["JWT_DECODE_ISSUER"] = config["JWT_ISSUER"]
+    config["JWT_ENCODE_ISSUER"] = config["JWT_ISSUER"]
+    config["JWT_DECODE_AUDIENCE"] = config["JWT_AUDIENCE"]
+    config["JWT_ENCODE_AUDIENCE"] = config["JWT_AUDIENCE"]
+    config["JWT_ERROR_MESSAGE_KEY"] = "error"
+    manager = JWTManager()
+    manager.unauthorized_loader(lambda reason: error_response(401, MISSING))
+    manager.invalid_token_loader(lambda reason: error_response(401, INVALID))
+    manager.expired_token_loader(lambda header, payload: error_response(401, EXPIRED))
+    manager.init_app(app)
+
+
+def check_claims(claims: dict) -> None:
+    """401 for a verified token whose claims the service cannot use: no ``exp``, or one
+    that is no moment (PyJWT accepts a string of digits, or a year past 9999); a ``sub``
+    that is no player id; a ``jti`` the blocklist cannot hold; a ``name`` no player may
+    show (names.py); an audience when none is configured; a refresh token. Refused here, the
+    token fails on every route alike, and nothing of it is stored. An unusable ``region`` is
+    only dropped (players.arriving), as is a ``role`` no admin has."""
+    if "exp" not in claims:
+        raise ApiError(401, "Authentication token must expire.")
+    if "aud" in claims and not current_app.config["JWT_AUDIENCE"]:
+        # A token addressed to some other service is not ours to accept.
+        raise ApiError(401, INVALID)
+    sub, exp, jti = claims["sub"], claims["exp"], claims.get("jti")
+    usable = (isinstance(sub, str) and USER_ID.fullmatch(sub)
+              and isinstance(exp, (int, float)) and not isinstance(exp, bool)
+              and exp < LAST_EXPIRY
+              and (jti is None or isinstance(jti, str) and JTI.fullmatch(jti))
+              # As Flask-JWT-Extended's walk through a request refuses one (auth.py).
+              and claims.get("type") != "refresh")
+    if not usable:
+        raise ApiError(401, INVALID)
+    try:
+        names.from_claim(claims.get("name"))
+    except ValueError:
+        raise ApiError(401, "Invalid authentication token: its name claim holds control or "
+                            "format characters, which no name may.") from None
+
+
+class TokenMemory:
+    """One app's accepted tokens: encoded token -> claims, the oldest forgotten first."""
+
+    def __init__(self, leeway: int):
+        self._leeway = leeway
+        self._accepted = {}
+
+    def claims(self, encoded_token: str) -> dict:
+        """The token's claims, verified by the current app's rules (``decode_token``) and
+        checked (``check_claims``), or remembered from the last time they were and not
+        expired since. Raises what either raises for a token they refuse."""
+        claims = self._accepted.get(encoded_token)
+        # Judged on the wall clock, with the leeway, as PyJWT judges it: a remembered token
+        # that has expired is decoded again, and refused as expired.
+        if claims is None or claims["exp"] <= time.time() - self._leeway:
+            claims = decode_token(encoded_token)
+            check_claims(claims)
+            if len(self._accepted) >= REMEMBERED_TOKENS:
+                del self._accepted[next(iter(self._accepted))]
+            self._accepted[encoded_token] = claims
+        return claims
