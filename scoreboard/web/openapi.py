@@ -16,7 +16,7 @@ from flask import Blueprint, Response, current_app
 
 from ..boards import views
 from . import admin
-from .operations import BEARER, OPERATIONS, SCHEMAS, Operation, json_content, ref
+from .operations import OPERATIONS, SCHEMAS, TOKEN, Operation, json_content, ref
 
 bp = Blueprint("openapi", __name__)
 
@@ -93,7 +93,7 @@ def _operation(endpoint: str, operation: Operation, ids: list, config) -> dict:
         errors.update(operation.body.statuses)
     if operation.security is not None:
         spec["security"] = operation.security
-        if operation.security == BEARER:
+        if operation.security == TOKEN:
             errors.add(401)
     if operation.limited:
         errors.add(429)
