@@ -2,7 +2,9 @@
 
 import pytest
 
+from scoreboard.core.errors import ApiError
 from scoreboard.identity.auth import issue_token
+from scoreboard.play import players
 
 from .harness.players import Player
 
@@ -71,6 +73,15 @@ def test_bad_profile_changes_are_400_and_change_nothing(player, body):
     assert reply.status_code == 400 and reply.json["success"] is False
     assert carol.client.get(ME, headers=carol.headers).json == {
         "userId": "carol", "displayName": "Carol", "region": "DE", "score": 0}
+
+
+@pytest.mark.parametrize("changes", [{"region": "XX"}, {"displayName": "a\nb"}])
+def test_the_service_refuses_a_bad_change_as_the_body_rule_does(app, player, changes):
+    carol = player("carol", region="DE")
+    over_http = carol.client.put(ME, json=changes, headers=carol.headers).json["error"]
+    with app.app_context(), pytest.raises(ApiError) as refused:
+        players.update_profile({"sub": "carol"}, changes)
+    assert (refused.value.code, refused.value.description) == (400, over_http)
 
 
 def test_profile_needs_a_token(client):

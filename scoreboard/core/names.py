@@ -14,7 +14,7 @@ import unicodedata
 from .errors import BadRequest
 
 MAX_LENGTH = 64
-REFUSED = frozenset({"Cc", "Cf", "Zl", "Zp", "Cs"})
+REFUSED_CATEGORIES = frozenset({"Cc", "Cf", "Zl", "Zp", "Cs"})
 
 
 def message(field: str) -> str:
@@ -24,10 +24,10 @@ def message(field: str) -> str:
 def clean(text: str, field: str = "name") -> str:
     """``text`` as other players see it, NFKC-normalised; ValueError unless it is 1 to 64
     characters (as given and once normalised, which may lengthen it) of which none is of a
-    REFUSED category."""
+    category in REFUSED_CATEGORIES."""
     name = unicodedata.normalize("NFKC", text)
     if not (0 < len(text) <= MAX_LENGTH and len(name) <= MAX_LENGTH) or any(
-            unicodedata.category(character) in REFUSED for character in name):
+            unicodedata.category(character) in REFUSED_CATEGORIES for character in name):
         raise ValueError(message(field))
     return name
 
@@ -54,11 +54,11 @@ def from_claim(claim) -> str | None:
 @functools.cache
 def pattern() -> str:
     """The rule's characters as a JSON Schema pattern (ECMA-262, read alike by Python's
-    ``re``): none of a REFUSED category. Surrogates are left out, as a document's JSON
+    ``re``): none of REFUSED_CATEGORIES. Surrogates are left out, as a document's JSON
     cannot hold one (and a body holding one is refused whole: web/replies.StrictJSON). Built
     from this Python's Unicode data at first use: it reads every code point (0.4 s)."""
     refused = [code for code in range(0x110000)
-               if unicodedata.category(chr(code)) in REFUSED - {"Cs"}]
+               if unicodedata.category(chr(code)) in REFUSED_CATEGORIES - {"Cs"}]
     ranges = []
     for code in refused:
         if ranges and ranges[-1][1] == code - 1:

@@ -13,7 +13,7 @@ from sqlalchemy import and_, or_
 # (field, higher first?), most significant first.
 KEYS = (("score", True), ("score_reached_at", False), ("id", False))
 
-TOP = 10**18  # a member spells TOP - score, so a higher score sorts first by name
+CEILING = 10**18  # above any score: a member spells CEILING - score, so a higher one sorts first
 EPOCH = datetime(1970, 1, 1)
 
 
@@ -45,11 +45,11 @@ def micros(reached_at: datetime) -> int:
 def member_at(score: int, reached_at_micros: int, user_id: str) -> str:
     """``member`` for a time already in ``micros``: a write names its player in each of
     its windows, at one time."""
-    return f"{TOP - score:019d}|{reached_at_micros:019d}|{user_id}"
+    return f"{CEILING - score:019d}|{reached_at_micros:019d}|{user_id}"
 
 
 def score_of(name: str) -> int:
-    return TOP - int(name.split("|", 1)[0])
+    return CEILING - int(name.split("|", 1)[0])
 
 
 def user_of(name: str) -> str:

@@ -23,6 +23,8 @@ from datetime import datetime, timedelta
 
 from sqlalchemy import text
 
+from . import audit
+
 
 @dataclass(frozen=True)
 class Fetch:
@@ -57,10 +59,11 @@ class Write:
 
 
 def _audit(outcome: str, delta: str, score: str) -> str:
-    return ("INSERT INTO audit_events (at, user_id, action_type, ticket_id, delta, score_after,"
-            " outcome, request_id, client_ip)"
-            f" VALUES (:now, :user, :action_type, :ticket, {delta}, {score}, '{outcome}',"
-            " :request_id, :client_ip)")
+    # The audit log's row of a play, from the attempt's inputs and the facts read for it.
+    return audit.sql(audit.event(
+        at=":now", user_id=":user", action_type=":action_type", ticket_id=":ticket",
+        delta=delta, score_after=score, outcome=f"'{outcome}'", request_id=":request_id",
+        client_ip=":client_ip"))
 
 
 def _add_to_window(period: str) -> str:

@@ -49,10 +49,10 @@ def open_stream(environ, view, snapshot, config, hub):
     lifetime = min(config["STREAM_LIFETIME_SECONDS"] * random.uniform(0.8, 1.0),
                    max(0.0, view.seconds_left(clock.now(config))))
     events = _events(hub, channel, client, first, version, time.monotonic() + lifetime)
-    return Body(events, lambda: _release(hub, channel, client))
+    return StreamBody(events, lambda: _release(hub, channel, client))
 
 
-class Body:
+class StreamBody:
     """A stream's events, with what releases its client when the server closes it. A
     stream that ends also ends its connection: the browser's reconnect then opens a new one
     (which may land on another worker), and a stopping worker does not wait for a

@@ -6,13 +6,14 @@ import time
 from urllib.error import HTTPError, URLError
 from urllib.request import Request, urlopen
 
-NAMES = ("Ada", "Alan", "Barbara", "Claude", "Dennis", "Edsger", "Frances", "Grace", "Guido",
-         "Hedy", "Ken", "Linus", "Margaret", "Niklaus", "Radia", "Tim", "Vint", "Whitfield")
+DEMO_NAMES = ("Ada", "Alan", "Barbara", "Claude", "Dennis", "Edsger", "Frances", "Grace",
+              "Guido", "Hedy", "Ken", "Linus", "Margaret", "Niklaus", "Radia", "Tim", "Vint",
+              "Whitfield")
 
 
 def demo_players(count: int) -> list[tuple[str, str]]:
     """(userId, display name) for ``count`` demo players."""
-    names = [NAMES[n] if n < len(NAMES) else f"Player {n + 1}" for n in range(count)]
+    names = [DEMO_NAMES[n] if n < len(DEMO_NAMES) else f"Player {n + 1}" for n in range(count)]
     return [("demo-" + name.lower().replace(" ", "-"), name) for name in names]
 
 

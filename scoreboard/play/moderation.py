@@ -23,6 +23,7 @@ from ..boards import leaderboard, ranks
 from ..core import clock, contract, periods
 from ..core.contract import USER_ID
 from ..core.errors import ApiError, BadRequest
+from ..data import audit
 from ..data.db import db, dialect_insert, reading
 from ..data.models import ActionTicket, AuditEvent, User, WindowScore
 from . import scoring
@@ -139,10 +140,10 @@ def _moderate(actor: Actor, user_id: str, reason: str, outcome: str, change, del
             after = boards_showing(user, everywhere)
             score = user.score
             moved = before + after
-            db.session.add(AuditEvent(
-                at=now, user_id=user.id, delta=delta, score_after=score, outcome=outcome,
-                reason=reason, actor=actor.name, request_id=actor.request_id,
-                client_ip=actor.client_ip, idempotency_key=actor.key))
+            db.session.add(AuditEvent(**audit.event(
+                at=now, user_id=user.id, outcome=outcome, delta=delta, score_after=score,
+                reason=reason, request_id=actor.request_id, client_ip=actor.client_ip,
+                actor=actor.name, idempotency_key=actor.key)))
             db.session.flush()
         else:
             # Which boards the act moved is not known now: announce all the player's.

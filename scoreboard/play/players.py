@@ -1,19 +1,13 @@
 """Player records: created on first sight of a token, named and placed from its claims or
 from the player's own profile."""
 
-from flask import current_app
 from sqlalchemy import select, update
 
 from ..boards import leaderboard, ranks, views
-from ..core import clock, names, periods, regions
-from ..core.errors import ApiError
+from ..core import clock, names, periods
+from ..core.errors import BadRequest
 from ..data.db import db, insert_ignoring_duplicates
 from ..data.models import GroupMember, User, WindowScore
-
-
-def valid_region(code, config=None) -> bool:
-    """Whether ``code`` is one of the configured regions (ISO 3166-1 alpha-2 by default)."""
-    return isinstance(code, str) and code in regions.known(config or current_app.config)
 
 
 def arriving(claims: dict, now) -> dict:
@@ -23,7 +17,7 @@ def arriving(claims: dict, now) -> dict:
     region = claims.get("region")
     name = names.from_claim(claims.get("name")) or claims["sub"]
     return {"id": claims["sub"], "display_name": name,
-            "region": region if valid_region(region) else None, "score": 0,
+            "region": region if views.REGION.fits(region) else None, "score": 0,
             "score_reached_at": now, "created_at": now}
 
 
@@ -90,8 +84,9 @@ def update_profile(claims: dict, changes: dict) -> dict:
     if "displayName" in changes:
         changes = {**changes,
                    "displayName": names.checked(changes["displayName"], "displayName")}
-    if changes.get("region") is not None and not valid_region(changes["region"]):
-        raise ApiError(400, "region must be a known region code, such as DE.")
+    # The body rule's check (api.PROFILE), for callers that come without one.
+    if changes.get("region") is not None and not views.REGION.fits(changes["region"]):
+        raise BadRequest(views.REGION.message)
     ensure_player(claims)
     return _change(claims["sub"], changes)
 

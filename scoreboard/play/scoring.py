@@ -19,7 +19,7 @@ from sqlalchemy import select
 from ..boards import leaderboard, ranks
 from ..core import clock, periods
 from ..core.errors import ApiError, BadRequest, Forbidden
-from ..data import rules
+from ..data import audit, rules
 from ..data.db import autocommit_row, db, dialect_insert, on_postgres
 from ..data.models import AuditEvent, GroupMember, User
 from .players import boards_counting
@@ -127,9 +127,9 @@ def count_over_limit(attempt: Attempt, rejection: ApiError) -> None:
     their refusals this minute. A client hammering past its limit adds a row a minute, not
     one a request; every other refusal comes after the limit's count, so is bounded by it."""
     db.session.rollback()
-    row = {"at": clock.now().replace(second=0, microsecond=0), "user_id": attempt.user_id,
-           "outcome": RATE_LIMITED, "reason": rejection.description, "delta": 0, "count": 1,
-           "request_id": attempt.request_id, "client_ip": attempt.client_ip}
+    row = audit.event(at=clock.now().replace(second=0, microsecond=0), user_id=attempt.user_id,
+                      outcome=RATE_LIMITED, reason=rejection.description,
+                      request_id=attempt.request_id, client_ip=attempt.client_ip)
     db.session.execute(dialect_insert(AuditEvent, row).on_conflict_do_update(
         index_elements=["user_id", "outcome", "at"],
         index_where=AuditEvent.outcome == RATE_LIMITED,
@@ -140,8 +140,10 @@ def count_over_limit(attempt: Attempt, rejection: ApiError) -> None:
 def record_rejection(attempt: Attempt, rejection: ApiError, action_type=None) -> None:
     """Audit a refused attempt by an authenticated user, whatever else was rolled back."""
     db.session.rollback()
-    _audit(attempt, clock.now(), "rejected", action_type=action_type,
-           reason=rejection.description)
+    db.session.add(AuditEvent(**audit.event(
+        at=clock.now(), user_id=attempt.user_id, outcome="rejected", action_type=action_type,
+        ticket_id=attempt.ticket_id, reason=rejection.description,
+        request_id=attempt.request_id, client_ip=attempt.client_ip)))
     db.session.commit()
     log.info("refused %s for %s: %s", attempt.ticket_id, attempt.user_id, rejection.description)
 
@@ -174,21 +176,3 @@ def _outcome(done: dict) -> Outcome:
     return Outcome(done["outcome"], done.get("refusal"), done.get("action_type"),
                    done.get("score"), done.get("region"), windows, done.get("version"),
                    tuple(done.get("groups") or ()), bool(done.get("hidden")))
-
-
-def _audit(attempt: Attempt, now, outcome, *, action_type=None, delta=0, score_after=None,
-           reason=None):
-    db.session.add(
-        AuditEvent(
-            at=now,
-            user_id=attempt.user_id,
-            action_type=action_type,
-            ticket_id=attempt.ticket_id,
-            delta=delta,
-            score_after=score_after,
-            outcome=outcome,
-            reason=reason,
-            request_id=attempt.request_id,
-            client_ip=attempt.client_ip,
-        )
-    )

@@ -15,7 +15,7 @@ from .api import PLAYER, client_address, query
 
 bp = reconnect.Blueprint("admin", __name__, url_prefix="/api/admin")
 
-REASON = Body({"reason": moderation.REASON})
+REASON_ONLY = Body({"reason": moderation.REASON})  # the body of hide, unhide, ban and unban
 ADJUSTMENT = Body({"delta": moderation.DELTA, "reason": moderation.REASON})
 # An empty parameter is one not given. Event ids are BIGINT: a larger one is no page's next.
 AUDIT = Query(userId=Blank(PLAYER), outcome=Blank(Choice(*moderation.OUTCOMES)),
@@ -52,7 +52,7 @@ def _idempotency_key() -> str:
 
 
 def _reason() -> str:
-    return REASON.read()["reason"]
+    return REASON_ONLY.read()["reason"]
 
 
 @bp.post("/players/<player:user_id>/hide")

@@ -17,7 +17,7 @@ from flask import Response, current_app
 from ..boards import views
 from ..data import reconnect
 from . import admin
-from .operations import BEARER, OPERATIONS, SCHEMAS, Operation, json_content, ref
+from .operations import OPERATIONS, SCHEMAS, TOKEN, Operation, json_content, ref
 
 bp = reconnect.Blueprint("openapi", __name__)
 
@@ -94,7 +94,7 @@ def _operation(endpoint: str, operation: Operation, ids: list, config) -> dict:
         errors.update(operation.body.statuses)
     if operation.security is not None:
         spec["security"] = operation.security
-        if operation.security == BEARER:
+        if operation.security == TOKEN:
             errors.add(401)
     if operation.limited:
         errors.add(429)

@@ -17,7 +17,7 @@ def json_content(schema: dict, description: str) -> dict:
     return {"description": description, "content": {"application/json": {"schema": schema}}}
 
 
-BEARER = [{"bearer": []}]
+TOKEN = [{"bearer": []}]
 # A view of a friend group needs a token; other views do not.
 VIEW_TOKEN = [{}, {"bearer": []}]
 ADMIN = "An admin's token (its `role` claim one of `ADMIN_ROLES`): 401 without a token, 403 " \
@@ -128,7 +128,7 @@ def _moderation(summary: str, body: Body, reply: dict) -> Operation:
     return Operation(summary, {"200": json_content({
         "type": "object", "required": ["userId", *reply], "additionalProperties": False,
         "properties": {"userId": {"type": "string"}, **reply}}, "Done")},
-        errors=(403, 404), security=BEARER, body=body, description=ADMIN + REPEAT,
+        errors=(403, 404), security=TOKEN, body=body, description=ADMIN + REPEAT,
         idempotent=True)
 
 
@@ -142,7 +142,7 @@ OPERATIONS = {
         {"201": {**json_content(ref("Ticket"), "Ticket issued"), "links": {
             "complete": {"operationId": "api.update_score",
                          "requestBody": {"actionId": "$response.body#/actionId"}}}}},
-        errors=(403, 404), security=BEARER, body=api.START,
+        errors=(403, 404), security=TOKEN, body=api.START,
         description="403 `Player is banned.` for a banned player; 404 for an action type "
                     "the catalog does not have or has disabled."),
     "api.update_score": Operation(
@@ -173,15 +173,15 @@ OPERATIONS = {
             "Rank and neighbours")},
         errors=(401, 403), security=VIEW_TOKEN, query=api.AROUND, view=True),
     "api.my_profile": Operation("The token's player",
-                                {"200": json_content(ref("Profile"), "Profile")}, security=BEARER),
+                                {"200": json_content(ref("Profile"), "Profile")}, security=TOKEN),
     "api.update_my_profile": Operation(
         "Set display name and/or region (null clears the region)",
-        {"200": json_content(ref("Profile"), "Updated")}, security=BEARER, body=api.PROFILE),
+        {"200": json_content(ref("Profile"), "Updated")}, security=TOKEN, body=api.PROFILE),
     "api.my_groups": Operation(
         "The groups the token's player is in",
         {"200": json_content({"type": "object", "required": ["groups"], "properties": {
             "groups": {"type": "array", "items": ref("GroupEntry")}}}, "Groups")},
-        security=BEARER),
+        security=TOKEN),
     "api.create_group": Operation(
         "Create a friend group; its creator owns it (and is its first member)",
         {"201": {**json_content(ref("Group"), "Created"), "links": {
@@ -195,66 +195,66 @@ OPERATIONS = {
                              "parameters": {"group_id": "$response.body#/groupId"}},
             "delete": {"operationId": "api.delete_group",
                        "parameters": {"group_id": "$response.body#/groupId"}}}}},
-        errors=(409,), security=BEARER, body=api.NEW_GROUP,
+        errors=(409,), security=TOKEN, body=api.NEW_GROUP,
         description="409 with `code` `groups_owned_limit` when the player owns "
                     "GROUP_MAX_OWNED groups."),
     "api.get_group": Operation("A group, for its members only",
                                {"200": json_content(ref("Group"), "The group")},
-                               errors=(403,), security=BEARER),
+                               errors=(403,), security=TOKEN),
     "api.delete_group": Operation("Delete a group (owner only)",
                                   {"200": json_content(DONE, "Deleted")},
-                                  errors=(403,), security=BEARER),
+                                  errors=(403,), security=TOKEN),
     "api.invite_group_member": Operation(
         "Invite a player (owner only): a member once they join",
         {"201": {**json_content(ref("Invitation"), "Invited"), "links": INVITATION_LINKS},
          "200": {**json_content(ref("Invitation"), "Already invited: the pending invitation"),
                  "links": INVITATION_LINKS}},
-        errors=(403, 409), security=BEARER, body=api.MEMBER,
+        errors=(403, 409), security=TOKEN, body=api.MEMBER,
         description="409 with `code` `already_member` for a member, `group_members_limit` "
                     "when the group has GROUP_MAX_MEMBERS members, `group_invitations_limit` "
                     "when it has GROUP_MAX_INVITATIONS pending invitations."),
     "api.join_group": Operation(
         "Accept an invitation: the token's player joins the group",
         {"200": json_content(ref("Group"), "The group, with the player in it (or already was)")},
-        errors=(403, 409), security=BEARER,
+        errors=(403, 409), security=TOKEN,
         description="403 without an invitation; 409 with `code` `groups_joined_limit` when "
                     "the player is in GROUP_MAX_JOINED groups of others, `group_members_limit` "
                     "when the group is full (the invitation stays)."),
     "api.group_invitations": Operation(
         "The group's pending invitations (owner only)",
-        {"200": json_content(INVITATIONS, "Newest first")}, errors=(403,), security=BEARER),
+        {"200": json_content(INVITATIONS, "Newest first")}, errors=(403,), security=TOKEN),
     "api.revoke_group_invitation": Operation(
         "Take back a pending invitation (owner only)", {"200": json_content(DONE, "Revoked")},
-        errors=(403,), security=BEARER, description="404 when none is pending."),
+        errors=(403,), security=TOKEN, description="404 when none is pending."),
     "api.my_invitations": Operation(
         "The invitations waiting for the token's player",
-        {"200": json_content(INVITATIONS, "Newest first")}, security=BEARER),
+        {"200": json_content(INVITATIONS, "Newest first")}, security=TOKEN),
     "api.decline_invitation": Operation(
         "Decline the invitation to a group", {"200": json_content(DONE, "Declined")},
-        security=BEARER, description="404 when none is pending."),
+        security=TOKEN, description="404 when none is pending."),
     "api.remove_group_member": Operation(
         "Remove a member (owner), or leave (the member)",
         {"200": json_content({"anyOf": [ref("Group"), {
             "type": "object", "required": ["groupId", "left"], "additionalProperties": False,
             "properties": {"groupId": {"type": "string"}, "left": {"const": True}}}]},
             "The group (owner), or that the member left")},
-        errors=(403, 409), security=BEARER,
+        errors=(403, 409), security=TOKEN,
         description="409 when the owner would leave (delete the group instead); 404 for "
                     "someone who is not a member."),
     "api.revoke_token": Operation(
         "Revoke the presented token until it expires", {"200": json_content(DONE, "Revoked")},
-        errors=(400,), security=BEARER, description="400 for a token without `jti`."),
+        errors=(400,), security=TOKEN, description="400 for a token without `jti`."),
     "admin.hide": _moderation(
         "Hide a player from every board, rank and stream at once (the board version moves "
         "and streams get a new frame); the score keeps counting",
-        admin.REASON, {"hidden": {"const": True}}),
+        admin.REASON_ONLY, {"hidden": {"const": True}}),
     "admin.unhide": _moderation("Show a hidden player again, with the score they have",
-                                admin.REASON, {"hidden": {"const": False}}),
+                                admin.REASON_ONLY, {"hidden": {"const": False}}),
     "admin.ban": _moderation(
         "Ban a player: hidden, open tickets void, and start and update answer 403 "
-        "`Player is banned.`", admin.REASON, {"banned": {"const": True}}),
+        "`Player is banned.`", admin.REASON_ONLY, {"banned": {"const": True}}),
     "admin.unban": _moderation("Lift a ban (the player stays hidden until unhidden)",
-                               admin.REASON, {"banned": {"const": False}}),
+                               admin.REASON_ONLY, {"banned": {"const": False}}),
     "admin.adjust": _moderation(
         "Add delta to the all-time score and the current day and week, as if gained now: "
         "400 if it would take the all-time score below 0; a window's score stops at 0",
@@ -266,7 +266,7 @@ OPERATIONS = {
             "next": {"type": ["integer", "null"],
                      "description": "before= of the next page; null on the last"}}},
             "A page of events")},
-        errors=(403,), security=BEARER, query=admin.AUDIT, description=ADMIN),
+        errors=(403,), security=TOKEN, query=admin.AUDIT, description=ADMIN),
     "stream.scores_stream": Operation(
         "Server-Sent Events: `event: scoreboard`, `id: <version>`, data as /top",
         {"200": {"description": "An event stream: a `retry:` hint, the view's snapshot "
