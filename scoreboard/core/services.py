@@ -15,7 +15,7 @@ if TYPE_CHECKING:  # annotations only: gate.py imports this module, a cycle othe
     from ..adapters.broker import MemoryBroker, RedisBroker
     from ..adapters.local_boards import LocalBoards
     from ..adapters.rank_sets import RedisRankSets
-    from ..adapters.store import RedisStore
+    from ..adapters.redis_port import RedisPort
     from ..boards.refresher import Refresher
     from ..live.hub import Hub
     from ..web.gate import Limits
@@ -27,7 +27,7 @@ _KEY = "scoreboard.core.services"
 class Services:
     # None where the embedded default has no such thing: no Redis, so no blocklist copy (the
     # database answers) and no rank sets (ranks come from the database).
-    redis: RedisStore | None
+    redis: RedisPort | None
     board_cache: BoardCache
     blocklist: RedisBlocklist | None
     rank_sets: RedisRankSets | None

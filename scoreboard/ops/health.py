@@ -3,7 +3,7 @@
 from flask import Blueprint, Response, current_app, jsonify
 from sqlalchemy import text
 
-from ..adapters.store import StoreUnavailable
+from ..adapters.redis_port import StoreUnavailable
 from ..boards.views import GLOBAL
 from ..core.services import services
 from ..data.db import reading
