@@ -17,6 +17,7 @@ from flask_migrate import upgrade
 from sqlalchemy import text
 
 from scoreboard import create_app
+from scoreboard.adapters import store as store_module
 from scoreboard.adapters.redis_port import StoreUnavailable
 from scoreboard.core.services import services
 from scoreboard.data.db import db
@@ -212,6 +213,27 @@ def open_stream():
     yield open_
     for stream in opened:
         stream.close()
+
+
+@pytest.fixture
+def round_trips(monkeypatch):
+    """The requests this process sends to Redis during the test, one entry each."""
+    sent = []
+    send = redis.connection.AbstractConnection.send_packed_command
+
+    def counted(self, *args, **kwargs):
+        sent.append(1)
+        return send(self, *args, **kwargs)
+
+    monkeypatch.setattr(redis.connection.AbstractConnection, "send_packed_command", counted)
+    return sent
+
+
+@pytest.fixture
+def under_gevent(monkeypatch):
+    """The Redis store behaves as in a gevent worker: commands sent later wait for a greenlet
+    of their own, or for the next command, to go."""
+    monkeypatch.setattr(store_module.monkey, "is_module_patched", lambda name: True)
 
 
 @pytest.fixture

@@ -10,15 +10,12 @@ import re
 import gevent
 import pytest
 import redis
-from prometheus_client import generate_latest
 
 import config
-from scoreboard.adapters import store as store_module
 from scoreboard.adapters.blocklist import RedisBlocklist
 from scoreboard.adapters.store import RedisStore, StoreUnavailable, connection_pool
-from scoreboard.core.meters import REGISTRY
 
-from .harness.servers import sample_sum
+from .harness.meters import redis_errors
 
 # Long enough that a store marked down stays so for the rest of a test, however slow.
 RETRY_AFTER = 600
@@ -32,24 +29,6 @@ def store(redis_url):
     yield made
     made.client.delete("test:store:k")
     made.close()
-
-
-@pytest.fixture
-def round_trips(monkeypatch):
-    sent = []
-    send = redis.connection.AbstractConnection.send_packed_command
-
-    def counted(self, *args, **kwargs):
-        sent.append(1)
-        return send(self, *args, **kwargs)
-
-    monkeypatch.setattr(redis.connection.AbstractConnection, "send_packed_command", counted)
-    return sent
-
-
-@pytest.fixture
-def under_gevent(monkeypatch):
-    monkeypatch.setattr(store_module.monkey, "is_module_patched", lambda name: True)
 
 
 def test_without_gevent_a_notice_goes_at_once(store, round_trips):
@@ -104,42 +83,14 @@ def test_a_round_trip_sends_each_argument_as_redis_would_get_it(store):
     assert reply == ["é".encode(), b"42", b"\x00\xff", b""]
 
 
-def refused(kind: str) -> float:
-    """Commands refused with ``kind`` (redis-py's exception class) so far in this process."""
-    return sample_sum(generate_latest(REGISTRY).decode(), "scoreboard_redis_errors_total",
-                      kind=kind)
-
-
-def test_an_error_reply_fails_its_command_and_leaves_the_connection_in_step(store, caplog):
-    store.client.set("test:store:k", "text")
-    before = refused("ResponseError")
-    with pytest.raises(redis.ResponseError, match="WRONGTYPE"):
-        store.pipelined(lambda batch: (batch.command("INCR", "test:store:x"),
-                                   batch.command("LPUSH", "test:store:k", "1")))
-    assert refused("ResponseError") == before + 1
-    assert "redis refused a command (ResponseError): WRONGTYPE" in caplog.text
-    [value] = store.pipelined(lambda batch: batch.command("GET", "test:store:k"))
-    assert value == b"text"  # the next round trip reads its own reply, not a stale one
-    store.client.delete("test:store:x")
-
-
 def test_a_bad_argument_is_a_bug_not_an_outage(store, caplog):
-    before = refused("DataError")
+    before = redis_errors(kind="DataError")
     with pytest.raises(redis.DataError):
         RedisBlocklist(store).is_revoked(None)  # what a token without jti once asked
-    assert refused("DataError") == before + 1
+    assert redis_errors(kind="DataError") == before + 1
     assert "redis refused a command (DataError)" in caplog.text
     assert store.command("PING") is True  # not "redis recently failed"
     assert store.answers()
-
-
-def test_an_error_reply_to_a_command_sent_later_is_logged_and_counted(store, caplog):
-    store.client.set("test:store:k", "text")
-    before = refused("ResponseError")
-    store.send(lambda batch: batch.command("LPUSH", "test:store:k", "1"))
-    assert refused("ResponseError") == before + 1
-    assert "redis refused a command (ResponseError): WRONGTYPE" in caplog.text
-    assert store.command("GET", "test:store:k") == b"text"
 
 
 @pytest.mark.parametrize("reply", ["READONLY You can't write against a read only replica.",
