@@ -14,8 +14,14 @@ own after the gate's, which concurrent updates in a worker share.
 ``--instructions`` runs this script twice under callgrind, with 100 and 500 updates, and
 reports the difference per update: start-up, imports and warm-up cancel out.
 
+``--batches`` says how the gate's and the notice's commands go to Redis: packed by hand
+(the store's Commands, the default), on redis-py's own pipeline, or ``both``: then the
+updates alternate between the two in blocks, in one process and on one database, and the
+figures of each are compared (for instructions, each kind is counted on its own runs).
+
     .venv/bin/python bench/update_cost.py
     .venv/bin/python bench/update_cost.py --instructions
+    .venv/bin/python bench/update_cost.py --batches both [--instructions]
 """
 
 import argparse
@@ -38,6 +44,7 @@ from bench.http_load import tickets  # noqa: E402
 from bench.stream_fanout import fresh_database  # noqa: E402
 from scoreboard import create_app
 from scoreboard.adapters import store  # noqa: E402
+from scoreboard.core.services import services  # noqa: E402
 from scoreboard.identity.auth import issue_token  # noqa: E402
 from tests.harness import SECRET  # noqa: E402
 from tests.harness.databases import drop_database  # noqa: E402
@@ -45,10 +52,13 @@ from tests.harness.servers import RedisServer  # noqa: E402
 
 WARM_UP = 200
 PLAYERS = 200
+BATCHES = ("packed", "pipeline")
+BLOCKS = 10  # per kind of batch: the kinds take turns, so drift spreads over both
 
 
-def cpu_per_update(updates: int) -> float:
-    """Complete ``updates`` updates after a warm-up; worker CPU µs per update."""
+def cpu_per_update(updates: int, kinds=("packed",)) -> dict[str, float]:
+    """Complete ``updates`` updates after a warm-up, each kind of batch (BATCHES) in turn;
+    worker CPU µs per update, by kind."""
     name = f"scoreboard_update_cost_{os.getpid()}"
     database = fresh_database(name)
     own_redis = RedisServer(Path(tempfile.mkdtemp(prefix="update-cost-"))).start()
@@ -80,20 +90,31 @@ def cpu_per_update(updates: int) -> float:
 
         for environ in environs[:WARM_UP]:
             b"".join(app(environ, start_response))
-        began = time.process_time()
-        for environ in environs[WARM_UP:]:
-            b"".join(app(environ, start_response))
-        return (time.process_time() - began) / updates * 1e6
+        redis = services(app).redis
+        spent, done = dict.fromkeys(kinds, 0.0), dict.fromkeys(kinds, 0)
+        blocks = BLOCKS * len(kinds)
+        for block in range(blocks):
+            kind = kinds[block % len(kinds)]
+            redis.packed = kind == "packed"
+            chunk = environs[WARM_UP + updates * block // blocks:
+                             WARM_UP + updates * (block + 1) // blocks]
+            began = time.process_time()
+            for environ in chunk:
+                b"".join(app(environ, start_response))
+            spent[kind] += time.process_time() - began
+            done[kind] += len(chunk)
+        return {kind: spent[kind] / done[kind] * 1e6 for kind in kinds}
     finally:
         own_redis.kill()
         drop_database(name)
 
 
-def instructions(updates: int) -> int:
-    """The instructions callgrind counts for a whole run of this script with ``updates``."""
+def instructions(updates: int, kind: str) -> int:
+    """The instructions callgrind counts for a whole run of this script with ``updates``,
+    whose batches are of ``kind``."""
     run = subprocess.run(
         ["valgrind", "--tool=callgrind", "--callgrind-out-file=/dev/null", sys.executable,
-         __file__, "--updates", str(updates)],
+         __file__, "--updates", str(updates), "--batches", kind],
         capture_output=True, text=True, check=True,
         env={**os.environ, "PYTHONHASHSEED": "0", "PYTHONMALLOC": "malloc"})
     return int(re.search(r"Collected : (\d+)", run.stderr)[1])
@@ -103,13 +124,25 @@ def main():
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--updates", type=int, default=3000)
     parser.add_argument("--instructions", action="store_true",
-                        help="count instructions under valgrind (about two minutes)")
+                        help="count instructions under valgrind (about two minutes a kind)")
+    parser.add_argument("--batches", choices=[*BATCHES, "both"], default="packed",
+                        help="how the gate and the notice go to Redis: packed by hand, on "
+                        "redis-py's pipeline, or both, compared")
     args = parser.parse_args()
+    kinds = BATCHES if args.batches == "both" else (args.batches,)
     if args.instructions:
-        few, many = instructions(100), instructions(500)
-        print(f"instructions per update: {(many - few) / 400:,.0f}")
+        figures = {kind: (instructions(500, kind) - instructions(100, kind)) / 400
+                   for kind in kinds}
+        unit, name = "", "instructions per update"
     else:
-        print(f"CPU per update: {cpu_per_update(args.updates):.0f} µs")
+        figures = cpu_per_update(args.updates, kinds)
+        unit, name = " µs", "CPU per update"
+    print(f"{name}: " + ", ".join(f"{kind} {figure:,.0f}{unit}"
+                                  for kind, figure in figures.items()))
+    if len(figures) == 2:
+        saved = figures["pipeline"] - figures["packed"]
+        print(f"packing by hand saves {saved:,.0f}{unit} an update: "
+              f"{saved / figures['pipeline']:.1%} of an update on redis-py's pipeline")
 
 
 if __name__ == "__main__":

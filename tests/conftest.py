@@ -17,6 +17,8 @@ from flask_migrate import upgrade
 from sqlalchemy import text
 
 from scoreboard import adapters, create_app
+from scoreboard.adapters import store as store_module
+from scoreboard.adapters.redis_port import StoreUnavailable
 from scoreboard.data.db import db
 from scoreboard.identity.auth import issue_token
 from scoreboard.live import current_hub
@@ -136,13 +138,10 @@ def make_app(request, tmp_path):
         store = adapters.of(app).store
         if store is not None:
             try:
-                keys = list(store.client.scan_iter(match=store.prefix + "*", count=1000))
-                if keys:
-                    store.client.delete(*keys)
-            except redis.RedisError:
+                store.delete(*store.scan(store.key("*")))
+            except (StoreUnavailable, redis.RedisError):
                 pass  # a test's own Redis, already stopped; or too busy: the keys are unique
-            store.client.close()
-            store.client.connection_pool.disconnect()
+            store.close()
         with app.app_context():
             for engine in db.engines.values():
                 engine.dispose()
@@ -214,6 +213,27 @@ def open_stream():
     yield open_
     for stream in opened:
         stream.close()
+
+
+@pytest.fixture
+def round_trips(monkeypatch):
+    """The requests this process sends to Redis during the test, one entry each."""
+    sent = []
+    send = redis.connection.AbstractConnection.send_packed_command
+
+    def counted(self, *args, **kwargs):
+        sent.append(1)
+        return send(self, *args, **kwargs)
+
+    monkeypatch.setattr(redis.connection.AbstractConnection, "send_packed_command", counted)
+    return sent
+
+
+@pytest.fixture
+def under_gevent(monkeypatch):
+    """The Redis store behaves as in a gevent worker: commands sent later wait for a greenlet
+    of their own, or for the next command, to go."""
+    monkeypatch.setattr(store_module.monkey, "is_module_patched", lambda name: True)
 
 
 @pytest.fixture

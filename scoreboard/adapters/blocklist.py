@@ -4,7 +4,7 @@ revocation made by another process (the CLI) would not reach it, the embedded da
 answers as fast, and the gate counts in the process.
 """
 
-from .store import RedisStore, queue_script
+from .redis_port import RedisPort
 
 # -1: this Redis cannot say. Either the blocklist was never loaded here (new, restarted or
 # evicted: the marker lives inside the set, so the set cannot be lost without it), or the
@@ -40,17 +40,15 @@ BLOCKLIST_LIFETIME_SECONDS = 24 * 3600
 
 
 class RedisBlocklist:
-    def __init__(self, store: RedisStore):
+    def __init__(self, store: RedisPort):
         self.store = store
         self._revoked, self._fresh = store.key("revoked"), store.key("revoked:fresh")
-        self._is_revoked = store.client.register_script(_IS_REVOKED)
 
     def is_revoked(self, jti: str) -> bool | None:
         """None when this Redis cannot say: never loaded, or back from an outage."""
         if self.store.take_recovered("blocklist"):
             return None
-        answer = self.store.call(self._is_revoked, keys=[self._revoked, self._fresh],
-                                 args=[jti])
+        answer = self.store.script(_IS_REVOKED, [self._revoked, self._fresh], [jti])
         return None if answer == -1 else bool(answer)
 
     def admit(self, jti: str, counters):
@@ -62,16 +60,17 @@ class RedisBlocklist:
                 *(self.store.key(f"gate:{name}") for name, _ in counters)]
         args = [jti, *(s for _, s in counters)]
         # With the change notices waiting to be sent, if any: one round trip for both.
-        [answer] = self.store.pipelined(lambda pipe: queue_script(pipe, _ADMIT, keys, args))
+        [answer] = self.store.pipelined(lambda batch: batch.script(_ADMIT, keys, args))
         revoked = None if answer[0] == -1 else bool(answer[0])
         return revoked, list(zip(answer[1::2], answer[2::2]))
 
     def load_revoked(self, jtis) -> None:
-        pipe = self.store.client.pipeline(transaction=True)
-        pipe.sadd(self._revoked, _LOADED, *jtis)
-        pipe.expire(self._revoked, BLOCKLIST_LIFETIME_SECONDS, nx=True)
-        pipe.set(self._fresh, 1, ex=BLOCKLIST_REFRESH_SECONDS)
-        self.store.call(pipe.execute)
+        def load(batch):
+            batch.command("SADD", self._revoked, _LOADED, *jtis)
+            batch.command("EXPIRE", self._revoked, BLOCKLIST_LIFETIME_SECONDS, "NX")
+            batch.command("SET", self._fresh, 1, "EX", BLOCKLIST_REFRESH_SECONDS)
+
+        self.store.transaction(load)
 
     def add_revoked(self, jti: str) -> None:
-        self.store.call(self.store.client.sadd, self._revoked, jti)
+        self.store.command("SADD", self._revoked, jti)

@@ -10,7 +10,7 @@ import threading
 import time
 from dataclasses import dataclass
 
-from .store import RedisStore, StoreUnavailable
+from .redis_port import RedisPort, StoreUnavailable
 
 # Stores a snapshot in a view's entry only if its version is newer, so concurrent writers
 # never regress it.
@@ -89,28 +89,25 @@ class MemoryBoardCache:
 
 
 class RedisBoardCache:
-    def __init__(self, store: RedisStore):
+    def __init__(self, store: RedisPort):
         self.store = store
-        self._put_if_newer = store.client.register_script(_PUT_IF_NEWER)
 
     def _key(self, view: str) -> str:
         return self.store.key(f"top:{view}")
 
     def get_top(self, view: str) -> Cached | None:
-        version, body, changed = self.store.call(self.store.client.hmget, self._key(view),
-                                                 "version", "body", "changed")
+        version, body, changed = self.store.command("HMGET", self._key(view),
+                                                    "version", "body", "changed")
         if version is None or body is None:
             return None
         return Cached(int(version), body.decode(), int(changed or 0))
 
     def put_top(self, view: str, version: int, body: str, ttl: int) -> bool:
-        return bool(self.store.call(self._put_if_newer, keys=[self._key(view)],
-                                    args=[version, body, ttl]))
+        return bool(self.store.script(_PUT_IF_NEWER, [self._key(view)], [version, body, ttl]))
 
     def mark_changed(self, views, version: int) -> None:
         if views:
-            self.store.call(self.store.client.eval, _MARK_CHANGED, len(views),
-                            *self.keys(views), version)
+            self.store.script(_MARK_CHANGED, self.keys(views), [version])
 
     def keys(self, views) -> list[str]:
         """The keys of ``views``' entries, for MARK_CHANGED."""
@@ -119,20 +116,22 @@ class RedisBoardCache:
     def claim_refresh(self, view: str, seconds: float) -> bool:
         """True for the one worker of the cluster that rebuilds ``view`` now; nobody else
         may for ``seconds``."""
-        return bool(self.store.call(self.store.client.set, self.store.key(f"refreshing:{view}"),
-                                    1, nx=True, px=max(1, int(seconds * 1000))))
+        return self._claim(f"refreshing:{view}", seconds)
 
     def claim_build(self, view: str, seconds: float) -> bool:
         """True for the one request of the cluster that builds ``view`` for a reader now,
         until it is done (end_build) or ``seconds`` have passed."""
-        return bool(self.store.call(self.store.client.set, self.store.key(f"building:{view}"),
-                                    1, nx=True, px=max(1, int(seconds * 1000))))
+        return self._claim(f"building:{view}", seconds)
 
     def end_build(self, view: str) -> None:
         try:
-            self.store.call(self.store.client.delete, self.store.key(f"building:{view}"))
+            self.store.delete(self.store.key(f"building:{view}"))
         except StoreUnavailable:
             pass  # the claim lapses by itself
+
+    def _claim(self, name: str, seconds: float) -> bool:
+        return bool(self.store.command("SET", self.store.key(name), 1, "NX",
+                                       "PX", max(1, int(seconds * 1000))))
 
     def take_recovered(self) -> bool:
         """True once after an outage: the cache may have missed writes made meanwhile."""

@@ -6,12 +6,11 @@ import time
 import uuid
 
 import gevent
-import redis
 from gevent.event import Event
 
 from .board_cache import MARK_CHANGED, MemoryBoardCache, RedisBoardCache
 from .rank_sets import PLACE, RedisRankSets
-from .store import RedisStore, StoreUnavailable, queue_script
+from .redis_port import RedisPort, StoreUnavailable
 
 log = logging.getLogger(__name__)
 
@@ -67,7 +66,7 @@ class RedisBroker:
     PING_SECONDS = 5.0  # how often an idle subscription proves it is still alive
     MAX_BACKOFF = 10.0
 
-    def __init__(self, store: RedisStore, board_cache: RedisBoardCache,
+    def __init__(self, store: RedisPort, board_cache: RedisBoardCache,
                  rank_sets: RedisRankSets, sync_timeout: float):
         self.store = store
         self.board_cache = board_cache
@@ -84,12 +83,12 @@ class RedisBroker:
     def announce(self, version: int, views: list[str], placements=()) -> None:
         """Note in the board cache that ``views`` changed at ``version``, place the player
         in the rank sets (see RedisRankSets.place) and, when views changed, tell every
-        worker; returns once Redis has taken it (RedisStore.send)."""
+        worker; returns once Redis has taken it (RedisPort.send)."""
         marked = self.board_cache.keys(views)
         keys, args = self.rank_sets.placement_arguments(placements)
         message = " ".join([str(version), *views]) if views else ""
-        self.store.send(lambda pipe: queue_script(
-            pipe, _NOTICE, marked + keys,
+        self.store.send(lambda batch: batch.script(
+            _NOTICE, marked + keys,
             [len(marked), version, self.store.key(self.CHANNEL), message, *args]))
 
     def sync(self) -> bool:
@@ -116,8 +115,7 @@ class RedisBroker:
             self._asked += 1
             marker = self._asked
             try:
-                self.store.pipelined(lambda pipe: pipe.execute_command(
-                    "PUBLISH", self._marker_channel, marker))
+                self.store.pipelined(lambda batch: batch.publish(self._marker_channel, marker))
                 deadline = time.monotonic() + self.sync_timeout
                 while self._heard < marker and self.subscribed:
                     if not self._progress.wait(timeout=max(0.0, deadline - time.monotonic())):
@@ -142,52 +140,43 @@ class RedisBroker:
     def _listen(self, hub) -> None:
         backoff = 0.25
         while not hub.stopping:
-            pubsub = self.store.client.pubsub()
+            subscription = None
             try:
-                pubsub.subscribe(self.store.key(self.CHANNEL), self._marker_channel)
-                self._confirmed(pubsub, 2)
+                subscription = self.store.subscribe(
+                    [self.store.key(self.CHANNEL), self._marker_channel], self.PING_SECONDS)
                 self.subscribed = True
                 backoff = 0.25
                 hub.notify()  # notices may have been missed while unsubscribed: look now
-                self._receive(pubsub, hub)
-            except redis.RedisError as exc:
+                self._receive(subscription, hub)
+            except StoreUnavailable as exc:
                 log.warning("board subscription lost, retrying in %.1fs: %s", backoff, exc)
             finally:
                 self.subscribed = False
                 self._moved()  # readers waiting for a marker ask the database instead
-                pubsub.close()
+                if subscription is not None:
+                    subscription.close()
             if hub.stopping:
                 return
             hub.notify()  # switch the hub to polling at once
             gevent.sleep(backoff * random.uniform(0.5, 1.0))
             backoff = min(backoff * 2, self.MAX_BACKOFF)
 
-    def _confirmed(self, pubsub, channels: int) -> None:
-        """Wait until Redis confirms the subscriptions: a marker published before then
-        would be lost, and its readers would wait for it in vain."""
-        deadline = time.monotonic() + self.PING_SECONDS
-        while channels:
-            message = pubsub.get_message(timeout=max(0.0, deadline - time.monotonic()))
-            if message is None:
-                raise redis.ConnectionError("subscription not confirmed")
-            channels -= message["type"] == "subscribe"
-
-    def _receive(self, pubsub, hub) -> None:
+    def _receive(self, subscription, hub) -> None:
         last_heard = time.monotonic()
         while not hub.stopping:
-            message = pubsub.get_message(timeout=self.PING_SECONDS)
+            message = subscription.get(self.PING_SECONDS)
             if message is None:
                 # A half-open connection (a partition, not a restart) answers nothing at all.
                 if time.monotonic() - last_heard > 3 * self.PING_SECONDS:
-                    raise redis.ConnectionError("subscription stopped answering pings")
-                pubsub.ping()
+                    raise StoreUnavailable("subscription stopped answering pings")
+                subscription.ping()
                 continue
             last_heard = time.monotonic()
-            if message["type"] != "message":
+            if message.channel is None:
                 continue
-            if message["channel"].decode() == self._marker_channel:
-                self._heard = max(self._heard, int(message["data"]))
+            if message.channel == self._marker_channel:
+                self._heard = max(self._heard, int(message.data))
                 self._moved()
             else:
-                version, *views = message["data"].decode().split()
+                version, *views = message.data.split()
                 hub.notify(views, int(version))

@@ -5,7 +5,7 @@ answer ranks in O(log N) (see ranks.py). The embedded default has none
 
 import functools
 
-from .store import RedisStore, StoreUnavailable, queue_script
+from .redis_port import RedisPort, StoreUnavailable
 
 # Every member has score 0, so a sorted set orders them by name, and the name spells the
 # board's order (see order.member). A player's newer member replaces the older only if it
@@ -59,12 +59,15 @@ REBUILD_BATCH = 1000
 
 
 class RedisRankSets:
-    def __init__(self, store: RedisStore):
+    def __init__(self, store: RedisPort):
         self.store = store
-        self._rank = store.client.register_script(_RANK)
+        # Remembered: every write places its player in several sets.
+        self._keys = functools.lru_cache(maxsize=4096)(self._view_keys)
 
-    def _keys(self, view: str) -> tuple[str, str, str]:
-        return _keys(self.store.prefix, view)
+    def _view_keys(self, view: str) -> tuple[str, str, str]:
+        """The view's set, its players' members (a hash) and its completeness marker."""
+        key = self.store.key
+        return key(f"rank:{view}"), key(f"rank-member:{view}"), key(f"rank-complete:{view}")
 
     def take_recovered(self) -> bool:
         """True once after an outage: a set may have missed updates made meanwhile."""
@@ -74,15 +77,13 @@ class RedisRankSets:
         """Put each (view, user, member, lifetime) in its view's rank set, in one round
         trip. A window's set lives ``lifetime`` seconds more (until after the window), so
         none is left behind; ``None`` keeps a set for good."""
-        pipe = self.store.client.pipeline(transaction=False)
-        self.queue_placements(pipe, placements)
-        self.store.call(pipe.execute)
+        self.store.pipelined(lambda batch: self.queue_placements(batch, placements))
 
-    def queue_placements(self, pipe, placements) -> None:
-        """Queue ``place``'s command on ``pipe``."""
+    def queue_placements(self, batch, placements) -> None:
+        """Queue ``place``'s command on ``batch``."""
         keys, args = self.placement_arguments(placements)
         if keys:
-            queue_script(pipe, _PLACE, keys, args)
+            batch.script(_PLACE, keys, args)
 
     def placement_arguments(self, placements) -> tuple[list, list]:
         """PLACE's keys and arguments for ``placements``."""
@@ -96,42 +97,43 @@ class RedisRankSets:
         """Take the player off the sets of ``views`` and place them by ``placements``
         instead, in one transaction. Unlike ``place`` this may move a player down, or off
         for good: nothing else can (scores only rise), an admin can."""
-        pipe = self.store.client.pipeline(transaction=True)
         keys = [key for view in views for key in self._keys(view)[:2]]
-        queue_script(pipe, _REMOVE, keys, [user_id] * len(views))
-        self.queue_placements(pipe, placements)
-        self.store.call(pipe.execute)
+
+        def queue(batch):
+            batch.script(_REMOVE, keys, [user_id] * len(views))
+            self.queue_placements(batch, placements)
+
+        self.store.transaction(queue)
 
     def forget(self, view: str) -> None:
         """Mark a view's rank set incomplete, so it is rebuilt before it answers again."""
-        self.store.call(self.store.client.delete, self._keys(view)[2])
+        self.store.delete(self._keys(view)[2])
 
     def rank(self, view: str, user_id: str):
         """(0-based rank, member), None when the player is not in the set; raises
         StoreUnavailable when the set is not known to be complete."""
-        found = self.store.call(self._rank, keys=self._keys(view), args=[user_id])
+        found = self.store.script(_RANK, self._keys(view), [user_id])
         if found == -1:
             raise StoreUnavailable(f"rank set {view} is not built")
         return None if found is None else (found[0], found[1].decode())
 
     def complete(self, view: str) -> bool:
-        return bool(self.store.call(self.store.client.exists, self._keys(view)[2]))
+        return bool(self.store.command("EXISTS", self._keys(view)[2]))
 
     def members(self, view: str, start: int, stop: int) -> list[str]:
-        return [m.decode() for m in self.store.call(
-            self.store.client.zrange, self._keys(view)[0], start, stop)]
+        return [m.decode() for m in self.store.command(
+            "ZRANGE", self._keys(view)[0], start, stop)]
 
     def claim_rebuild(self, view: str, seconds: int) -> bool:
-        return bool(self.store.call(self.store.client.set,
-                                    self.store.key(f"rank-building:{view}"), 1,
-                                    nx=True, ex=seconds))
+        return bool(self.store.command("SET", self.store.key(f"rank-building:{view}"), 1,
+                                       "NX", "EX", seconds))
 
     def rebuild(self, view: str, placements, lifetime=None) -> None:
         """Refill a view's rank set from (user, member) pairs, then mark it complete. The set
         is emptied first, before the caller's database read starts (``placements`` is
         lazy), so a write committed meanwhile is either in that read or placed after."""
         zset, members, complete = self._keys(view)
-        self.store.call(self.store.client.delete, zset, members, complete)
+        self.store.delete(zset, members, complete)
         batch = []
         for user_id, member in placements:
             batch.append((view, user_id, member, lifetime))
@@ -139,22 +141,15 @@ class RedisRankSets:
                 self.place(batch)
                 batch = []
         self.place(batch)
-        pipe = self.store.client.pipeline(transaction=True)
-        pipe.set(complete, 1)
-        if lifetime is not None:
-            pipe.expire(complete, lifetime)
-        pipe.delete(self.store.key(f"rank-building:{view}"))
-        self.store.call(pipe.execute)
+
+        def mark_complete(batch):
+            batch.command("SET", complete, 1)
+            if lifetime is not None:
+                batch.command("EXPIRE", complete, lifetime)
+            batch.command("DEL", self.store.key(f"rank-building:{view}"))
+
+        self.store.transaction(mark_complete)
 
     def forget_rank_sets(self) -> None:
         """After an outage a set may have missed updates: mark every one incomplete."""
-        client = self.store.client
-        keys = list(client.scan_iter(match=self.store.key("rank-complete:*"), count=1000))
-        if keys:
-            self.store.call(client.delete, *keys)
-
-
-@functools.lru_cache(maxsize=4096)
-def _keys(prefix: str, view: str) -> tuple[str, str, str]:
-    # Remembered: every write places its player in several sets.
-    return prefix + f"rank:{view}", prefix + f"rank-member:{view}", prefix + f"rank-complete:{view}"
+        self.store.delete(*self.store.scan(self.store.key("rank-complete:*")))

@@ -1,7 +1,7 @@
-"""The shared store's connection: Redis, which the board cache, the blocklist, the rank
-sets and the change notices share in production (the embedded default keeps what it needs
-in the process instead). Everything in it is a cache over the database: losing it loses no
-data.
+"""The Redis port (redis_port.py) on one Redis server, which the board cache, the blocklist,
+the rank sets and the change notices share in production (the embedded default keeps what
+it needs in the process instead). Everything in it is a cache over the database: losing it
+loses no data.
 """
 
 import logging
@@ -13,6 +13,8 @@ from gevent import monkey
 from gevent.event import Event
 
 from ..core.meters import REDIS_ERRORS
+from .redis_batches import Commands, Pipeline
+from .redis_port import Message, StoreUnavailable
 
 log = logging.getLogger(__name__)
 
@@ -47,38 +49,6 @@ def connection_pool(config, max_connections: int) -> redis.BlockingConnectionPoo
     )
 
 
-def queue_script(pipe, script: str, keys, args) -> None:
-    """Queue a Lua script on a pipeline (redis-py's or ``Commands``) by its text: a
-    registered Script would first ask Redis whether it knows the script, a round trip of
-    its own on every execute."""
-    pipe.execute_command("EVAL", script, len(keys), *keys, *args)
-
-
-class Commands:
-    """Commands for one round trip, packed as they are queued (``execute_command``, as on
-    redis-py's pipeline). A write's gate and its change notices travel this way: redis-py's
-    pipeline machinery (its packer, callbacks, observability and retry layers) measured at
-    about a tenth of an update's CPU, for commands whose replies are plain integers and
-    lists."""
-
-    def __init__(self):
-        self.packed = []
-
-    def __len__(self) -> int:
-        return len(self.packed)
-
-    def execute_command(self, *args) -> None:
-        parts = [b"*%d\r\n" % len(args)]
-        for arg in args:
-            data = arg if isinstance(arg, bytes) else str(arg).encode()
-            parts.append(b"$%d\r\n%b\r\n" % (len(data), data))
-        self.packed.append(b"".join(parts))
-
-
-class StoreUnavailable(Exception):
-    """The shared store cannot be reached; callers fall back to the database."""
-
-
 def refused(error: redis.RedisError) -> None:
     """Log and count a command Redis (or redis-py) refused: a bad argument or an error
     reply is a bug in the command, not an outage, so the store stays in use."""
@@ -88,14 +58,19 @@ def refused(error: redis.RedisError) -> None:
 
 
 class RedisStore:
-    """The connection every Redis service calls through. After a failure it stays away for a
-    moment instead of paying a timeout on every request, and reports the recovery once to
-    each service so it can rebuild what it caches."""
+    """The port (redis_port.RedisPort) on one Redis server. After a failure it stays away for
+    a moment instead of paying a timeout on every request, and reports the recovery once to
+    each consumer so it can rebuild what it caches. ``client``, its redis-py client, is for
+    tests to look at Redis with; the service asks through the port alone."""
 
     def __init__(self, pool: redis.ConnectionPool, prefix: str, retry_after: float = 1.0):
         self.client = redis.Redis(connection_pool=pool)
         self.prefix = prefix
         self.retry_after = retry_after
+        # Whether pipelined and sent commands go packed by hand (Commands) or on redis-py's
+        # pipeline: bench/update_cost.py compares the two.
+        self.packed = True
+        self._scripts = {}  # text -> redis-py Script: EVALSHA, and EVAL when Redis lacks it
         self._down_until = 0.0
         self._failed = False
         self._recoveries = 0
@@ -107,8 +82,74 @@ class RedisStore:
     def key(self, name: str) -> str:
         return self.prefix + name
 
-    def call(self, fn, *args, **kwargs):
-        """``fn(*args, **kwargs)``, a Redis command; StoreUnavailable when Redis cannot be
+    def command(self, *args):
+        return self._call(self.client.execute_command, *args)
+
+    def script(self, text: str, keys, args):
+        script = self._scripts.get(text)
+        if script is None:
+            script = self._scripts[text] = self.client.register_script(text)
+        return self._call(script, keys=keys, args=args)
+
+    def delete(self, *keys: str) -> None:
+        if keys:
+            self._call(self.client.delete, *keys)
+
+    def scan(self, pattern: str) -> list[str]:
+        return [key.decode() for key in self._call(
+            lambda: list(self.client.scan_iter(match=pattern, count=1000)))]
+
+    def transaction(self, queue) -> list:
+        batch = Pipeline(self.client, transaction=True)
+        queue(batch)
+        return self._replies(self._call(batch.execute))
+
+    def send(self, queue) -> None:
+        """Under gevent, the commands go with the next pipeline this process sends, in the
+        order given and before any later command: another write's gate (``pipelined``) or a
+        flush as soon as the current greenlet yields, whichever comes first, so concurrent
+        writes share round trips. Elsewhere (tests, the CLI) they go at once."""
+        self._later.append(queue)
+        sent = self._later_sent
+        if not monkey.is_module_patched("socket"):
+            self._flush()
+        elif not self._flushing:
+            self._flushing = True
+            gevent.spawn(self._flush)
+        sent.wait()
+
+    def pipelined(self, queue) -> list:
+        batch = self._batch()
+        sent = self._take_later(batch)
+        waiting = len(batch)
+        queue(batch)
+        try:
+            replies = self._execute(batch, waiting)
+        finally:
+            sent.set()
+        return self._replies(replies[waiting:])
+
+    def subscribe(self, channels, timeout: float) -> "RedisSubscription":
+        return RedisSubscription(self.client, channels, timeout)
+
+    def answers(self) -> bool:
+        try:
+            self._call(self.client.ping)
+        except StoreUnavailable:
+            return False
+        return True
+
+    def take_recovered(self, consumer: str) -> bool:
+        seen = self._seen_recoveries.get(consumer, 0)
+        self._seen_recoveries[consumer] = self._recoveries
+        return seen < self._recoveries
+
+    def close(self) -> None:
+        self.client.close()
+        self.client.connection_pool.disconnect()
+
+    def _call(self, fn, *args, **kwargs):
+        """``fn(*args, **kwargs)``, which asks Redis; StoreUnavailable when Redis cannot be
         reached, or could not less than ``retry_after`` seconds ago. Any other error (a bad
         argument, an error reply) is logged, counted and raised as it is: it fails this
         request alone. What waits to be sent goes first."""
@@ -125,38 +166,12 @@ class RedisStore:
             self._recoveries += 1
         return result
 
-    def send(self, queue) -> None:
-        """Send commands whose replies nobody reads (a change notice), and return once Redis
-        has taken them (or failed to): ``queue(pipe)`` adds them to the next pipeline this
-        process sends, in the order given and before any later command. Under gevent that
-        is another write's gate (``pipelined``) or a flush as soon as the current greenlet
-        yields, whichever comes first, so concurrent writes share round trips. Elsewhere
-        (tests, the CLI) they go at once."""
-        self._later.append(queue)
-        sent = self._later_sent
-        if not monkey.is_module_patched("socket"):
-            self._flush()
-        elif not self._flushing:
-            self._flushing = True
-            gevent.spawn(self._flush)
-        sent.wait()
-
-    def pipelined(self, queue) -> list:
-        """One round trip: what waits to be sent, then the commands ``queue(pipe)`` adds;
-        returns the replies to those. An error reply to one of them is raised as ``call``
-        raises it."""
-        commands = Commands()
-        sent = self._take_later(commands)
-        waiting = len(commands)
-        queue(commands)
-        try:
-            replies = self._execute(commands, waiting)
-        finally:
-            sent.set()
-        failed = [r for r in replies[waiting:] if isinstance(r, Exception)]
+    def _replies(self, replies: list) -> list:
+        """``replies``, unless one is an error: then the first, raised as ``_call`` does."""
+        failed = [r for r in replies if isinstance(r, Exception)]
         if failed:
             raise self._failure(failed[0])
-        return replies[waiting:]
+        return replies
 
     def _failure(self, error: redis.RedisError) -> Exception:
         """What to raise for ``error``: StoreUnavailable for an outage, after which Redis is
@@ -169,75 +184,90 @@ class RedisStore:
         refused(error)
         return error
 
-    def _take_later(self, commands: Commands) -> Event:
-        """Queue what waits to be sent on ``commands``; returns the event that its senders
-        wait on, to be set once ``commands`` went (or failed)."""
+    def _batch(self):
+        return Commands(self.client.connection_pool) if self.packed else Pipeline(
+            self.client, transaction=False)
+
+    def _take_later(self, batch) -> Event:
+        """Queue what waits to be sent on ``batch``; returns the event that its senders
+        wait on, to be set once ``batch`` went (or failed)."""
         later, self._later = self._later, []
         sent, self._later_sent = self._later_sent, Event()
         for queue in later:
-            queue(commands)
+            queue(batch)
         return sent
 
     def _flush(self) -> None:
         self._flushing = False
-        commands = Commands()
-        sent = self._take_later(commands)
+        batch = self._batch()
+        sent = self._take_later(batch)
         try:
-            if commands:
-                self._execute(commands, len(commands))
+            if len(batch):
+                self._execute(batch, len(batch))
         except (StoreUnavailable, redis.RedisError):
             pass  # logged (and counted) already; caches are rebuilt once Redis is back
         finally:
             sent.set()
 
-    def _execute(self, commands: Commands, waiting: int) -> list:
-        """Send ``commands``, whose first ``waiting`` were sent later: their failure is
-        logged, not raised (a cache missing a notice is rebuilt after Redis recovers)."""
+    def _execute(self, batch, waiting: int) -> list:
+        """Send ``batch``, whose first ``waiting`` commands were sent later: their failure
+        is logged, not raised (a cache missing a notice is rebuilt after Redis recovers)."""
         try:
-            replies = self.call(self._round_trip, commands)
+            replies = self._call(batch.execute)
         except StoreUnavailable as exc:
             if waiting:
                 log.warning("%d change notice commands not sent: %s", waiting, exc)
             raise
         for reply in replies[:waiting]:
             if isinstance(reply, Exception):
-                refused(reply)
+                failure = self._failure(reply)
+                if isinstance(failure, StoreUnavailable):  # its recovery will be reported
+                    log.warning("a change notice command not applied: %s", failure)
         return replies
 
-    def _round_trip(self, commands: Commands) -> list:
-        """The replies to ``commands``, an error reply as its ResponseError. A dropped
-        connection is retried as redis-py's own pipeline retries it."""
-        pool = self.client.connection_pool
-        connection = pool.get_connection()
+
+class RedisSubscription:
+    """redis_port.Subscription on redis-py's PubSub, which holds a connection of the pool."""
+
+    def __init__(self, client: redis.Redis, channels, timeout: float):
+        self._pubsub = client.pubsub()
         try:
-            return connection.retry.call_with_retry(
-                lambda: _send_and_read(connection, commands.packed),
-                lambda error: connection.disconnect())
-        finally:
-            pool.release(connection)
+            self._pubsub.subscribe(*channels)
+            self._confirmed(len(channels), timeout)
+        except (StoreUnavailable, redis.RedisError) as exc:
+            self.close()
+            raise _lost(exc) from exc
 
-    def answers(self) -> bool:
-        """Whether Redis answers a PING now."""
+    def _confirmed(self, channels: int, timeout: float) -> None:
+        """Wait until Redis confirms the subscriptions: a message published before then
+        would be lost, and whoever waits for it would wait in vain."""
+        deadline = time.monotonic() + timeout
+        while channels:
+            message = self._pubsub.get_message(timeout=max(0.0, deadline - time.monotonic()))
+            if message is None:
+                raise StoreUnavailable("subscription not confirmed")
+            channels -= message["type"] == "subscribe"
+
+    def get(self, timeout: float) -> Message | None:
         try:
-            self.call(self.client.ping)
-        except StoreUnavailable:
-            return False
-        return True
+            message = self._pubsub.get_message(timeout=timeout)
+        except redis.RedisError as exc:
+            raise _lost(exc) from exc
+        if message is None:
+            return None
+        if message["type"] != "message":
+            return Message(None, "")
+        return Message(message["channel"].decode(), message["data"].decode())
 
-    def take_recovered(self, consumer: str) -> bool:
-        """True once per consumer after Redis answers again following a failure: what it
-        holds may have missed writes made meanwhile."""
-        seen = self._seen_recoveries.get(consumer, 0)
-        self._seen_recoveries[consumer] = self._recoveries
-        return seen < self._recoveries
-
-
-def _send_and_read(connection, packed: list) -> list:
-    connection.send_packed_command([b"".join(packed)])
-    replies = []
-    for _ in packed:  # every reply is read, so the connection stays in step
+    def ping(self) -> None:
         try:
-            replies.append(connection.read_response())
-        except redis.ResponseError as error:
-            replies.append(error)
-    return replies
+            self._pubsub.ping()
+        except redis.RedisError as exc:
+            raise _lost(exc) from exc
+
+    def close(self) -> None:
+        self._pubsub.close()
+
+
+def _lost(error: Exception) -> StoreUnavailable:
+    return error if isinstance(error, StoreUnavailable) else StoreUnavailable(str(error))

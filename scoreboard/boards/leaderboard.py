@@ -10,7 +10,7 @@ import gevent
 from flask import current_app
 from sqlalchemy import select, text, update
 
-from ..adapters.store import StoreUnavailable
+from ..adapters.redis_port import StoreUnavailable
 from ..core import order, periods
 from ..data import reconnect
 from ..data.db import AUTOCOMMIT, db, on_postgres, reading

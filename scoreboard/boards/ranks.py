@@ -16,7 +16,7 @@ from datetime import datetime, timedelta
 from flask import current_app
 from sqlalchemy import func, select
 
-from ..adapters.store import StoreUnavailable
+from ..adapters.redis_port import StoreUnavailable
 from ..core import clock, order, periods
 from ..core.errors import ApiError
 from ..data.db import reading

@@ -20,7 +20,7 @@ import time
 import gevent
 from gevent.event import Event
 
-from ..adapters.store import StoreUnavailable
+from ..adapters.redis_port import StoreUnavailable
 from ..core import meters
 from . import leaderboard
 from .views import View

@@ -3,7 +3,7 @@
 from flask import Response, current_app, jsonify
 from sqlalchemy import text
 
-from ..adapters.store import StoreUnavailable
+from ..adapters.redis_port import StoreUnavailable
 from ..boards.ports import ports
 from ..boards.views import GLOBAL
 from ..data import reconnect
