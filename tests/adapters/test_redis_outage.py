@@ -1,0 +1,117 @@
+"""Redis dies while scores are being updated: nothing is lost and the board stays right."""
+
+import json
+import threading
+from collections import Counter
+
+import redis
+from sqlalchemy import select
+
+from scoreboard.core.order import order_by
+from scoreboard.data.db import db
+from scoreboard.data.models import User
+from scoreboard.identity.auth import issue_token
+
+from ..harness.servers import call
+from ..harness.waiting import wait_for
+
+PLAYERS = ("ann", "ben", "cat", "dan")
+
+
+def board_from_database(app):
+    with app.app_context():
+        rows = db.session.execute(select(User.id, User.score).order_by(*order_by(User)))
+        return [{"userId": r.id, "score": r.score} for r in rows]
+
+
+def board_from_api(server):
+    status, body, _ = call("GET", server.url + "/api/scores/top")
+    assert status == 200, body
+    return [{"userId": e["userId"], "score": e["score"]} for e in body["topScores"]]
+
+
+def board_catches_up(server, app):
+    """Each worker's board reaches the database's within moments of the last write (the
+    refresher's interval; with Redis gone, a copy's maximum age)."""
+    truth = board_from_database(app)
+    wait_for(lambda: all(board_from_api(server) == truth for _ in range(4)),
+             "every worker's board to equal the database's", timeout=30,
+             show=lambda: (board_from_api(server), truth))
+
+
+class Players:
+    """Players that play concurrently, each in its own thread, for one phase at a time."""
+
+    def __init__(self, app, server):
+        self.server = server
+        with app.app_context():
+            self.tokens = {p: issue_token(p) for p in PLAYERS}
+        self.statuses = []
+
+    def _loop(self, user_id, done):
+        token = self.tokens[user_id]
+        headers = {"Authorization": f"Bearer {token}"}
+        while not done.is_set():
+            status, ticket, _ = call("POST", self.server.url + "/api/actions/start",
+                                     {"actionType": "click"}, headers)
+            self.statuses.append(status)
+            if status == 201:
+                status, _, _ = call("POST", self.server.url + "/api/scores/update",
+                                    {"userId": user_id, "authToken": token,
+                                     "actionId": ticket["actionId"]})
+                self.statuses.append(status)
+
+    def updates(self) -> int:
+        return sum(s == 200 for s in self.statuses)
+
+    def phase(self, during):
+        """Play while ``during`` runs, then stop every player."""
+        done = threading.Event()
+        threads = [threading.Thread(target=self._loop, args=(p, done)) for p in PLAYERS]
+        for thread in threads:
+            thread.start()
+        try:
+            during()
+        finally:
+            done.set()
+            for thread in threads:
+                thread.join()
+
+    def wait_for_updates(self, more):
+        target = self.updates() + more
+        wait_for(lambda: self.updates() >= target, f"{more} more accepted updates",
+                 timeout=120, interval=0.01,
+                 show=lambda: sorted(Counter(self.statuses).items()))
+
+
+def test_updates_survive_redis_death_and_cache_is_rebuilt(serve, own_redis):
+    start, app = serve
+    server = start(own_redis.url, WEB_CONCURRENCY="2", REDIS_RETRY_SECONDS="0.2")
+    players = Players(app, server)
+
+    def redis_dies():
+        players.wait_for_updates(40)
+        own_redis.kill()
+        players.wait_for_updates(150)
+
+    players.phase(redis_dies)
+    board_catches_up(server, app)
+
+    def redis_returns():
+        own_redis.start()
+        players.wait_for_updates(100)
+
+    players.phase(redis_returns)
+    assert set(players.statuses) <= {200, 201}, sorted(set(players.statuses))
+    board_catches_up(server, app)
+    scores = {e["userId"]: e["score"] for e in board_from_database(app)}
+    assert sum(scores.values()) == players.updates()
+
+    # The next reads after Redis returns rebuild its cache from the database.
+    with redis.Redis.from_url(own_redis.url) as client:
+        key = server.env["REDIS_PREFIX"] + "top:all"
+        wait_for(lambda: board_from_api(server) and client.exists(key),
+                 "the board's cache to be rebuilt in Redis")
+        cached = json.loads(client.hget(key, "body"))
+    assert [{"userId": e["userId"], "score": e["score"]} for e in cached["entries"]] == \
+        board_from_database(app)

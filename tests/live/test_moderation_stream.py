@@ -1,0 +1,31 @@
+"""Moderation seen by an open stream of a real server (gunicorn + gevent, two workers)."""
+
+from ..harness.players import play_http, token_for
+from ..harness.servers import call
+
+
+def test_a_hidden_player_leaves_an_open_streams_next_frame(serve, redis_url, open_stream):
+    start, app = serve
+    server = start(redis_url, workers=2)
+    for user_id, times in (("alice", 1), ("bob", 2)):
+        token = token_for(app, user_id)
+        for _ in range(times):
+            play_http(server.url, token, user_id)
+    admin = {"Authorization": f"Bearer {token_for(app, 'root', role='admin')}"}
+    stream = open_stream(server.url + "/api/scores/stream")
+    shown = stream.next_snapshot()
+    assert [e["userId"] for e in shown["topScores"]] == ["bob", "alice"]
+
+    status, reply, _ = call("POST", server.url + "/api/admin/players/bob/hide",
+                            {"reason": "cheating"}, admin)
+    assert (status, reply) == (200, {"userId": "bob", "hidden": True})
+    hidden = stream.next_snapshot()
+    assert hidden["version"] > shown["version"]
+    assert [(e["userId"], e["rank"]) for e in hidden["topScores"]] == [("alice", 1)]
+
+    status, _, _ = call("POST", server.url + "/api/admin/players/bob/unhide",
+                        {"reason": "appeal upheld"}, admin)
+    assert status == 200
+    back = stream.next_snapshot()
+    assert back["version"] > hidden["version"]
+    assert [e["userId"] for e in back["topScores"]] == ["bob", "alice"]
