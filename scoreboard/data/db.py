@@ -67,7 +67,11 @@ def autocommit_row(sql: str, params: dict) -> tuple | None:
     except engine.dialect.loaded_dbapi.Error as error:
         lost = engine.dialect.is_disconnect(error, connection.dbapi_connection, cursor)
         if lost:
-            engine.pool._invalidate(connection, error)  # what SQLAlchemy itself calls
+            # As SQLAlchemy does for its own statements, through public calls: this
+            # connection is discarded, and the pool's older ones with it (a restarted
+            # server cut them all), so the retry connects anew.
+            connection.invalidate(error)
+            engine.dispose()
         raise DBAPIError.instance(sql, params, error, engine.dialect.loaded_dbapi.Error,
                                   connection_invalidated=lost) from error
     finally:

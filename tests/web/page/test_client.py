@@ -104,7 +104,7 @@ def test_the_calls_answer_as_the_api_does(one_day, open_page, client_origin):
         page, problems = client_opener(open_page, client_origin, server)()
         outcome = page.evaluate("""async ([api, token]) => {
           const scoreboard = window.client.createScoreboard({ baseUrl: api, token });
-          const kinds = (await scoreboard.play.actions()).map((kind) => kind.id);
+          const kinds = (await scoreboard.actions()).map((kind) => kind.id);
           const ticket = await scoreboard.start("click");
           const done = await scoreboard.complete(ticket.actionId);
           return { kinds, ticket: ticket.actionType, done,
