@@ -136,10 +136,13 @@ def _cli_actor() -> moderation.Actor:
     return moderation.Actor(f"cli:{user}"[:80])
 
 
+REASON_HELP = f"Why (1 to {moderation.REASON.max_length} characters); audited."
+
+
 def _moderating(act):
     """A command running ``act(actor, user_id, reason)`` and echoing its reply as JSON."""
     @click.argument("user_id")
-    @click.option("--reason", required=True, help="Why (1 to 200 characters); audited.")
+    @click.option("--reason", required=True, help=REASON_HELP)
     def command(user_id, reason):
         _echo_moderation(act, user_id, reason)
 
@@ -163,7 +166,7 @@ for _act in (moderation.hide, moderation.unhide, moderation.ban, moderation.unba
 @group.command("adjust", context_settings={"ignore_unknown_options": True})
 @click.argument("user_id")
 @click.argument("delta", type=int)
-@click.option("--reason", required=True, help="Why (1 to 200 characters); audited.")
+@click.option("--reason", required=True, help=REASON_HELP)
 def adjust(user_id, delta, reason):
     """Add DELTA points (negative to take some back) to USER_ID's score and current windows.
     Audited as cli:<os user>."""

@@ -44,6 +44,7 @@ START = Body({"actionType": Text(r"[a-z0-9_-]{1,32}")})
 # A token this long, beside the longest userId and actionId, keeps an update's body within
 # the default MAX_BODY_BYTES (4096), so the body limit never refuses a body the document allows.
 MAX_TOKEN_LENGTH = 3072
+UPDATED = "Score updated successfully."  # the reply's message to an accepted update
 UPDATE = Body({"userId": PLAYER, "actionId": Text(r"[A-Za-z0-9_-]{16,64}")}, {
     "authToken": Text(r"[A-Za-z0-9_-]+\.[A-Za-z0-9_-]*\.[A-Za-z0-9_-]*",
                       max_length=MAX_TOKEN_LENGTH,
@@ -96,7 +97,7 @@ def update_score():
         meters.count_update(g.get("update_outcome") or _refused_before_scoring(refused))
         raise
     meters.count_update(g.update_outcome)
-    return jsonify(success=True, message="Score updated successfully.", updatedScore=score)
+    return jsonify(success=True, message=UPDATED, updatedScore=score)
 
 
 def _refused_before_scoring(error: Exception) -> str:

@@ -46,7 +46,7 @@ SCHEMAS = {
     "UpdateReply": {"type": "object", "required": ["success", "message", "updatedScore"],
                     "properties": {
                         "success": {"const": True},
-                        "message": {"const": "Score updated successfully."},
+                        "message": {"const": api.UPDATED},
                         "updatedScore": {"type": "integer"}}},
     "Profile": {"type": "object", "required": ["userId", "displayName", "region", "score"],
                 "properties": {
