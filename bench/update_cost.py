@@ -24,6 +24,10 @@ figures of each are compared (for instructions, each kind is counted on its own 
     .venv/bin/python bench/update_cost.py --batches both [--instructions]
 """
 
+from gevent import monkey
+
+monkey.patch_all()  # as gunicorn's gevent worker does: a notice is flushed by a greenlet
+
 import argparse
 import json
 import os
@@ -33,7 +37,6 @@ import sys
 import tempfile
 import time
 from pathlib import Path
-from types import SimpleNamespace
 
 from werkzeug.test import EnvironBuilder
 
@@ -42,9 +45,7 @@ sys.path.insert(0, str(ROOT))
 
 from bench.http_load import tickets  # noqa: E402
 from bench.stream_fanout import fresh_database  # noqa: E402
-from scoreboard import create_app
-from scoreboard.adapters import store  # noqa: E402
-from scoreboard.core.services import services  # noqa: E402
+from scoreboard import adapters, create_app  # noqa: E402
 from scoreboard.identity.auth import issue_token  # noqa: E402
 from tests.harness import SECRET  # noqa: E402
 from tests.harness.databases import drop_database  # noqa: E402
@@ -62,9 +63,6 @@ def cpu_per_update(updates: int, kinds=("packed",)) -> dict[str, float]:
     name = f"scoreboard_update_cost_{os.getpid()}"
     database = fresh_database(name)
     own_redis = RedisServer(Path(tempfile.mkdtemp(prefix="update-cost-"))).start()
-    # As under gevent: a notice is flushed by a greenlet of its own, which the update waits
-    # for (store.py).
-    store.monkey = SimpleNamespace(is_module_patched=lambda module: module == "socket")
     try:
         app = create_app({"SQLALCHEMY_DATABASE_URI": database, "REDIS_URL": own_redis.url,
                           "JWT_SECRET_KEY": SECRET, "LOG_LEVEL": "WARNING",
@@ -90,7 +88,7 @@ def cpu_per_update(updates: int, kinds=("packed",)) -> dict[str, float]:
 
         for environ in environs[:WARM_UP]:
             b"".join(app(environ, start_response))
-        redis = services(app).redis
+        redis = adapters.of(app).store
         spent, done = dict.fromkeys(kinds, 0.0), dict.fromkeys(kinds, 0)
         blocks = BLOCKS * len(kinds)
         for block in range(blocks):

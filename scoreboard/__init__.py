@@ -10,11 +10,9 @@ import config as settings
 from . import adapters, boards, data, identity, live
 from .boards.local_boards import LocalBoards
 from .boards.refresher import Refresher
-from .core.services import Services, register
 from .live.hub import Hub
 from .ops import cli, health, logs, metrics
-from .web import admin, api, cors, gate, openapi, page, replies, stream
-from .web.limiter import limiter
+from .web import admin, api, cors, gate, limiter, openapi, page, replies, stream
 from .web.reads import BoardReads
 
 MIGRATIONS = os.path.join(os.path.dirname(os.path.dirname(__file__)), "migrations")
@@ -36,7 +34,6 @@ def create_app(config: dict | None = None) -> Flask:
     hub = Hub(app, built.broker, local, refresher)
     refresher.listen(hub.board_newer)
     limits = gate.Limits(app.config)
-    register(app, Services(blocklist=built.blocklist, limits=limits))
 
     adapters.init_app(app, built)
     boards.init_app(app, boards.Ports(built.cache, built.broker, built.rank_sets, local,
@@ -46,17 +43,16 @@ def create_app(config: dict | None = None) -> Flask:
     data.init_app(app, migrations=MIGRATIONS)
     metrics.init_app(app, built.store, [hub.publish, refresher.publish])
     identity.init_app(app, blocklist=built.blocklist)
-    limiter.init_app(app)
-    gate.init_app(app)
+    gate.init_app(app, limits, built.blocklist)
     replies.init_app(app)
     cli.init_app(app)
-    app.url_map.converters.update(api.CONVERTERS)
-    app.register_blueprint(api.bp)
+    api.init_app(app)
     app.register_blueprint(admin.bp)
     app.register_blueprint(health.bp)
     app.register_blueprint(stream.bp)
     app.register_blueprint(page.bp)
     app.register_blueprint(openapi.bp)
+    limiter.init_app(app, leave_alone=gate.limited_elsewhere).exempt(page.bp)
     app.wsgi_app = metrics.RequestMetrics(logs.RequestIds(BoardReads(app, app.wsgi_app, limits, hub)))
     if app.config["PROXY_HOPS"]:
         # The same proxies say which scheme the client used (HSTS goes on HTTPS only).

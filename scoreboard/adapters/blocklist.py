@@ -1,5 +1,5 @@
 """Redis's copy of the token blocklist, and the write paths' gate counters that are asked
-in the same call. The embedded default keeps no copy (services().blocklist is None): a
+in the same call. The embedded default keeps no copy (adapters.build gives None): a
 revocation made by another process (the CLI) would not reach it, the embedded database
 answers as fast, and the gate counts in the process.
 """

@@ -1,6 +1,6 @@
 """Redis's sorted sets of the players on each public view of the current time, which
 answer ranks in O(log N) (see ranks.py). The embedded default has none
-(services().rank_sets is None): ranks come from the database there.
+(no rank sets are built): ranks come from the database there.
 """
 
 import functools

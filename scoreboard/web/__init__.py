@@ -4,8 +4,7 @@ rules every request meets (cors.py, the write gate: gate.py, Flask-Limiter: limi
 error replies and strict JSON (replies.py), and the board reads answered below Flask
 (reads.py)."""
 
-from . import admin, api, cors, gate, openapi, page, reads, replies, stream
-from .limiter import limiter
+from . import admin, api, cors, gate, limiter, openapi, page, reads, replies, stream
 
 __all__ = ["admin", "api", "cors", "gate", "limiter", "openapi", "page", "reads", "replies",
            "stream"]

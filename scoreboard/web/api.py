@@ -13,12 +13,11 @@ from ..boards import leaderboard, ranks, views
 from ..core import clock, meters, periods
 from ..core.contract import USER_ID, Body, Name, Nullable, Query, Text, Whole
 from ..core.errors import ApiError, BadRequest
-from ..core.services import services
 from ..data import reconnect
 from ..ops import logs
 from ..play import actions, groups, players, scoring
 from . import reads
-from .gate import PlayerOverLimit, count_read
+from .gate import PlayerOverLimit, count_read, pass_gate
 
 bp = reconnect.Blueprint("api", __name__, url_prefix="/api")
 
@@ -36,7 +35,7 @@ class GroupId(BaseConverter):
     regex = views.GROUP.regex.pattern
 
 
-# For create_app to register before any blueprint: <player:user_id>, <group:group_id>.
+# <player:user_id>, <group:group_id>
 CONVERTERS = {"player": PlayerId, "group": GroupId}
 
 # What each route's body and query may hold (openapi.py renders the same objects).
@@ -65,8 +64,14 @@ REFUSED_BEFORE_SCORING = {400: "invalid", 413: "invalid", 415: "invalid",
                           401: "unauthenticated", 403: "forbidden", 429: "rate_limited"}
 UPDATE_OUTCOMES = ("accepted", "replayed", *scoring.REFUSALS,
                    *dict.fromkeys(REFUSED_BEFORE_SCORING.values()), "error")  # ...or a failure
-for _outcome in UPDATE_OUTCOMES:
-    meters.SCORE_UPDATES.labels(_outcome)  # shown from the start, at 0
+
+
+def init_app(app) -> None:
+    """Register the API, its path converters first (admin's routes use them too)."""
+    app.url_map.converters.update(CONVERTERS)
+    app.register_blueprint(bp)
+    for outcome in UPDATE_OUTCOMES:
+        meters.SCORE_UPDATES.labels(outcome)  # shown from the start, at 0
 
 
 @bp.get("/actions")
@@ -77,7 +82,7 @@ def list_actions():
 @bp.post("/actions/start")
 def start_action():
     body = START.read()
-    claims = services().limits.pass_gate("RATELIMIT_START")
+    claims = pass_gate("RATELIMIT_START")
     ticket = actions.start_action(claims, body["actionType"])
     reply = {
         "actionId": ticket.id,
@@ -109,7 +114,7 @@ def _refused_before_scoring(error: Exception) -> str:
 def _update_score() -> int:
     body = UPDATE.read()
     try:
-        claims = services().limits.pass_gate("RATELIMIT_UPDATE")
+        claims = pass_gate("RATELIMIT_UPDATE")
     except PlayerOverLimit as refused:
         scoring.count_over_limit(_attempt(refused.user_id, body), refused)
         raise

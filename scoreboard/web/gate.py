@@ -1,6 +1,7 @@
 """The limits that are not Flask-Limiter's: where its per-request machinery (measured at a
 fifth of a write's CPU, and more than a board read costs in all) and its round trip per
-limit are too dear.
+limit are too dear. Flask-Limiter keeps its own hooks, and its request filter
+(``limited_elsewhere``) leaves these routes to this module.
 
 - Board reads count per address in each worker's memory (with N workers an address may read
   N times ``RATELIMIT_IP``); streams are limited by the cap on open streams per address.
@@ -12,24 +13,24 @@ limit are too dear.
   address is counted for every request to them: by the gate when a request reaches it, and
   after the reply for one refused earlier (a malformed body, a bad token), which becomes a
   429 once the address is over its limit. While Redis is away each process counts on its
-  own and revocations are read from the database (auth.is_revoked).
+  own (the store logs and counts the outage) and revocations are read from the database
+  (auth.is_revoked).
 
 Counts use fixed windows that start with their first hit. The ``limits`` library parses the
 settings; its memory storage is not used, as it re-arms a timer thread (a greenlet under
-gevent) to expire counters, which measured at several per cent of a worker's time.
-"""
+gevent) to expire counters, which measured at several per cent of a worker's time."""
 
 import math
 import time
+from dataclasses import dataclass
 
-from flask import g, request
+from flask import Flask, current_app, g, request
 from limits import parse
 
+from ..adapters.blocklist import RedisBlocklist
 from ..adapters.store import StoreUnavailable
 from ..core.errors import ApiError, error_response
-from ..core.services import services
 from ..identity import auth
-from .limiter import limiter
 
 READS = frozenset({"api.top_scores"})
 WRITES = {"api.start_action": "RATELIMIT_START", "api.update_score": "RATELIMIT_UPDATE"}
@@ -38,7 +39,7 @@ WRITES = {"api.start_action": "RATELIMIT_START", "api.update_score": "RATELIMIT_
 PROBES = frozenset({"health.healthz", "health.readyz", "health.prometheus_metrics"})
 # Routes Flask-Limiter leaves alone: counted here, capped per address (streams), or probes.
 LEFT_ALONE = READS | set(WRITES) | {"stream.scores_stream"} | PROBES
-TOO_MANY = "Too many requests. Try again later."
+_KEY = "scoreboard.gate"
 
 
 class FixedWindows:
@@ -72,18 +73,31 @@ class Limits:
         """One hit on limit ``name`` for ``key`` in this process; 429 past the limit."""
         _refuse_past(self.rates[name], *self._local[name].hit(key))
 
+    def fall_back(self, counters) -> list[tuple[int, int]]:
+        """One hit on each (limit name, key) counter in this process: its hits and the
+        seconds its window has left."""
+        return [self._local[name].hit(key) for name, key in counters]
+
+
+@dataclass(frozen=True)
+class Gate:
+    """The write paths' gate: the limits, and Redis's shared copy of counts and revocations
+    (None on the embedded default)."""
+
+    limits: Limits
+    blocklist: RedisBlocklist | None
+
     def count(self, counters, jti: str = ""):
         """One hit on each (limit name, key) counter, and whether ``jti`` is revoked (None:
         unknown, or no ``jti``), in one Redis round trip; in this process without Redis or
         while it is away."""
-        blocklist = services().blocklist
-        if blocklist is not None:
+        if self.blocklist is not None:
             try:
-                return blocklist.admit(jti, [(key, self.rates[name].get_expiry())
-                                             for name, key in counters])
+                return self.blocklist.admit(jti, [(key, self.limits.rates[name].get_expiry())
+                                                  for name, key in counters])
             except StoreUnavailable:
                 pass
-        return None, [self._local[name].hit(key) for name, key in counters]
+        return None, self.limits.fall_back(counters)
 
     def pass_gate(self, setting: str) -> dict:
         """Authenticate a write and pass its gate: 401 for a bad or revoked token, 429 for an
@@ -98,8 +112,8 @@ class Limits:
         if revoked or (revoked is None and jti is not None and auth.is_revoked(jti)):
             raise ApiError(401, auth.REVOKED)
         (ip_hits, ip_left), (hits, left) = counts
-        _refuse_past(self.rates["RATELIMIT_IP"], ip_hits, ip_left)
-        if hits > self.rates[setting].amount:
+        _refuse_past(self.limits.rates["RATELIMIT_IP"], ip_hits, ip_left)
+        if hits > self.limits.rates[setting].amount:
             raise PlayerOverLimit(claims["sub"], left)
         return claims
 
@@ -108,76 +122,48 @@ class PlayerOverLimit(ApiError):
     """A player over their limit: audited by the write path, unlike an address's 429."""
 
     def __init__(self, user_id: str, retry_after: int):
-        super().__init__(429, TOO_MANY, retry_after=retry_after)
+        super().__init__(429, retry_after=retry_after)
         self.user_id = user_id
 
 
 def _refuse_past(rate, hits: int, seconds_left: int) -> None:
     if hits > rate.amount:
-        raise ApiError(429, TOO_MANY, retry_after=seconds_left)
+        raise ApiError(429, retry_after=seconds_left)
+
+
+def init_app(app: Flask, limits: Limits, blocklist: RedisBlocklist | None) -> None:
+    """Bind the gate to ``app``. Call after cors.init_app: the hook here may replace a reply
+    with a 429, which CORS's own hook, run after it, still marks."""
+    app.extensions[_KEY] = Gate(limits, blocklist)
+    app.after_request(_count_refused_writes)
+
+
+def of(app: Flask | None = None) -> Gate:
+    return (app or current_app).extensions[_KEY]
+
+
+def pass_gate(setting: str) -> dict:
+    return of().pass_gate(setting)
 
 
 def count_read() -> None:
-    services().limits.count_locally("RATELIMIT_IP", request.remote_addr or "")
+    of().limits.count_locally("RATELIMIT_IP", request.remote_addr or "")
 
 
-def init_app(app) -> None:
-    """Call after limiter.init_app. Flask-Limiter runs hooks before, after and at the end of
-    every request, and even for a route it leaves alone they cost more than a board read
-    does in all. So its hooks leave Flask's lists: the gate's own hook before and after
-    each request runs them for the routes it limits, and the one after also counts the
-    refused writes (Flask calls each hook at a cost of its own)."""
-    before, after = (_take_limiters_hooks(app.before_request_funcs[None]),
-                     _take_limiters_hooks(app.after_request_funcs[None]))
-    for hook in _take_limiters_hooks(app.teardown_request_funcs[None]):
-        app.teardown_request(_unless_limited_elsewhere(hook))
-
-    @app.before_request
-    def limit_request():
-        if not _limited_elsewhere():
-            for hook in before:
-                refused = hook()
-                if refused is not None:
-                    return refused
-        return None
-
-    @app.after_request
-    def after_limits(response):
-        if request.endpoint in WRITES:
-            return _count_refused_writes(response)
-        if not _limited_elsewhere():
-            for hook in reversed(after):  # in Flask's order for after hooks
-                response = hook(response)
-        return response
-
-
-def _take_limiters_hooks(hooks: list) -> list:
-    """Flask-Limiter's hooks in ``hooks``, taken out of it."""
-    taken = [hook for hook in hooks if getattr(hook, "__self__", None) is limiter
-             or getattr(hook, "args", ())[:1] == (limiter,)]  # a partial over it
-    hooks[:] = [hook for hook in hooks if hook not in taken]
-    return taken
-
-
-def _limited_elsewhere() -> bool:
+def limited_elsewhere() -> bool:
+    """Flask-Limiter's request filter: the routes counted here, capped per address or never
+    limited, and preflights."""
     return request.endpoint in LEFT_ALONE or request.method == "OPTIONS"
-
-
-def _unless_limited_elsewhere(hook):
-    def confined(*args):
-        return None if _limited_elsewhere() else hook(*args)
-
-    return confined
 
 
 def _count_refused_writes(response):
     """A write refused before its gate (a malformed body, a bad token) counts against its
     address too, so a flood of them is refused as one of good requests would be."""
-    if request.method == "OPTIONS" or g.get("gated"):
+    if request.endpoint not in WRITES or request.method == "OPTIONS" or g.get("gated"):
         return response
-    limits = services().limits
-    _, [(hits, left)] = limits.count([("RATELIMIT_IP", f"ip:{request.remote_addr}")])
-    if hits > limits.rates["RATELIMIT_IP"].amount:
-        response = error_response(429, TOO_MANY)
+    gate = of()
+    _, [(hits, left)] = gate.count([("RATELIMIT_IP", f"ip:{request.remote_addr}")])
+    if hits > gate.limits.rates["RATELIMIT_IP"].amount:
+        response = error_response(429)
         response.headers["Retry-After"] = str(left)
     return response

@@ -1,11 +1,23 @@
-"""Flask-Limiter, created unbound here and bound to an app in create_app: the per-address
-limit on every route that the write gate (gate.py) does not count itself."""
+"""Flask-Limiter, one per app: the per-address limit on every route that the write gate and
+the board reads (gate.py) do not count themselves. It keeps its own hooks; ``leave_alone``,
+its request filter, names the requests it does not count."""
 
-from flask import current_app
+from collections.abc import Callable
+
+from flask import Flask, current_app
 from flask_limiter import Limiter
 from flask_limiter.util import get_remote_address
 
-# Per-IP limit on every route, read per request so each app's setting applies.
-limiter = Limiter(
-    key_func=get_remote_address, default_limits=[lambda: current_app.config["RATELIMIT_IP"]]
-)
+_KEY = "scoreboard.limiter"
+
+
+def init_app(app: Flask, leave_alone: Callable[[], bool]) -> Limiter:
+    limiter = Limiter(get_remote_address, default_limits=[app.config["RATELIMIT_IP"]])
+    limiter.request_filter(leave_alone)
+    limiter.init_app(app)
+    app.extensions[_KEY] = limiter
+    return limiter
+
+
+def of(app: Flask | None = None) -> Limiter:
+    return (app or current_app).extensions[_KEY]

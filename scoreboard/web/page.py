@@ -4,7 +4,6 @@ iframes: HTML and JavaScript modules, no build step, and the headers that lock t
 from flask import current_app, render_template, request
 
 from ..data import reconnect
-from .limiter import limiter
 
 bp = reconnect.Blueprint("page", __name__)
 
@@ -14,13 +13,11 @@ HSTS = "max-age=31536000"
 
 
 @bp.get("/")
-@limiter.exempt
 def index():
     return render_template("index.html")
 
 
 @bp.get("/embed")
-@limiter.exempt
 def embed():
     return render_template("embed.html")
 

@@ -12,11 +12,13 @@ from scoreboard.data.db import db
 from scoreboard.data.models import AuditEvent
 from scoreboard.identity.auth import issue_token
 from scoreboard.play import scoring
-from scoreboard.web.gate import TOO_MANY, PlayerOverLimit
+from scoreboard.web.gate import PlayerOverLimit
 
 from ..harness.players import Player
 
 NOON = datetime(2026, 11, 30, 12, 0, 30)
+
+TOO_MANY = PlayerOverLimit("ann", 1).description  # the audit row's reason
 
 
 def refuse(app, user_id: str, times: int = 1) -> None:

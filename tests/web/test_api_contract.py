@@ -291,6 +291,13 @@ def test_probes_are_never_rate_limited(make_app, backend):
     assert [client.get("/api/actions").status_code for _ in range(3)] == [200, 200, 429]
 
 
+def test_the_page_is_never_rate_limited(make_app, backend):
+    client = make_app(backend, RATELIMIT_IP="2/minute").test_client()
+    for path in ("/", "/embed"):
+        assert [client.get(path).status_code for _ in range(3)] == [200] * 3, path
+    assert [client.get("/api/actions").status_code for _ in range(3)] == [200, 200, 429]
+
+
 def test_top_shape_order_limit_and_etag(app, player, client):
     for name, plays in (("carol", 2), ("alice", 3), ("bob", 2)):
         p = player(name, name=name.title())
