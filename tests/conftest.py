@@ -17,7 +17,6 @@ from flask_migrate import upgrade
 from sqlalchemy import text
 
 from scoreboard import adapters, create_app
-from scoreboard.adapters import store as store_module
 from scoreboard.adapters.redis_port import StoreUnavailable
 from scoreboard.data.db import db
 from scoreboard.identity.auth import issue_token
@@ -230,10 +229,10 @@ def round_trips(monkeypatch):
 
 
 @pytest.fixture
-def under_gevent(monkeypatch):
-    """The Redis store behaves as in a gevent worker: commands sent later wait for a greenlet
-    of their own, or for the next command, to go."""
-    monkeypatch.setattr(store_module.monkey, "is_module_patched", lambda name: True)
+def under_gevent(store):
+    """The test module's Redis ``store`` behaves as in a gevent worker: commands sent later
+    wait for a greenlet of their own, or for the next command, to go."""
+    store.deferred = True
 
 
 @pytest.fixture

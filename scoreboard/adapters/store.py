@@ -70,6 +70,9 @@ class RedisStore:
         # Whether pipelined and sent commands go packed by hand (Commands) or on redis-py's
         # pipeline: bench/update_cost.py compares the two.
         self.packed = True
+        # Whether sent commands wait for a greenlet of their own (send): so under gevent,
+        # whose worker patches sockets before it builds the app (gunicorn.conf.py).
+        self.deferred = monkey.is_module_patched("socket")
         self._scripts = {}  # text -> redis-py Script: EVALSHA, and EVAL when Redis lacks it
         self._down_until = 0.0
         self._failed = False
@@ -111,7 +114,7 @@ class RedisStore:
         writes share round trips. Elsewhere (tests, the CLI) they go at once."""
         self._later.append(queue)
         sent = self._later_sent
-        if not monkey.is_module_patched("socket"):
+        if not self.deferred:
             self._flush()
         elif not self._flushing:
             self._flushing = True
