@@ -31,8 +31,11 @@ demo: $(VENV)/.installed
 	trap 'kill $$server' EXIT INT TERM; sleep 2; \
 	$(FLASK) scoreboard simulate --url http://127.0.0.1:$${PORT:-8000}
 
+# Two processes (pytest-xdist), one file each at a time: a file's module fixtures (a
+# server, a browser) are set up once. TEST_WORKERS=0 runs in this process alone.
+TEST_WORKERS ?= 2
 test: $(VENV)/.dev-installed
-	$(BIN)/python -m pytest $(PYTEST_ARGS)
+	$(BIN)/python -m pytest -n $(TEST_WORKERS) --dist loadfile $(PYTEST_ARGS)
 
 # Figures for docs/PERFORMANCE.md (minutes; needs PostgreSQL and Redis as the tests do, and
 # Debian's wrk for bench/http_load.py).
