@@ -44,8 +44,12 @@ def fresh_database(name: str) -> str:
     return url
 
 
-def worker_pid(master: int) -> int:
-    children = Path(f"/proc/{master}/task/{master}/children").read_text().split()
+def worker_pid(master: int, timeout: float = 30.0) -> int:
+    """The one worker of gunicorn's ``master``: the master listens before it forks it."""
+    deadline = time.monotonic() + timeout
+    while not (children := Path(f"/proc/{master}/task/{master}/children").read_text().split()):
+        assert time.monotonic() < deadline, f"gunicorn {master} started no worker"
+        time.sleep(0.05)
     assert len(children) == 1, children
     return int(children[0])
 
