@@ -74,7 +74,11 @@ def unhide(actor: Actor, user_id: str, reason: str) -> dict:
 
 
 def ban(actor: Actor, user_id: str, reason: str) -> dict:
-    """Hide the player and void their open tickets; their actions are refused from now on."""
+    """Hide the player and void their open tickets; their actions are refused from now on.
+    The tickets are voided under the lock on the player's row that _moderate takes first,
+    and which a start takes too before it reads the ban (actions.py): a start committed
+    before the lock has its ticket voided here, and one after it reads the ban. So no
+    ticket outlives the ban, and an unban revives none."""
     def change(user: User, now) -> None:
         user.banned = user.hidden = True
         db.session.execute(update(ActionTicket).where(
