@@ -69,6 +69,16 @@ def assert_none_spendable(app, user_id="ben") -> None:
     assert score(app, user_id) == before
 
 
+def test_refuse_banned_refuses_a_banned_player_only(app):
+    play(app, "ben")
+    for user_id in ("ben", "nobody-seen-yet"):
+        assert call(app, moderation.refuse_banned, user_id) is None
+    ban(app)
+    assert call(app, moderation.refuse_banned, "ben") == BANNED
+    unban(app)
+    assert call(app, moderation.refuse_banned, "ben") is None
+
+
 def test_no_ticket_from_before_a_ban_is_spendable_after_the_unban(app):
     play(app, "ben")
     click, quiz = start(app).id, start(app, kind="quiz").id  # quiz: not before 5 s from now
