@@ -28,8 +28,9 @@ from . import audit
 
 @dataclass(frozen=True)
 class Fetch:
-    """Read one row into facts; no row refuses with ``missing``. ``lock`` takes the row's
-    lock on PostgreSQL (SQLite has one writer at a time anyway)."""
+    """Read one row into facts; no row refuses with ``missing``, or else leaves the facts
+    NULL (as PL/pgSQL's SELECT INTO does). ``lock`` takes the row's lock on PostgreSQL
+    (SQLite has one writer at a time anyway)."""
 
     sql: str
     into: tuple  # (fact, PostgreSQL type) per column
@@ -84,6 +85,13 @@ _COMPLETIONS = ("FROM action_tickets d WHERE d.user_id = :user"
                 " AND d.action_type = :action_type AND d.completed_at")
 
 STEPS = (
+    # The player's row lock serialises this player's completions, so two tickets of one type
+    # cannot both pass the cooldown or daily-limit checks below. It is taken before the
+    # ticket's, as a ban takes them (moderation.ban): in the other order, a completion and a
+    # ban of its player each waited on the other's lock, and the database broke the
+    # deadlock by failing one. A player never seen has no row: the ticket's owner refuses.
+    Fetch("SELECT banned, hidden, region FROM users WHERE id = :user",
+          into=(("banned", "boolean"), ("hidden", "boolean"), ("region", "text")), lock=True),
     Fetch("SELECT user_id, action_type, points, completed_at, score_after, not_before,"
           " expires_at FROM action_tickets WHERE id = :ticket",
           into=(("owner", "text"), ("action_type", "text"), ("points", "integer"),
@@ -91,10 +99,6 @@ STEPS = (
                 ("not_before", "timestamp"), ("expires_at", "timestamp")),
           missing="unknown", lock=True),
     Refuse("not_yours", ":owner <> :user"),
-    # The player's row lock serialises this player's completions, so two tickets of one type
-    # cannot both pass the cooldown or daily-limit checks below.
-    Fetch("SELECT banned, hidden, region FROM users WHERE id = :user",
-          into=(("banned", "boolean"), ("hidden", "boolean"), ("region", "text")), lock=True),
     Refuse("banned", ":banned"),
     Replay(":completed_at IS NOT NULL"),
     Refuse("expired", ":now >= :expires_at"),
@@ -225,9 +229,9 @@ def run(session, inputs: dict) -> dict:
     for step in STEPS:
         if isinstance(step, Fetch):
             row = one(step.sql)
-            if row is None:
+            if row is None and step.missing:
                 return {**known, "outcome": "rejected", "refusal": step.missing}
-            known.update(zip((name for name, _ in step.into), row))
+            known.update(zip((name for name, _ in step.into), row or (None,) * len(step.into)))
         elif isinstance(step, Refuse):
             if one(f"SELECT {step.when}")[0]:
                 return {**known, "outcome": "rejected", "refusal": step.code}

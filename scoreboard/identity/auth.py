@@ -27,8 +27,12 @@ def init_app(app, blocklist: RedisBlocklist | None) -> None:
 def authenticate(locations=None) -> dict:
     """Verify the request's token (header or ``authToken`` body field, unless ``locations``
     says where else to look) and return its claims. A token the app accepted before is only
-    checked for expiry and revocation again (tokens.TokenMemory)."""
+    checked for expiry and revocation again (tokens.TokenMemory); within one request, a
+    second call for the same places (a view's, after a hook's) answers what the first did."""
     places = locations or _token_places()
+    verified = g.get("verified_token")
+    if verified is not None and verified[0] == places:
+        return verified[1]
     token = _presented_token(places)
     if token is None:
         # Any other shape, or no token, is Flask-JWT-Extended's to read, and to refuse.
@@ -41,6 +45,8 @@ def authenticate(locations=None) -> dict:
         claims = state.current().tokens.claims(token)
     if _is_blocked(claims):
         raise ApiError(401, REVOKED)
+    if not g.get("revocation_at_gate"):  # else not verified until the gate has asked
+        g.verified_token = (places, claims)
     return claims
 
 

@@ -53,10 +53,15 @@ UNKNOWN_TYPE = "Unknown action type."
 # PostgreSQL issues a ticket in one statement through the autocommit engine: the player's
 # row for a newcomer, the ticket (never to a banned player), and the region the player had
 # (to follow a new claim). It answers one row whatever happened, so a refusal costs nothing
-# more.
+# more. The ban is read under a lock on the player's row (the one the ticket's foreign key
+# takes anyway), not from the statement's snapshot: a ban holds that row from before it
+# sets the flag until it commits, and voids the open tickets under it (moderation.ban). So
+# a start either waits for the ban and reads it, or holds the ban back until its ticket is
+# committed, and the ban voids that ticket. From the snapshot, a start under way as a ban
+# committed issued a ticket the ban never saw, and an unban made it spendable.
 _START = """
 WITH kind AS (SELECT id, points, min_seconds FROM action_types WHERE id = %(type)s AND enabled),
-known AS (SELECT region, banned FROM users WHERE id = %(user)s),
+known AS (SELECT region, banned FROM users WHERE id = %(user)s FOR KEY SHARE),
 player AS (
     INSERT INTO users (id, display_name, region, score, score_reached_at, created_at)
     SELECT %(user)s, %(name)s, %(region)s, 0, %(now)s, %(now)s FROM kind
@@ -109,6 +114,8 @@ def start_action(claims: dict, action_type: str) -> Ticket:
     if kind is None or not kind.enabled:
         db.session.rollback()
         raise ApiError(404, UNKNOWN_TYPE)
+    # ensure_player's INSERT took SQLite's one write lock, which a ban holds from its first
+    # write to its commit: the ban read here is committed, or the ban waits for this ticket.
     ensure_player(claims)
     if db.session.get(User, player["id"]).banned:
         db.session.rollback()

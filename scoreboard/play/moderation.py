@@ -2,10 +2,11 @@
 and page through the audit log, where each of those acts is a row naming its actor.
 
 A hidden player's score keeps counting (plays, windows, the audit log) but shows on no
-board, rank or stream; a banned one is hidden too and can neither start nor complete an
-action. Each act commits with its audit row and moves the boards the player showed on
-before or after it, as any other change does (leaderboard.commit_announcing); the rank sets
-then follow the database (ranks.reseat).
+board, rank or stream; a banned one is hidden too, and their token writes nothing (no
+action, group, invitation or profile change; sign-out stays open) until the ban is lifted,
+while the public boards stay open to it. Each act commits with its audit row and moves the
+boards the player showed on before or after it, as any other change does
+(leaderboard.commit_announcing); the rank sets then follow the database (ranks.reseat).
 
 An act is applied once per idempotency key, which its audit row keeps: the same act again
 under the key (a request run again after a dropped connection, reconnect.py; a client
@@ -74,7 +75,11 @@ def unhide(actor: Actor, user_id: str, reason: str) -> dict:
 
 
 def ban(actor: Actor, user_id: str, reason: str) -> dict:
-    """Hide the player and void their open tickets; their actions are refused from now on."""
+    """Hide the player and void their open tickets; their writes are refused from now on
+    (refuse_banned). The tickets are voided under the lock on the player's row that
+    _moderate takes first, and which a start takes too before it reads the ban
+    (actions.py): a start committed before the lock has its ticket voided here, and one
+    after it reads the ban. So no ticket outlives the ban, and an unban revives none."""
     def change(user: User, now) -> None:
         user.banned = user.hidden = True
         db.session.execute(update(ActionTicket).where(
@@ -83,6 +88,14 @@ def ban(actor: Actor, user_id: str, reason: str) -> dict:
 
     _moderate(actor, user_id, reason, "banned", change, everywhere=True)
     return {"userId": user_id, "banned": True}
+
+
+def refuse_banned(user_id: str) -> None:
+    """403 ``Player is banned.`` for a banned player: the one rule of a ban for each of
+    their writes that does not read it in a statement of its own (start and update do:
+    actions.py, rules.py)."""
+    if db.session.scalar(select(User.banned).where(User.id == user_id)):
+        raise scoring.refusal_error("banned")
 
 
 def unban(actor: Actor, user_id: str, reason: str) -> dict:

@@ -2,7 +2,7 @@
 
 The rules themselves (what is read and locked, which refusal wins, what is written) are
 defined once, in rules.py. On PostgreSQL they run as one call of the ``complete_action``
-procedure rendered from them (migration 0010), so an update costs one database round trip;
+procedure rendered from them (migration 0015), so an update costs one database round trip;
 the embedded SQLite path runs the same steps as statements of its own.
 tests/test_scoring_backends.py plays one sequence on both and compares every score, window
 and audit row. Every accepted change takes the next board version once it has committed;

@@ -33,6 +33,9 @@ def require_admin():
     # A preflight carries no token; Flask answers it without a view, and cors.py grants it.
     if request.method != "OPTIONS":
         g.admin = identity.authenticate_admin()
+        # A banned admin can do nothing here, reads included, until another lifts the ban:
+        # a ban ends an admin's token that no revocation can name (one without jti).
+        reconnect.once_more(moderation.refuse_banned, g.admin["sub"])
 
 
 def _actor() -> moderation.Actor:

@@ -15,7 +15,7 @@ from ..core.contract import USER_ID, Body, Name, Nullable, Query, Text, Whole
 from ..core.errors import ApiError, BadRequest
 from ..data import reconnect
 from ..ops import logs
-from ..play import actions, groups, players, scoring
+from ..play import actions, groups, moderation, players, scoring
 from . import reads
 from .gate import PlayerOverLimit, count_read, pass_gate
 
@@ -66,12 +66,35 @@ UPDATE_OUTCOMES = ("accepted", "replayed", *scoring.REFUSALS,
                    *dict.fromkeys(REFUSED_BEFORE_SCORING.values()), "error")  # ...or a failure
 
 
+# A ban refuses a player's every write (groups, profile, invitations, plays) but sign-out,
+# which only takes power away. Start and update read the ban in the one statement they run
+# anyway (actions.py, rules.py), so the check before them would be a round trip more.
+WRITE_METHODS = frozenset({"POST", "PUT", "PATCH", "DELETE"})
+OPEN_TO_BANNED = frozenset({"api.revoke_token"})
+BAN_READ_BY_STATEMENT = frozenset({"api.start_action", "api.update_score"})
+
+
+def refuses_banned(endpoint: str, method: str) -> bool:
+    """Whether a banned player's token gets 403 ``Player is banned.`` on this route."""
+    return (endpoint.startswith(f"{bp.name}.") and method in WRITE_METHODS
+            and endpoint not in OPEN_TO_BANNED)
+
+
 def init_app(app) -> None:
     """Register the API, its path converters first (admin's routes use them too)."""
     app.url_map.converters.update(CONVERTERS)
     app.register_blueprint(bp)
     for outcome in UPDATE_OUTCOMES:
         meters.SCORE_UPDATES.labels(outcome)  # shown from the start, at 0
+
+
+@bp.before_request
+def refuse_banned_writes():
+    # Every write of the API passes here, a route added later too; a dropped connection
+    # costs one retry, as in a view (reconnect.py).
+    endpoint = request.endpoint
+    if refuses_banned(endpoint, request.method) and endpoint not in BAN_READ_BY_STATEMENT:
+        reconnect.once_more(moderation.refuse_banned, identity.authenticate()["sub"])
 
 
 @bp.get("/actions")

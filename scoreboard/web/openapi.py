@@ -4,9 +4,9 @@ It is built from the app itself, once per app: its routes (each endpoint must ha
 entry in OPERATIONS, or building fails), the patterns of their path converters, and the
 Body and Query objects the views check requests with (contract.py), so the document
 describes what the service accepts and nothing else. What an operation can answer is what
-its parts can (a body: 400, 413, 415; a required token: 401; an id in the path: 404; any
-route Flask-Limiter or the read counter limits: 429; the database: 503) and what its entry
-names for its own rules.
+its parts can (a body: 400, 413, 415; a required token: 401; an id in the path: 404; a
+player's write, which a ban refuses: 403; any route Flask-Limiter or the read counter
+limits: 429; the database: 503) and what its entry names for its own rules.
 """
 
 import json
@@ -16,13 +16,15 @@ from flask import Response, current_app
 
 from ..boards import views
 from ..data import reconnect
-from . import admin
+from ..play import scoring
+from . import admin, api
 from .operations import OPERATIONS, SCHEMAS, TOKEN, Operation, json_content, ref
 
 bp = reconnect.Blueprint("openapi", __name__)
 
 
 CONVERTER = re.compile(r"<(?:(\w+)(?:\([^)]*\))?:)?(\w+)>")
+BANNED = f"403 `{scoring.REFUSALS['banned'][1]}` for a banned player's token."
 
 
 def document(app) -> dict:
@@ -37,7 +39,7 @@ def document(app) -> dict:
                for kind, name in CONVERTER.findall(rule.rule)]
         for method in sorted(rule.methods - {"HEAD", "OPTIONS"}):
             paths.setdefault(path, {})[method.lower()] = _operation(
-                rule.endpoint, operation, ids, app.config)
+                rule.endpoint, method, operation, ids, app.config)
     return {
         "openapi": "3.1.0",
         "info": {"title": "Live Scoreboard", "version": "1.0.0",
@@ -61,8 +63,12 @@ def document(app) -> dict:
     }
 
 
-def _operation(endpoint: str, operation: Operation, ids: list, config) -> dict:
+def _operation(endpoint: str, method: str, operation: Operation, ids: list, config) -> dict:
     errors = set(operation.errors)
+    description = operation.description
+    if api.refuses_banned(endpoint, method):
+        errors.add(403)
+        description = " ".join(filter(None, (description, BANNED)))
     parameters = [{"name": name, "in": "path", "required": True,
                    "schema": {"type": "string", "pattern": f"^(?:{regex})$"}}
                   for name, regex in ids]
@@ -84,8 +90,8 @@ def _operation(endpoint: str, operation: Operation, ids: list, config) -> dict:
                            "schema": admin.IDEMPOTENCY_KEY.schema(config)})
         errors.update((400, 422))
     spec = {"operationId": endpoint, "summary": operation.summary}
-    if operation.description:
-        spec["description"] = operation.description
+    if description:
+        spec["description"] = description
     if parameters:
         spec["parameters"] = parameters
     if operation.body:

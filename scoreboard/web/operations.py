@@ -21,7 +21,8 @@ TOKEN = [{"bearer": []}]
 # A view of a friend group needs a token; other views do not.
 VIEW_TOKEN = [{}, {"bearer": []}]
 ADMIN = "An admin's token (its `role` claim one of `ADMIN_ROLES`): 401 without a token, 403 " \
-        "`Admin role required.` for anyone else. Audited with the admin's `sub` as actor."
+        "`Admin role required.` for anyone else, and `Player is banned.` for a banned admin. " \
+        "Audited with the admin's `sub` as actor."
 REPEAT = " Applied once per `Idempotency-Key` (one is made for a request without it): " \
          "the same act again under its key answers as the first did, and the same key for " \
          "another act is 422. Send one to repeat a request safely after a 503 or a lost reply."
@@ -142,9 +143,8 @@ OPERATIONS = {
         {"201": {**json_content(ref("Ticket"), "Ticket issued"), "links": {
             "complete": {"operationId": "api.update_score",
                          "requestBody": {"actionId": "$response.body#/actionId"}}}}},
-        errors=(403, 404), security=TOKEN, body=api.START,
-        description="403 `Player is banned.` for a banned player; 404 for an action type "
-                    "the catalog does not have or has disabled."),
+        errors=(404,), security=TOKEN, body=api.START,
+        description="404 for an action type the catalog does not have or has disabled."),
     "api.update_score": Operation(
         "Complete an action; the score rises by its points",
         {"200": json_content(ref("UpdateReply"), "Score updated (or a retry)")},
@@ -152,7 +152,7 @@ OPERATIONS = {
         description="The token goes in `Authorization: Bearer` or in the body's `authToken` "
                     "(401 with neither). 400 for a ticket that is unknown, expired, too early, "
                     "cooling down or over its daily limit; 403 for another user's ticket or "
-                    "`userId`, or a banned player."),
+                    "`userId`."),
     "api.top_scores": Operation(
         "The top of the board, or of one view",
         {"200": json_content(ref("Board"), "Best first; strong ETag"),
@@ -251,8 +251,8 @@ OPERATIONS = {
     "admin.unhide": _moderation("Show a hidden player again, with the score they have",
                                 admin.REASON_ONLY, {"hidden": {"const": False}}),
     "admin.ban": _moderation(
-        "Ban a player: hidden, open tickets void, and start and update answer 403 "
-        "`Player is banned.`", admin.REASON_ONLY, {"banned": {"const": True}}),
+        "Ban a player: hidden, open tickets void, and every write of theirs but sign-out "
+        "answers 403 `Player is banned.`", admin.REASON_ONLY, {"banned": {"const": True}}),
     "admin.unban": _moderation("Lift a ban (the player stays hidden until unhidden)",
                                admin.REASON_ONLY, {"banned": {"const": False}}),
     "admin.adjust": _moderation(

@@ -117,6 +117,22 @@ def test_a_write_meeting_a_dead_pooled_connection_retries_once_on_a_new_one(
     assert completed.status_code == 200 and completed.json["updatedScore"] == 2
 
 
+@pytest.mark.parametrize("method, path, role", [("PUT", "/api/users/me", None),
+                                                ("GET", "/api/admin/audit", "admin")])
+def test_a_ban_check_meeting_a_dead_pooled_connection_retries_once_on_a_new_one(
+        make_app, database_url, method, path, role):
+    """The check before a player's write, or an admin's request, is the request's first
+    statement: a dead connection there costs a retry too, as in a view."""
+    app = make_app("postgres")
+    client = app.test_client()
+    headers = {"Authorization": f"Bearer {token_for(app, 'alice', role=role)}"}
+    body = {"displayName": "Al"} if method == "PUT" else None
+    assert client.open(path, method=method, json=body, headers=headers).status_code == 200
+    cut_every_connection(database_url)
+    reply = client.open(path, method=method, json=body, headers=headers)
+    assert reply.status_code == 200, reply.json
+
+
 # -- A connection cut after a write has committed ---------------------------------------------
 
 CUT = "cut-after-commit"

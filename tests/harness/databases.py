@@ -1,8 +1,10 @@
 """PostgreSQL databases of a test run's (or a benchmark's) own."""
 
 import os
+from contextlib import contextmanager
 
 import psycopg2
+from psycopg2.extensions import STATUS_READY
 
 ADMIN_DB_URL = os.environ.get("TEST_DATABASE_URL", "postgresql://postgres@127.0.0.1:5432/postgres")
 
@@ -36,3 +38,57 @@ def lock_waits(database_url) -> int:
         (count,) = cur.fetchone()
     conn.close()
     return count
+
+
+def counting_round_trips(sent: list) -> dict:
+    """Engine options (SQLALCHEMY_ENGINE_OPTIONS) whose psycopg2 connections note in ``sent``
+    each round trip they make to the server: every statement, including those run straight
+    on the driver's cursor (db.autocommit_row), which SQLAlchemy's events never see, and
+    the BEGIN, COMMIT and ROLLBACK psycopg2 sends around a transaction's statements."""
+
+    def opening(connection) -> None:
+        if not connection.autocommit and connection.status == STATUS_READY:
+            sent.append("BEGIN")
+
+    class Cursor(psycopg2.extensions.cursor):
+        def execute(self, query, vars=None):
+            opening(self.connection)
+            sent.append(query)
+            return super().execute(query, vars)
+
+        def executemany(self, query, vars_list):
+            opening(self.connection)
+            sent.append(query)
+            return super().executemany(query, vars_list)
+
+    class Connection(psycopg2.extensions.connection):
+        def cursor(self, *args, **kwargs):
+            kwargs.setdefault("cursor_factory", Cursor)
+            return super().cursor(*args, **kwargs)
+
+        def commit(self):
+            if self.status != STATUS_READY:
+                sent.append("COMMIT")
+            return super().commit()
+
+        def rollback(self):
+            if self.status != STATUS_READY:
+                sent.append("ROLLBACK")
+            return super().rollback()
+
+    return {"connect_args": {"connection_factory": Connection}}
+
+
+@contextmanager
+def holding(database_url, sql: str, *params):
+    """Run ``sql`` (a SELECT ... FOR UPDATE, say) in a transaction of its own connection and
+    hold its locks until the block ends, whatever happens: to stall another session at a
+    point of its choosing."""
+    conn = psycopg2.connect(database_url)
+    try:
+        with conn.cursor() as cur:
+            cur.execute(sql, params)
+        yield
+    finally:
+        conn.rollback()
+        conn.close()

@@ -136,3 +136,19 @@ def test_a_streams_token_in_the_query_string_or_a_cookie_is_remembered(make_app,
     client.delete_cookie("scoreboard_token")
     missing = client.get(stream)
     assert (missing.status_code, missing.json["error"]) == (401, "Missing authentication token.")
+
+
+def test_a_requests_token_is_checked_once_however_often_its_handling_asks(make_app,
+                                                                         round_trips):
+    """A write's ban check authenticates before its view does: the view's call costs no
+    second look-up of the revocation (a Redis round trip). The next request asks again."""
+    from scoreboard import identity
+
+    app = make_app("postgres")
+    headers = {"Authorization": f"Bearer {token_for(app, 'alice')}"}
+    with app.test_request_context("/api/users/me", method="PUT", headers=headers):
+        claims = identity.authenticate()
+        round_trips.clear()
+        assert identity.authenticate() is claims and round_trips == []
+    with app.test_request_context("/api/users/me", method="PUT", headers=headers):
+        assert identity.authenticate() == claims and len(round_trips) == 1

@@ -29,3 +29,25 @@ def test_a_hidden_player_leaves_an_open_streams_next_frame(serve, redis_url, ope
     back = stream.next_snapshot()
     assert back["version"] > hidden["version"]
     assert [e["userId"] for e in back["topScores"]] == ["bob", "alice"]
+
+
+def test_a_banned_player_still_reads_and_streams_the_public_boards(serve, redis_url,
+                                                                   open_stream):
+    start, app = serve
+    server = start(redis_url)
+    token = token_for(app, "bob")
+    play_http(server.url, token, "bob")
+    play_http(server.url, token_for(app, "alice"), "alice")
+    admin = {"Authorization": f"Bearer {token_for(app, 'root', role='admin')}"}
+    status, _, _ = call("POST", server.url + "/api/admin/players/bob/ban", {"reason": "bot"},
+                        admin)
+    assert status == 200
+    bob = {"Authorization": f"Bearer {token}"}
+    status, reply, _ = call("POST", server.url + "/api/groups", {"name": "Bots"}, bob)
+    assert (status, reply) == (403, {"success": False, "error": "Player is banned."})
+    for path in ("/api/scores/top", "/api/scores/users/alice", "/api/scores/users/bob/around"):
+        status, reply, _ = call("GET", server.url + path, headers=bob)
+        assert status == 200, (path, reply)
+    stream = open_stream(server.url + "/api/scores/stream", bob)
+    assert stream.status == 200
+    assert [e["userId"] for e in stream.next_snapshot()["topScores"]] == ["alice"]

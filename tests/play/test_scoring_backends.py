@@ -43,6 +43,7 @@ def run_story(app) -> list:
         complete("alice", click)  # accepted
         complete("alice", click)  # replayed: the same score again
         complete("bob", click)  # someone else's ticket
+        complete("dan", click)  # someone else's, for a player never seen (no row to lock)
         complete("alice", "no-such-ticket-0000")  # unknown
         quiz = start("alice", "quiz")
         at(1), complete("alice", quiz)  # too soon (5 s minimum)
@@ -90,8 +91,9 @@ def test_both_backends_play_the_same_story_alike(make_app):
     answers, state = postgres
     assert answers == [
         ("ok", 1), ("ok", 1), (403, "Unauthorized score update attempt."),
-        (400, "Unknown action ticket."), (400, "Action completed too soon."), ("ok", 11),
-        ("ok", 36), (400, "Daily limit for this action reached."), ("ok", 61), ("ok", 111),
+        (403, "Unauthorized score update attempt."), (400, "Unknown action ticket."),
+        (400, "Action completed too soon."), ("ok", 11), ("ok", 36),
+        (400, "Daily limit for this action reached."), ("ok", 61), ("ok", 111),
         (400, "Action is cooling down."), (400, "Action ticket has expired."),
         (400, "Action type is disabled."), ("ok", 1), (403, "Player is banned."),
         (403, "Player is banned."), ("ok", 112)]
@@ -101,6 +103,6 @@ def test_both_backends_play_the_same_story_alike(make_app):
         ("day:2026-11-30", "bob", 1), ("week:2026-W48", "alice", 36),
         ("week:2026-W49", "alice", 76), ("week:2026-W49", "bob", 1)]
     outcomes = [row[5] for row in state["audit"]]
-    assert outcomes == ["accepted", "replayed", "rejected", "rejected", "rejected", "accepted",
-                        "accepted", "rejected", "accepted", "accepted", "rejected", "rejected",
-                        "rejected", "accepted", "rejected", "accepted"]
+    assert outcomes == ["accepted", "replayed", "rejected", "rejected", "rejected", "rejected",
+                        "accepted", "accepted", "rejected", "accepted", "accepted", "rejected",
+                        "rejected", "rejected", "accepted", "rejected", "accepted"]

@@ -132,8 +132,36 @@ def test_a_banned_player_cannot_start_or_complete_an_action(app, client, admin, 
     with app.app_context():
         assert db.session.get(User, "ben").score == 3
     admin.post("/players/ben/unban", {"reason": "human"})
+    refused = ben.complete(started)  # the ban voided it, and the unban does not revive it
+    assert (refused.status_code, refused.json["error"]) == (400, "Action ticket has expired.")
     assert ben.play() == 4  # playing again, still hidden until unhidden
     assert top(client) == [("ann", 1)]
+
+
+def test_a_banned_admin_can_do_nothing_on_the_admin_api_until_another_lifts_it(
+        app, client, admin, ben):
+    play(app, "root")  # the admin plays too, so has a player's row to ban
+    ops = {"Authorization": f"Bearer {token_for(app, 'ops', role='admin')}"}
+    assert client.post("/api/admin/players/root/ban", json={"reason": "rogue"},
+                       headers=ops).status_code == 200
+    before, count = top(client), audited(app)
+    for reply in (admin.post("/players/ben/hide", {"reason": "x"}),
+                  admin.post("/players/ann/adjust", {"delta": 5, "reason": "x"}),
+                  admin.post("/players/root/unban", {"reason": "it was me"}),
+                  admin.get("/audit")):
+        assert (reply.status_code, reply.json) == (
+            403, {"success": False, "error": "Player is banned."})
+    assert (top(client), audited(app)) == (before, count)
+    assert client.post("/api/admin/players/root/unban", json={"reason": "cleared"},
+                       headers=ops).status_code == 200
+    assert admin.post("/players/ben/hide", {"reason": "cheating"}).status_code == 200
+
+
+def test_an_admin_may_ban_themself_and_is_then_refused(client, admin, ben, app):
+    play(app, "root")
+    assert admin.post("/players/root/ban", {"reason": "test"}).json == {
+        "userId": "root", "banned": True}
+    assert admin.get("/audit").status_code == 403
 
 
 def test_adjust_moves_the_board(app, client, admin, player):

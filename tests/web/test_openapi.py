@@ -115,3 +115,17 @@ def test_path_ids_are_documented_with_their_converters_patterns(app, client):
     patterns = {p["name"]: p["schema"]["pattern"] for p in parameters if p["in"] == "path"}
     assert patterns == {"group_id": f"^(?:{api.GroupId.regex})$",
                         "user_id": f"^(?:{api.PlayerId.regex})$"}
+
+
+def test_the_ban_is_documented_on_every_write_of_a_player_and_every_admin_route(client):
+    document = client.get("/api/openapi.json").json
+    for path, item in document["paths"].items():
+        for method, operation in item.items():
+            endpoint = operation["operationId"]
+            refused = endpoint.startswith("admin.") or (
+                endpoint.startswith("api.") and method != "get"
+                and endpoint != "api.revoke_token")  # sign-out stays open
+            documented = "Player is banned." in operation.get("description", "")
+            assert documented == refused, (method, path)
+            if refused:
+                assert "403" in operation["responses"], (method, path)
