@@ -131,7 +131,10 @@ class KeySet:
 
     def _may_fetch(self, now: float) -> bool:
         if self.failure is None and self._age(now) >= self._cache_seconds * REFRESH_AHEAD:
-            return True  # the refresh once per cache time, which no request can bring sooner
+            # The first fetch, or the refresh once per cache time after a successful one:
+            # no request can bring either sooner.
+            return True
+        # A kid the keys lack, or a retry after a failure: at most once per interval.
         return now - self._tried_at >= self._refetch_seconds
 
     def _fetch(self, fetch: "_Fetch", began: float) -> None:
@@ -143,7 +146,7 @@ class KeySet:
             with self._lock:
                 if read is not None:
                     keys, self.failure, _ = read
-                    if self.failure is None:
+                    if keys:
                         self._keys, self._fetched_at = keys, began
                 self._fetching = None
             fetch.done.set()
@@ -193,11 +196,10 @@ def from_config(config) -> KeySet | None:
                          f"not {algorithm!r}")
     if config.get("JWT_PUBLIC_KEY"):
         raise ValueError("Set JWT_JWKS_URL or JWT_PUBLIC_KEY, not both")
-    timings = {name: config[f"JWT_JWKS_{name.upper()}"]
-               for name in ("cache_seconds", "refetch_seconds", "timeout_seconds")}
+    timings = {name: config[name] for name in (
+        "JWT_JWKS_CACHE_SECONDS", "JWT_JWKS_REFETCH_SECONDS", "JWT_JWKS_TIMEOUT_SECONDS")}
     for name, value in timings.items():
         if not value > 0:
-            raise ValueError(f"JWT_JWKS_{name.upper()} must be more than 0, not {value!r}")
-    return KeySet(url, algorithm, cache_seconds=timings["cache_seconds"],
-                  refetch_seconds=timings["refetch_seconds"],
-                  timeout=timings["timeout_seconds"])
+            raise ValueError(f"{name} must be more than 0, not {value!r}")
+    cache, refetch, timeout = timings.values()
+    return KeySet(url, algorithm, cache_seconds=cache, refetch_seconds=refetch, timeout=timeout)

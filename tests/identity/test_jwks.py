@@ -17,7 +17,7 @@ from scoreboard.identity.jwks import REFRESH_AHEAD
 from ..harness.meters import jwks_fetches
 from ..harness.players import Player
 from ..harness.provider import DOWN, DROPPING, GARBAGE, HANGING, SERVING
-from ..harness.servers import call
+from ..harness.servers import call, metric
 from ..harness.waiting import wait_for
 from .test_security import assert_refused, b64url, claims_for, forge
 
@@ -300,5 +300,8 @@ def test_a_flood_of_unknown_kids_costs_one_fetch_per_interval(serve, redis_url, 
     assert set(statuses) == {401} and len(statuses) > 50
     # Each interval may bring one; at least the one after the first full interval came.
     assert 2 <= len(fetched) <= (ended - began) // interval + 1, fetched
+    wait_for(lambda: metric(server, "jwks_fetches_total", outcome="ok")
+             == len(provider.fetches()), "every fetch counted in the metrics",
+             show=lambda: metric(server, "jwks_fetches_total"))
     print(f"\nJWKS flood: {len(statuses)} requests with unknown kids in {ended - began:.1f} s "
           f"from {senders} senders cost {len(fetched)} fetches (interval {interval:g} s)")
