@@ -3,6 +3,7 @@
 import ipaddress
 import os
 import re
+from urllib.parse import urlsplit
 
 # Published here, so anyone can sign tokens with it: check() lets it serve this machine only.
 DEV_SECRET = "dev-only-insecure-secret-change-me"
@@ -20,6 +21,11 @@ PLATFORMS = {
     "RAILWAY_ENVIRONMENT": "Railway",
     "WEBSITE_SITE_NAME": "Azure App Service",
 }
+
+
+# The algorithms of tokens verified with a public key: JWT_PUBLIC_KEY's, or the keys of the
+# identity provider's JWKS (JWT_JWKS_URL). Any other but HS256 is refused.
+PUBLIC_KEY_ALGORITHMS = ("RS256", "ES256", "EdDSA")
 
 
 class ConfigError(RuntimeError):
@@ -51,6 +57,16 @@ def _one_of(env, name, choices):
     if value not in choices:
         raise ConfigError(f"{name} must be one of {', '.join(choices)}, not {env.get(name)!r}")
     return value
+
+
+def _jwks_url(env) -> str | None:
+    url = env.get("JWT_JWKS_URL") or None
+    if url is not None:
+        parts = urlsplit(url)
+        if parts.scheme not in ("https", "http") or not parts.hostname:
+            raise ConfigError(f"JWT_JWKS_URL must be the https:// address of your identity "
+                              f"provider's JWKS document, not {url!r}")
+    return url
 
 
 # An origin as a browser writes it in its Origin header: scheme, host name or IPv4 address,
@@ -133,6 +149,12 @@ def from_env(env=None) -> dict:
         "REDIS_SSL_CERT_REQS": _one_of(env, "REDIS_SSL_CERT_REQS", ("required", "none")),
         "JWT_SECRET_KEY": env.get("JWT_SECRET_KEY") or DEV_SECRET,
         "JWT_PUBLIC_KEY": env.get("JWT_PUBLIC_KEY") or None,
+        # The identity provider's keys instead (identity/jwks.py): kept this long, fetched
+        # again at most this often for a kid they lack, each fetch given up after this long.
+        "JWT_JWKS_URL": _jwks_url(env),
+        "JWT_JWKS_CACHE_SECONDS": float(env.get("JWT_JWKS_CACHE_SECONDS") or 300),
+        "JWT_JWKS_REFETCH_SECONDS": float(env.get("JWT_JWKS_REFETCH_SECONDS") or 5),
+        "JWT_JWKS_TIMEOUT_SECONDS": float(env.get("JWT_JWKS_TIMEOUT_SECONDS") or 3),
         "JWT_ALGORITHM": algorithm,
         "JWT_ISSUER": env.get("JWT_ISSUER") or None,
         "JWT_AUDIENCE": env.get("JWT_AUDIENCE") or None,
@@ -209,10 +231,17 @@ def check(config: dict, hosts=()) -> None:
         where = f"to listen on {shown}, which is not a loopback address"
     else:
         return
-    uses_public_key = config["JWT_ALGORITHM"] in ("RS256", "ES256")
+    jwks_url = config.get("JWT_JWKS_URL")
+    if jwks_url:
+        parts = urlsplit(jwks_url)
+        if parts.scheme != "https" and not is_loopback(parts.hostname or ""):
+            raise ConfigError(f"JWT_JWKS_URL must be an https:// address {where}: keys fetched "
+                              "over plain HTTP could be swapped by anyone on the way")
+        return  # tokens are verified with the provider's public keys, never with the secret
+    uses_public_key = config["JWT_ALGORITHM"] in PUBLIC_KEY_ALGORITHMS
     if uses_public_key and not config.get("JWT_PUBLIC_KEY"):
-        raise ConfigError(f"Must set JWT_PUBLIC_KEY to verify {config['JWT_ALGORITHM']} tokens "
-                          f"{where}")
+        raise ConfigError(f"Must set JWT_JWKS_URL or JWT_PUBLIC_KEY to verify "
+                          f"{config['JWT_ALGORITHM']} tokens {where}")
     secret = config.get("JWT_SECRET_KEY")
     if not uses_public_key and (not secret or secret == DEV_SECRET or len(secret) < 32):
         raise ConfigError(

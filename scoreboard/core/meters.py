@@ -66,6 +66,10 @@ STREAM_BROKER_SUBSCRIBED = Gauge(
 BOARD_REFRESHES_DUE = Gauge(
     "scoreboard_board_refreshes_due", "Boards the workers hold that a newer version awaits.",
     multiprocess_mode="livesum", registry=REGISTRY)
+JWKS_FETCHES = Counter(
+    "scoreboard_jwks_fetches", "Fetches of the identity provider's keys (JWT_JWKS_URL), by "
+    "outcome: ok; unreachable (no answer in time, a connection or HTTP error); invalid (an "
+    "answer holding no usable signing key).", ["outcome"], registry=REGISTRY)
 
 
 def count_update(outcome: str) -> None:

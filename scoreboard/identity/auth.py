@@ -8,7 +8,7 @@ from flask_jwt_extended import create_access_token, get_jwt, verify_jwt_in_reque
 
 from ..adapters.blocklist import RedisBlocklist
 from ..core.errors import ApiError, Forbidden
-from . import state, tokens
+from . import jwks, state, tokens
 from .revocation import is_revoked
 from .tokens import COOKIE, HEADER, HEADER_TYPE, JSON_KEY, QUERY_KEY, TOKEN_PLACES
 
@@ -17,11 +17,21 @@ REVOKED = "Authentication token has been revoked."
 
 
 def init_app(app, blocklist: RedisBlocklist | None) -> None:
-    """Verify tokens by the app's settings, and ask ``blocklist`` (Redis's copy of the
-    revocations; None without Redis) whether they are revoked."""
-    tokens.configure(app)
+    """Verify tokens by the app's settings (with the identity provider's keys when
+    ``JWT_JWKS_URL`` is set), and ask ``blocklist`` (Redis's copy of the revocations; None
+    without Redis) whether they are revoked."""
+    keys = jwks.from_config(app.config)
+    tokens.configure(app, keys)
     app.extensions[state.KEY] = state.Identity(
-        blocklist=blocklist, tokens=tokens.TokenMemory(app.config["JWT_LEEWAY"]))
+        blocklist=blocklist, tokens=tokens.TokenMemory(app.config["JWT_LEEWAY"], keys),
+        keys=keys)
+
+
+def signing_keys_status() -> str | None:
+    """What /readyz says of the identity provider's keys (jwks.OK, STALE or UNAVAILABLE);
+    None when tokens are verified without them."""
+    keys = state.current().keys
+    return None if keys is None else keys.status()
 
 
 def authenticate(locations=None) -> dict:

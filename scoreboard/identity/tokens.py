@@ -5,7 +5,9 @@ A player sends the same token with every write, and verifying it (Flask-JWT-Exte
 ``decode_token`` decodes it three times) and checking its claims was a fifth of a write's
 CPU. The answer is a function of the token's bytes and the app's rules, except for expiry,
 so each app remembers the claims of the tokens it accepted and checks only their expiry
-again. Revocation is not remembered: it is looked up on every request (auth.py, gate.py).
+again, and, for a token verified with the identity provider's keys (jwks.py), that the key
+is still the provider's. Revocation is not remembered: it is looked up on every request
+(auth.py, gate.py).
 """
 
 import re
@@ -13,13 +15,14 @@ import time
 from datetime import UTC, datetime
 
 from flask import current_app
-from flask_jwt_extended import JWTManager, decode_token
+from flask_jwt_extended import JWTManager, decode_token, get_unverified_jwt_headers
+
+from config import PUBLIC_KEY_ALGORITHMS
 
 from ..core import names
 from ..core.contract import USER_ID
 from ..core.errors import ApiError, error_response
 
-PUBLIC_KEY_ALGORITHMS = ("RS256", "ES256")
 # Where a token travels: a header, or a write's JSON body. A stream's may also be in the query
 # string or a cookie, since EventSource cannot send headers (web/stream.py).
 TOKEN_PLACES = ["headers", "json"]
@@ -36,13 +39,15 @@ LAST_EXPIRY = datetime(9999, 12, 31, tzinfo=UTC).timestamp()
 REMEMBERED_TOKENS = 10_000  # about 2 KB each
 
 
-def configure(app) -> None:
+def configure(app, keys) -> None:
     """Map our settings onto Flask-JWT-Extended's and give the app a manager of its own,
-    whose replies to a refused token are ours."""
+    whose replies to a refused token are ours, and which verifies with ``keys`` (the
+    identity provider's, jwks.KeySet) when they are given."""
     config = app.config
     algorithm = config["JWT_ALGORITHM"]
     if algorithm not in ("HS256",) + PUBLIC_KEY_ALGORITHMS:
-        raise ValueError(f"JWT_ALGORITHM must be HS256, RS256 or ES256, not {algorithm!r}")
+        raise ValueError(f"JWT_ALGORITHM must be HS256 or one of "
+                         f"{', '.join(PUBLIC_KEY_ALGORITHMS)}, not {algorithm!r}")
     # Exactly one accepted algorithm: an HS256 token "signed" with the RS256 public key, or an
     # unsigned one, is refused before its signature is even looked at.
     config["JWT_DECODE_ALGORITHMS"] = [algorithm]
@@ -60,6 +65,8 @@ def configure(app) -> None:
     manager.unauthorized_loader(lambda reason: error_response(401, MISSING))
     manager.invalid_token_loader(lambda reason: error_response(401, INVALID))
     manager.expired_token_loader(lambda header, payload: error_response(401, EXPIRED))
+    if keys is not None:
+        manager.decode_key_loader(lambda header, payload: keys.verifying_key(header))
     manager.init_app(app)
 
 
@@ -92,23 +99,32 @@ def check_claims(claims: dict) -> None:
 
 
 class TokenMemory:
-    """One app's accepted tokens: encoded token -> claims, the oldest forgotten first."""
+    """One app's accepted tokens: encoded token -> (claims, the provider's key that verified
+    it or None), the oldest forgotten first."""
 
-    def __init__(self, leeway: int):
+    def __init__(self, leeway: int, keys=None):
         self._leeway = leeway
+        self._keys = keys  # the identity provider's (jwks.KeySet), or None
         self._accepted = {}
 
     def claims(self, encoded_token: str) -> dict:
         """The token's claims, verified by the current app's rules (``decode_token``) and
-        checked (``check_claims``), or remembered from the last time they were and not
-        expired since. Raises what either raises for a token they refuse."""
-        claims = self._accepted.get(encoded_token)
+        checked (``check_claims``), or remembered from the last time they were, not expired
+        since and, with the provider's keys, verified by a key the provider still has.
+        Raises what either raises for a token they refuse."""
+        claims, key = self._accepted.get(encoded_token, (None, None))
         # Judged on the wall clock, with the leeway, as PyJWT judges it: a remembered token
-        # that has expired is decoded again, and refused as expired.
-        if claims is None or claims["exp"] <= time.time() - self._leeway:
+        # that has expired is decoded again, and refused as expired. A key the provider has
+        # withdrawn, or replaced, is not the one held now: the token is verified again.
+        if (claims is None or claims["exp"] <= time.time() - self._leeway
+                or key is not None and self._keys.key(key.key_id) is not key):
             claims = decode_token(encoded_token)
             check_claims(claims)
+            if self._keys is not None:
+                key = self._keys.key(get_unverified_jwt_headers(encoded_token)["kid"])
+                if key is None:
+                    return claims  # withdrawn since it verified the token: not remembered
             if len(self._accepted) >= REMEMBERED_TOKENS:
                 del self._accepted[next(iter(self._accepted))]
-            self._accepted[encoded_token] = claims
+            self._accepted[encoded_token] = (claims, key)
         return claims

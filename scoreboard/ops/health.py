@@ -6,8 +6,10 @@ from sqlalchemy import text
 from ..adapters.redis_port import StoreUnavailable
 from ..boards.ports import ports
 from ..boards.views import GLOBAL
+from ..core.errors import ApiError
 from ..data import reconnect
 from ..data.db import reading
+from ..identity import STALE, UNAVAILABLE, signing_keys_status
 from . import metrics
 
 bp = reconnect.Blueprint("health", __name__)
@@ -21,7 +23,10 @@ def healthz():
 
 @bp.get("/readyz")
 def readyz():
-    """Ready when the database answers; a Redis outage only degrades, so it is reported."""
+    """Ready when the database answers and, with JWT_JWKS_URL, the identity provider's keys
+    were fetched once: a worker without them could verify no token. A Redis outage, or a
+    provider that stopped answering while its keys are held, only degrades, so it is
+    reported."""
     with reading() as session:
         session.execute(text("SELECT 1"))
     redis = "embedded"
@@ -31,9 +36,14 @@ def readyz():
             redis = "ok"
         except StoreUnavailable:
             redis = "unavailable"
-    if redis == "unavailable":
-        return jsonify(status="degraded", database="ok", redis=redis)
-    return jsonify(status="ok", database="ok", redis=redis)
+    reply = {"database": "ok", "redis": redis}
+    jwks = signing_keys_status()
+    if jwks == UNAVAILABLE:
+        raise ApiError(503, "Not ready: no signing key could be fetched from JWT_JWKS_URL yet.")
+    if jwks is not None:
+        reply["jwks"] = jwks
+    degraded = redis == "unavailable" or jwks == STALE
+    return jsonify(status="degraded" if degraded else "ok", **reply)
 
 
 @bp.get("/metrics")

@@ -282,7 +282,7 @@ OPERATIONS = {
         "This document", {"200": json_content({"type": "object"}, "OpenAPI 3.1")}),
     "health.healthz": Operation("Liveness", {"200": json_content({"type": "object"},
                                                           "The process answers")}),
-    "health.readyz": Operation("Readiness: the database answers; Redis is reported",
+    "health.readyz": Operation("Readiness: the database and any JWKS answered; Redis is reported",
                                {"200": json_content({"type": "object"}, "ok or degraded")},
                                errors=(503,)),
     "health.prometheus_metrics": Operation(

@@ -12,3 +12,9 @@ def redis_errors(**labels) -> float:
     class)."""
     return sample_sum(generate_latest(REGISTRY).decode(), "scoreboard_redis_errors_total",
                       **labels)
+
+
+def jwks_fetches(**labels) -> float:
+    """Fetches of identity providers' keys so far in this process (``outcome``)."""
+    return sample_sum(generate_latest(REGISTRY).decode(), "scoreboard_jwks_fetches_total",
+                      **labels)

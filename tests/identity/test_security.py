@@ -11,7 +11,6 @@ import uuid
 import jwt
 import pytest
 from cryptography.hazmat.primitives import serialization
-from cryptography.hazmat.primitives.asymmetric import rsa
 
 from scoreboard import adapters, create_app
 from scoreboard.data.db import db
@@ -21,6 +20,7 @@ from scoreboard.identity.auth import issue_token
 from ..conftest import base_config
 from ..harness import SECRET
 from ..harness.players import Player
+from ..harness.provider import JWKS_PATH
 
 UPDATE = "/api/scores/update"
 BAD_REQUEST = {"success": False, "error": "Invalid action or request format."}
@@ -70,16 +70,6 @@ def tampered(token: str, **changes) -> str:
 
 def hs256(claims: dict, key=SECRET) -> str:
     return jwt.encode(claims, key, algorithm="HS256")
-
-
-def rsa_keys() -> tuple[str, str]:
-    """A fresh RSA key pair as (private PEM, public PEM)."""
-    key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
-    private = key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,
-                                serialization.NoEncryption())
-    public = key.public_key().public_bytes(serialization.Encoding.PEM,
-                                           serialization.PublicFormat.SubjectPublicKeyInfo)
-    return private.decode(), public.decode()
 
 
 # --- requests and checks ---------------------------------------------------------------------
@@ -233,11 +223,18 @@ def test_header_with_scheme_other_than_bearer_is_401(app, client, alice, ticket,
     assert_nothing_changed(app, alice, ticket, 1)
 
 
-# --- issuer and audience ---------------------------------------------------------------------
+# --- issuer and audience, with a shared secret or the identity provider's keys ---------------
 
-@pytest.fixture
-def iss_aud_app(make_app, backend):
-    return make_app(backend, JWT_ISSUER=ISSUER, JWT_AUDIENCE=AUDIENCE)
+@pytest.fixture(params=["secret", "jwks"])
+def iss_aud(request, make_app, backend, provider):
+    """(app, sign): an app that requires ISSUER and AUDIENCE, and ``sign(claims)``, which
+    signs tokens as that app verifies them: with the shared secret, or with the key ``k1``
+    of the identity provider whose JWKS the app reads."""
+    settings = {"JWT_ISSUER": ISSUER, "JWT_AUDIENCE": AUDIENCE}
+    if request.param == "secret":
+        return make_app(backend, **settings), hs256
+    app = make_app(backend, JWT_ALGORITHM="RS256", JWT_JWKS_URL=provider.url, **settings)
+    return app, lambda claims: provider.sign(claims, "k1")
 
 
 @pytest.mark.parametrize("claims", [
@@ -246,73 +243,122 @@ def iss_aud_app(make_app, backend):
     pytest.param({"aud": AUDIENCE}, id="no-issuer"),
     pytest.param({"iss": ISSUER}, id="no-audience"),
 ])
-def test_wrong_or_missing_issuer_or_audience_is_401(iss_aud_app, claims):
-    alice = player_on(iss_aud_app, "alice")
+def test_wrong_or_missing_issuer_or_audience_is_401(iss_aud, claims):
+    app, sign = iss_aud
+    alice = Player("alice", sign(claims_for("alice", iss=ISSUER, aud=AUDIENCE)),
+                   app.test_client())
     alice.play()
     ticket = alice.start().json["actionId"]
-    reply = complete_with(alice.client, hs256(claims_for("alice", **claims)), ticket)
+    reply = complete_with(alice.client, sign(claims_for("alice", **claims)), ticket)
     assert_refused(reply, 401)
-    assert_nothing_changed(iss_aud_app, alice, ticket, 1)
+    assert_nothing_changed(app, alice, ticket, 1)
 
 
-def test_right_issuer_and_audience_are_accepted(iss_aud_app):
-    alice = player_on(iss_aud_app, "alice")
-    assert alice.play() == 1  # the app's own tokens carry them
+def test_right_issuer_and_audience_are_accepted(iss_aud):
+    app, sign = iss_aud
+    alice = Player("alice", sign(claims_for("alice", iss=ISSUER, aud=AUDIENCE)),
+                   app.test_client())
+    assert alice.play() == 1
     ticket = alice.start().json["actionId"]
-    token = hs256(claims_for("alice", iss=ISSUER, aud=AUDIENCE))
-    reply = complete_with(alice.client, token, ticket)
+    reply = complete_with(alice.client, sign(claims_for("alice", iss=ISSUER, aud=AUDIENCE)),
+                          ticket)
     assert reply.status_code == 200 and reply.json["updatedScore"] == 2
 
 
-# --- RS256 ------------------------------------------------------------------------------------
-
-@pytest.fixture(scope="module")
-def app_keys():
-    return rsa_keys()
+def test_the_apps_own_tokens_carry_the_issuer_and_audience(make_app):
+    app = make_app(JWT_ISSUER=ISSUER, JWT_AUDIENCE=AUDIENCE)
+    assert player_on(app, "alice").play() == 1
 
 
-@pytest.fixture(scope="module")
-def stranger_keys():
-    return rsa_keys()
+# --- RS256: a public key given, or the identity provider's JWKS ------------------------------
+
+ATTACKERS_JWKS, ATTACKERS_CERTIFICATE = "/attacker/jwks.json", "/attacker/cert.pem"
 
 
-@pytest.fixture
-def rs256_app(make_app, backend, app_keys):
-    private, public = app_keys
-    return make_app(backend, JWT_ALGORITHM="RS256", JWT_PUBLIC_KEY=public,
-                    JWT_PRIVATE_KEY=private)
+def _header(**fields) -> dict:
+    return {"typ": "JWT", "alg": "RS256", **fields}
 
 
-def test_rs256_token_signed_with_private_key_is_accepted(rs256_app, app_keys):
-    alice = player_on(rs256_app, "alice")
-    assert alice.play() == 1  # the app's own RS256 tokens
+# Tokens for alice that only someone without the provider's private key ``k1`` would make:
+# each is built from ``provider`` (whose ``stranger`` key is the attacker's own, never
+# published) and alice's claims. Under JWT_PUBLIC_KEY a ``kid`` is ignored, and the JWKS app
+# must never fetch what a header points to (``jku``, ``x5u``), nor trust a key it carries.
+FORGERIES = {
+    "hs256-keyed-with-public-key-pem": lambda p, c: forge(
+        {"alg": "HS256", "typ": "JWT", "kid": "k1"}, c, p.public_pem("k1").encode()),
+    "hs256-keyed-with-secret-key": lambda p, c: forge(
+        {"alg": "HS256", "typ": "JWT", "kid": "k1"}, c, SECRET.encode()),
+    "rs256-signed-by-another-key": lambda p, c: p.sign(c, "stranger"),
+    "another-key-naming-the-providers-kid": lambda p, c: p.forge(_header(kid="k1"), c,
+                                                                 "stranger"),
+    **{f"alg-{alg}": lambda p, c, alg=alg: forge({"alg": alg, "typ": "JWT", "kid": "k1"}, c)
+       for alg in ("none", "None", "NONE")},
+    "alg-none-with-a-genuine-signature-kept": lambda p, c: ".".join([
+        segment({"alg": "none", "kid": "k1"}), *p.sign(c, "k1").split(".")[1:]]),
+    "genuine-signature-over-another-payload": lambda p, c: tampered(
+        p.sign({**c, "sub": "mallory"}, "k1"), sub="alice"),
+    "kid-path-traversal": lambda p, c: p.forge(_header(kid="../../../../dev/null"), c,
+                                               "stranger"),
+    "kid-sql-injection": lambda p, c: p.forge(_header(kid="k1' OR '1'='1"), c, "stranger"),
+    "kid-a-list": lambda p, c: p.forge(_header(kid=["k1"]), c, "stranger"),
+    "kid-an-object": lambda p, c: p.forge(_header(kid={"$ne": ""}), c, "stranger"),
+    "kid-a-number": lambda p, c: p.forge(_header(kid=1), c, "stranger"),
+    "kid-empty": lambda p, c: p.forge(_header(kid=""), c, "stranger"),
+    "kid-very-long": lambda p, c: p.forge(_header(kid="k" * 500), c, "stranger"),
+    "jku-to-the-attackers-jwks": lambda p, c: p.sign(
+        c, "stranger", headers={"jku": p.base + ATTACKERS_JWKS}),
+    "jku-to-the-attackers-jwks-naming-the-providers-kid": lambda p, c: p.forge(
+        _header(kid="k1", jku=p.base + ATTACKERS_JWKS), c, "stranger"),
+    "x5u-to-the-attackers-certificate": lambda p, c: p.sign(
+        c, "stranger", headers={"x5u": p.base + ATTACKERS_CERTIFICATE}),
+    "jwk-of-the-attacker-in-the-header": lambda p, c: p.sign(
+        c, "stranger", headers={"jwk": p.jwk("stranger")}),
+}
+
+
+@pytest.fixture(params=["public-key", "jwks"])
+def rs256_app(request, make_app, backend, provider):
+    """An app that verifies RS256 tokens with ``provider``'s key ``k1``: given as
+    JWT_PUBLIC_KEY, or read from the provider's JWKS. The provider also holds an attacker's
+    key, ``stranger``, which it never publishes: its public half is served at an address of
+    the attacker's own instead."""
+    provider.new_key("stranger", publish=False)
+    provider.extra[ATTACKERS_JWKS] = {"keys": [provider.jwk("stranger"),
+                                               provider.jwk("stranger", kid="k1")]}
+    if request.param == "public-key":
+        return make_app(backend, JWT_ALGORITHM="RS256", JWT_PUBLIC_KEY=provider.public_pem("k1"))
+    return make_app(backend, JWT_ALGORITHM="RS256", JWT_JWKS_URL=provider.url)
+
+
+def test_rs256_token_signed_with_the_providers_key_is_accepted(rs256_app, provider):
+    alice = Player("alice", provider.sign(claims_for("alice"), "k1"), rs256_app.test_client())
+    assert alice.play() == 1
     ticket = alice.start().json["actionId"]
-    token = jwt.encode(claims_for("alice"), app_keys[0], algorithm="RS256")
-    reply = complete_with(alice.client, token, ticket)
+    reply = complete_with(alice.client, provider.sign(claims_for("alice"), "k1"), ticket)
     assert reply.status_code == 200 and reply.json["updatedScore"] == 2
 
 
-@pytest.mark.parametrize("attack", [
-    "hs256-keyed-with-public-key-pem",
-    "hs256-keyed-with-secret-key",
-    "rs256-signed-by-another-key",
-    "alg-none",
-])
-def test_rs256_app_refuses_forged_tokens(rs256_app, app_keys, stranger_keys, attack):
-    alice = player_on(rs256_app, "alice")
+def test_the_apps_own_rs256_tokens_are_accepted(make_app, provider):
+    private = provider.private["k1"][1].private_bytes(
+        serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,
+        serialization.NoEncryption()).decode()
+    app = make_app(JWT_ALGORITHM="RS256", JWT_PUBLIC_KEY=provider.public_pem("k1"),
+                   JWT_PRIVATE_KEY=private)
+    assert player_on(app, "alice").play() == 1
+
+
+@pytest.mark.parametrize("attack", FORGERIES)
+def test_rs256_app_refuses_forged_tokens(rs256_app, provider, attack):
+    alice = Player("alice", provider.sign(claims_for("alice"), "k1"), rs256_app.test_client())
     alice.play()
     ticket = alice.start().json["actionId"]
-    claims = claims_for("alice")
-    hs256_header = {"alg": "HS256", "typ": "JWT"}
-    forged = {
-        "hs256-keyed-with-public-key-pem": lambda: forge(hs256_header, claims,
-                                                         app_keys[1].encode()),
-        "hs256-keyed-with-secret-key": lambda: forge(hs256_header, claims, SECRET.encode()),
-        "rs256-signed-by-another-key": lambda: jwt.encode(claims, stranger_keys[0], "RS256"),
-        "alg-none": lambda: unsigned(claims),
-    }[attack]()
-    assert_refused(complete_with(alice.client, forged, ticket), 401)
+    forged = FORGERIES[attack](provider, claims_for("alice"))
+    for _ in range(2):  # the second time after any fetch the first one prompted
+        assert_refused(complete_with(alice.client, forged, ticket), 401)
     assert_nothing_changed(rs256_app, alice, ticket, 1)
+    # Nothing a token says makes the app fetch anything but the provider's JWKS.
+    asked = provider.paths()
+    assert asked <= ({JWKS_PATH} if rs256_app.config["JWT_JWKS_URL"] else set()), asked
 
 
 # --- another user's id, extra fields, bad bodies ---------------------------------------------

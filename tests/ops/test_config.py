@@ -61,6 +61,37 @@ def test_unsupported_algorithm_is_refused(tmp_path):
                     "JWT_ALGORITHM": "none"})
 
 
+@pytest.mark.parametrize("url", ["auth0.example/jwks.json", "ftp://idp.example/jwks.json",
+                                 "file:///etc/jwks.json", "https:///jwks.json"])
+def test_a_jwks_url_that_is_no_web_address_is_a_clear_error(url):
+    with pytest.raises(config.ConfigError, match="JWT_JWKS_URL must be the https:// address"):
+        config.from_env({"JWT_JWKS_URL": url})
+
+
+def test_jwks_settings_come_from_the_environment():
+    settings = config.from_env({"JWT_JWKS_URL": "https://idp.example/jwks.json",
+                                "JWT_JWKS_CACHE_SECONDS": "60"})
+    assert settings["JWT_JWKS_URL"] == "https://idp.example/jwks.json"
+    assert (settings["JWT_JWKS_CACHE_SECONDS"], settings["JWT_JWKS_REFETCH_SECONDS"],
+            settings["JWT_JWKS_TIMEOUT_SECONDS"]) == (60, 5, 3)
+    assert config.from_env({})["JWT_JWKS_URL"] is None
+
+
+@pytest.mark.parametrize("settings, message", [
+    ({"JWT_ALGORITHM": "HS256"}, "JWT_JWKS_URL holds public keys: set JWT_ALGORITHM"),
+    ({"JWT_PUBLIC_KEY": "-----BEGIN PUBLIC KEY-----"},
+     "Set JWT_JWKS_URL or JWT_PUBLIC_KEY, not both"),
+    ({"JWT_JWKS_CACHE_SECONDS": 0}, "JWT_JWKS_CACHE_SECONDS must be more than 0"),
+    ({"JWT_JWKS_REFETCH_SECONDS": -1}, "JWT_JWKS_REFETCH_SECONDS must be more than 0"),
+    ({"JWT_JWKS_TIMEOUT_SECONDS": 0}, "JWT_JWKS_TIMEOUT_SECONDS must be more than 0"),
+])
+def test_jwks_settings_the_service_cannot_use_are_refused(tmp_path, settings, message):
+    with pytest.raises(ValueError, match=message):
+        create_app({"SQLALCHEMY_DATABASE_URI": f"sqlite:///{tmp_path}/x.db",
+                    "JWT_ALGORITHM": "RS256", "JWT_JWKS_URL": "https://idp.example/jwks.json",
+                    **settings})
+
+
 def test_redis_certificates_are_checked_unless_told_otherwise():
     assert config.from_env({})["REDIS_SSL_CERT_REQS"] == "required"
     assert config.from_env({"REDIS_SSL_CERT_REQS": "none"})["REDIS_SSL_CERT_REQS"] == "none"

@@ -57,13 +57,40 @@ def test_a_port_alone_is_no_platform():
     config.check(settings, ["127.0.0.1"])
 
 
-def test_a_public_key_serves_anywhere_and_is_required_for_its_algorithm():
-    rs256 = {"JWT_ALGORITHM": "RS256", "DYNO": "web.1"}
-    with pytest.raises(config.ConfigError,
-                       match=r"^Must set JWT_PUBLIC_KEY to verify RS256 tokens on Heroku"):
-        config.check(config.from_env(rs256), ["0.0.0.0"])
-    config.check(config.from_env({**rs256, "JWT_PUBLIC_KEY": "-----BEGIN PUBLIC KEY-----"}),
+@pytest.mark.parametrize("algorithm", config.PUBLIC_KEY_ALGORITHMS)
+def test_a_public_key_serves_anywhere_and_is_required_for_its_algorithm(algorithm):
+    public = {"JWT_ALGORITHM": algorithm, "DYNO": "web.1"}
+    with pytest.raises(config.ConfigError, match=rf"^Must set JWT_JWKS_URL or JWT_PUBLIC_KEY "
+                                                 rf"to verify {algorithm} tokens on Heroku"):
+        config.check(config.from_env(public), ["0.0.0.0"])
+    config.check(config.from_env({**public, "JWT_PUBLIC_KEY": "-----BEGIN PUBLIC KEY-----"}),
                  ["0.0.0.0"])
+
+
+@pytest.mark.parametrize("url", ["https://tenant.eu.auth0.com/.well-known/jwks.json",
+                                 "http://127.0.0.1:8080/realms/game/protocol/openid-connect/certs",
+                                 "http://localhost:8080/jwks.json"])
+def test_a_jwks_url_is_a_real_public_key_and_serves_anywhere(url):
+    """With the provider's keys, the development secret verifies nothing: the service may
+    listen anywhere, in production and on a platform too."""
+    env = {"JWT_ALGORITHM": "RS256", "JWT_JWKS_URL": url}
+    for hosts in (["0.0.0.0"], ["203.0.113.7"]):
+        config.check(config.from_env(env), hosts)
+    config.check(config.from_env({**env, "DYNO": "web.1"}), ["127.0.0.1"])
+    config.check(config.from_env({**env, "SCOREBOARD_ENV": "production"}), ["127.0.0.1"])
+
+
+def test_a_jwks_url_over_plain_http_serves_this_machine_only():
+    """Keys fetched over plain HTTP from another machine could be swapped on the way: a
+    provider on loopback (a Keycloak beside the service) may speak it, another may not."""
+    env = {"JWT_ALGORITHM": "RS256", "JWT_JWKS_URL": "http://idp.example/jwks.json"}
+    config.check(config.from_env(env), ["127.0.0.1"])
+    with pytest.raises(config.ConfigError, match=r"^JWT_JWKS_URL must be an https:// address "
+                                                 r"to listen on 0.0.0.0, which is not"):
+        config.check(config.from_env(env), ["0.0.0.0"])
+    with pytest.raises(config.ConfigError, match=r"^JWT_JWKS_URL must be an https:// address "
+                                                 r"on Heroku"):
+        config.check(config.from_env({**env, "DYNO": "web.1"}), ["127.0.0.1"])
 
 
 def test_gunicorn_gives_the_check_the_hosts_it_binds():
