@@ -14,8 +14,9 @@ from flask import current_app, request
 from . import names, regions
 from .errors import ApiError, BadRequest
 
-# A player's id, as tokens' ``sub`` claims and the routes carry it.
-USER_ID = re.compile(r"[A-Za-z0-9_.@:-]{1,64}")
+# A player's id, as tokens' ``sub`` claims and the routes carry it. ``|`` is Auth0's: its
+# subjects name the connection first (``auth0|6553da60…``, ``google-oauth2|1098…``).
+USER_ID = re.compile(r"[A-Za-z0-9_.@:|-]{1,64}")
 
 
 class Text:

@@ -8,6 +8,7 @@ as one of their modes."""
 import threading
 import time
 import uuid
+from urllib.parse import quote
 
 import pytest
 
@@ -55,6 +56,18 @@ def test_each_algorithm_is_verified_with_the_providers_key(jwks_app, provider, b
     ready = alice.client.get("/readyz")
     assert (ready.status_code, ready.json["status"], ready.json["jwks"]) == (200, "ok", "ok")
     assert len(provider.fetches()) == 1
+
+
+def test_an_auth0_subject_plays_and_is_found_by_its_id(jwks_app, provider, backend):
+    """Auth0 names the connection in ``sub`` (``auth0|…``, ``google-oauth2|…``)."""
+    client = jwks_app(backend).test_client()
+    subject = "google-oauth2|109876543210987654321"
+    player = Player(subject, provider.sign(claims_for(subject), "k1"), client)
+    assert player.play() == 1
+    assert [row["userId"] for row in client.get("/api/scores/top").json["topScores"]] == [
+        subject]
+    rank = client.get(f"/api/scores/users/{quote(subject, safe='')}")
+    assert (rank.status_code, rank.json["userId"], rank.json["rank"]) == (200, subject, 1)
 
 
 def test_an_expired_token_says_so(jwks_app, provider):
