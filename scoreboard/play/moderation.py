@@ -20,7 +20,7 @@ from sqlalchemy import case, select, update
 from sqlalchemy.exc import IntegrityError
 
 from ..boards import leaderboard, ranks
-from ..core import clock, contract, periods
+from ..core import clock, contract, periods, viewers
 from ..core.contract import USER_ID
 from ..core.errors import ApiError, BadRequest
 from ..data import audit
@@ -74,7 +74,8 @@ def unhide(actor: Actor, user_id: str, reason: str) -> dict:
 
 
 def ban(actor: Actor, user_id: str, reason: str) -> dict:
-    """Hide the player and void their open tickets; their actions are refused from now on."""
+    """Hide the player and void their open tickets; their actions are refused from now on,
+    and every worker ends their streams of groups' boards."""
     def change(user: User, now) -> None:
         user.banned = user.hidden = True
         db.session.execute(update(ActionTicket).where(
@@ -82,6 +83,7 @@ def ban(actor: Actor, user_id: str, reason: str) -> dict:
             ActionTicket.expires_at > now).values(expires_at=now))
 
     _moderate(actor, user_id, reason, "banned", change, everywhere=True)
+    leaderboard.end_streams(viewers.player(user_id))
     return {"userId": user_id, "banned": True}
 
 
