@@ -51,6 +51,13 @@ def _int(env, name, default):
         raise ConfigError(f"{name} must be a whole number, not {value!r}") from None
 
 
+def _at_least_one(env, name, default):
+    value = _int(env, name, default)
+    if value < 1:
+        raise ConfigError(f"{name} must be at least 1, not {value}")
+    return value
+
+
 def _one_of(env, name, choices):
     """The setting's value, which must be one of ``choices``; the first is the default."""
     value = (env.get(name) or choices[0]).lower()
@@ -103,14 +110,11 @@ def _group_caps(env) -> dict:
     """The limits of friend groups. Owners invite and players consent, but each player
     may still be in many: the caps bound what every one of their updates costs."""
     caps = {
-        "GROUP_MAX_OWNED": _int(env, "GROUP_MAX_OWNED", 10),  # groups a player creates
-        "GROUP_MAX_JOINED": _int(env, "GROUP_MAX_JOINED", 30),  # others' groups joined
-        "GROUP_MAX_MEMBERS": _int(env, "GROUP_MAX_MEMBERS", 500),  # owner included
-        "GROUP_MAX_INVITATIONS": _int(env, "GROUP_MAX_INVITATIONS", 100),  # pending, a group
+        "GROUP_MAX_OWNED": _at_least_one(env, "GROUP_MAX_OWNED", 10),  # groups one creates
+        "GROUP_MAX_JOINED": _at_least_one(env, "GROUP_MAX_JOINED", 30),  # others' joined
+        "GROUP_MAX_MEMBERS": _at_least_one(env, "GROUP_MAX_MEMBERS", 500),  # owner included
+        "GROUP_MAX_INVITATIONS": _at_least_one(env, "GROUP_MAX_INVITATIONS", 100),  # pending
     }
-    for name, value in caps.items():
-        if value < 1:
-            raise ConfigError(f"{name} must be at least 1, not {value}")
     if caps["GROUP_MAX_OWNED"] + caps["GROUP_MAX_JOINED"] > MOST_GROUPS_PER_PLAYER:
         raise ConfigError(f"GROUP_MAX_OWNED and GROUP_MAX_JOINED may add up to at most "
                           f"{MOST_GROUPS_PER_PLAYER}: a player's every update names each "
@@ -183,6 +187,8 @@ def from_env(env=None) -> dict:
         "STREAM_HEARTBEAT_SECONDS": float(env.get("STREAM_HEARTBEAT_SECONDS") or 15),
         "STREAM_LIFETIME_SECONDS": float(env.get("STREAM_LIFETIME_SECONDS") or 600),
         "STREAM_RETRY_MS": _int(env, "STREAM_RETRY_MS", 3000),
+        # How long a stream ticket (POST /api/streams/tickets) may wait to be used, once.
+        "STREAM_TICKET_SECONDS": _at_least_one(env, "STREAM_TICKET_SECONDS", 30),
         "STREAM_MAX_PER_IP": _int(env, "STREAM_MAX_PER_IP", 20),
         # At most this often a stream gets a frame: a burst of updates becomes one.
         "STREAM_MIN_INTERVAL_SECONDS": float(env.get("STREAM_MIN_INTERVAL_SECONDS") or 0.2),

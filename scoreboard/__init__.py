@@ -49,7 +49,7 @@ def create_app(config: dict | None = None) -> Flask:
     api.init_app(app)
     app.register_blueprint(admin.bp)
     app.register_blueprint(health.bp)
-    app.register_blueprint(stream.bp)
+    stream.init_app(app, built.tickets)
     app.register_blueprint(page.bp)
     app.register_blueprint(openapi.bp)
     limiter.init_app(app, leave_alone=gate.limited_elsewhere).exempt(page.bp)

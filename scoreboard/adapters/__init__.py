@@ -1,7 +1,7 @@
 """What the service keeps outside its database: Redis's implementation of each port (the
-shared board cache, the change-notice broker, the rank sets, the token blocklist), or the
-embedded default's in-process ones. Everything here is a cache over the database: losing it
-loses no data."""
+shared board cache, the change-notice broker, the rank sets, the token blocklist, the
+stream tickets), or the embedded default's in-process ones. Everything here is a cache over
+the database, or as short-lived as a stream ticket: losing it loses no data."""
 
 from dataclasses import dataclass
 
@@ -12,6 +12,7 @@ from .board_cache import MemoryBoardCache, RedisBoardCache
 from .broker import MemoryBroker, RedisBroker
 from .rank_sets import RedisRankSets
 from .store import RedisStore, StoreUnavailable, connection_pool
+from .stream_tickets import MemoryStreamTickets, RedisStreamTickets
 
 __all__ = ["Adapters", "StoreUnavailable", "build", "connection_pool", "init_app", "of"]
 
@@ -27,19 +28,22 @@ class Adapters:
     blocklist: RedisBlocklist | None
     rank_sets: RedisRankSets | None
     broker: MemoryBroker | RedisBroker
+    tickets: MemoryStreamTickets | RedisStreamTickets
 
 
 def build(config) -> Adapters:
     """Redis's adapters when ``REDIS_URL`` is set, else the in-process ones."""
     if not config.get("REDIS_URL"):
         cache = MemoryBoardCache()
-        return Adapters(None, cache, None, None, MemoryBroker(cache))
+        return Adapters(None, cache, None, None, MemoryBroker(cache),
+                        MemoryStreamTickets())
     # The subscription holds one connection of the store's pool for good.
     pool = connection_pool(config, config["REDIS_MAX_CONNECTIONS"] + 1)
     store = RedisStore(pool, config["REDIS_PREFIX"], config["REDIS_RETRY_SECONDS"])
     cache, rank_sets = RedisBoardCache(store), RedisRankSets(store)
     broker = RedisBroker(store, cache, rank_sets, config["REDIS_SOCKET_TIMEOUT_SECONDS"])
-    return Adapters(store, cache, RedisBlocklist(store), rank_sets, broker)
+    return Adapters(store, cache, RedisBlocklist(store), rank_sets, broker,
+                    RedisStreamTickets(store))
 
 
 def init_app(app: Flask, built: Adapters) -> None:

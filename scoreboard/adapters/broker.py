@@ -1,4 +1,6 @@
-"""Change notices: after a commit that moved the board, tell every worker its new version."""
+"""Change notices: after a commit that moved the board, tell every worker its new version;
+after one that took someone's sight of a board away, tell every worker to end their streams
+(core/viewers.py names them)."""
 
 import logging
 import random
@@ -51,6 +53,10 @@ class MemoryBroker:
         for hub in self._hubs:
             hub.notify(views, version)
 
+    def end_streams(self, key: str) -> None:
+        for hub in self._hubs:
+            hub.end_streams(key)
+
 
 class RedisBroker:
     """Notices over Redis pub/sub, so workers on every machine hear of each change.
@@ -63,6 +69,7 @@ class RedisBroker:
     reply has left, every later read on any worker knows that its copy is older."""
 
     CHANNEL = "board"
+    ENDINGS = "stream-ends"  # on the same subscription: still one connection per worker
     PING_SECONDS = 5.0  # how often an idle subscription proves it is still alive
     MAX_BACKOFF = 10.0
 
@@ -90,6 +97,13 @@ class RedisBroker:
         self.store.send(lambda batch: batch.script(
             _NOTICE, marked + keys,
             [len(marked), version, self.store.key(self.CHANNEL), message, *args]))
+
+    def end_streams(self, key: str) -> None:
+        """Tell every worker to end the streams ``key`` names; returns once Redis has taken
+        it. A notice Redis could not take is lost (RedisPort.send logs it): those streams
+        then end with their token or their lifetime (STREAM_LIFETIME_SECONDS), and none can
+        be opened again, as each opening checks the ticket's token and membership."""
+        self.store.send(lambda batch: batch.publish(self.store.key(self.ENDINGS), key))
 
     def sync(self) -> bool:
         """Wait until this worker has heard every notice that Redis took before this call;
@@ -143,7 +157,8 @@ class RedisBroker:
             subscription = None
             try:
                 subscription = self.store.subscribe(
-                    [self.store.key(self.CHANNEL), self._marker_channel], self.PING_SECONDS)
+                    [self.store.key(self.CHANNEL), self.store.key(self.ENDINGS),
+                     self._marker_channel], self.PING_SECONDS)
                 self.subscribed = True
                 backoff = 0.25
                 hub.notify()  # notices may have been missed while unsubscribed: look now
@@ -177,6 +192,8 @@ class RedisBroker:
             if message.channel == self._marker_channel:
                 self._heard = max(self._heard, int(message.data))
                 self._moved()
+            elif message.channel == self.store.key(self.ENDINGS):
+                hub.end_streams(message.data)
             else:
                 version, *views = message.data.split()
                 hub.notify(views, int(version))

@@ -148,6 +148,13 @@ def announce_change(version: int, views, placements=()) -> None:
     found.refresher.changed(keys, version)
 
 
+def end_streams(key: str) -> None:
+    """After a commit that took someone's sight of a board away (a token revoked, a player
+    banned, a member gone): every worker of every instance ends the streams ``key`` names
+    (core/viewers.py), told through the change notices before this returns."""
+    ports().broker.end_streams(key)
+
+
 def fresh_snapshot(view: View = ALL) -> Snapshot:
     """A view for a request: never older than any write whose reply was sent before this
     call (read-your-writes), on any worker, nor than a copy this worker handed out. This

@@ -10,7 +10,7 @@ from ..adapters.blocklist import RedisBlocklist
 from ..core.errors import ApiError, Forbidden
 from . import jwks, state, tokens
 from .revocation import is_revoked
-from .tokens import COOKIE, HEADER, HEADER_TYPE, JSON_KEY, QUERY_KEY, TOKEN_PLACES
+from .tokens import COOKIE, HEADER, HEADER_TYPE, JSON_KEY, TOKEN_PLACES
 
 BEARER = re.compile(rf"{HEADER_TYPE} ([^\s,]+)")
 REVOKED = "Authentication token has been revoked."
@@ -70,8 +70,7 @@ def _is_blocked(claims: dict) -> bool:
 def _presented_token(places) -> str | None:
     """The token Flask-JWT-Extended would read from this request, where it is plainly
     there, looking in ``places`` in order as the library does: a header of just
-    ``Bearer <token>``, the body's ``authToken``, the ``token`` query parameter or the
-    ``scoreboard_token`` cookie. None for any other shape, or no token, which the library
+    ``Bearer <token>``, the body's ``authToken`` or the ``scoreboard_token`` cookie. None for any other shape, or no token, which the library
     reads or refuses itself."""
     for place in places:
         if place == "headers":
@@ -84,10 +83,6 @@ def _presented_token(places) -> str | None:
             token = body.get(JSON_KEY) if isinstance(body, dict) else None
             if token:
                 return token if isinstance(token, str) else None
-        elif place == "query_string":
-            token = request.args.get(QUERY_KEY)
-            if token:
-                return token
         elif place == "cookies":
             token = request.cookies.get(COOKIE)
             if token:

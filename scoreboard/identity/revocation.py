@@ -6,7 +6,8 @@ import logging
 from sqlalchemy import select
 
 from ..adapters.store import StoreUnavailable
-from ..core import clock
+from ..boards import leaderboard
+from ..core import clock, viewers
 from ..data.db import db, insert_ignoring_duplicates
 from ..data.models import RevokedToken
 from . import state
@@ -40,11 +41,13 @@ def _live_revocations() -> list[str]:
 
 
 def revoke(jti: str, expires_at) -> bool:
-    """Revoke a token id for good: the database first, then Redis's copy. False when only
-    the database has it yet: workers then see it at their next blocklist refresh."""
+    """Revoke a token id for good: the database first, then Redis's copy, and every worker
+    ends the streams its tickets opened. False when only the database has it yet: workers
+    then see it at their next blocklist refresh."""
     values = {"jti": jti, "expires_at": expires_at}
     db.session.execute(insert_ignoring_duplicates(RevokedToken, values))
     db.session.commit()
+    leaderboard.end_streams(viewers.token(jti))
     blocklist = state.current().blocklist
     if blocklist is None:
         return True

@@ -23,11 +23,11 @@ from ..core import names
 from ..core.contract import USER_ID
 from ..core.errors import ApiError, error_response
 
-# Where a token travels: a header, or a write's JSON body. A stream's may also be in the query
-# string or a cookie, since EventSource cannot send headers (web/stream.py).
+# Where a token travels: a header, or a write's JSON body. A stream's may also be in a cookie
+# for a page of this origin; never in a URL, where logs keep it (web/stream.py: tickets).
 TOKEN_PLACES = ["headers", "json"]
 HEADER, HEADER_TYPE, JSON_KEY = "Authorization", "Bearer", "authToken"
-QUERY_KEY, COOKIE = "token", "scoreboard_token"
+COOKIE = "scoreboard_token"
 MISSING = "Missing authentication token."
 INVALID = "Invalid authentication token."
 EXPIRED = "Authentication token has expired."
@@ -54,7 +54,7 @@ def configure(app, keys) -> None:
     config["JWT_TOKEN_LOCATION"] = TOKEN_PLACES
     config["JWT_HEADER_NAME"], config["JWT_HEADER_TYPE"] = HEADER, HEADER_TYPE
     config["JWT_JSON_KEY"] = JSON_KEY
-    config["JWT_QUERY_STRING_NAME"], config["JWT_ACCESS_COOKIE_NAME"] = QUERY_KEY, COOKIE
+    config["JWT_ACCESS_COOKIE_NAME"] = COOKIE
     config["JWT_DECODE_LEEWAY"] = config["JWT_LEEWAY"]
     config["JWT_DECODE_ISSUER"] = config["JWT_ISSUER"]
     config["JWT_ENCODE_ISSUER"] = config["JWT_ISSUER"]

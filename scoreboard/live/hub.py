@@ -5,6 +5,9 @@ system call per client per frame; waking one greenlet per client would cost a co
 and the WSGI machinery on top. A client whose socket is full is handed to its own greenlet,
 which finishes the partial frame and then sends only the newest one: a slow client holds at
 most two frames and never delays the others.
+
+The same subscription carries the notices that end someone's streams (a token revoked, a
+player banned, a member gone: core/viewers.py), which the hub applies to its own.
 """
 
 import logging
@@ -17,6 +20,8 @@ from gevent.event import Event
 from gevent.monkey import get_original
 
 from ..core import meters
+from ..core.viewers import Viewer
+from .clients import Client, Watchers
 
 # The real poll(2), not gevent's cooperative one: the reaper asks without waiting.
 _poll = get_original("select", "poll")
@@ -32,60 +37,6 @@ def chunk(payload: bytes) -> bytes:
 
 
 HEARTBEAT = b": heartbeat\n\n"
-
-
-class Client:
-    """One open stream: its socket and what is still owed to it."""
-
-    __slots__ = ("sock", "chunked", "ip", "wake", "pending", "newest", "busy", "closed")
-
-    def __init__(self, sock, chunked: bool, ip: str):
-        self.sock = sock
-        self.chunked = chunked
-        self.ip = ip
-        self.wake = Event()
-        self.pending = b""  # the rest of a frame the socket took only part of
-        self.newest = None  # the newest frame, to send after ``pending``
-        self.busy = False  # its own greenlet is writing; the hub must not
-        self.closed = False
-
-    def frame(self, payload_chunked: bytes, payload_plain: bytes) -> bytes:
-        return payload_chunked if self.chunked else payload_plain
-
-    def offer(self, data: bytes, droppable: bool = False) -> bool:
-        """Try to send ``data`` now without blocking; False when the client is gone. A busy
-        client keeps only the newest frame, and has no use for a droppable heartbeat."""
-        if self.busy:
-            if not droppable:
-                self.newest = data
-            return True
-        try:
-            sent = self.sock.send(data, 0, 0.0)
-        except BlockingIOError:
-            sent = 0
-        except OSError:
-            self.close()
-            return False
-        if sent < len(data):
-            self.pending, self.busy = data[sent:], True
-            self.wake.set()
-        return True
-
-    def drain(self, timeout: float) -> None:
-        """In the client's own greenlet: finish what the hub could not send at once."""
-        with gevent.Timeout(timeout):
-            while self.busy:
-                data, self.pending = self.pending, b""
-                if data:
-                    self.sock.sendall(data)
-                if self.newest is not None:
-                    self.pending, self.newest = self.newest, None
-                else:
-                    self.busy = False
-
-    def close(self) -> None:
-        self.closed = True
-        self.wake.set()
 
 
 class Channel:
@@ -122,6 +73,7 @@ class Hub:
         self.reap_interval = config["STREAM_REAP_SECONDS"]
         self.channels = {}
         self.per_ip = Counter()
+        self.watchers = Watchers()
         self._changed = Event()
         self._started = False
         self.stopping = False
@@ -144,6 +96,12 @@ class Hub:
             channel.dirty = True
             self._changed.set()
 
+    def end_streams(self, key: str) -> None:
+        """A notice that the streams ``key`` names must end (core/viewers.py)."""
+        ended = self.watchers.end(key)
+        if ended:
+            log.info("ended %d streams: %s", ended, key.partition(" ")[0])
+
     def start(self) -> None:
         """At the worker's start: subscribe and start the loops, once per worker."""
         if not self._started:
@@ -154,10 +112,11 @@ class Hub:
             self.broker.listen(self)
 
     # -- the streams' side --------------------------------------------------------------
-    def admit(self, sock, chunked: bool, ip: str, max_per_ip: int) -> Client | None:
+    def admit(self, sock, chunked: bool, ip: str, max_per_ip: int,
+              viewer: Viewer | None = None) -> Client | None:
         if self.stopping or self.per_ip[ip] >= max_per_ip:
             return None
-        client = Client(sock, chunked, ip)
+        client = Client(sock, chunked, ip, viewer)
         self.per_ip[ip] += 1
         return client
 
@@ -173,7 +132,11 @@ class Hub:
         return channel
 
     def join(self, channel: Channel, client: Client, sent_version: int) -> None:
-        """Start delivering to ``client``, catching it up if the view moved meanwhile."""
+        """Start delivering to ``client``, catching it up if the view moved meanwhile;
+        or end it, when a notice heard since its credentials were checked names it."""
+        self.watchers.add(client)
+        if client.closed:
+            return
         channel.clients.add(client)
         self.channels.setdefault(channel.view, channel)
         if channel.frames and channel.version > sent_version:
@@ -182,6 +145,7 @@ class Hub:
     def leave(self, channel: Channel, client: Client) -> None:
         """Stop delivering to ``client`` and free its address's slot; safe to call twice."""
         channel.clients.discard(client)
+        self.watchers.discard(client)
         if not channel.clients and self.channels.get(channel.view) is channel:
             del self.channels[channel.view]
         if client.ip is not None:

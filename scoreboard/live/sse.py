@@ -22,16 +22,18 @@ def can_stream(environ) -> bool:
     return environ.get("gunicorn.socket") is not None and monkey.is_module_patched("socket")
 
 
-def open_stream(environ, view, snapshot, config, hub):
+def open_stream(environ, view, snapshot, config, hub, viewer=None):
     """The body of a stream of ``view`` for the request ``environ`` (of a worker that
     ``can_stream``), starting from ``snapshot`` (fresh: leaderboard.fresh_snapshot), or
-    None when the hub admits no more streams from its address. Closing the body, however
-    the response ends, releases its place."""
+    None when the hub admits no more streams from its address. ``viewer``: who opened it,
+    when that needed their identity (core/viewers.py), so that a notice can end it.
+    Closing the body, however the response ends, releases its place."""
     hub.start()
     # gunicorn frames a body of unknown length in chunks for HTTP/1.1 (not for HEAD).
     chunked = environ.get("SERVER_PROTOCOL") == "HTTP/1.1"
     sock = environ["gunicorn.socket"]
-    client = hub.admit(sock, chunked, environ.get("REMOTE_ADDR"), config["STREAM_MAX_PER_IP"])
+    client = hub.admit(sock, chunked, environ.get("REMOTE_ADDR"), config["STREAM_MAX_PER_IP"],
+                       viewer)
     if client is None:
         return None
     # Bounded, a browser that stops reading holds little of the kernel's memory, and the
@@ -45,7 +47,8 @@ def open_stream(environ, view, snapshot, config, hub):
     if environ.get("HTTP_LAST_EVENT_ID") != str(version):
         first += snapshot.sse_frame
     # A stream ends when its view closes (its window, or the token that opened a group's
-    # board), so the browser reconnects to the next one.
+    # board), so the browser reconnects to the next one; or when a notice ends its viewer's
+    # streams (Hub.end_streams).
     lifetime = min(config["STREAM_LIFETIME_SECONDS"] * random.uniform(0.8, 1.0),
                    max(0.0, view.seconds_left(clock.now(config))))
     events = _events(hub, channel, client, first, version, time.monotonic() + lifetime)

@@ -13,7 +13,7 @@ from flask import current_app
 from sqlalchemy import delete, func, select
 
 from ..boards import leaderboard
-from ..core import clock, names
+from ..core import clock, names, viewers
 from ..core.errors import ApiError, Forbidden
 from ..data.db import db, reading
 from ..data.models import Group, GroupInvitation, GroupMember, User
@@ -250,6 +250,7 @@ def remove_member(claims: dict, group_id: str, user_id: str) -> dict:
         GroupMember.group_id == group_id, GroupMember.user_id == user_id))
     reply = _describe(group) if me == group.owner_id else {"groupId": group_id, "left": True}
     leaderboard.commit_announcing(moved)
+    leaderboard.end_streams(viewers.member(user_id, group_id))
     log.info("group %s: %s %s", group_id, user_id, "left" if me == user_id else "removed")
     return reply
 
@@ -261,6 +262,7 @@ def delete_group(claims: dict, group_id: str) -> None:
         db.session.execute(delete(rows).where(rows.group_id == group_id))
     db.session.delete(group)
     db.session.commit()
+    leaderboard.end_streams(viewers.group(group_id))
     log.info("group %s deleted", group_id)
 
 

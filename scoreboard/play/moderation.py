@@ -21,7 +21,7 @@ from sqlalchemy import case, select, update
 from sqlalchemy.exc import IntegrityError
 
 from ..boards import leaderboard, ranks
-from ..core import clock, contract, periods
+from ..core import clock, contract, periods, viewers
 from ..core.contract import USER_ID
 from ..core.errors import ApiError, BadRequest
 from ..data import audit
@@ -76,10 +76,11 @@ def unhide(actor: Actor, user_id: str, reason: str) -> dict:
 
 def ban(actor: Actor, user_id: str, reason: str) -> dict:
     """Hide the player and void their open tickets; their writes are refused from now on
-    (refuse_banned). The tickets are voided under the lock on the player's row that
-    _moderate takes first, and which a start takes too before it reads the ban
-    (actions.py): a start committed before the lock has its ticket voided here, and one
-    after it reads the ban. So no ticket outlives the ban, and an unban revives none."""
+    (refuse_banned), and every worker ends their streams of groups' boards. The tickets are
+    voided under the lock on the player's row that _moderate takes first, and which a start
+    takes too before it reads the ban (actions.py): a start committed before the lock has
+    its ticket voided here, and one after it reads the ban. So no ticket outlives the ban,
+    and an unban revives none."""
     def change(user: User, now) -> None:
         user.banned = user.hidden = True
         db.session.execute(update(ActionTicket).where(
@@ -87,6 +88,7 @@ def ban(actor: Actor, user_id: str, reason: str) -> dict:
             ActionTicket.expires_at > now).values(expires_at=now))
 
     _moderate(actor, user_id, reason, "banned", change, everywhere=True)
+    leaderboard.end_streams(viewers.player(user_id))
     return {"userId": user_id, "banned": True}
 
 

@@ -37,7 +37,9 @@
  * @property {string} [at] with `period` "day" or "week": a past one, e.g. "2026-11-27" or
  *   "2026-W48"
  * @property {string} [region] a region code such as "DE"
- * @property {string} [group] a friend group's id: members only, so it needs the token
+ * @property {string} [group] a friend group's id: members only, so it needs the token (a
+ *   stream of it is opened with a single-use ticket the token asks for, never with the
+ *   token in its URL)
  */
 
 /**
@@ -113,7 +115,7 @@
  * How a subscription gets its boards:
  *   "connecting"   opening the stream, before it first opens;
  *   "live"         the stream is open: boards arrive as they change;
- *   "reconnecting" the stream broke and is being reopened;
+ *   "reconnecting" the stream broke (or ended) and is being reopened;
  *   "polling"      streaming failed (or is refused, or the browser has no EventSource):
  *                  the board is asked for every `pollMs`, and streaming tried again now and
  *                  then.
@@ -130,6 +132,8 @@
  * @property {number} [failuresBeforePolling] stream errors in a row before polling
  * @property {number} [reconnectGraceMs] longest wait for a stream to open before polling
  * @property {number} [streamRetryMs] while polling, how often to try streaming again
+ * @property {number} [reconnectMs] how long to wait (plus up to half again, at random)
+ *   before reopening a group's stream that ended or broke, with a fresh ticket
  */
 
 /**
@@ -162,6 +166,7 @@ export const TIMING_DEFAULTS = Object.freeze({
   failuresBeforePolling: 3,
   reconnectGraceMs: 20000,
   streamRetryMs: 60000,
+  reconnectMs: 3000,
 });
 const JWT = /^[A-Za-z0-9_-]+\.[A-Za-z0-9_-]*\.[A-Za-z0-9_-]*$/;
 
@@ -204,15 +209,22 @@ export function tokenClaims(token) {
   }
 }
 
+/** The view's parameters, as the API names them: those `view` gives, as strings.
+ * @param {View|null|undefined} view
+ * @returns {Object<string, string>} */
+function viewParams(view) {
+  const params = {};
+  for (const name of ["period", "at", "region", "group"]) {
+    if (view && view[name] != null && view[name] !== "") params[name] = String(view[name]);
+  }
+  return params;
+}
+
 /** The query string that asks the API for `view` ("" for the all-time board of everyone).
  * @param {View|null|undefined} view
  * @returns {string} */
 export function viewQuery(view) {
-  const params = new URLSearchParams();
-  for (const name of ["period", "at", "region", "group"]) {
-    if (view && view[name] != null && view[name] !== "") params.set(name, String(view[name]));
-  }
-  return params.toString();
+  return new URLSearchParams(viewParams(view)).toString();
 }
 
 function withQuery(url, query) {
@@ -358,12 +370,16 @@ export function createScoreboard(options = {}) {
         onBoard,
         onStatus: onStatus || (() => {}),
         timing,
-        streamUrl() {
-          // EventSource sends no headers: a view that needs the token has it in the query
-          // (without one, a page on the service's own origin may have it in a cookie).
-          const jwt = needsToken(view) && currentToken();
+        // EventSource sends no headers, and a token in a URL would be written to logs: a
+        // view that needs the token is opened with a ticket the token asks for, fresh for
+        // every connection, as each opens one stream once.
+        ticketed: needsToken(view),
+        async streamUrl() {
           const address = url("/api/scores/stream", view);
-          return jwt ? withQuery(address, "token=" + encodeURIComponent(jwt)) : address;
+          if (!needsToken(view)) return address;
+          const { ticket } = await call(base + "/api/streams/tickets",
+                                        { method: "POST", body: viewParams(view), auth: true });
+          return withQuery(address, "ticket=" + encodeURIComponent(ticket));
         },
         poll(etag) {
           const headers = { Accept: "application/json" };
@@ -388,8 +404,10 @@ function follow(sub) {
   let etag = null; // of that board, for polls to ask whether it changed
 
   let source = null; // the EventSource in use (or being tried while polling)
+  let opening = 0; // counts tries to open one: a try overtaken meanwhile is dropped
   let failures = 0; // stream errors since it was last open
   let graceTimer = null;
+  let reconnectTimer = null; // a ticketed stream's next try
 
   let polling = false;
   let pollTimer = null;
@@ -413,16 +431,28 @@ function follow(sub) {
 
   // ---------------------------------------------------------------- streaming
 
+  /** Open a stream, once its address is known: a ticketed one's asks for a ticket. */
   function openStream() {
+    const attempt = ++opening;
+    if (!polling) armGrace();
+    Promise.resolve()
+      .then(() => sub.streamUrl())
+      .then((address) => {
+        if (!closed && attempt === opening) listen(address);
+      }, (error) => {
+        if (!closed && attempt === opening) streamFailed(error);
+      });
+  }
+
+  function listen(address) {
     let es;
     try {
-      es = new EventSource(sub.streamUrl());
+      es = new EventSource(address);
     } catch (err) {
       startPolling();
       return;
     }
     source = es;
-    if (!polling) armGrace();
     es.addEventListener("open", () => {
       if (es !== source) return;
       failures = 0;
@@ -444,11 +474,13 @@ function follow(sub) {
     });
     es.addEventListener("error", () => {
       if (es !== source) return;
-      if (polling) {
-        // A try at going back to streaming failed: keep polling, try again later.
+      if (polling || sub.ticketed) {
+        // While polling, a try at going back to streaming failed. A ticketed stream that
+        // broke or ended would be reopened by the browser with the ticket it has spent:
+        // this client reopens it, with a new one.
         es.close();
         source = null;
-        scheduleStreamRetry();
+        streamFailed(null);
         return;
       }
       failures += 1;
@@ -463,6 +495,30 @@ function follow(sub) {
     });
   }
 
+  /** A stream the browser does not reopen by itself failed: a try at streaming again while
+   * polling, or a ticketed stream that broke or ended, or whose ticket was not given
+   * (`error`; a public stream's address never fails). While polling, try again later; else
+   * open it again after `reconnectMs`, or poll once it has failed `failuresBeforePolling`
+   * times in a row or the service refuses the player (whose 401 or 403 the polls then pass
+   * to `onStatus`). */
+  function streamFailed(error) {
+    if (polling) {
+      scheduleStreamRetry();
+      return;
+    }
+    failures += 1;
+    const refused = !!error && error.status >= 400 && error.status < 500 && error.status !== 429;
+    if (refused || failures >= timing.failuresBeforePolling) {
+      startPolling();
+      return;
+    }
+    report("reconnecting");
+    armGrace();
+    clearTimeout(reconnectTimer);
+    // Jittered, so that the streams a deploy ended do not all come back at once.
+    reconnectTimer = setTimeout(openStream, timing.reconnectMs * (1 + Math.random() / 2));
+  }
+
   /** Poll anyway if the stream stays unopened too long: a connection attempt that hangs (a
    * proxy holding the response back, say) fires no error to count. */
   function armGrace() {
@@ -475,7 +531,9 @@ function follow(sub) {
 
   function stopStreaming() {
     clearTimeout(graceTimer);
-    graceTimer = null;
+    clearTimeout(reconnectTimer);
+    graceTimer = reconnectTimer = null;
+    opening += 1; // a ticket on its way is for a stream no longer wanted
     if (source) {
       source.close();
       source = null;

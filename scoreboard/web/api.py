@@ -160,23 +160,24 @@ def client_address() -> str | None:
     return address
 
 
-def asked_view(token_locations=("headers",)) -> views.View:
+def asked_view() -> views.View:
     """The view the query string asks for. A group's board is for its members only, so it
-    needs a token (a stream may carry it as ?token= or a cookie, as EventSource sends no
-    headers), and is shown no longer than the token lasts."""
+    needs a token, and is shown no longer than the token lasts (a stream of it is opened
+    with a ticket instead: stream.py)."""
     view = query(views.parse, clock.now(), current_app.config)
     if view.group:
-        claims = identity.authenticate(locations=list(token_locations))
+        claims = identity.authenticate(locations=["headers"])
         groups.require_member(view.group, claims["sub"])
-        view = view.closing_by(_from_timestamp(claims["exp"]))
+        view = view.closing_by(from_timestamp(claims["exp"]))
     return view
 
 
-def query(parse, *args):
-    """``parse(request.args, *args)``; its ValueError is the client's mistake, a 400, and
-    a well-formed name of nothing (a day the calendar lacks) is a 404."""
+def query(parse, *args, given=None):
+    """``parse(request.args, *args)``, or of the arguments ``given`` (a body's) instead;
+    its ValueError is the client's mistake, a 400, and a well-formed name of nothing (a day
+    the calendar lacks) is a 404."""
     try:
-        return parse(request.args, *args)
+        return parse(request.args if given is None else given, *args)
     except ValueError as error:
         raise BadRequest(f"{error}.") from None
     except periods.NoSuchWindow as error:
@@ -283,9 +284,9 @@ def revoke_token():
     claims = identity.authenticate()
     if claims.get("jti") is None:
         raise BadRequest("Token has no jti and cannot be revoked.")
-    identity.revoke(claims["jti"], _from_timestamp(claims["exp"]))
+    identity.revoke(claims["jti"], from_timestamp(claims["exp"]))
     return jsonify(success=True, message="Token revoked.")
 
 
-def _from_timestamp(seconds):
+def from_timestamp(seconds):
     return datetime.fromtimestamp(seconds, UTC).replace(tzinfo=None)

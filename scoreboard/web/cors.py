@@ -8,8 +8,8 @@ Flask answers without running a view, needing no token, and which are never rate
 (gate.py). Only reads of a board held in memory are answered below Flask, where no hook
 runs: those that carry an Origin go on to Flask instead (board_reads.py).
 
-No credentials: a cross-origin page sends its token as ``Authorization: Bearer`` (a stream
-as ``?token=``, as EventSource sends no headers), never a cookie. Granting credentials would
+No credentials: a cross-origin page sends its token as ``Authorization: Bearer`` (and opens
+a group's stream with a ticket it asked for so: stream.py), never a cookie. Granting credentials would
 let every listed origin's scripts act with whatever cookie a player's browser holds for
 this service, which nothing here needs.
 """

@@ -16,11 +16,83 @@ from flask import Response, current_app
 
 from ..boards import views
 from ..data import reconnect
-from ..play import scoring
-from . import admin, api
-from .operations import OPERATIONS, SCHEMAS, TOKEN, Operation, json_content, ref
+from ..play import moderation, scoring
+from . import admin, api, stream
+from .operations import OPERATIONS, TOKEN, Operation, json_content, ref
 
 bp = reconnect.Blueprint("openapi", __name__)
+
+
+# The schemas the operations refer to (operations.ref).
+SCHEMAS = {
+    "Error": {"type": "object", "required": ["success", "error"], "properties": {
+        "success": {"const": False}, "error": {"type": "string"},
+        "code": {"type": "string", "description": "a stable name for an error a client may "
+                                                  "act on, such as the limit a 409 hit"}}},
+    "Action": {"type": "object", "required": ["id", "points", "minSeconds", "cooldownSeconds",
+                                              "dailyLimit"], "properties": {
+        "id": {"type": "string"}, "points": {"type": "integer"},
+        "minSeconds": {"type": "integer"}, "cooldownSeconds": {"type": "integer"},
+        "dailyLimit": {"type": ["integer", "null"]}}},
+    "Ticket": {"type": "object", "required": ["actionId", "actionType", "points", "expiresAt",
+                                              "notBefore"], "properties": {
+        "actionId": {"type": "string"}, "actionType": {"type": "string"},
+        "points": {"type": "integer"}, "expiresAt": {"type": "string", "format": "date-time"},
+        "notBefore": {"type": "string", "format": "date-time"}}},
+    "UpdateReply": {"type": "object", "required": ["success", "message", "updatedScore"],
+                    "properties": {
+                        "success": {"const": True},
+                        "message": {"const": api.UPDATED},
+                        "updatedScore": {"type": "integer"}}},
+    "Profile": {"type": "object", "required": ["userId", "displayName", "region", "score"],
+                "properties": {
+                    "userId": {"type": "string"}, "displayName": {"type": "string"},
+                    "region": {"type": ["string", "null"]}, "score": {"type": "integer"}}},
+    "GroupEntry": {"type": "object", "required": ["groupId", "name", "ownerId"], "properties": {
+        "groupId": {"type": "string"}, "name": {"type": "string"},
+        "ownerId": {"type": "string"}}},
+    "Group": {"allOf": [ref("GroupEntry"), {"type": "object", "required": ["members"],
+                                              "properties": {"members": {
+        "type": "array", "items": {"type": "object", "required": ["userId", "displayName"],
+                                   "properties": {"userId": {"type": "string"},
+                                                  "displayName": {"type": "string"}}}}}}]},
+    "Invitation": {"type": "object", "required": ["groupId", "name", "ownerId", "ownerName",
+                                                  "userId", "invitedAt"], "properties": {
+        "groupId": {"type": "string"}, "name": {"type": "string"},
+        "ownerId": {"type": "string"}, "ownerName": {"type": "string"},
+        "userId": {"type": "string", "description": "the invited player"},
+        "invitedAt": {"type": "string", "format": "date-time"}}},
+    "Rank": {"type": "object", "required": ["userId", "displayName", "region", "score", "rank"],
+             "properties": {
+                 "userId": {"type": "string"}, "displayName": {"type": "string"},
+                 "region": {"type": ["string", "null"]}, "score": {"type": "integer"},
+                 "rank": {"type": ["integer", "null"],
+                          "description": "null when not on the view"}}},
+    "AuditEvent": {"type": "object", "properties": {
+        "id": {"type": "integer"}, "at": {"type": "string", "format": "date-time"},
+        "userId": {"type": "string"},
+        "actor": {"type": ["string", "null"],
+                  "description": "null: the player's own play; else an admin's sub, or "
+                                 "cli:<os user> for the command line"},
+        "outcome": {"enum": list(moderation.OUTCOMES)},
+        "actionType": {"type": ["string", "null"]},
+        "delta": {"type": "integer"}, "scoreAfter": {"type": ["integer", "null"]},
+        "reason": {"type": ["string", "null"],
+                   "description": "a refusal's message, or an admin's reason"},
+        "count": {"type": "integer", "minimum": 1,
+                  "description": "the attempts the event stands for: 1, or for rate_limited "
+                                 "the player's refusals in the minute starting at `at`"},
+        "requestId": {"type": ["string", "null"]}, "clientIp": {"type": ["string", "null"]}}},
+    "StreamTicket": {"type": "object", "required": ["ticket", "expiresIn"], "properties": {
+        "ticket": stream.TICKET.schema({}),
+        "expiresIn": {"type": "integer", "minimum": 1, "description": "seconds left to use it"}}},
+    "Board": {"type": "object", "required": ["topScores", "version"], "properties": {
+        "version": {"type": "integer", "description": "only ever goes up"},
+        "topScores": {"type": "array", "items": {
+            "type": "object", "required": ["userId", "score", "rank", "displayName"],
+            "properties": {"userId": {"type": "string"}, "score": {"type": "integer"},
+                           "rank": {"type": "integer"}, "displayName": {"type": "string"}}}}}},
+}
 
 
 CONVERTER = re.compile(r"<(?:(\w+)(?:\([^)]*\))?:)?(\w+)>")
@@ -54,8 +126,6 @@ def document(app) -> dict:
             },
             "securitySchemes": {
                 "bearer": {"type": "http", "scheme": "bearer", "bearerFormat": "JWT"},
-                "token": {"type": "apiKey", "in": "query", "name": "token",
-                          "description": "the JWT, for EventSource, which sends no headers"},
                 "cookie": {"type": "apiKey", "in": "cookie", "name": "scoreboard_token"},
             },
         },

@@ -1,11 +1,11 @@
 """What the routes do not say of themselves, for the OpenAPI document (openapi.py): each
-endpoint's summary, replies, errors of its own rules, security, body and query."""
+endpoint's summary, replies, errors of its own rules, security, body and query. The schemas
+they refer to (``ref``) are the document's components, in openapi.py."""
 
 from dataclasses import dataclass
 
 from ..core.contract import Body, Query
-from ..play import moderation
-from . import admin, api
+from . import admin, api, stream
 from .reads import LIMIT
 
 
@@ -28,74 +28,6 @@ REPEAT = " Applied once per `Idempotency-Key` (one is made for a request without
          "another act is 422. Send one to repeat a request safely after a 503 or a lost reply."
 DONE = {"type": "object", "required": ["success", "message"], "additionalProperties": False,
         "properties": {"success": {"const": True}, "message": {"type": "string"}}}
-
-SCHEMAS = {
-    "Error": {"type": "object", "required": ["success", "error"], "properties": {
-        "success": {"const": False}, "error": {"type": "string"},
-        "code": {"type": "string", "description": "a stable name for an error a client may "
-                                                  "act on, such as the limit a 409 hit"}}},
-    "Action": {"type": "object", "required": ["id", "points", "minSeconds", "cooldownSeconds",
-                                              "dailyLimit"], "properties": {
-        "id": {"type": "string"}, "points": {"type": "integer"},
-        "minSeconds": {"type": "integer"}, "cooldownSeconds": {"type": "integer"},
-        "dailyLimit": {"type": ["integer", "null"]}}},
-    "Ticket": {"type": "object", "required": ["actionId", "actionType", "points", "expiresAt",
-                                              "notBefore"], "properties": {
-        "actionId": {"type": "string"}, "actionType": {"type": "string"},
-        "points": {"type": "integer"}, "expiresAt": {"type": "string", "format": "date-time"},
-        "notBefore": {"type": "string", "format": "date-time"}}},
-    "UpdateReply": {"type": "object", "required": ["success", "message", "updatedScore"],
-                    "properties": {
-                        "success": {"const": True},
-                        "message": {"const": api.UPDATED},
-                        "updatedScore": {"type": "integer"}}},
-    "Profile": {"type": "object", "required": ["userId", "displayName", "region", "score"],
-                "properties": {
-                    "userId": {"type": "string"}, "displayName": {"type": "string"},
-                    "region": {"type": ["string", "null"]}, "score": {"type": "integer"}}},
-    "GroupEntry": {"type": "object", "required": ["groupId", "name", "ownerId"], "properties": {
-        "groupId": {"type": "string"}, "name": {"type": "string"},
-        "ownerId": {"type": "string"}}},
-    "Group": {"allOf": [ref("GroupEntry"), {"type": "object", "required": ["members"],
-                                              "properties": {"members": {
-        "type": "array", "items": {"type": "object", "required": ["userId", "displayName"],
-                                   "properties": {"userId": {"type": "string"},
-                                                  "displayName": {"type": "string"}}}}}}]},
-    "Invitation": {"type": "object", "required": ["groupId", "name", "ownerId", "ownerName",
-                                                  "userId", "invitedAt"], "properties": {
-        "groupId": {"type": "string"}, "name": {"type": "string"},
-        "ownerId": {"type": "string"}, "ownerName": {"type": "string"},
-        "userId": {"type": "string", "description": "the invited player"},
-        "invitedAt": {"type": "string", "format": "date-time"}}},
-    "Rank": {"type": "object", "required": ["userId", "displayName", "region", "score", "rank"],
-             "properties": {
-                 "userId": {"type": "string"}, "displayName": {"type": "string"},
-                 "region": {"type": ["string", "null"]}, "score": {"type": "integer"},
-                 "rank": {"type": ["integer", "null"],
-                          "description": "null when not on the view"}}},
-    "AuditEvent": {"type": "object", "properties": {
-        "id": {"type": "integer"}, "at": {"type": "string", "format": "date-time"},
-        "userId": {"type": "string"},
-        "actor": {"type": ["string", "null"],
-                  "description": "null: the player's own play; else an admin's sub, or "
-                                 "cli:<os user> for the command line"},
-        "outcome": {"enum": list(moderation.OUTCOMES)},
-        "actionType": {"type": ["string", "null"]},
-        "delta": {"type": "integer"}, "scoreAfter": {"type": ["integer", "null"]},
-        "reason": {"type": ["string", "null"],
-                   "description": "a refusal's message, or an admin's reason"},
-        "count": {"type": "integer", "minimum": 1,
-                  "description": "the attempts the event stands for: 1, or for rate_limited "
-                                 "the player's refusals in the minute starting at `at`"},
-        "requestId": {"type": ["string", "null"]}, "clientIp": {"type": ["string", "null"]}}},
-    "Board": {"type": "object", "required": ["topScores", "version"], "properties": {
-        "version": {"type": "integer", "description": "only ever goes up"},
-        "topScores": {"type": "array", "items": {
-            "type": "object", "required": ["userId", "score", "rank", "displayName"],
-            "properties": {"userId": {"type": "string"}, "score": {"type": "integer"},
-                           "rank": {"type": "integer"}, "displayName": {"type": "string"}}}}}},
-}
-
 
 @dataclass
 class Operation:
@@ -267,17 +199,26 @@ OPERATIONS = {
                      "description": "before= of the next page; null on the last"}}},
             "A page of events")},
         errors=(403,), security=TOKEN, query=admin.AUDIT, description=ADMIN),
+    "stream.issue_ticket": Operation(
+        "A ticket that opens the view's stream once (EventSource sends no headers)",
+        {"201": json_content(ref("StreamTicket"), "Bound to the player, token and view")},
+        errors=(403, 404), security=TOKEN, body=stream.TICKET_BODY,
+        description="The body holds the view parameters. 403 for a banned player, or a group "
+                    "the player is not in; 404 for an unknown group; 503 while Redis is away."),
     "stream.scores_stream": Operation(
         "Server-Sent Events: `event: scoreboard`, `id: <version>`, data as /top",
         {"200": {"description": "An event stream: a `retry:` hint, the view's snapshot "
                                 "(unless Last-Event-ID is its version), then every new one",
                  "content": {"text/event-stream": {"schema": {"type": "string"}}}}},
-        errors=(401, 403, 404),
-        security=[{}, {"bearer": []}, {"token": []}, {"cookie": []}], view=True,
+        errors=(401, 403, 404), security=[{}, {"bearer": []}, {"cookie": []}],
+        query=stream.STREAM_QUERY, view=True,
         headers=(("Last-Event-ID", "the version the client last saw"),),
-        description="A group's view needs a token: EventSource sends no headers, so it may "
-                    "come as `?token=` or the `scoreboard_token` cookie. 429 past "
-                    "STREAM_MAX_PER_IP open streams; 503 while the server restarts."),
+        description="A group's view needs a `ticket` (401: unknown, spent or expired, or its "
+                    "token since revoked or expired; 403: another view's, or its player since "
+                    "banned or out of the group), or the token as `Authorization` or the "
+                    "`scoreboard_token` cookie; `token` in the query is a 400. 429 past "
+                    "STREAM_MAX_PER_IP open streams; 503 while the server restarts, or for a "
+                    "ticket while Redis is away."),
     "openapi.openapi_document": Operation(
         "This document", {"200": json_content({"type": "object"}, "OpenAPI 3.1")}),
     "health.healthz": Operation("Liveness", {"200": json_content({"type": "object"},

@@ -12,8 +12,8 @@ whose route brings the board or says what is wrong.
 
 Stream opens are the same case: a stream of a public view whose board this worker holds
 fresh is opened here (sse.open_stream, as the route opens it), which measured at about a
-third of an open's CPU. A group's stream (it needs a token), a view not held fresh, a bad
-parameter or a refused open goes on to the route.
+third of an open's CPU. A group's stream (it needs a token), one asked with a ticket or a
+token, a view not held fresh, a bad parameter or a refused open goes on to the route.
 
 While CORS_ORIGINS lists any origin, a read that carries an Origin header goes on to Flask
 too, where Flask-CORS decides its grant: the grant is then Flask-CORS's own, made in one
@@ -111,10 +111,11 @@ class BoardReads:
         return status, headers, [body]
 
     def _open_stream(self, environ):
-        if not sse.can_stream(environ):
-            return None
+        args = _args(environ)
+        if not sse.can_stream(environ) or args.keys() & {"ticket", "token"}:
+            return None  # the route checks a ticket, and refuses a token
         try:
-            view = views.parse(_args(environ), clock.now(self.config), self.config)
+            view = views.parse(args, clock.now(self.config), self.config)
         except (ValueError, periods.NoSuchWindow):
             return None
         if view.group:

@@ -89,6 +89,23 @@ def wait_for_port(port: int, proc: subprocess.Popen, timeout=60.0) -> None:
     raise RuntimeError(f"nothing listening on {port} after {timeout}s")
 
 
+def socket_holder(pids, port: int, peer: int | None = None) -> int:
+    """Which of ``pids`` holds the TCP socket on this machine whose local port is ``port``
+    (and whose remote port is ``peer``, when given), from /proc (Linux)."""
+    lines = Path("/proc/net/tcp").read_text().splitlines()[1:]
+    inodes = {f"socket:[{fields[9]}]" for fields in map(str.split, lines)
+              if int(fields[1].rsplit(":", 1)[1], 16) == port
+              and (peer is None or int(fields[2].rsplit(":", 1)[1], 16) == peer)}
+    for pid in pids:
+        for fd in Path(f"/proc/{pid}/fd").iterdir():
+            try:
+                if os.readlink(fd) in inodes:
+                    return pid
+            except FileNotFoundError:  # closed while we looked
+                continue
+    raise AssertionError(f"none of {sorted(pids)} holds the socket of port {port}")
+
+
 def stop(proc: subprocess.Popen, sig=signal.SIGTERM) -> None:
     """``sig``, then SIGKILL if it lingers; never leaves the process behind."""
     if proc.poll() is None:
@@ -201,6 +218,10 @@ class Server:
         """The process ids of gunicorn's workers now (Linux: the master's children)."""
         children = Path(f"/proc/{self.proc.pid}/task/{self.proc.pid}/children")
         return {int(pid) for pid in children.read_text().split()}
+
+    def worker_serving(self, client_port: int) -> int:
+        """The worker that holds this machine's connection from ``client_port``."""
+        return socket_holder(self.workers(), self.port, peer=client_port)
 
     def stop(self) -> None:
         """Quick shutdown: a graceful one waits out a second of gunicorn's own loop, and the

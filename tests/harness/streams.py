@@ -1,9 +1,12 @@
-"""Server-Sent Events clients of a real server: one that reads event by event, and many raw
-asyncio clients at once for the fan-out tests."""
+"""Server-Sent Events clients of a real server: one that reads event by event (and a
+thread that reads one to its end), and many raw asyncio clients at once for the fan-out
+tests."""
 
 import asyncio
 import http.client
 import json
+import threading
+import time
 from urllib.parse import urlsplit
 
 
@@ -44,6 +47,11 @@ class EventStream:
             if event.get("event") == "scoreboard":
                 return json.loads(event["data"])
 
+    @property
+    def local_port(self) -> int:
+        """This client's port: the server's worker holding the connection knows it."""
+        return self.conn.sock.getsockname()[1]
+
     def close(self) -> None:
         self.response.close()
         self.conn.close()
@@ -53,6 +61,31 @@ class EventStream:
 
     def __exit__(self, *exc) -> None:
         self.close()
+
+
+class Reader:
+    """A stream read to its end in a thread of its own: the versions of the boards it got,
+    and how it ended (``how``: "end" when the server ended it, else the error that stopped
+    the reading) and when (``ended_at``, time.monotonic())."""
+
+    def __init__(self, stream: EventStream):
+        self.stream = stream
+        self.versions = []
+        self.how = None
+        self.ended_at = None
+        self.ended = threading.Event()
+        threading.Thread(target=self._read, daemon=True).start()
+
+    def _read(self) -> None:
+        try:
+            while (event := self.stream.next()) is not None:
+                if event.get("event") == "scoreboard":
+                    self.versions.append(json.loads(event["data"])["version"])
+            self.how = "end"
+        except Exception as error:  # a timeout, or the test closed the stream
+            self.how = repr(error)
+        self.ended_at = time.monotonic()
+        self.ended.set()
 
 
 async def _watch(port: int, ready, target_version: int, timeout: float):

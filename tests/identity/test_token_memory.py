@@ -117,22 +117,21 @@ def test_an_accepted_token_skips_the_librarys_walk_but_not_revocation(make_app, 
         assert (refused.status_code, refused.json) == (401, revoked)
 
 
-def test_a_streams_token_in_the_query_string_or_a_cookie_is_remembered(make_app, decodes,
-                                                                       walks):
+def test_a_streams_token_in_a_header_or_a_cookie_is_remembered(make_app, decodes, walks):
     app = make_app()
     client = app.test_client()
     token = token_for(app, "alice")
-    created = client.post("/api/groups", json={"name": "Crew"},
-                          headers={"Authorization": f"Bearer {token}"})
+    bearer = {"Authorization": f"Bearer {token}"}
+    created = client.post("/api/groups", json={"name": "Crew"}, headers=bearer)
     stream = f"{STREAM}?group={created.json['groupId']}"
     # 503: past authentication and membership, the test client cannot stream.
-    assert client.get(f"{stream}&token={token}").status_code == 503
+    assert client.get(stream, headers=bearer).status_code == 503
     client.set_cookie("scoreboard_token", token)
     assert client.get(stream).status_code == 503
     assert (decodes, walks) == ([token], [])
 
     refused = {"error": "Invalid authentication token.", "success": False}
-    assert client.get(f"{stream}&token=not.a.token").json == refused
+    assert client.get(stream, headers={"Authorization": "Bearer not.a.token"}).json == refused
     client.delete_cookie("scoreboard_token")
     missing = client.get(stream)
     assert (missing.status_code, missing.json["error"]) == (401, "Missing authentication token.")

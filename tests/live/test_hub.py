@@ -1,4 +1,5 @@
-"""The hub's write path on real sockets: partial writes, slow readers, SSE framing."""
+"""The hub's write path on real sockets: partial writes, slow readers, SSE framing; and the
+notices that end someone's streams."""
 
 import gevent
 import pytest
@@ -7,7 +8,10 @@ from gevent import socket
 from scoreboard.adapters.broker import MemoryBroker
 from scoreboard.boards import ports
 from scoreboard.boards.leaderboard import Snapshot
-from scoreboard.live.hub import Client, Hub, chunk
+from scoreboard.core import viewers
+from scoreboard.core.viewers import Viewer
+from scoreboard.live.clients import ENDINGS_REMEMBERED_SECONDS, Client, Watchers
+from scoreboard.live.hub import Hub, chunk
 
 
 def test_chunk_and_event_framing():
@@ -97,3 +101,62 @@ def test_a_newer_board_wakes_only_its_views_streams(make_app):
         ours.close(), theirs.close()
     assert hub.channels == {}  # a view nobody watches costs nothing
     hub.stop()
+
+
+def watched(user_id, token_id=None, group_id=None, since=0.0):
+    ours, theirs = socket.socketpair()
+    theirs.close()
+    return Client(ours, chunked=False, ip="127.0.0.1",
+                  viewer=Viewer(user_id, token_id, group_id, since))
+
+
+def test_a_notice_ends_exactly_the_streams_its_key_names():
+    watchers = Watchers(clock=lambda: 10.0)
+    streams = {
+        "alice-t1-crew": watched("alice", "t1", "crew"),
+        "alice-t2-crew": watched("alice", "t2", "crew"),
+        "alice-t1-club": watched("alice", "t1", "club"),
+        "bob-t3-crew": watched("bob", "t3", "crew"),
+        "bob-none-club": watched("bob", None, "club"),
+        "carol-t4-public": watched("carol", "t4"),
+    }
+    for client in streams.values():
+        watchers.add(client)
+    public = Client(streams["bob-t3-crew"].sock, chunked=False, ip="127.0.0.1")
+    watchers.add(public)  # nobody's: no notice ends it
+
+    def ended():
+        return sorted(name for name, client in streams.items() if client.closed)
+
+    assert watchers.end(viewers.token("t1")) == 2
+    assert ended() == ["alice-t1-club", "alice-t1-crew"]
+    assert watchers.end(viewers.member("bob", "crew")) == 1
+    assert ended() == ["alice-t1-club", "alice-t1-crew", "bob-t3-crew"]
+    assert watchers.end(viewers.group("club")) == 2  # alice's was ended already
+    assert watchers.end(viewers.player("carol")) == 1
+    assert ended() == sorted(set(streams) - {"alice-t2-crew"})
+    assert not public.closed
+    for client in streams.values():
+        watchers.discard(client)
+        client.sock.close()
+    assert watchers.end(viewers.player("alice")) == 0  # a stream gone is forgotten
+
+
+def test_a_stream_checked_before_a_notice_but_joining_after_it_is_ended():
+    now = [100.0]
+    watchers = Watchers(clock=lambda: now[0])
+    watchers.end(viewers.token("t1"))
+    raced = watched("alice", "t1", "crew", since=99.0)  # checked before the revocation
+    later = watched("alice", "t1", "crew", since=100.5)  # checked after: its own business
+    other = watched("bob", "t2", "crew", since=99.0)
+    for client in (raced, later, other):
+        watchers.add(client)
+    assert (raced.closed, later.closed, other.closed) == (True, False, False)
+    # Notices are remembered for a while only: long enough for any stream being opened.
+    now[0] += ENDINGS_REMEMBERED_SECONDS + 1
+    watchers.end(viewers.token("t9"))
+    forgotten = watched("alice", "t1", "crew", since=99.0)
+    watchers.add(forgotten)
+    assert not forgotten.closed
+    for client in (raced, later, other, forgotten):
+        client.sock.close()

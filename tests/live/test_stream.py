@@ -215,7 +215,13 @@ def test_a_region_stream_gets_its_regions_updates_and_no_others(serve, redis_url
     assert [e["userId"] for e in board["topScores"]] == ["anna"]
 
 
-def test_a_group_stream_is_for_members(serve, redis_url, open_stream):
+def ticket(server, token, **view) -> tuple[int, dict]:
+    status, body, _ = call("POST", server.url + "/api/streams/tickets", view,
+                           {"Authorization": f"Bearer {token}"})
+    return status, body
+
+
+def test_a_group_stream_is_for_members_with_a_ticket(serve, redis_url, open_stream):
     start, app = serve
     server = start(redis_url, STREAM_HEARTBEAT_SECONDS="0.5")
     owner, outsider = token_for(app, "owner"), token_for(app, "outsider")
@@ -223,11 +229,16 @@ def test_a_group_stream_is_for_members(serve, redis_url, open_stream):
                        {"Authorization": f"Bearer {owner}"})
     url = f"{server.url}/api/scores/stream?group={group['groupId']}"
     assert call("GET", url)[0] == 401
-    assert call("GET", f"{url}&token={outsider}")[0] == 403
-    with open_stream(f"{url}&token={owner}") as stream:
+    assert ticket(server, outsider, group=group["groupId"])[0] == 403
+    for in_url in (f"{url}&token={owner}", f"{server.url}/api/scores/stream?token={owner}"):
+        assert call("GET", in_url)[0] == 400  # never in a URL, even where none is needed
+    status, issued = ticket(server, owner, group=group["groupId"])
+    assert status == 201, issued
+    with open_stream(f"{url}&ticket={issued['ticket']}") as stream:
         assert stream.status == 200 and stream.next_snapshot()["topScores"] == []
         play_http(server.url, owner, "owner")
         assert stream.next_snapshot()["topScores"][0]["userId"] == "owner"
+    assert call("GET", f"{url}&ticket={issued['ticket']}")[0] == 401  # spent
 
 
 def test_a_group_stream_ends_when_its_token_expires(serve, redis_url, open_stream):
@@ -239,8 +250,9 @@ def test_a_group_stream_ends_when_its_token_expires(serve, redis_url, open_strea
     # Issued just before it is used, with no other request in between; exp has whole seconds.
     began = time.time()
     short = token_for(app, "owner", ttl=5)
-    with open_stream(f"{server.url}/api/scores/stream?group={group['groupId']}&token={short}",
-                     timeout=60) as stream:
+    _, issued = ticket(server, short, group=group["groupId"])
+    with open_stream(f"{server.url}/api/scores/stream?group={group['groupId']}"
+                     f"&ticket={issued['ticket']}", timeout=60) as stream:
         assert stream.status == 200, "the five-second token expired before the stream opened"
         while stream.next() is not None:
             pass

@@ -145,7 +145,7 @@ def test_group_caps_default_to_a_game_s_and_stay_within_a_notice():
 
 
 @pytest.mark.parametrize("name", ["GROUP_MAX_OWNED", "GROUP_MAX_JOINED", "GROUP_MAX_MEMBERS",
-                                  "GROUP_MAX_INVITATIONS"])
-def test_a_group_cap_below_one_is_a_clear_error(name):
+                                  "GROUP_MAX_INVITATIONS", "STREAM_TICKET_SECONDS"])
+def test_a_group_cap_or_a_tickets_life_below_one_is_a_clear_error(name):
     with pytest.raises(config.ConfigError, match=f"{name} must be at least 1, not 0"):
         config.from_env({name: "0"})

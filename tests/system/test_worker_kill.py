@@ -9,7 +9,6 @@ import threading
 from collections import defaultdict
 from concurrent.futures import ThreadPoolExecutor
 from http.client import HTTPException
-from pathlib import Path
 
 import psycopg2
 from sqlalchemy import func, select
@@ -21,7 +20,7 @@ from scoreboard.data.models import AuditEvent, User
 
 from ..conftest import base_config
 from ..harness.players import play_http, token_for
-from ..harness.servers import call
+from ..harness.servers import call, socket_holder
 from ..harness.waiting import wait_for
 
 PLAYERS = [f"p{n}" for n in range(8)]
@@ -111,21 +110,6 @@ def waiting_on_lock(database_url, ticket):
     return row and row[0]
 
 
-def owner_of_port(port: int, pids) -> int:
-    """Which of ``pids`` holds the TCP socket bound to ``port`` on this machine (Linux)."""
-    lines = Path("/proc/net/tcp").read_text().splitlines()[1:]
-    inodes = {f"socket:[{fields[9]}]" for fields in map(str.split, lines)
-              if int(fields[1].rsplit(":", 1)[1], 16) == port}
-    for pid in pids:
-        for fd in Path(f"/proc/{pid}/fd").iterdir():
-            try:
-                if os.readlink(fd) in inodes:
-                    return pid
-            except FileNotFoundError:  # closed while we looked
-                continue
-    raise AssertionError(f"no worker holds the connection from port {port}")
-
-
 def verify(database_url, redis_url, server):
     """``flask scoreboard verify``'s output, with the server's Redis prefix (its rank sets
     are checked too); fails unless it found nothing wrong."""
@@ -164,7 +148,7 @@ def test_a_killed_worker_loses_no_acknowledged_update_and_counts_none_twice(
             holder.start()
             port = wait_for(lambda: waiting_on_lock(database_url, held),
                             "the held update to wait")
-            killed = owner_of_port(port, server.workers())
+            killed = socket_holder(server.workers(), port)
             os.kill(killed, signal.SIGKILL)
             holder.join(timeout=30)
             # The dead worker's session goes on now, and may commit, with nobody to answer.

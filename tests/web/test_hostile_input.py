@@ -42,6 +42,7 @@ BODIES = {
     "admin.ban": {"reason": "test"},
     "admin.unban": {"reason": "test"},
     "admin.adjust": {"delta": 1, "reason": "test"},
+    "stream.issue_ticket": {"group": None, "period": "week"},  # a ticket for Alice's group
 }
 
 # Whole bodies, sent as application/json to every route (most routes read a token, for
@@ -167,7 +168,8 @@ class World:
                                             headers=self.alice.headers).json["groupId"]
         add_members(self.alice, self.group, bob)
         self.paths = {"user_id": "bob", "group_id": self.group, "filename": "style.css"}
-        self.fills = {("api.update_score", "actionId"): ticket}
+        self.fills = {("api.update_score", "actionId"): ticket,
+                      ("stream.issue_ticket", "group"): self.group}
         self.failures = []
         self.state = fingerprint(self.engine)
 

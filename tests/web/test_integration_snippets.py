@@ -1,5 +1,5 @@
 """The README's flows for a game server, as written there, against a real server: with curl
-and with Python's standard library."""
+and with Python's standard library; and its curl flow of a group's stream ticket."""
 
 import json
 import os
@@ -10,6 +10,7 @@ import pytest
 
 from ..harness.players import token_for
 from ..harness.readme import EXAMPLE_SERVICE, snippets
+from ..harness.servers import call
 from ..harness.waiting import wait_for
 
 SECTION = "Integrate from a game page"
@@ -66,3 +67,26 @@ def test_the_python_flow_plays_and_reads_the_board(serve, redis_url):
     with refused.value as error:
         assert (error.code, json.load(error)) == (
             403, {"success": False, "error": "Unauthorized score update attempt."})
+
+
+def test_the_curl_flow_opens_a_groups_stream_with_a_ticket(serve, redis_url):
+    start, app = serve
+    server = start(redis_url)
+    token = token_for(app, "ada", "Ada")
+    status, group, _ = call("POST", server.url + "/api/groups", {"name": "Crew"},
+                            {"Authorization": f"Bearer {token}"})
+    assert status == 201, group
+    (script,) = snippets("API", "sh")
+    env = {**os.environ, "SCOREBOARD": server.url, "TOKEN": token, "GROUP": group["groupId"]}
+    # The stream never ends by itself: read it up to its first board, then stop it.
+    with subprocess.Popen(["bash", "-euo", "pipefail", "-c", script], env=env, text=True,
+                          stdout=subprocess.PIPE, stderr=subprocess.PIPE) as shell:
+        try:
+            lines = iter(shell.stdout.readline, "")
+            assert next(lines).startswith("retry: "), shell.stderr.read()
+            assert next(lines) == "\n"
+            assert next(lines) == "id: 0\n" and next(lines) == "event: scoreboard\n"
+            assert json.loads(next(lines).removeprefix("data: ")) == {
+                "topScores": [], "version": 0}
+        finally:
+            shell.kill()

@@ -1,10 +1,11 @@
 """scoreboard-client.js on its own, in Chromium, from a second origin listed in CORS_ORIGINS,
 against a real server: what its calls answer, the one error type, and what subscribe hides
 and is hard to see on the page (the version guard, the fallback to polling and back, the
-ETag's 304s, a group's stream that needs the token)."""
+ETag's 304s, a group's stream opened with a fresh ticket every time, never with the
+token)."""
 
 import json
-from urllib.parse import quote
+from urllib.parse import parse_qs, quote, urlsplit
 
 import pytest
 
@@ -41,6 +42,19 @@ window.fetch = async function (address, init) {
   if (String(address).includes("/api/scores/top")) {
     const sent = (init && init.headers && init.headers["If-None-Match"]) || null;
     window.__polls.push([sent, response.status, response.headers.get("ETag")]);
+  }
+  return response;
+};
+"""
+# Records every ticket the client asks for: the body sent and the ticket answered.
+RECORD_TICKETS = """
+window.__tickets = [];
+const fetchBefore = window.fetch;
+window.fetch = async function (address, init) {
+  const response = await fetchBefore.apply(this, arguments);
+  if (String(address).includes("/api/streams/tickets")) {
+    const answer = response.ok ? (await response.clone().json()).ticket : response.status;
+    window.__tickets.push([JSON.parse(init.body), answer]);
   }
   return response;
 };
@@ -240,15 +254,75 @@ def test_a_group_board_gets_the_token_it_needs(service, streaming):
     plays(server, ada, "ada")
     page.wait_for_function("() => window.boards.at(-1)[1][0] === 'ada 2'")
     if streaming:
-        # EventSource sends no headers, and CORS grants no cookies: the token is in the query.
-        assert page.evaluate("window.__streams.map((s) => new URL(s.url).search)") == [
-            f"?group={group_id}&token={ada}"]
+        # EventSource sends no headers, and CORS grants no cookies: the stream is opened with
+        # a ticket the token asked for, never with the token in its URL.
+        [address] = stream_queries(page)
+        assert address == {"group": [group_id], "ticket": address["ticket"]}
+        assert ada not in json.dumps(address)
         assert statuses(page) == ["connecting", "live"]
         page.evaluate("window.unsubscribe()")
         assert page.evaluate("window.__streams.every((s) => s.readyState === 2)")
     else:
         assert statuses(page) == ["polling"]
     assert problems == [], problems
+
+
+def stream_queries(page) -> list[dict]:
+    """The query of each stream the page opened, parsed; needs RECORD_STREAMS."""
+    return [parse_qs(urlsplit(url).query) for url in page.evaluate(
+        "window.__streams.map((s) => s.url)")]
+
+
+def group_of(server, token) -> str:
+    status, group, _ = call("POST", server.url + "/api/groups", {"name": "Friends"},
+                            {"Authorization": f"Bearer {token}"})
+    assert status == 201, group
+    return group["groupId"]
+
+
+def test_a_group_stream_reopens_with_a_fresh_ticket_every_time(serve, redis_url, open_page,
+                                                              client_origin):
+    start, app = serve
+    # Each stream ends within a second: the client reopens it, as after any end or break.
+    server = start(redis_url, CORS_ORIGINS=client_origin, STREAM_LIFETIME_SECONDS="1")
+    ada = token_for(app, "ada")
+    group_id = group_of(server, ada)
+    page, problems = client_opener(open_page, client_origin, server)(
+        init_scripts=[RECORD_STREAMS, RECORD_TICKETS])
+    subscribe(page, server, ada, {"group": group_id}, reconnectMs=100)
+    page.wait_for_function("() => window.__streams.length >= 4")
+    plays(server, ada, "ada")
+    page.wait_for_function("() => window.boards.length && window.boards.at(-1)[1][0] === 'ada 1'")
+    page.evaluate("window.unsubscribe()")
+
+    opened = stream_queries(page)
+    asked = page.evaluate("window.__tickets")
+    # Every stream with a ticket of its own, asked for just before it, for its view.
+    assert [query["ticket"][0] for query in opened] == [answer for _, answer in asked]
+    assert len({answer for _, answer in asked}) == len(asked)
+    assert {json.dumps(body) for body, _ in asked} == {json.dumps({"group": group_id})}
+    assert all(set(query) == {"group", "ticket"} for query in opened)
+    # Reopened each time without falling back to polling.
+    seen = statuses(page)
+    assert seen[:2] == ["connecting", "live"] and "polling" not in seen
+    assert seen.count("reconnecting") >= 3 and seen.count("live") >= 4
+    assert problems == [], problems
+
+
+def test_a_revoked_tokens_stream_ends_and_its_refusal_reaches_on_status(service):
+    server, app, open_client = service
+    ada = token_for(app, "ada")
+    group_id = group_of(server, ada)
+    page, _ = open_client()  # the browser logs each refused request itself
+    subscribe(page, server, ada, {"group": group_id}, pollMs=300, reconnectMs=100)
+    page.wait_for_function("() => window.statuses.at(-1) === 'live'")
+    status, _, _ = call("POST", server.url + "/api/auth/revoke",
+                        headers={"Authorization": f"Bearer {ada}"})
+    assert status == 200
+    page.wait_for_function("() => window.statuses.includes('polling 401')")
+    # The stream ended; the new ticket it asked for was refused, and so are the polls.
+    assert statuses(page)[:5] == ["connecting", "live", "reconnecting", "polling",
+                                  "polling 401"]
 
 
 def test_a_player_answers_invitations_through_the_client(service):
