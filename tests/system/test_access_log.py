@@ -7,6 +7,7 @@ import re
 
 from ..harness.players import play_http, token_for
 from ..harness.servers import call
+from ..harness.waiting import wait_for
 
 # Three base64url parts whose first is a JSON object's encoding: any JWT, not only ours.
 JWT = re.compile(r"eyJ[A-Za-z0-9_-]*\.[A-Za-z0-9_-]+\.[A-Za-z0-9_-]*")
@@ -37,11 +38,16 @@ def test_a_players_session_leaves_no_token_in_the_logs(serve, redis_url, open_st
     stream.close()
     assert call("POST", server.url + "/api/auth/revoke", headers=bearer)[0] == 200
 
-    log = server.log()
     # The access log was on: every request above has its line, the stream's with its ticket.
-    for request in ("POST /api/actions/start", "POST /api/scores/update", "GET /api/users/me",
-                    "POST /api/streams/tickets", "POST /api/auth/revoke",
-                    f"GET /api/scores/stream?group={group_id}&ticket={issued['ticket']}"):
-        assert request in log, request
+    # gunicorn writes a request's line once its reply has ended (after the client may have
+    # read it), which for the stream is when the server finds it closed, at its next
+    # heartbeat at the latest.
+    requests = ("POST /api/actions/start", "POST /api/scores/update", "GET /api/users/me",
+                "POST /api/streams/tickets", "POST /api/auth/revoke",
+                f"GET /api/scores/stream?group={group_id}&ticket={issued['ticket']}")
+    wait_for(lambda: all(request in server.log() for request in requests),
+             "a line for every request in the access log",
+             show=lambda: [request for request in requests if request not in server.log()])
+    log = server.log()
     assert token not in log and friend not in log
     assert JWT.findall(log) == []
