@@ -179,8 +179,11 @@ def fresh_held(found, key: str, version_now=database_version) -> tuple[Snapshot 
     worker has heard every notice sent so far (RedisBroker.sync); when it cannot, the
     database's newest version (``version_now()``) is the least."""
     boards = found.local
+    synced = found.broker.sync()
+    # Only now: a notice that reached this worker before the read began may be heard while
+    # the read waits for its marker, and it raises what is needed.
     needed = boards.needed(key)
-    if not found.broker.sync():
+    if not synced:
         needed = max(needed, version_now())
     held = boards.get(key)
     return (held if held is not None and held.version >= needed else None), needed

@@ -3,6 +3,7 @@ overtaken, and the refresher brings the next one (tests/test_refresher.py)."""
 
 import threading
 from concurrent.futures import ThreadPoolExecutor
+from types import SimpleNamespace
 
 from scoreboard import adapters
 from scoreboard.boards import leaderboard, ports
@@ -53,6 +54,25 @@ def test_never_an_older_version_than_served_and_a_bounded_number_of_views():
     assert len(boards._held) == MAX_VIEWS
     assert boards.get("all") == snap(6) and boards.get("group:g0") is None
     assert boards.get(f"group:g{MAX_VIEWS + 9}") == snap(1)
+
+
+class HearsWhileSyncing:
+    """A broker whose marker comes back after this worker heard a notice of ``version``:
+    Redis sent the notice before the read began, the worker reads it while the read waits."""
+
+    def __init__(self, boards, version):
+        self.boards, self.version = boards, version
+
+    def sync(self):
+        self.boards.notice(["all"], self.version)
+        return True
+
+
+def test_a_notice_heard_while_the_read_syncs_overtakes_the_copy():
+    boards = LocalBoards(max_age=60)
+    boards.keep("all", snap(3))
+    found = SimpleNamespace(local=boards, broker=HearsWhileSyncing(boards, 4))
+    assert leaderboard.fresh_held(found, "all", version_now=lambda: 0) == (None, 4)
 
 
 def test_reads_come_from_memory_and_a_write_brings_the_next_copy(make_app, backend):
