@@ -53,7 +53,8 @@ def create_app(config: dict | None = None) -> Flask:
     app.register_blueprint(page.bp)
     app.register_blueprint(openapi.bp)
     limiter.init_app(app, leave_alone=gate.limited_elsewhere).exempt(page.bp)
-    app.wsgi_app = metrics.RequestMetrics(logs.RequestIds(BoardReads(app, app.wsgi_app, limits, hub)))
+    app.wsgi_app = metrics.RequestMetrics(
+        logs.RequestIds(BoardReads(app, app.wsgi_app, limits, hub)))
     if app.config["PROXY_HOPS"]:
         # The same proxies say which scheme the client used (HSTS goes on HTTPS only).
         app.wsgi_app = ProxyFix(app.wsgi_app, x_for=app.config["PROXY_HOPS"],

@@ -70,8 +70,8 @@ def _is_blocked(claims: dict) -> bool:
 def _presented_token(places) -> str | None:
     """The token Flask-JWT-Extended would read from this request, where it is plainly
     there, looking in ``places`` in order as the library does: a header of just
-    ``Bearer <token>``, the body's ``authToken`` or the ``scoreboard_token`` cookie. None for any other shape, or no token, which the library
-    reads or refuses itself."""
+    ``Bearer <token>``, the body's ``authToken`` or the ``scoreboard_token`` cookie. None
+    for any other shape, or no token, which the library reads or refuses itself."""
     for place in places:
         if place == "headers":
             header = request.headers.get(HEADER, "").strip()

@@ -49,7 +49,7 @@ def exposition(app) -> bytes:
 
 class RequestMetrics:
     """WSGI middleware outside every other layer of the app, so that it also counts and
-    times the reads answered below Flask (board_reads.py)."""
+    times the reads answered below Flask (web/reads.py)."""
 
     def __init__(self, wsgi_app):
         self.wsgi_app = wsgi_app

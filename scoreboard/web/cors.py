@@ -6,12 +6,12 @@ Flask-CORS makes the grant in an after_request hook, so error replies (401, 404,
 carry it too and a game can read why it was refused. It also answers preflights, which
 Flask answers without running a view, needing no token, and which are never rate-limited
 (gate.py). Only reads of a board held in memory are answered below Flask, where no hook
-runs: those that carry an Origin go on to Flask instead (board_reads.py).
+runs: those that carry an Origin go on to Flask instead (reads.py).
 
 No credentials: a cross-origin page sends its token as ``Authorization: Bearer`` (and opens
-a group's stream with a ticket it asked for so: stream.py), never a cookie. Granting credentials would
-let every listed origin's scripts act with whatever cookie a player's browser holds for
-this service, which nothing here needs.
+a group's stream with a ticket it asked for so: stream.py), never a cookie. Granting
+credentials would let every listed origin's scripts act with whatever cookie a player's
+browser holds for this service, which nothing here needs.
 """
 
 import re
