@@ -58,13 +58,22 @@ def autocommit_row(sql: str, params: dict) -> tuple | None:
     retired, so the view's one retry (reconnect.py) runs on a new connection.
     """
     engine = db.engines[AUTOCOMMIT]
-    connection = engine.raw_connection()
+    driver_error = engine.dialect.loaded_dbapi.Error
+    try:
+        connection = engine.raw_connection()
+    except driver_error as error:
+        # A new connection the server cut while it was being set up reaches here as the
+        # driver's own error (the pool does not wrap it): raised as SQLAlchemy raises it for
+        # its own connections, so that it is a 503, and a retry when it was a disconnect.
+        raise DBAPIError.instance(
+            sql, params, error, driver_error,
+            connection_invalidated=engine.dialect.is_disconnect(error, None, None)) from error
     cursor = None
     try:
         cursor = connection.cursor()
         cursor.execute(sql, params)
         return cursor.fetchone()
-    except engine.dialect.loaded_dbapi.Error as error:
+    except driver_error as error:
         lost = engine.dialect.is_disconnect(error, connection.dbapi_connection, cursor)
         if lost:
             # As SQLAlchemy does for its own statements, through public calls: this
@@ -72,7 +81,7 @@ def autocommit_row(sql: str, params: dict) -> tuple | None:
             # server cut them all), so the retry connects anew.
             connection.invalidate(error)
             engine.dispose()
-        raise DBAPIError.instance(sql, params, error, engine.dialect.loaded_dbapi.Error,
+        raise DBAPIError.instance(sql, params, error, driver_error,
                                   connection_invalidated=lost) from error
     finally:
         connection.close()
