@@ -31,15 +31,16 @@ demo: $(VENV)/.installed
 	trap 'kill $$server' EXIT INT TERM; sleep 2; \
 	$(FLASK) scoreboard simulate --url http://127.0.0.1:$${PORT:-8000}
 
-# Two processes (pytest-xdist), one file each at a time: a file's module fixtures (a
-# server, a browser) are set up once. TEST_WORKERS=0 runs in this process alone.
+# Two processes (pytest-xdist); one that runs out of tests takes some of the other's
+# (worksteal), so the long browser files do not finish alone. TEST_WORKERS=0 runs in this
+# process alone.
 # schemathesis's items share one node id (its plugin on pytest 9), which xdist cannot tell
 # apart, so its file runs after the rest, in one process (exit status 5: PYTEST_ARGS
 # selected none of its tests).
 TEST_WORKERS ?= 2
 SCHEMATHESIS := tests/web/test_schemathesis.py
 test: $(VENV)/.dev-installed
-	$(BIN)/python -m pytest -n $(TEST_WORKERS) --dist loadfile --ignore=$(SCHEMATHESIS) $(PYTEST_ARGS)
+	$(BIN)/python -m pytest -n $(TEST_WORKERS) --dist worksteal --ignore=$(SCHEMATHESIS) $(PYTEST_ARGS)
 	$(BIN)/python -m pytest $(SCHEMATHESIS) $(PYTEST_ARGS) || [ $$? -eq 5 ]
 
 # Figures for docs/PERFORMANCE.md (minutes; needs PostgreSQL and Redis as the tests do, and
