@@ -12,8 +12,9 @@ from .boards.local_boards import LocalBoards
 from .boards.refresher import Refresher
 from .live.hub import Hub
 from .ops import cli, health, logs, metrics
-from .web import admin, api, cors, gate, limiter, openapi, page, replies, stream
+from .web import admin, api, cors, gate, openapi, page, replies, stream
 from .web.reads import BoardReads
+from .web.writes import Writes
 
 MIGRATIONS = os.path.join(os.path.dirname(os.path.dirname(__file__)), "migrations")
 
@@ -39,7 +40,7 @@ def create_app(config: dict | None = None) -> Flask:
     boards.init_app(app, boards.Ports(built.cache, built.broker, built.rank_sets, local,
                                       refresher))
     live.init_app(app, hub)
-    cors.init_app(app)  # before gate, whose hook may replace a reply with a 429
+    cors.init_app(app)
     data.init_app(app, migrations=MIGRATIONS)
     metrics.init_app(app, built.store, [hub.publish, refresher.publish])
     identity.init_app(app, blocklist=built.blocklist)
@@ -52,9 +53,9 @@ def create_app(config: dict | None = None) -> Flask:
     stream.init_app(app, built.tickets)
     app.register_blueprint(page.bp)
     app.register_blueprint(openapi.bp)
-    limiter.init_app(app, leave_alone=gate.limited_elsewhere).exempt(page.bp)
+    gate.init_limiter(app).exempt(page.bp)
     app.wsgi_app = metrics.RequestMetrics(
-        logs.RequestIds(BoardReads(app, app.wsgi_app, limits, hub)))
+        logs.RequestIds(Writes(app, BoardReads(app, app.wsgi_app, limits, hub))))
     if app.config["PROXY_HOPS"]:
         # The same proxies say which scheme the client used (HSTS goes on HTTPS only).
         app.wsgi_app = ProxyFix(app.wsgi_app, x_for=app.config["PROXY_HOPS"],

@@ -17,7 +17,7 @@ from ..data import reconnect
 from ..ops import logs
 from ..play import actions, groups, moderation, players, scoring
 from . import reads
-from .gate import PlayerOverLimit, count_read, pass_gate
+from .gate import PlayerOverLimit, count_read, counts_refusals, pass_gate
 
 bp = reconnect.Blueprint("api", __name__, url_prefix="/api")
 
@@ -103,6 +103,7 @@ def list_actions():
 
 
 @bp.post("/actions/start")
+@counts_refusals
 def start_action():
     body = START.read()
     claims = pass_gate("RATELIMIT_START")
@@ -118,6 +119,7 @@ def start_action():
 
 
 @bp.post("/scores/update")
+@counts_refusals
 def update_score():
     try:
         score = _update_score()

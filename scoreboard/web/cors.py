@@ -43,8 +43,6 @@ PREFLIGHT_MAX_AGE = 600
 
 
 def init_app(app) -> None:
-    """Call before registering any after_request hook that may replace the reply (gate.py's
-    429 for writes refused early): Flask runs those hooks last registered first."""
     origins = app.config["CORS_ORIGINS"]
     if not origins:
         return  # nothing to grant, and no hook on every request

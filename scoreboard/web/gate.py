@@ -1,7 +1,8 @@
-"""The limits that are not Flask-Limiter's: where its per-request machinery (measured at a
-fifth of a write's CPU, and more than a board read costs in all) and its round trip per
-limit are too dear. Flask-Limiter keeps its own hooks, and its request filter
-(``limited_elsewhere``) leaves these routes to this module.
+"""Rate limits. Flask-Limiter, one per app, keeps the per-address limit on every route but
+the hot ones (``init_limiter``); it keeps its own hooks, and its request filter
+(``limited_elsewhere``) leaves the hot routes to this module, where its per-request
+machinery (measured at a fifth of a write's CPU, and more than a board read costs in all)
+and its round trip per limit are too dear.
 
 - Board reads count per address in each worker's memory (with N workers an address may read
   N times ``RATELIMIT_IP``); streams are limited by the cap on open streams per address.
@@ -11,8 +12,8 @@ limit are too dear. Flask-Limiter keeps its own hooks, and its request filter
 - The write paths (start, update) pass a gate: one Redis call says whether the token is
   revoked and counts the address and the player, in windows every worker shares. The
   address is counted for every request to them: by the gate when a request reaches it, and
-  after the reply for one refused earlier (a malformed body, a bad token), which becomes a
-  429 once the address is over its limit. While Redis is away each process counts on its
+  by ``counts_refusals`` for one refused earlier (a malformed body, a bad token), which
+  becomes a 429 once the address is over its limit. While Redis is away each process counts on its
   own (the store logs and counts the outage) and revocations are read from the database
   (auth.is_revoked).
 
@@ -20,16 +21,19 @@ Counts use fixed windows that start with their first hit. The ``limits`` library
 settings; its memory storage is not used, as it re-arms a timer thread (a greenlet under
 gevent) to expire counters, which measured at several per cent of a worker's time."""
 
+import functools
 import math
 import time
 from dataclasses import dataclass
 
 from flask import Flask, current_app, g, request
+from flask_limiter import Limiter
+from flask_limiter.util import get_remote_address
 from limits import parse
 
 from ..adapters.blocklist import RedisBlocklist
 from ..adapters.store import StoreUnavailable
-from ..core.errors import ApiError, error_response
+from ..core.errors import ApiError
 from ..identity import auth
 
 READS = frozenset({"api.top_scores"})
@@ -40,6 +44,7 @@ PROBES = frozenset({"health.healthz", "health.readyz", "health.prometheus_metric
 # Routes Flask-Limiter leaves alone: counted here, capped per address (streams), or probes.
 LEFT_ALONE = READS | set(WRITES) | {"stream.scores_stream"} | PROBES
 _KEY = "scoreboard.gate"
+_LIMITER = "scoreboard.limiter"
 
 
 class FixedWindows:
@@ -117,6 +122,11 @@ class Gate:
             raise PlayerOverLimit(claims["sub"], left)
         return claims
 
+    def count_refusal(self) -> None:
+        """One hit on the address of a write refused before its gate; 429 past the limit."""
+        _, [(hits, left)] = self.count([("RATELIMIT_IP", f"ip:{request.remote_addr}")])
+        _refuse_past(self.limits.rates["RATELIMIT_IP"], hits, left)
+
 
 class PlayerOverLimit(ApiError):
     """A player over their limit: audited by the write path, unlike an address's 429."""
@@ -132,14 +142,24 @@ def _refuse_past(rate, hits: int, seconds_left: int) -> None:
 
 
 def init_app(app: Flask, limits: Limits, blocklist: RedisBlocklist | None) -> None:
-    """Bind the gate to ``app``. Call after cors.init_app: the hook here may replace a reply
-    with a 429, which CORS's own hook, run after it, still marks."""
     app.extensions[_KEY] = Gate(limits, blocklist)
-    app.after_request(_count_refused_writes)
+
+
+def init_limiter(app: Flask) -> Limiter:
+    """Flask-Limiter for every route that ``limited_elsewhere`` does not name."""
+    limiter = Limiter(get_remote_address, default_limits=[app.config["RATELIMIT_IP"]])
+    limiter.request_filter(limited_elsewhere)
+    limiter.init_app(app)
+    app.extensions[_LIMITER] = limiter
+    return limiter
 
 
 def of(app: Flask | None = None) -> Gate:
     return (app or current_app).extensions[_KEY]
+
+
+def limiter(app: Flask | None = None) -> Limiter:
+    return (app or current_app).extensions[_LIMITER]
 
 
 def pass_gate(setting: str) -> dict:
@@ -156,14 +176,16 @@ def limited_elsewhere() -> bool:
     return request.endpoint in LEFT_ALONE or request.method == "OPTIONS"
 
 
-def _count_refused_writes(response):
-    """A write refused before its gate (a malformed body, a bad token) counts against its
-    address too, so a flood of them is refused as one of good requests would be."""
-    if request.endpoint not in WRITES or request.method == "OPTIONS" or g.get("gated"):
-        return response
-    gate = of()
-    _, [(hits, left)] = gate.count([("RATELIMIT_IP", f"ip:{request.remote_addr}")])
-    if hits > gate.limits.rates["RATELIMIT_IP"].amount:
-        response = error_response(429)
-        response.headers["Retry-After"] = str(left)
-    return response
+def counts_refusals(view):
+    """Wrap a write's view: a write refused before its gate (a malformed body, a bad token)
+    counts against its address too, so a flood of them is refused as one of good requests
+    would be. In the view rather than in a hook, as the writes run no hook (writes.py)."""
+    @functools.wraps(view)
+    def counting(*args, **kwargs):
+        try:
+            return view(*args, **kwargs)
+        except Exception:
+            if not g.get("gated"):
+                of().count_refusal()
+            raise
+    return counting

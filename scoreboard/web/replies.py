@@ -12,7 +12,7 @@ from sqlalchemy.exc import TimeoutError as PoolTimeout
 from werkzeug.exceptions import HTTPException, InternalServerError
 
 from ..core.errors import ApiError, error_response
-from . import limiter
+from . import gate
 
 log = logging.getLogger(__name__)
 
@@ -75,7 +75,7 @@ def _handle_http(exc: HTTPException):
 
 
 def _seconds_to_reset() -> int:
-    limit = limiter.of().current_limit
+    limit = gate.limiter().current_limit
     return max(1, int(limit.reset_at - time.time()) + 1) if limit else 60
 
 
