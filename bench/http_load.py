@@ -8,8 +8,9 @@ score today, so that every update can move a board (the worst case). Then, with 
 POST /api/scores/update (every request a unique ticket, each counted once: wrk's non-2xx
 count must stay 0), each between two runs of the bare endpoint; 3,000 stream opens to
 their first frame; an update on one connection (p50); the database and Redis round trips of
-one accepted update in this process through the Flask test client, and Redis's read events
-per update on the server under load. Last, the least an update can do (bench/bare_app.py:
+one accepted update in this process through the Flask test client, and per update on the
+server under load: Redis's read events, commands and CPU, and the CPU of the PostgreSQL
+backends serving the benchmark's database (the capacity model of docs/SCALING.md). Last, the least an update can do (bench/bare_app.py:
 the JWT, the same procedure call, one Redis pipeline) on the same stack, as a ceiling.
 ``verify`` must be clean after. Each wrk run, and the stream opens, also report the
 worker's CPU time per request, read from /proc: a machine whose other tenants slow
@@ -94,13 +95,33 @@ def tickets(database: str, players: list[str], count: int) -> list[tuple[str, st
     return made
 
 
-def redis_reads(url: str) -> int:
-    """The read events Redis has processed: one per round trip a client makes."""
+def redis_stats(url: str) -> dict:
+    """What Redis has done so far: read events (one per round trip a client makes),
+    commands, and CPU seconds."""
     client = redis.Redis.from_url(url)
     try:
-        return client.info("stats")["total_reads_processed"]
+        info = client.info("all")
     finally:
         client.close()
+    return {"reads": info["total_reads_processed"], "commands": info["total_commands_processed"],
+            "cpu": info["used_cpu_user"] + info["used_cpu_sys"]}
+
+
+def database_cpu(database: str) -> dict[int, float]:
+    """CPU seconds spent so far by each PostgreSQL backend connected to ``database`` (the
+    server's own background processes are not counted: WAL writer, checkpointer)."""
+    with psycopg2.connect(database) as conn, conn.cursor() as cur:
+        cur.execute("SELECT pid FROM pg_stat_activity WHERE datname = current_database() "
+                    "AND pid <> pg_backend_pid()")
+        pids = [pid for (pid,) in cur.fetchall()]
+    conn.close()
+    spent = {}
+    for pid in pids:
+        try:
+            spent[pid] = cpu_seconds(pid)
+        except FileNotFoundError:
+            pass  # the backend has just ended
+    return spent
 
 
 def write_lines(path: Path, lines) -> Path:
@@ -264,11 +285,16 @@ def main():
         budget = int(max(results["start"]["rate"], 200) * args.seconds * 3)
         bodies = [json.dumps({"userId": u, "authToken": tokens[u], "actionId": t})
                   for t, u in tickets(database, players, budget)]
-        reads_before = redis_reads(own_redis.url)
+        redis_before, database_before = redis_stats(own_redis.url), database_cpu(database)
         results["update"] = wrk(server.url, args.seconds, worker=workers["server"], script=(
             "update", str(write_lines(tmp / "updates.txt", bodies))))
-        redis_per_update = ((redis_reads(own_redis.url) - reads_before)
-                            / results["update"]["requests"])
+        redis_after, database_after = redis_stats(own_redis.url), database_cpu(database)
+        updates = results["update"]["requests"]
+        per_update = {name: (redis_after[name] - redis_before[name]) / updates
+                      for name in redis_after}
+        per_update["database_cpu"] = sum(
+            spent - database_before.get(pid, 0.0)
+            for pid, spent in database_after.items()) / updates
         measure_bare()
         bodies = [json.dumps({"userId": u, "authToken": tokens[u], "actionId": t})
                   for t, u in tickets(database, players, budget * 2)]
@@ -329,7 +355,10 @@ def main():
           f"single connection p50 {results['single']['p50']:.2f} ms, "
           f"p99 {results['single']['p99']:.2f} ms")
     print(f"round trips per accepted update: database {trips[0]:g}; Redis {trips[1]:g} alone "
-          f"(test client, no gevent), {redis_per_update:.2f} on the server at c=16")
+          f"(test client, no gevent), {per_update['reads']:.2f} on the server at c=16")
+    print(f"per accepted update at c=16: worker CPU {update['cpu_us']:.0f} µs, PostgreSQL "
+          f"backends' CPU {per_update['database_cpu'] * 1e6:.0f} µs, Redis CPU "
+          f"{per_update['cpu'] * 1e6:.0f} µs and {per_update['commands']:.2f} commands")
     print("verify:", verified.stdout.strip().splitlines()[-1] if verified.stdout else
           verified.stderr.strip()[-300:])
     if verified.returncode:
