@@ -202,7 +202,7 @@ class Server:
         return f"http://127.0.0.1:{self.port}"
 
     def start(self) -> "Server":
-        with open(self.log_path, "wb") as log:
+        with open(self.log_path, "ab") as log:  # a restart adds to the log of the last run
             self.proc = subprocess.Popen(
                 [sys.executable, "-m", "gunicorn", "-c", "gunicorn.conf.py", "wsgi:app"],
                 cwd=ROOT, env=self.env, stdout=log, stderr=subprocess.STDOUT,
