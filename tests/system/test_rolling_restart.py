@@ -32,6 +32,7 @@ pytestmark = [pytest.mark.server, pytest.mark.postgres, pytest.mark.redis]
 
 PLAYERS = [f"fleet{n}" for n in range(4)]
 STREAMS = 8
+RETRIED = (502, 503, 504)  # the proxy's answers when no instance answered (or it was cut)
 # Far longer than any wait below: a stop that waited for it could not pass unnoticed.
 GRACEFUL_TIMEOUT = 120
 
@@ -100,7 +101,7 @@ class Players:
             self.statuses["start", status] += 1
             if status == 201:
                 self._complete(user_id, token, ticket["actionId"])
-            elif status not in (502, 503) and isinstance(status, int):
+            elif status not in RETRIED and isinstance(status, int):
                 self.failures.append((user_id, "start", status, ticket))
                 return
 
@@ -113,7 +114,7 @@ class Players:
             if status == 200:
                 self.scores[user_id].append(reply["updatedScore"])
                 return
-            if status not in (502, 503) and isinstance(status, int):
+            if status not in RETRIED and isinstance(status, int):
                 break
         self.failures.append((user_id, "update", status, reply))
 
@@ -141,6 +142,12 @@ def streams_on(server) -> float:
     return metric(server, "stream_clients")
 
 
+def split(one, another):
+    """(streams on ``one``, on ``another``) once all are open and ``one`` has some."""
+    on = streams_on(one), streams_on(another)
+    return on if sum(on) == STREAMS and on[0] > 0 else None
+
+
 def test_a_rolling_restart_loses_no_update_and_every_stream_converges(fleet):
     proxy, (restarted, other), app = fleet
     tokens = {p: token_for(app, p) for p in PLAYERS}
@@ -151,16 +158,15 @@ def test_a_rolling_restart_loses_no_update_and_every_stream_converges(fleet):
             players.until(3, "before the streams open")
             followers = [Follower(stream_url) for _ in range(STREAMS)]
             # leastconn spreads the streams over both instances.
-            wait_for(lambda: streams_on(restarted) + streams_on(other) == STREAMS
-                     and streams_on(restarted) > 0,
-                     "every stream open, some of them on the instance to restart",
-                     show=lambda: (streams_on(restarted), streams_on(other)))
-            moved = streams_on(restarted)
+            moved, _ = wait_for(lambda: split(restarted, other),
+                                "every stream open, some of them on the instance to restart",
+                                show=lambda: (streams_on(restarted), streams_on(other)))
             players.until(3, "with the streams open")
 
             began = time.monotonic()
             restarted.proc.send_signal(signal.SIGTERM)
-            restarted.proc.wait(timeout=GRACEFUL_TIMEOUT / 2)
+            wait_for(lambda: restarted.proc.poll() is not None,
+                     "the instance given SIGTERM to exit", timeout=GRACEFUL_TIMEOUT / 2)
             stopped_in = time.monotonic() - began
             stopped_log = restarted.log()
             # Its streams came back through the proxy, to the other instance.
@@ -172,6 +178,8 @@ def test_a_rolling_restart_loses_no_update_and_every_stream_converges(fleet):
             wait_for(lambda: set(proxy.states().values()) == {"UP"},
                      "HAProxy to see the restarted instance up", show=proxy.states)
             players.until(3, "after the restart")
+            wait_for(lambda: metric(restarted, "score_updates_total", outcome="accepted"),
+                     "the restarted instance to take updates")
         assert players.failures == []
 
         # The final board: the API's (through the proxy, either instance) is the database's,
