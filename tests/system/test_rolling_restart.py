@@ -39,8 +39,8 @@ GRACEFUL_TIMEOUT = 120
 
 @pytest.fixture
 def fleet_redis_url(redis_url):
-    """The Redis the fleet shares. One server here; a cluster's URL (redis+cluster://...)
-    runs this same test."""
+    """The Redis the fleet shares: the test run's one server. Returning a Redis Cluster's
+    URL here (redis+cluster://...) runs the same scenario on a cluster."""
     return redis_url
 
 
@@ -59,8 +59,9 @@ def fleet(serve, fleet_redis_url, tmp_path):
         "GUNICORN_CMD_ARGS": f"--graceful-timeout {GRACEFUL_TIMEOUT}",
     }
     instances = [start(fleet_redis_url, **shared) for _ in range(2)]
-    proxy = HAProxy(instances, tmp_path).start()
+    proxy = HAProxy(instances, tmp_path)
     try:
+        proxy.start()
         wait_for(lambda: set(proxy.states().values()) == {"UP"}, "HAProxy to see both up",
                  show=proxy.states)
         yield proxy, instances, app
