@@ -51,6 +51,7 @@ bench: $(VENV)/.dev-installed
 	$(BIN)/python bench/stream_fanout.py --clients 1000 5000 10000 --updates 20
 	$(BIN)/python bench/bare_gevent_memory.py --clients 10000
 	$(BIN)/python bench/views_scale.py --players 1000 1000000
+	$(BIN)/python bench/graceful_stop.py --streams 20 --runs 3
 
 clean:
 	rm -rf $(VENV) .pytest_cache

@@ -103,6 +103,13 @@ def post_worker_init(worker):
     hub = current_hub(worker.wsgi)
     hub.start()
 
+    # gunicorn calls no hook when a worker gets SIGTERM (worker_int is for SIGINT and
+    # SIGQUIT, worker_exit comes after the graceful wait): its handler only stops the
+    # accept loop, and the worker then waits up to graceful_timeout for open responses,
+    # which a stream never ends by itself. So this handler ends the streams first (each
+    # browser reconnects, through the balancer, to a running instance), then hands over
+    # to gunicorn's own. Streams end within milliseconds and the worker leaves at its next
+    # one-second tick: measured with 20 streams open, 1-2 s instead of graceful_timeout.
     def stop_streams_then_exit(signum, frame):
         gevent.spawn(hub.stop)
         worker.handle_exit(signum, frame)

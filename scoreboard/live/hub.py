@@ -42,7 +42,7 @@ HEARTBEAT = b": heartbeat\n\n"
 class Channel:
     """The streams watching one view of the board, and that view's newest encoded frame."""
 
-    __slots__ = ("view", "load", "clients", "version", "frames", "dirty")
+    __slots__ = ("view", "load", "clients", "version", "frames", "dirty", "sent_at")
 
     def __init__(self, view: str, load):
         self.view = view
@@ -51,6 +51,7 @@ class Channel:
         self.version = -1
         self.frames = None  # (chunked, plain) encodings of the newest snapshot
         self.dirty = False
+        self.sent_at = time.monotonic()  # its last frame or heartbeat (a new stream's first)
 
 
 class Hub:
@@ -203,10 +204,18 @@ class Hub:
 
     def _fan_out(self) -> None:
         """Wait for a notice, a poll or a heartbeat; send each changed view at most once per
-        ``min_interval`` so a burst of updates becomes one frame that ends on the newest."""
+        ``min_interval`` so a burst of updates becomes one frame that ends on the newest.
+
+        Heartbeats go to each view's streams that got nothing for ``heartbeat`` seconds,
+        whatever the other views do: a proxy in front (HAProxy's timeout server, Heroku's
+        55 s window) cuts a stream that stays silent for long, and a busy view must not keep
+        a quiet one silent. Views silent for half the interval join the round, so that
+        heartbeats go out in rounds rather than one wake-up per view."""
         now = time.monotonic()
-        next_heartbeat, next_poll = now + self.heartbeat, now + self.poll_interval
+        next_poll = now + self.poll_interval
         while not self.stopping:
+            oldest = min((c.sent_at for c in self.channels.values()), default=now)
+            next_heartbeat = oldest + self.heartbeat
             self._changed.wait(timeout=max(0.0, min(next_heartbeat, next_poll) - now))
             self._changed.clear()
             now = time.monotonic()
@@ -222,14 +231,18 @@ class Hub:
             for channel in [c for c in list(self.channels.values()) if c.dirty]:
                 if self._load(channel):
                     self._broadcast(list(channel.clients), channel.frames)
+                    channel.sent_at = now
                     sent = True
+            if now >= next_heartbeat:
+                quiet = [c for c in self.channels.values()
+                         if c.sent_at <= now - self.heartbeat / 2]
+                self._broadcast([client for c in quiet for client in list(c.clients)],
+                                (chunk(HEARTBEAT), HEARTBEAT), True)
+                for channel in quiet:
+                    channel.sent_at = now
             if sent:
-                next_heartbeat = now + self.heartbeat
                 gevent.sleep(self.min_interval)
                 now = time.monotonic()
-            elif now >= next_heartbeat:
-                self._broadcast(list(self.clients()), (chunk(HEARTBEAT), HEARTBEAT), True)
-                next_heartbeat = now + self.heartbeat
 
     def _reap(self) -> None:
         """Find streams whose browser hung up, with one poll(2) over all of their sockets,

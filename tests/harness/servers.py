@@ -175,8 +175,10 @@ class RedisServer:
 class Server:
     """gunicorn with the gevent worker serving wsgi:app, as the Procfile runs it."""
 
-    def __init__(self, database_url, redis_url, *, workers=1, log_dir, **env):
+    def __init__(self, database_url, redis_url, *, workers=1, log_dir,
+                 config="gunicorn.conf.py", **env):
         self.port = free_port()
+        self.config = config  # gunicorn's settings file (bench/graceful_stop.py varies it)
         # Each server is an instance of its own, with its own metrics (gunicorn.conf.py), in
         # the test's folder: a server killed at the end leaves nothing outside it.
         self.env = {
@@ -202,9 +204,9 @@ class Server:
         return f"http://127.0.0.1:{self.port}"
 
     def start(self) -> "Server":
-        with open(self.log_path, "wb") as log:
+        with open(self.log_path, "ab") as log:  # a restart adds to the log of the last run
             self.proc = subprocess.Popen(
-                [sys.executable, "-m", "gunicorn", "-c", "gunicorn.conf.py", "wsgi:app"],
+                [sys.executable, "-m", "gunicorn", "-c", self.config, "wsgi:app"],
                 cwd=ROOT, env=self.env, stdout=log, stderr=subprocess.STDOUT,
                 start_new_session=True,  # a process group of its own, which kill() ends
             )

@@ -133,3 +133,53 @@ def fan_out(port: int, clients: int, target_version: int, trigger, timeout=30.0)
         return await asyncio.gather(*watchers)
 
     return asyncio.run(run())
+
+
+class Follower:
+    """A browser's EventSource, in a thread of its own: it follows a stream, and whenever
+    the stream ends or breaks it opens it again at once, with Last-Event-ID set to the id
+    of the last board it got, until ``stop``. ``seen``: (that id, that board)."""
+
+    def __init__(self, url: str, timeout=30.0):
+        self.url, self.timeout = url, timeout
+        self.seen = (None, None)
+        self.statuses = []  # each connection's HTTP status, in order
+        self.ends = []  # how each connection ended: "end" (by the server) or the error
+        self.resumed = 0  # connections opened with a Last-Event-ID
+        self._stopping = threading.Event()
+        self._thread = threading.Thread(target=self._follow, daemon=True)
+        self._thread.start()
+
+    def _follow(self) -> None:
+        while not self._stopping.is_set():
+            last_id = self.seen[0]
+            try:
+                stream = EventStream(self.url, last_id and {"Last-Event-ID": last_id},
+                                     self.timeout)
+            except (OSError, http.client.HTTPException) as error:
+                self.ends.append(repr(error))
+                self._stopping.wait(0.1)  # as a browser waits for its retry hint
+                continue
+            self.statuses.append(stream.status)
+            self.resumed += last_id is not None
+            try:
+                while not self._stopping.is_set() and (event := stream.next()) is not None:
+                    if event.get("event") == "scoreboard":
+                        self.seen = (event["id"], json.loads(event["data"]))
+                self.ends.append("end")
+            except (OSError, http.client.HTTPException) as error:
+                self.ends.append(repr(error))
+            finally:
+                stream.close()
+            if stream.status != 200:
+                self._stopping.wait(0.1)
+
+    @property
+    def board(self) -> dict | None:
+        return self.seen[1]
+
+    def stop(self, timeout=30.0) -> None:
+        """Stop following: at once between connections, or at the stream's next event
+        (a heartbeat at the latest)."""
+        self._stopping.set()
+        self._thread.join(timeout)

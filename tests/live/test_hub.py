@@ -1,6 +1,8 @@
 """The hub's write path on real sockets: partial writes, slow readers, SSE framing; and the
 notices that end someone's streams."""
 
+import functools
+
 import gevent
 import pytest
 from gevent import socket
@@ -101,6 +103,46 @@ def test_a_newer_board_wakes_only_its_views_streams(make_app):
         ours.close(), theirs.close()
     assert hub.channels == {}  # a view nobody watches costs nothing
     hub.stop()
+
+
+def test_a_quiet_views_streams_get_heartbeats_while_another_view_keeps_changing(make_app):
+    """A proxy in front cuts a stream that stays silent past its idle timeout (HAProxy's
+    timeout server, Heroku's 55 s): a view that never changes must get its heartbeats even
+    while another view sends a frame more often than the heartbeat interval."""
+    app = make_app("embedded")
+    app.config.update(STREAM_MIN_INTERVAL_SECONDS=0, STREAM_HEARTBEAT_SECONDS=0.5)
+    boards = {"all": Snapshot(1, ()), "region:DE": Snapshot(1, ())}
+    found = ports(app)
+    hub = Hub(app, MemoryBroker(found.cache), found.local, found.refresher)
+    hub.start()
+    sockets = {}
+    for view, board in boards.items():
+        ours, theirs = socket.socketpair()
+        channel = hub.channel(view, functools.partial(boards.get, view), board)
+        client = hub.admit(ours, chunked=False, ip="127.0.0.1", max_per_ip=10)
+        hub.join(channel, client, channel.version)
+        sockets[view] = (ours, theirs, channel, client)
+
+    def keep_changing():
+        for version in range(2, 10_000):
+            boards["all"] = Snapshot(version, ())
+            hub.board_newer("all")
+            gevent.sleep(0.1)
+
+    changing = gevent.spawn(keep_changing)
+    try:
+        quiet = sockets["region:DE"][1]
+        quiet.settimeout(30)
+        assert quiet.recv(4096) == b": heartbeat\n\n"
+        busy = sockets["all"][1]
+        busy.settimeout(30)
+        assert b"event: scoreboard" in busy.recv(4096)
+    finally:
+        changing.kill()
+        for ours, theirs, channel, client in sockets.values():
+            hub.leave(channel, client)
+            ours.close(), theirs.close()
+        hub.stop()
 
 
 def watched(user_id, token_id=None, group_id=None, since=0.0):
