@@ -28,7 +28,7 @@ LOCK_WAIT = "200ms"
 # pg_try_advisory_lock's key for the partitions' upkeep: one instance at a time.
 _CLUSTER_LOCK = 0x5C0BE_0016
 
-_PARTITION = re.compile(r"^(%s)_(history|default|p\d{8})$" % "|".join(PARTITIONED))
+_PARTITION = re.compile(rf"^({'|'.join(PARTITIONED)})_(history|default|p\d{{8}})$")
 _BOUNDS = re.compile(r"FROM \((MINVALUE|'[^']*')\) TO \('([^']*)'\)")
 
 

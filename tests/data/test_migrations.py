@@ -7,8 +7,8 @@ from flask_migrate import downgrade, upgrade
 from sqlalchemy import inspect
 
 from scoreboard import create_app
-from scoreboard.data.db import db
 from scoreboard.data import partitions
+from scoreboard.data.db import db
 from scoreboard.data.partitions import is_partition
 
 from ..conftest import base_config
