@@ -26,7 +26,7 @@ PARTITIONED = {"audit_events": "at", "action_tickets": "created_at"}
 # Any lock the operations take is waited for this long at most.
 LOCK_WAIT = "200ms"
 # pg_try_advisory_lock's key for the partitions' upkeep: one instance at a time.
-_CLUSTER_LOCK = 0x5C0BE_0016
+CLUSTER_LOCK = 0x5C0BE_0016
 
 _PARTITION = re.compile(rf"^({'|'.join(PARTITIONED)})_(history|default|p\d{{8}})$")
 _BOUNDS = re.compile(r"FROM \((MINVALUE|'[^']*')\) TO \('([^']*)'\)")
@@ -72,14 +72,14 @@ def cluster_lock(engine):
     holds it. A session-level lock, as each operation commits on its own."""
     with engine.connect() as connection:
         taken = connection.execute(
-            text("SELECT pg_try_advisory_lock(:key)"), {"key": _CLUSTER_LOCK}).scalar()
+            text("SELECT pg_try_advisory_lock(:key)"), {"key": CLUSTER_LOCK}).scalar()
         connection.commit()
         try:
             yield connection if taken else None
         finally:
             if taken:
                 connection.execute(text("SELECT pg_advisory_unlock(:key)"),
-                                   {"key": _CLUSTER_LOCK})
+                                   {"key": CLUSTER_LOCK})
                 connection.commit()
 
 
@@ -103,7 +103,7 @@ def add_day(connection, table: str, day: date) -> str | None:
     return name if done else None
 
 
-def drop(connection, table: str, partition: Partition) -> bool:
+def drop(connection, partition: Partition) -> bool:
     """Drop a partition and its rows; False when a lock was not granted in time."""
     with _briefly(connection) as done:
         connection.execute(text(f"DROP TABLE {partition.name}"))
