@@ -162,8 +162,8 @@ def test_one_instance_at_a_time_does_the_upkeep(upkept, own_database):
     try:
         with other.cursor() as cur:
             cur.execute("SELECT pg_try_advisory_lock(%s)", (partitions.CLUSTER_LOCK,))
-        assert maintain(app) == ["another instance is maintaining the partitions: nothing"
-                                 " done here"]
+        busy = "another instance is maintaining the partitions: nothing done here"
+        assert maintain(app) == [busy]
     finally:
         other.close()
     assert len(created(maintain(app))) == 2 * (AHEAD + 1)
