@@ -28,6 +28,9 @@ and only that index changes.
 Revision ID: 0016
 Revises: 0015
 """
+import random
+import time
+
 from alembic import op
 import sqlalchemy as sa
 
@@ -39,6 +42,10 @@ branch_labels = None
 depends_on = None
 
 AHEAD_DAYS = 7
+# The swap's locks are waited for this long a try (below PostgreSQL's 1 s deadlock_timeout),
+# this many times.
+LOCK_WAIT_MS = 300
+LOCK_TRIES = 100
 KEYED = 'idempotency_key IS NOT NULL'
 
 # table -> its partition key, the indexes its partitioned parent gets (name: definition),
@@ -103,8 +110,35 @@ def upgrade():
         for table, spec in TABLES.items():
             _prepare(table, spec)
     op.execute('SET LOCAL statement_timeout = 0')
+    _lock_all()
     for table, spec in TABLES.items():
         _swap(table, spec)
+
+
+def _lock_all() -> None:
+    """Every lock the swap needs, before it starts: taken as it went, the swap held one
+    table while a play holding the next waited for the first, and the database broke the
+    deadlock by failing one. The tickets' foreign keys, as they become the parent's, move
+    their triggers on users and action_types, which takes those tables' exclusive lock
+    too. The plays take these tables in more than one order (a start reads the catalog
+    before the player, a completion after), so no order of taking them is safe either:
+    each try waits briefly, shorter than the deadlock check, and gives all back to try
+    again, so a play never waits long and is never the one failed."""
+    op.execute(f"SET LOCAL lock_timeout = '{LOCK_WAIT_MS}ms'")
+    for _ in range(LOCK_TRIES):
+        op.execute('SAVEPOINT locking')
+        try:
+            op.execute('LOCK TABLE users, action_types, action_tickets, audit_events'
+                       ' IN ACCESS EXCLUSIVE MODE')
+        except sa.exc.OperationalError as error:
+            if getattr(error.orig, 'pgcode', None) != '55P03':  # lock_not_available
+                raise
+            op.execute('ROLLBACK TO SAVEPOINT locking')
+            time.sleep(random.uniform(0, LOCK_WAIT_MS / 1000))
+            continue
+        op.execute('RELEASE SAVEPOINT locking')
+        return
+    raise RuntimeError(f'0016 did not get its locks in {LOCK_TRIES} tries: run it again')
 
 
 def _prepare(table: str, spec: dict) -> None:
@@ -133,7 +167,6 @@ def _swap(table: str, spec: dict) -> None:
     bound = op.get_bind().execute(sa.text(
         "SELECT substring(pg_get_constraintdef(oid) from '''(.*)''') FROM pg_constraint"
         " WHERE conname = :name"), {'name': f'{table}_history_bound'}).scalar_one()
-    op.execute(f'LOCK TABLE {table} IN ACCESS EXCLUSIVE MODE')
     op.execute(f'ALTER TABLE {table} RENAME TO {history}')
     for name in spec['dropped']:
         op.execute(f'DROP INDEX {name}')
