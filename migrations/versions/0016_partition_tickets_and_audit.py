@@ -5,9 +5,10 @@ primary keys that lead with the player: (user_id, <time>, id).
 PostgreSQL, expand only. The existing table is not copied: it becomes the partition of
 everything before a boundary B (the start of the day after tomorrow, or of the day after the
 newest row if that is later), under a new partitioned parent of the same name and columns.
-Days from B on get partitions of their own, a week of them ahead, and a DEFAULT partition
-takes any row no day covers yet, so a write never fails for want of a partition (`flask
-scoreboard maintain` moves such rows out as it adds their day).
+A DEFAULT partition takes any row no day covers yet, so a write never fails for want of a
+partition. The days from B on get partitions of their own from `flask scoreboard maintain`
+(the release phase runs it after this, and every worker on a timer), each in a short
+transaction of its own that moves that day's rows, if any, out of the default.
 
 The slow parts run first, outside any transaction and without blocking the release still
 serving: the new keys' indexes are built CONCURRENTLY on the existing table, and a CHECK
@@ -15,7 +16,7 @@ serving: the new keys' indexes are built CONCURRENTLY on the existing table, and
 The swap itself is one short transaction whose work does not grow with the table: rename
 the table, swap its primary key for the index built before (USING INDEX), create the parent
 and its indexes, ATTACH the old table (the validated CHECK spares the scan) and create the
-day partitions. docs/SCALING.md gives its lock time on a large table.
+default partition. docs/SCALING.md gives its lock time on a large table.
 
 The release still serving keeps working throughout and after: its statements name the
 tables and columns as before; the procedure it calls (complete_action, 0015's signature) is
@@ -41,7 +42,6 @@ down_revision = '0015'
 branch_labels = None
 depends_on = None
 
-AHEAD_DAYS = 7
 # The swap's locks are waited for this long a try (below PostgreSQL's 1 s deadlock_timeout),
 # this many times.
 LOCK_WAIT_MS = 300
@@ -191,15 +191,6 @@ def _swap(table: str, spec: dict) -> None:
     for name, definition in spec['foreign_keys'].items():
         op.execute(f'ALTER TABLE {table} ADD CONSTRAINT {name} FOREIGN KEY {definition}')
     op.execute(f'CREATE TABLE {table}_default PARTITION OF {table} DEFAULT')
-    op.execute(_day_partitions(table, bound))
-
-
-def _day_partitions(table: str, bound: str) -> str:
-    return (f"DO $$ DECLARE day timestamp; BEGIN FOR day IN SELECT generate_series("
-            f"'{bound}'::timestamp, '{bound}'::timestamp + interval '{AHEAD_DAYS - 1} days',"
-            f" interval '1 day') LOOP EXECUTE format('CREATE TABLE %I PARTITION OF {table}"
-            f" FOR VALUES FROM (%L) TO (%L)', '{table}_p' || to_char(day, 'YYYYMMDD'), day,"
-            f" day + interval '1 day'); END LOOP; END $$")
 
 
 def downgrade():
