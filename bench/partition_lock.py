@@ -21,7 +21,7 @@ import sys
 import threading
 import time
 from collections import Counter
-from datetime import datetime, timedelta
+from datetime import timedelta
 
 import psycopg2
 
@@ -30,6 +30,7 @@ sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 from flask_migrate import upgrade  # noqa: E402
 
 from scoreboard import create_app  # noqa: E402
+from scoreboard.core import clock  # noqa: E402
 from scoreboard.data.db import db  # noqa: E402
 from scoreboard.play import actions  # noqa: E402
 from tests.conftest import base_config  # noqa: E402
@@ -63,7 +64,7 @@ class Lines(io.RawIOBase):
 
 
 def load(url, rows: int) -> None:
-    start = datetime.utcnow() - timedelta(days=DAYS)
+    start = clock.system_now() - timedelta(days=DAYS)
     step = DAYS * 86400 / rows
 
     def when(n):
@@ -100,7 +101,7 @@ class Player(threading.Thread):
             n = 0
             while not self.stop.is_set():
                 began = time.monotonic()
-                now = datetime.utcnow()
+                now = clock.system_now()
                 cur.execute(actions._START, {"type": "click", "user": "p1", "name": "P",
                                              "region": None, "now": now, "ticket": f"b{n}",
                                              "ttl": 900})
