@@ -35,17 +35,25 @@ def database_before(request):
     request.getfixturevalue("database_url")  # fails or skips when PostgreSQL is missing
     name = f"scoreboard_before_{uuid.uuid4().hex[:8]}"
     url = create_database(name)
-    app = create_app(base_config(url, None))
-    with app.app_context():
-        upgrade(revision="0015")
-        actions.seed_catalog()
-        db.engine.dispose()
+    try:
+        app = create_app(base_config(url, None))
+        with app.app_context():
+            upgrade(revision="0015")
+            actions.seed_catalog()
+            db.engine.dispose()
+        load(url)
+        yield app, url
+    finally:
+        drop_database(name)
+
+
+def load(url) -> None:
     with psycopg2.connect(url) as conn, conn.cursor() as cur:
         cur.execute("INSERT INTO users SELECT 'p' || n, 'P', NULL, 0, now(), now()"
                     " FROM generate_series(1, 100) n")
         cur.execute(
-            "INSERT INTO action_tickets SELECT 'old-' || n, 'p' || (mod(n, 100) + 1), 'click', 1,"
-            " now() - n * interval '1 minute', now() - n * interval '1 minute',"
+            "INSERT INTO action_tickets SELECT 'old-' || n, 'p' || (mod(n, 100) + 1), 'click',"
+            " 1, now() - n * interval '1 minute', now() - n * interval '1 minute',"
             " now() - n * interval '1 minute' + interval '15 minutes', NULL, NULL"
             " FROM generate_series(1, %s) n", (LOADED,))
         cur.execute(
@@ -53,8 +61,6 @@ def database_before(request):
             " SELECT now() - n * interval '1 minute', 'p' || (mod(n, 100) + 1), 'click',"
             " 'old-' || n, 1, 'accepted' FROM generate_series(1, %s) n", (LOADED,))
     conn.close()
-    yield app, url
-    drop_database(name)
 
 
 def fingerprint(url) -> tuple:

@@ -32,13 +32,15 @@ def own_database(request):
     request.getfixturevalue("database_url")  # fails or skips when PostgreSQL is missing
     name = f"scoreboard_upkeep_{uuid.uuid4().hex[:8]}"
     url = create_database(name)
-    app = create_app(base_config(url, None))
-    with app.app_context():
-        upgrade()
-        actions.seed_catalog()
-        db.engine.dispose()
-    yield url
-    drop_database(name)
+    try:
+        app = create_app(base_config(url, None))
+        with app.app_context():
+            upgrade()
+            actions.seed_catalog()
+            db.engine.dispose()
+        yield url
+    finally:
+        drop_database(name)
 
 
 @pytest.fixture
