@@ -23,8 +23,10 @@ tables and columns as before; the procedure it calls (complete_action, 0015's si
 left as it is; its look-ups of a ticket by id alone find an index on id in every partition.
 Only the idempotency keys of admin acts lose their unique index (a unique index of a
 partitioned table must hold the partition key): the serving code of this release takes an
-advisory lock on the key instead (moderation._done_before). On SQLite the tables stay plain
-and only that index changes.
+advisory lock on the key instead (moderation._done_before). Until it serves, the release
+before has lost one guard: two acts under one key for two players at the same moment. On
+SQLite the tables stay plain: that index loses its uniqueness too, and tickets get the index
+on id.
 
 Revision ID: 0016
 Revises: 0015
