@@ -18,6 +18,7 @@ from scoreboard.core.errors import ApiError
 from scoreboard.data import partitions
 from scoreboard.data.db import db
 from scoreboard.data.models import ActionTicket, ActionType
+from scoreboard.live import current_hub
 from scoreboard.play import actions, scoring, upkeep
 
 from ..conftest import base_config
@@ -204,3 +205,24 @@ def test_each_worker_runs_the_upkeep_on_a_timer(upkept):
         wait_for(added, "the timer to add the days ahead")
     finally:
         timer.stop()
+
+
+@pytest.mark.parametrize("backend", ["embedded"])
+def test_the_workers_hub_starts_and_stops_the_upkeep_create_app_hands_it(upkept):
+    app = upkept(MAINTAIN_INTERVAL_SECONDS=1)
+    day = far_day(40)
+    at(app, day)
+    spent, _ = start_and_complete(app, "dan")
+    at(app, day + timedelta(days=2))
+    hub = current_hub(app)
+    hub.start()  # as gunicorn.conf.py's post_worker_init does in each worker
+
+    def gone():
+        gevent.sleep(0.05)
+        with app.app_context():
+            return db.session.get(ActionTicket, spent) is None
+
+    try:
+        wait_for(gone, "the worker's upkeep to delete the tickets past their use")
+    finally:
+        hub.stop()
