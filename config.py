@@ -178,6 +178,13 @@ def from_env(env=None) -> dict:
         # The largest change one adjustment may make to a score, either way.
         "ADJUST_MAX": _int(env, "ADJUST_MAX", 1_000_000),
         "TICKET_TTL_SECONDS": _int(env, "TICKET_TTL_SECONDS", 900),
+        # How long after its expiry a ticket is kept, so that a repeat of its completed
+        # update still answers the score it produced (play/upkeep.py).
+        "TICKET_REPLAY_SECONDS": _int(env, "TICKET_REPLAY_SECONDS", 86400),
+        # Day partitions kept ready ahead of today (PostgreSQL), and how often each worker
+        # looks at them (one instance at a time does it; 0: only `flask scoreboard maintain`).
+        "PARTITION_DAYS_AHEAD": _at_least_one(env, "PARTITION_DAYS_AHEAD", 7),
+        "MAINTAIN_INTERVAL_SECONDS": _int(env, "MAINTAIN_INTERVAL_SECONDS", 3600),
         "TOP_CACHE_TTL_SECONDS": _int(env, "TOP_CACHE_TTL_SECONDS", 300),
         # A worker serves its copy of a board until a change notice retires it, and never
         # longer than this, in case a notice is lost (the subscription was down).

@@ -12,6 +12,7 @@ from .boards.local_boards import LocalBoards
 from .boards.refresher import Refresher
 from .live.hub import Hub
 from .ops import cli, health, logs, metrics
+from .play.upkeep import Upkeep
 from .web import admin, api, cors, gate, openapi, page, replies, stream
 from .web.reads import BoardReads
 from .web.writes import Writes
@@ -34,6 +35,8 @@ def create_app(config: dict | None = None) -> Flask:
     refresher = Refresher(app, local, built.cache, app.config["BOARD_REFRESH_SECONDS"])
     hub = Hub(app, built.broker, local, refresher)
     refresher.listen(hub.board_newer)
+    upkeep = Upkeep(app)
+    hub.run_with(upkeep.start, upkeep.stop)  # the partitions' upkeep, from each worker
     limits = gate.Limits(app.config)
 
     adapters.init_app(app, built)

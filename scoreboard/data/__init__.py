@@ -10,7 +10,7 @@ from sqlalchemy import event
 
 import config as settings
 
-from . import reconnect, rules
+from . import partitions, reconnect, rules
 from .db import AUTOCOMMIT, db, migrate
 
 __all__ = ["configure", "db", "init_app"]
@@ -37,7 +37,8 @@ def configure(app: Flask) -> None:
 def init_app(app: Flask, migrations: str) -> None:
     """Bind the database to ``app``, with Alembic's ``migrations`` folder."""
     db.init_app(app)
-    migrate.init_app(app, db, directory=migrations, render_as_batch=True)
+    migrate.init_app(app, db, directory=migrations, render_as_batch=True,
+                     include_name=partitions.include_name)
     reconnect.init_app(app)
     with app.app_context():
         for engine in db.engines.values():

@@ -89,6 +89,10 @@ class ActionTicket(db.Model):
     __table_args__ = (
         # Cooldown and daily-limit checks look up a user's completions of one type.
         Index("ix_action_tickets_completions", "user_id", "action_type", "completed_at"),
+        # A ticket by id alone: whose it is, when a player names another's (scoring), and
+        # the look-ups of the release before 0016. On PostgreSQL the primary key is
+        # (user_id, created_at, id), the table partitioned by day (migration 0016).
+        Index("ix_action_tickets_id", "id"),
     )
 
 
@@ -119,7 +123,10 @@ class AuditEvent(db.Model):
     __table_args__ = (
         # A player's events newest first, a page at a time (moderation.audit_page).
         Index("ix_audit_events_user_pages", "user_id", "id"),
-        Index("uq_audit_events_idempotency", "actor", "idempotency_key", unique=True,
+        # An admin act's key, looked up under an advisory lock on it (moderation.py): a
+        # unique index of the partitioned table (migration 0016) would need ``at`` in it.
+        # On PostgreSQL the primary key is (user_id, at, id).
+        Index("ix_audit_events_idempotency", "actor", "idempotency_key",
               postgresql_where=text("idempotency_key IS NOT NULL"),
               sqlite_where=text("idempotency_key IS NOT NULL")),
         # The row a refusal's count goes to (scoring.count_over_limit).

@@ -5,7 +5,7 @@ which order, and what an accepted completion writes. Each step is SQL that Postg
 SQLite both accept, with ``:name`` standing for an input of the attempt or a fact read by an
 earlier step. Two runners take it from here:
 
-- ``procedure_sql()`` renders it as the PL/pgSQL procedure ``complete_action``, so
+- ``procedure_sql()`` renders it as the PL/pgSQL procedure ``complete_own_action``, so
   PostgreSQL does it all in one round trip. A migration holds the rendered text (migrations
   never change once released); tests/test_rules.py fails as soon as these steps and the
   newest migration's text differ, and names the command that prints the new text.
@@ -76,6 +76,10 @@ def _add_to_window(period: str) -> str:
             " RETURNING score")
 
 
+# The procedure's name (migration 0017). Its forerunner, complete_action, stays for the
+# release before (its ticket look-ups do not name the player) until a later release drops it.
+PROCEDURE = "complete_own_action"
+
 # What the attempt brings: who asks, for which ticket, when, and where from (for the audit).
 INPUTS = (("ticket", "text"), ("user", "text"), ("now", "timestamp"), ("day", "text"),
           ("week", "text"), ("midnight", "timestamp"), ("request_id", "text"),
@@ -89,16 +93,18 @@ STEPS = (
     # cannot both pass the cooldown or daily-limit checks below. It is taken before the
     # ticket's, as a ban takes them (moderation.ban): in the other order, a completion and a
     # ban of its player each waited on the other's lock, and the database broke the
-    # deadlock by failing one. A player never seen has no row: the ticket's owner refuses.
+    # deadlock by failing one. A player never seen has no row, nor tickets: unknown.
     Fetch("SELECT banned, hidden, region FROM users WHERE id = :user",
           into=(("banned", "boolean"), ("hidden", "boolean"), ("region", "text")), lock=True),
-    Fetch("SELECT user_id, action_type, points, completed_at, score_after, not_before,"
-          " expires_at FROM action_tickets WHERE id = :ticket",
-          into=(("owner", "text"), ("action_type", "text"), ("points", "integer"),
+    # Only the player's own tickets: every statement names the player, so that each runs
+    # on the player's shard once the tables are distributed by player (docs/SCALING.md).
+    # Whether an unknown ticket is another player's is the caller's to ask (scoring.py).
+    Fetch("SELECT created_at, action_type, points, completed_at, score_after, not_before,"
+          " expires_at FROM action_tickets WHERE user_id = :user AND id = :ticket",
+          into=(("created_at", "timestamp"), ("action_type", "text"), ("points", "integer"),
                 ("completed_at", "timestamp"), ("score_after", "bigint"),
                 ("not_before", "timestamp"), ("expires_at", "timestamp")),
           missing="unknown", lock=True),
-    Refuse("not_yours", ":owner <> :user"),
     Refuse("banned", ":banned"),
     Replay(":completed_at IS NOT NULL"),
     Refuse("expired", ":now >= :expires_at"),
@@ -116,8 +122,9 @@ STEPS = (
           " WHERE id = :user RETURNING score", into=(("score", "bigint"),)),
     Write(_add_to_window("day"), into=(("day_score", "bigint"),)),
     Write(_add_to_window("week"), into=(("week_score", "bigint"),)),
+    # The ticket's whole key: its one partition (day) is all the update looks at.
     Write("UPDATE action_tickets SET completed_at = :now, score_after = :score"
-          " WHERE id = :ticket"),
+          " WHERE user_id = :user AND created_at = :created_at AND id = :ticket"),
     Write(_audit("accepted", ":points", ":score")),
 )
 REPLAY_AUDIT = _audit("replayed", "0", ":score_after")
@@ -171,7 +178,7 @@ def procedure_sql() -> str:
         + [f"INOUT o_{name} {kind}" for name, kind in RESULT])
     declared = "\n".join(f"    v_{name} {kind};" for name, kind in facts())
     body = "\n".join(_pg_step(step) for step in STEPS)
-    return f"""CREATE PROCEDURE complete_action(
+    return f"""CREATE PROCEDURE {PROCEDURE}(
     {params})
 LANGUAGE plpgsql AS $$
 DECLARE
@@ -190,7 +197,7 @@ $$"""
 
 # The procedure's call, for the driver (``%(name)s`` parameters): the inputs, then a NULL
 # for each result, which CALL hands back as one row.
-CALL = ("CALL complete_action(" + ", ".join(f"%({name})s" for name, _ in INPUTS)
+CALL = (f"CALL {PROCEDURE}(" + ", ".join(f"%({name})s" for name, _ in INPUTS)
         + ", NULL" * len(RESULT) + ")")
 
 

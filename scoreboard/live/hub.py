@@ -78,6 +78,7 @@ class Hub:
         self._changed = Event()
         self._started = False
         self.stopping = False
+        self._also = []  # (start, stop) of other loops a worker runs (run_with)
 
     # -- the broker's side --------------------------------------------------------------
     def notify(self, views=None, version: int | None = None) -> None:
@@ -103,6 +104,10 @@ class Hub:
         if ended:
             log.info("ended %d streams: %s", ended, key.partition(" ")[0])
 
+    def run_with(self, start, stop) -> None:
+        """Also ``start()`` and ``stop()`` another of the worker's loops with this one's."""
+        self._also.append((start, stop))
+
     def start(self) -> None:
         """At the worker's start: subscribe and start the loops, once per worker."""
         if not self._started:
@@ -111,6 +116,8 @@ class Hub:
             gevent.spawn(self._reap)
             self.refresher.start()
             self.broker.listen(self)
+            for start, _ in self._also:
+                start()
 
     # -- the streams' side --------------------------------------------------------------
     def admit(self, sock, chunked: bool, ip: str, max_per_ip: int,
@@ -163,6 +170,8 @@ class Hub:
         """End every stream now (worker shutdown); the browsers reconnect elsewhere."""
         self.stopping = True
         self.refresher.stop()
+        for _, stop in self._also:
+            stop()
         for client in self.clients():
             client.close()
 

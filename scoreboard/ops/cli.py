@@ -1,5 +1,5 @@
-"""``flask scoreboard ...``: tokens for development, seeding, cache rebuild, verification
-and moderation."""
+"""``flask scoreboard ...``: tokens for development, seeding, cache rebuild, verification,
+the tables' upkeep and moderation."""
 
 import getpass
 import json
@@ -20,7 +20,7 @@ from ..core import periods
 from ..core.errors import ApiError
 from ..data.db import db
 from ..data.models import AuditEvent, User, WindowScore
-from ..play import actions, moderation
+from ..play import actions, moderation, upkeep
 from . import simulate
 
 group = AppGroup("scoreboard", help="Operate the scoreboard.")
@@ -114,6 +114,15 @@ def verify():
     click.echo(f"refused attempts: {attempts} (audit rows: {rows})")
     if wrong:
         sys.exit(1)
+
+
+@group.command("maintain")
+def maintain():
+    """Add the coming day partitions and drop ticket partitions past their use (PostgreSQL;
+    on SQLite, delete such tickets). Safe to run anywhere at any time: one instance at a
+    time does it, and a second run finds nothing to do."""
+    for line in upkeep.maintain():
+        click.echo(line)
 
 
 def _differences(stored: dict, expected: Counter) -> list:

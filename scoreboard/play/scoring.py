@@ -1,8 +1,8 @@
 """Completing an action: the one place a score rises, in one transaction with its audit row.
 
 The rules themselves (what is read and locked, which refusal wins, what is written) are
-defined once, in rules.py. On PostgreSQL they run as one call of the ``complete_action``
-procedure rendered from them (migration 0015), so an update costs one database round trip;
+defined once, in rules.py. On PostgreSQL they run as one call of the ``complete_own_action``
+procedure rendered from them (migration 0017), so an update costs one database round trip;
 the embedded SQLite path runs the same steps as statements of its own.
 tests/test_scoring_backends.py plays one sequence on both and compares every score, window
 and audit row. Every accepted change takes the next board version once it has committed;
@@ -11,7 +11,7 @@ worker holds.
 """
 
 import logging
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 from flask import g
 from sqlalchemy import select
@@ -21,7 +21,7 @@ from ..core import clock, periods
 from ..core.errors import ApiError, BadRequest, Forbidden
 from ..data import audit, rules
 from ..data.db import autocommit_row, db, dialect_insert, on_postgres
-from ..data.models import AuditEvent, GroupMember, User
+from ..data.models import ActionTicket, AuditEvent, GroupMember, User
 from .players import boards_counting
 
 log = logging.getLogger(__name__)
@@ -90,6 +90,10 @@ def complete_action(attempt: Attempt) -> int:
               "week": week, "midnight": periods.day_start(now),
               "request_id": attempt.request_id, "client_ip": attempt.client_ip}
     done = _complete_in_postgres(inputs) if on_postgres() else _complete_in_session(inputs)
+    if done.refusal == "unknown":
+        anothers = _anothers(attempt.ticket_id)
+        if anothers is not None:
+            done = replace(done, refusal="not_yours", action_type=anothers)
     g.update_outcome = done.refusal or done.outcome  # for the route's count (metrics.py)
     if done.outcome == "rejected":
         rejection = refusal_error(done.refusal)
@@ -148,8 +152,18 @@ def record_rejection(attempt: Attempt, rejection: ApiError, action_type=None) ->
     log.info("refused %s for %s: %s", attempt.ticket_id, attempt.user_id, rejection.description)
 
 
+def _anothers(ticket_id: str) -> str | None:
+    """The action type of a ticket the player does not have, if it is another player's: the
+    one look-up of an update that does not name the player (with the tables distributed by
+    player, a query of every shard), made only for a refused attempt."""
+    found = db.session.scalar(
+        select(ActionTicket.action_type).where(ActionTicket.id == ticket_id))
+    db.session.rollback()
+    return found
+
+
 def _complete_in_postgres(inputs: dict) -> Outcome:
-    """One call of the complete_action procedure: the write commits inside it, and the
+    """One call of the complete_own_action procedure: the write commits inside it, and the
     board version is taken after."""
     row = autocommit_row(rules.CALL, inputs)
     return _outcome({**inputs, **dict(zip((name for name, _ in rules.RESULT), row))})

@@ -454,11 +454,13 @@ def test_keys_are_each_admins_own(app, league):
 
 def test_a_key_taken_at_the_same_moment_for_another_player_is_422(make_app, database_url):
     """Two acts under one key for two players do not wait for each other's row lock, so
-    both may find the key unused: the unique index lets one of them in."""
+    both might find the key unused: the key's advisory lock lets one of them in."""
     app = make_app("postgres")
     play(app, "ben")
     other = psycopg2.connect(database_url)  # the first act, not committed yet
     with other.cursor() as cur:
+        cur.execute("SELECT pg_advisory_xact_lock(hashtextextended(%s, %s))",
+                    (f"{KEYED.name}\n{KEYED.key}", moderation.KEY_LOCKS))
         cur.execute("INSERT INTO audit_events (at, user_id, delta, outcome, reason, actor,"
                     " idempotency_key) VALUES (now(), 'cat', 0, 'hidden', 'x', %s, %s)",
                     (KEYED.name, KEYED.key))
