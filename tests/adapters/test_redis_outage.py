@@ -7,6 +7,7 @@ from collections import Counter
 import redis
 from sqlalchemy import select
 
+from scoreboard.adapters.slots import view_tag
 from scoreboard.core.order import order_by
 from scoreboard.data.db import db
 from scoreboard.data.models import User
@@ -109,7 +110,7 @@ def test_updates_survive_redis_death_and_cache_is_rebuilt(serve, own_redis):
 
     # The next reads after Redis returns rebuild its cache from the database.
     with redis.Redis.from_url(own_redis.url) as client:
-        key = server.env["REDIS_PREFIX"] + "top:all"
+        key = server.env["REDIS_PREFIX"] + "top:" + view_tag("all") + "all"
         wait_for(lambda: board_from_api(server) and client.exists(key),
                  "the board's cache to be rebuilt in Redis")
         cached = json.loads(client.hget(key, "body"))

@@ -177,8 +177,8 @@ def test_a_process_never_serves_an_older_version_than_it_already_served(make_app
         # A cache left behind by an outage: older than what this process has handed out.
         stale = Snapshot(newest.version - 1, newest.entries[:0])
         if store is not None:
-            store.client.hset(store.key("top:all"), mapping={"version": stale.version,
-                                                         "body": stale.to_json()})
+            store.client.hset(adapters.of(app).cache.keys(["all"])[0],
+                              mapping={"version": stale.version, "body": stale.to_json()})
         else:  # a cache that lost its state and was handed a stale snapshot
             cache = MemoryBoardCache()
             boards.init_app(app, replace(boards.ports(app), cache=cache))

@@ -31,7 +31,7 @@ def stale_blocklist(app) -> None:
     """Redis's copy of the blocklist as it is once its minute is up: unsure until reloaded."""
     store = adapters.of(app).store
     if store is not None:
-        store.client.delete(store.key("revoked:fresh"))
+        store.client.delete(store.key("{revoked}:fresh"))
 
 
 def assert_redis_in_use(app) -> None:
