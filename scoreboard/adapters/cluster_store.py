@@ -9,6 +9,7 @@ notices go out with SPUBLISH on shard channels, which live on the node of their 
 adding primaries adds notice capacity; a plain PUBLISH would reach every node.
 """
 
+import functools
 import time
 from collections import defaultdict
 from urllib.parse import unquote, urlsplit
@@ -37,9 +38,8 @@ def cluster_options(config, max_connections: int) -> dict:
     url = config["REDIS_URL"]
     options = {
         "max_connections": max_connections,
-        # Waiting for a free connection longer than this counts as Redis down.
-        "connection_pool_class": redis.BlockingConnectionPool,
-        "timeout": 2,
+        # Waiting for a free connection longer than 2 s counts as Redis down.
+        "connection_pool_class": functools.partial(redis.BlockingConnectionPool, timeout=2),
         "socket_connect_timeout": 0.5,
         "socket_timeout": config["REDIS_SOCKET_TIMEOUT_SECONDS"],
         "health_check_interval": 10,

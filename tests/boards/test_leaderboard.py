@@ -18,6 +18,9 @@ from scoreboard.data.db import db
 from ..conftest import base_config
 from ..harness.players import play
 
+# The same tests on a Redis Cluster too (conftest.py).
+pytestmark = pytest.mark.backends("embedded", "postgres", "cluster")
+
 
 def test_order_is_score_then_earliest_then_user_id(app):
     t0 = clock.system_now()

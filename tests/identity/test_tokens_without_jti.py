@@ -13,6 +13,9 @@ from scoreboard import adapters
 from ..harness import SECRET
 from ..harness.meters import redis_errors
 
+# The same tests on a Redis Cluster too (conftest.py).
+pytestmark = pytest.mark.backends("embedded", "postgres", "cluster")
+
 START = "/api/actions/start"
 
 

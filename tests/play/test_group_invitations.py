@@ -20,6 +20,9 @@ from scoreboard.play import groups
 from ..harness.players import play
 from ..harness.waiting import wait_for
 
+# The same tests on a Redis Cluster too (conftest.py).
+pytestmark = pytest.mark.backends("embedded", "postgres", "cluster")
+
 
 def run(app, fn, *args):
     """``fn(*args)`` in an app context of its own, as a request has it."""
