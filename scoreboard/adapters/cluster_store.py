@@ -108,9 +108,11 @@ class ClusterStore(RedisStore):
 class ClusterSubscription:
     """redis_port.Subscription on redis-py's ClusterPubSub: SSUBSCRIBE to each channel on
     its node, over one connection per node, each read by a greenlet of its own so that a
-    message from any node is heard at once. redis-py reconnects a node's connection that
-    drops and subscribes its channels again (one SSUBSCRIBE per slot: the fix of redis-py
-    PR #4038, in 8.1.0); a node that stays away ends the subscription (StoreUnavailable)."""
+    message from any node is heard at once. A node's connection that drops is made again,
+    and its channels subscribed again, by redis-py (one SSUBSCRIBE per slot: the fix of
+    redis-py PR #4038, first released in 8.1.0; before it, one SSUBSCRIBE of channels of
+    several slots was refused with CROSSSLOT). A node that stays away ends the subscription
+    (StoreUnavailable), which the broker makes again on the cluster as it is then."""
 
     READ_SECONDS = 1.0  # how long a node's reader waits for a message before pinging if asked
 
@@ -131,13 +133,24 @@ class ClusterSubscription:
             raise lost(exc) from exc
 
     def _read(self, node: ClusterNode) -> None:
+        """Hand on what ``node`` sends. A connection the node cut is read again once: redis-py
+        then connects again and subscribes again (a cluster's clients never retry on their
+        own); if that fails too the node is away, and the subscription ends."""
+        cut = False
         try:
             while True:
-                if node.name in self._pings:
-                    self._pings.discard(node.name)
-                    self._pubsub.node_pubsub_mapping[node.name].ping()
-                message = self._pubsub.get_sharded_message(
-                    timeout=self.READ_SECONDS, target_node=node)
+                try:
+                    if node.name in self._pings:
+                        self._pings.discard(node.name)
+                        self._pubsub.node_pubsub_mapping[node.name].ping()
+                    message = self._pubsub.get_sharded_message(
+                        timeout=self.READ_SECONDS, target_node=node)
+                except redis.ConnectionError:
+                    if cut:
+                        raise
+                    cut = True
+                    continue
+                cut = False
                 if message is not None:
                     self._heard.put(message)
         except Exception as exc:  # handed to whoever reads the subscription
