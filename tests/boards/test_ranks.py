@@ -16,13 +16,13 @@ from ..harness.players import Player, play
 NOW = datetime(2026, 11, 30, 12)
 
 
-@pytest.fixture
-def crowd(make_app):
-    return make_crowd(make_app)
+@pytest.fixture(params=["postgres", "cluster"])  # one Redis, and a Redis Cluster
+def crowd(make_app, request):
+    return make_crowd(make_app, request.param)
 
 
-def make_crowd(make_app, **config):
-    app = make_app("postgres", **config)
+def make_crowd(make_app, backend="postgres", **config):
+    app = make_app(backend, **config)
     app.config["CLOCK"] = lambda: NOW
     rng = random.Random(7)
     client = app.test_client()
