@@ -71,6 +71,14 @@ def redis_cluster(tmp_path_factory):
     servers.stop()
 
 
+@pytest.fixture(params=["redis", "cluster"])
+def any_redis_url(request):
+    """For a test that runs on one Redis and again on a Redis Cluster."""
+    if request.param == "cluster":
+        return request.getfixturevalue("redis_cluster").url
+    return request.getfixturevalue("redis_url")
+
+
 @pytest.fixture(scope="session")
 def database_url():
     """A new database for this run, migrated once, dropped at the end."""
