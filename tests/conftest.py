@@ -298,6 +298,17 @@ def own_redis(tmp_path):
 
 
 @pytest.fixture
+def own_redis_cluster(tmp_path):
+    """A Redis Cluster of this test's own (it may kill its nodes), stopped at the end."""
+    servers = RedisClusterServers(tmp_path / "cluster")
+    (tmp_path / "cluster").mkdir()
+    try:
+        yield servers.start()
+    finally:
+        servers.stop()
+
+
+@pytest.fixture
 def own_tls_redis(tmp_path):
     """A redis-server of this test's own that speaks only TLS, on a self-signed certificate
     (as Heroku Redis does), on a free port; killed at the end."""

@@ -104,6 +104,14 @@ class ClusterStore(RedisStore):
     def _batch(self):
         return ClusterPipeline(self.client, transaction=False)
 
+    def _failure(self, error: Exception) -> Exception:
+        # redis-py raises RedisClusterException itself for keys across slots (a bug in the
+        # command) and for a cluster of which no node answers (an outage): only the first
+        # speaks of slots.
+        if type(error) is RedisClusterException and "slot" not in str(error):
+            error = redis.ConnectionError(str(error))
+        return super()._failure(error)
+
 
 class ClusterSubscription:
     """redis_port.Subscription on redis-py's ClusterPubSub: SSUBSCRIBE to each channel on

@@ -7,7 +7,10 @@ import pytest
 from redis.exceptions import RedisClusterException
 from sqlalchemy import insert
 
+import config
 from scoreboard import adapters
+from scoreboard.adapters.cluster_store import ClusterStore, cluster_client
+from scoreboard.adapters.redis_port import StoreUnavailable
 from scoreboard.adapters.slots import key_slot, shard_tags
 from scoreboard.core import clock
 from scoreboard.data.db import db
@@ -33,6 +36,20 @@ def test_a_script_across_slots_is_refused_and_counted(make_app):
     assert redis_errors(kind="RedisClusterException") == before + 1
     # The same keys one slot at a time go (and so every script of the service must).
     assert [store.script("return 1", [key], []) for key in keys] == [1, 1]
+
+
+def test_a_cluster_of_which_no_node_answers_is_an_outage(own_redis_cluster):
+    settings = config.from_env({"REDIS_URL": own_redis_cluster.url})
+    store = ClusterStore(cluster_client(settings, 4), "test:gone:", retry_after=0)
+    assert store.command("SET", store.key("k"), 1)
+    own_redis_cluster.stop()
+    before = redis_errors()
+    for _ in range(2):  # the nodes it knew refuse, then no node can be found at all
+        with pytest.raises(StoreUnavailable):
+            store.command("GET", store.key("k"))
+    assert not store.answers()
+    assert redis_errors() == before  # an outage, not a refusal
+    store.close()
 
 
 def test_updates_in_many_views_are_split_by_slot_and_spread_over_every_primary(

@@ -78,6 +78,21 @@ class RedisClusterServers:
                 return False
         return True
 
+    def wait_failover(self, timeout: float) -> None:
+        """Until a replica took over from a primary that was killed: three primaries again,
+        and every live node says the cluster is ok."""
+        deadline = time.monotonic() + timeout
+        while len(self.primary_ports()) < 3 or not all(
+                self._state(port) == "ok" for port in self.live_ports()):
+            if time.monotonic() > deadline:
+                raise AssertionError(f"no replica took over within {timeout:g} s")
+            time.sleep(0.1)
+
+    def shard_subscribers(self, channel: str) -> int:
+        """Subscribers of a shard channel, asked of every primary (one of them holds it)."""
+        return sum(dict(self.node(port).pubsub_shardnumsub(channel))[channel.encode()]
+                   for port in self.primary_ports())
+
     def live_ports(self) -> list[int]:
         return [port for port, proc in self.procs.items() if proc.poll() is None]
 

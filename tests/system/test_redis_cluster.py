@@ -19,12 +19,6 @@ def shard_channels(cluster, prefix: str) -> dict[int, int]:
             for port in cluster.primary_ports()}
 
 
-def subscribers(cluster, channel: str) -> int:
-    """Subscribers of a shard channel, asked of every primary (one of them holds it)."""
-    return sum(dict(cluster.node(port).pubsub_shardnumsub(channel))[channel.encode()]
-               for port in cluster.primary_ports())
-
-
 def connections(cluster, server) -> Counter:
     """(worker pid, node port) -> the worker's connections to that node (CLIENT LIST)."""
     held = Counter()
@@ -50,7 +44,7 @@ def test_notices_reach_every_worker_on_shard_channels_and_again_after_a_node_cut
     # A worker subscribes with its first stream: one each (each takes its next connection).
     streams = [open_stream(server.url + "/api/scores/stream") for _ in range(WORKERS)]
     assert {s.next_snapshot()["version"] for s in streams} == {0}
-    wait_for(lambda: all(subscribers(redis_cluster, c) == WORKERS for c in board),
+    wait_for(lambda: all(redis_cluster.shard_subscribers(c) == WORKERS for c in board),
              "both workers to subscribe to the shards' channels",
              show=lambda: shard_channels(redis_cluster, prefix))
     per_node = shard_channels(redis_cluster, prefix)
@@ -72,7 +66,7 @@ def test_notices_reach_every_worker_on_shard_channels_and_again_after_a_node_cut
     assert len(subscriptions) == WORKERS * 3  # one per worker per primary
     for port, address in subscriptions:
         redis_cluster.node(port).client_kill(address)
-    wait_for(lambda: all(subscribers(redis_cluster, c) == WORKERS for c in board),
+    wait_for(lambda: all(redis_cluster.shard_subscribers(c) == WORKERS for c in board),
              "both workers to subscribe to every shard's channel again",
              show=lambda: shard_channels(redis_cluster, prefix))
     assert play_http(server.url, ann, "ann") == 2
