@@ -144,8 +144,8 @@ def from_env(env=None) -> dict:
         # PostgreSQL connections per worker and per engine (the session's, the write path's).
         "DATABASE_POOL_SIZE": _int(env, "DATABASE_POOL_SIZE", 10),
         "REDIS_PREFIX": env.get("REDIS_PREFIX", "scoreboard:"),
-        # Per worker (to each node of a cluster) for the store; the rate limits and the
-        # subscription take 5 more (scoreboard/__init__.py). Bounded, see store.py.
+        # Per worker (to each node of a cluster) for the store; the subscription takes one
+        # more, the rate limits up to 4 more (scoreboard/__init__.py). Bounded, see store.py.
         "REDIS_MAX_CONNECTIONS": _int(env, "REDIS_MAX_CONNECTIONS", 10),
         # A Redis reply slower than this counts as Redis down: the database answers instead.
         "REDIS_SOCKET_TIMEOUT_SECONDS": float(env.get("REDIS_SOCKET_TIMEOUT_SECONDS") or 1.0),
