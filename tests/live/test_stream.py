@@ -202,9 +202,9 @@ def test_head_requests_do_not_use_up_the_per_ip_streams(serve, redis_url, open_s
     assert [s.status for s in streams] == [200, 200]
 
 
-def test_a_region_stream_gets_its_regions_updates_and_no_others(serve, any_redis_url, open_stream):
+def test_a_region_stream_gets_its_regions_updates_and_no_others(serve, redis_url, open_stream):
     start, app = serve
-    server = start(any_redis_url, STREAM_HEARTBEAT_SECONDS="0.5")
+    server = start(redis_url, STREAM_HEARTBEAT_SECONDS="0.5")
     anna, jean = token_for(app, "anna", region="DE"), token_for(app, "jean", region="FR")
     stream = open_stream(server.url + "/api/scores/stream?region=DE")
     assert stream.next_snapshot() == {"topScores": [], "version": 0}
@@ -221,9 +221,9 @@ def ticket(server, token, **view) -> tuple[int, dict]:
     return status, body
 
 
-def test_a_group_stream_is_for_members_with_a_ticket(serve, any_redis_url, open_stream):
+def test_a_group_stream_is_for_members_with_a_ticket(serve, redis_url, open_stream):
     start, app = serve
-    server = start(any_redis_url, STREAM_HEARTBEAT_SECONDS="0.5")
+    server = start(redis_url, STREAM_HEARTBEAT_SECONDS="0.5")
     owner, outsider = token_for(app, "owner"), token_for(app, "outsider")
     _, group, _ = call("POST", server.url + "/api/groups", {"name": "Crew"},
                        {"Authorization": f"Bearer {owner}"})

@@ -21,9 +21,6 @@ from ..harness.databases import lock_waits
 from ..harness.players import Player, add_members, play
 from ..harness.waiting import wait_for
 
-# The same tests on a Redis Cluster too (conftest.py).
-pytestmark = pytest.mark.backends("embedded", "postgres", "cluster")
-
 LAST_WEEK, NOW = datetime(2026, 11, 24, 9), datetime(2026, 11, 30, 12)
 DAY, WEEK = "day:2026-11-30", "week:2026-W49"
 ROOT = moderation.Actor("root", "req-1", "10.0.0.1")

@@ -17,9 +17,6 @@ from scoreboard.web import stream
 from ..harness.players import Player, add_members, token_for
 from ..harness.servers import call
 
-# The same tests on a Redis Cluster too (conftest.py).
-pytestmark = pytest.mark.backends("embedded", "postgres", "cluster")
-
 TICKETS = "/api/streams/tickets"
 STREAM = "/api/scores/stream"
 STREAM_WITHOUT_GEVENT = "Streaming needs the gunicorn gevent worker; poll /api/scores/top."
