@@ -135,14 +135,17 @@ def from_env(env=None) -> dict:
         "PLATFORM": next((f"{name} ({variable} is set)"
                           for variable, name in PLATFORMS.items() if env.get(variable)), None),
         "SQLALCHEMY_DATABASE_URI": db_url,  # None: SQLite in the instance folder
-        "REDIS_URL": redis_url,  # None: in-process cache, broker and limits
+        # None: in-process cache, broker and limits. redis+cluster://host:port,host:port
+        # (rediss+cluster:// for TLS): a Redis Cluster (adapters/cluster_store.py).
+        "REDIS_URL": redis_url,
         # A stalled database answers 503 after this long instead of holding requests.
         "DATABASE_LOCK_TIMEOUT_MS": _int(env, "DATABASE_LOCK_TIMEOUT_MS", 5000),
         "DATABASE_STATEMENT_TIMEOUT_MS": _int(env, "DATABASE_STATEMENT_TIMEOUT_MS", 15000),
         # PostgreSQL connections per worker and per engine (the session's, the write path's).
         "DATABASE_POOL_SIZE": _int(env, "DATABASE_POOL_SIZE", 10),
         "REDIS_PREFIX": env.get("REDIS_PREFIX", "scoreboard:"),
-        # Per worker and per use (cache and notices; rate limits): bounded, see store.py.
+        # Per worker (to each node of a cluster) for the store; the subscription takes one
+        # more, the rate limits up to 4 more (scoreboard/__init__.py). Bounded, see store.py.
         "REDIS_MAX_CONNECTIONS": _int(env, "REDIS_MAX_CONNECTIONS", 10),
         # A Redis reply slower than this counts as Redis down: the database answers instead.
         "REDIS_SOCKET_TIMEOUT_SECONDS": float(env.get("REDIS_SOCKET_TIMEOUT_SECONDS") or 1.0),

@@ -66,12 +66,24 @@ def create_app(config: dict | None = None) -> Flask:
     return app
 
 
+# Flask-Limiter's connections to Redis (to each node of a cluster), per worker, at most: it
+# counts only the routes the gate does not (gate.py), few and seldom called. With the
+# store's, a worker holds at most REDIS_MAX_CONNECTIONS + 5 connections to a node (15).
+LIMITS_CONNECTIONS = 4
+
+
 def _configure_limits(app: Flask) -> None:
     """The rate limits' storage."""
     config = app.config
     redis_url = config.get("REDIS_URL")
-    if redis_url:
-        limits_pool = adapters.connection_pool(config, config["REDIS_MAX_CONNECTIONS"])
+    connections = min(LIMITS_CONNECTIONS, config["REDIS_MAX_CONNECTIONS"])
+    if adapters.is_cluster(redis_url):
+        options = adapters.cluster_options(config, connections)
+        # ``limits`` knows the scheme without TLS; TLS is in the options.
+        redis_url = redis_url.replace("rediss+cluster://", "redis+cluster://", 1)
+        config["RATELIMIT_STORAGE_OPTIONS"] = options
+    elif redis_url:
+        limits_pool = adapters.connection_pool(config, connections)
         config["RATELIMIT_STORAGE_OPTIONS"] = {"connection_pool": limits_pool}
     config["RATELIMIT_STORAGE_URI"] = redis_url or "memory://"
     config["RATELIMIT_KEY_PREFIX"] = config["REDIS_PREFIX"] + "limits"

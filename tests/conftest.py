@@ -3,11 +3,15 @@
 ``embedded``: SQLite in a temporary folder with in-process store and broker.
 ``postgres``: a database of this run's own on the PostgreSQL server, and Redis with a key
 prefix of each test's own. A missing server skips those tests, except in CI where it fails.
+``cluster``: the same database, and a Redis Cluster of this run's own (harness/cluster.py).
+Tests take the first two by default; a module (or test) marked ``backends(...)`` names its
+own, so the cluster runs the same tests as one Redis.
 """
 
 import gc
 import os
 import shutil
+import subprocess
 import uuid
 
 import psycopg2
@@ -24,7 +28,9 @@ from scoreboard.live import current_hub
 from scoreboard.play.actions import seed_catalog
 
 from .harness import SECRET
+from .harness.cluster import RedisClusterServers
 from .harness.databases import ADMIN_DB_URL, create_database, drop_database
+from .harness.meters import redis_errors
 from .harness.players import Player
 from .harness.servers import RedisServer, Server
 from .harness.streams import EventStream
@@ -50,6 +56,27 @@ def redis_url():
     except redis.RedisError as exc:
         service_missing(f"Redis at {REDIS_URL}", exc)
     return REDIS_URL
+
+
+@pytest.fixture(scope="session")
+def redis_cluster(tmp_path_factory):
+    """Six redis-servers of this run's own as a cluster (three primaries, three replicas),
+    stopped at the end whatever happens."""
+    servers = RedisClusterServers(tmp_path_factory.mktemp("cluster"))
+    try:
+        servers.start()
+    except (OSError, subprocess.SubprocessError, RuntimeError) as exc:
+        service_missing("a Redis Cluster of redis-servers", exc)
+    yield servers
+    servers.stop()
+
+
+@pytest.fixture(params=["redis", "cluster"])
+def any_redis_url(request):
+    """For a test that runs on one Redis and again on a Redis Cluster."""
+    if request.param == "cluster":
+        return request.getfixturevalue("redis_cluster").url
+    return request.getfixturevalue("redis_url")
 
 
 @pytest.fixture(scope="session")
@@ -121,9 +148,9 @@ def make_app(request, tmp_path):
                 seed_catalog()
         else:
             url = request.getfixturevalue("database_url")
-            app = create_app(
-                base_config(url, request.getfixturevalue("redis_url"), **overrides)
-            )
+            redis_url = (request.getfixturevalue("redis_cluster").url if backend == "cluster"
+                         else request.getfixturevalue("redis_url"))
+            app = create_app(base_config(url, redis_url, **overrides))
             reset_postgres(app)
         made.append(app)
         return app
@@ -146,13 +173,40 @@ def make_app(request, tmp_path):
                 engine.dispose()
 
 
-@pytest.fixture(params=["embedded", "postgres"])
-def backend(request):
-    return request.param
+BACKENDS = ("embedded", "postgres")
+
+
+def pytest_configure(config):
+    config.addinivalue_line("markers", "backends(*names): the backends a test runs on")
+
+
+def pytest_generate_tests(metafunc):
+    """Each test that takes ``backend`` runs on each backend its ``backends`` mark names
+    (embedded and postgres without one)."""
+    named = {name.strip() for mark in metafunc.definition.iter_markers("parametrize")
+             for name in (mark.args[0].split(",") if isinstance(mark.args[0], str)
+                          else mark.args[0])}
+    if "backend" in metafunc.fixturenames and "backend" not in named:
+        marked = metafunc.definition.get_closest_marker("backends")
+        metafunc.parametrize("backend", marked.args if marked else BACKENDS)
 
 
 @pytest.fixture
-def app(make_app, backend):
+def refusals(request):
+    """On the cluster, fail a test during which Redis refused a command: a command across
+    slots (which redis-py refuses before sending it) would otherwise pass unseen where the
+    store logs instead of raising (change notices)."""
+    callspec = getattr(request.node, "callspec", None)
+    if callspec is None or callspec.params.get("backend") != "cluster":
+        yield
+        return
+    before = redis_errors()
+    yield
+    assert redis_errors() == before, "Redis refused commands during the test (see the log)"
+
+
+@pytest.fixture
+def app(make_app, backend, refusals):
     return make_app(backend)
 
 
@@ -241,6 +295,17 @@ def own_redis(tmp_path):
     server = RedisServer(tmp_path).start()
     yield server
     server.kill()
+
+
+@pytest.fixture
+def own_redis_cluster(tmp_path):
+    """A Redis Cluster of this test's own (it may kill its nodes), stopped at the end."""
+    servers = RedisClusterServers(tmp_path / "cluster")
+    (tmp_path / "cluster").mkdir()
+    try:
+        yield servers.start()
+    finally:
+        servers.stop()
 
 
 @pytest.fixture

@@ -10,11 +10,13 @@ from flask import Flask, current_app
 from .blocklist import RedisBlocklist
 from .board_cache import MemoryBoardCache, RedisBoardCache
 from .broker import MemoryBroker, RedisBroker
+from .cluster_store import ClusterStore, cluster_client, cluster_options, is_cluster
 from .rank_sets import RedisRankSets
 from .store import RedisStore, StoreUnavailable, connection_pool
 from .stream_tickets import MemoryStreamTickets, RedisStreamTickets
 
-__all__ = ["Adapters", "StoreUnavailable", "build", "connection_pool", "init_app", "of"]
+__all__ = ["Adapters", "StoreUnavailable", "build", "cluster_options", "connection_pool",
+           "init_app", "is_cluster", "of"]
 
 _KEY = "scoreboard.adapters"
 
@@ -23,7 +25,7 @@ _KEY = "scoreboard.adapters"
 class Adapters:
     # None where the embedded default has no such thing: no Redis, so no blocklist copy (the
     # database answers) and no rank sets (ranks come from the database).
-    store: RedisStore | None
+    store: RedisStore | ClusterStore | None
     cache: MemoryBoardCache | RedisBoardCache
     blocklist: RedisBlocklist | None
     rank_sets: RedisRankSets | None
@@ -32,14 +34,20 @@ class Adapters:
 
 
 def build(config) -> Adapters:
-    """Redis's adapters when ``REDIS_URL`` is set, else the in-process ones."""
+    """Redis's adapters when ``REDIS_URL`` is set (a cluster's for ``redis+cluster://``),
+    else the in-process ones."""
     if not config.get("REDIS_URL"):
         cache = MemoryBoardCache()
         return Adapters(None, cache, None, None, MemoryBroker(cache),
                         MemoryStreamTickets())
-    # The subscription holds one connection of the store's pool for good.
-    pool = connection_pool(config, config["REDIS_MAX_CONNECTIONS"] + 1)
-    store = RedisStore(pool, config["REDIS_PREFIX"], config["REDIS_RETRY_SECONDS"])
+    # The subscription holds one connection of the store's pool (each node's) for good.
+    connections = config["REDIS_MAX_CONNECTIONS"] + 1
+    if is_cluster(config["REDIS_URL"]):
+        store = ClusterStore(cluster_client(config, connections), config["REDIS_PREFIX"],
+                             config["REDIS_RETRY_SECONDS"])
+    else:
+        store = RedisStore.on_pool(connection_pool(config, connections),
+                                   config["REDIS_PREFIX"], config["REDIS_RETRY_SECONDS"])
     cache, rank_sets = RedisBoardCache(store), RedisRankSets(store)
     broker = RedisBroker(store, cache, rank_sets, config["REDIS_SOCKET_TIMEOUT_SECONDS"])
     return Adapters(store, cache, RedisBlocklist(store), rank_sets, broker,

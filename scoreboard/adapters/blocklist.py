@@ -18,16 +18,20 @@ return redis.call('SISMEMBER', KEYS[1], ARGV[1])
 """
 # The write paths' gate (gate.py): whether the token is revoked (as _IS_REVOKED; -1 when this
 # Redis cannot say, or no token was given) and each counter's count and seconds left in its
-# window, in one call. A counter's window starts with its first hit.
+# window, in one call per slot (on one server, one call). KEYS: the blocklist's two (ARGV[1]
+# of them: 2, or 0 where the blocklist is in another slot), then the counters; ARGV: that
+# count, the token's id ('' for none), then each counter's window. A counter's window
+# starts with its first hit.
 _ADMIT = f"""
+local listed = tonumber(ARGV[1])
 local answer = {{-1}}
-if ARGV[1] ~= '' and redis.call('SISMEMBER', KEYS[1], '{_LOADED}') == 1
+if listed == 2 and ARGV[2] ~= '' and redis.call('SISMEMBER', KEYS[1], '{_LOADED}') == 1
     and redis.call('EXISTS', KEYS[2]) == 1 then
-  answer[1] = redis.call('SISMEMBER', KEYS[1], ARGV[1])
+  answer[1] = redis.call('SISMEMBER', KEYS[1], ARGV[2])
 end
-for i = 3, #KEYS do
+for i = listed + 1, #KEYS do
   local count = redis.call('INCR', KEYS[i])
-  if count == 1 then redis.call('EXPIRE', KEYS[i], ARGV[i - 1]) end
+  if count == 1 then redis.call('EXPIRE', KEYS[i], ARGV[i - listed + 2]) end
   answer[#answer + 1] = count
   answer[#answer + 1] = redis.call('TTL', KEYS[i])
 end
@@ -42,7 +46,8 @@ BLOCKLIST_LIFETIME_SECONDS = 24 * 3600
 class RedisBlocklist:
     def __init__(self, store: RedisPort):
         self.store = store
-        self._revoked, self._fresh = store.key("revoked"), store.key("revoked:fresh")
+        # Tagged: the scripts above take both, which must share a slot.
+        self._revoked, self._fresh = store.key("{revoked}"), store.key("{revoked}:fresh")
 
     def is_revoked(self, jti: str) -> bool | None:
         """None when this Redis cannot say: never loaded, or back from an outage."""
@@ -58,11 +63,24 @@ class RedisBlocklist:
             jti = ""  # back from an outage: the copy may lack revocations made meanwhile
         keys = [self._revoked, self._fresh,
                 *(self.store.key(f"gate:{name}") for name, _ in counters)]
-        args = [jti, *(s for _, s in counters)]
-        # With the change notices waiting to be sent, if any: one round trip for both.
-        [answer] = self.store.pipelined(lambda batch: batch.script(_ADMIT, keys, args))
-        revoked = None if answer[0] == -1 else bool(answer[0])
-        return revoked, list(zip(answer[1::2], answer[2::2]))
+        windows = [None, None, *(s for _, s in counters)]
+        groups = self.store.slots(keys)  # the blocklist's two keys come first in theirs
+
+        def queue(batch):
+            for group in groups:
+                listed = 2 if group[0] == 0 else 0
+                batch.script(_ADMIT, [keys[i] for i in group],
+                             [listed, jti, *(windows[i] for i in group[listed:])])
+
+        # With the change notices waiting to be sent, if any: one round trip for all.
+        answers = self.store.pipelined(queue)
+        revoked, counts = None, {}
+        for group, answer in zip(groups, answers):
+            if group[0] == 0 and answer[0] != -1:
+                revoked = bool(answer[0])
+            counted = group[2:] if group[0] == 0 else group
+            counts.update(zip(counted, zip(answer[1::2], answer[2::2])))
+        return revoked, [counts[i] for i in range(2, len(keys))]
 
     def load_revoked(self, jtis) -> None:
         def load(batch):

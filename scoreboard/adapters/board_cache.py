@@ -10,7 +10,8 @@ import threading
 import time
 from dataclasses import dataclass
 
-from .redis_port import RedisPort, StoreUnavailable
+from .redis_port import RedisPort, StoreUnavailable, by_slot
+from .slots import view_tag
 
 # Stores a snapshot in a view's entry only if its version is newer, so concurrent writers
 # never regress it.
@@ -93,7 +94,7 @@ class RedisBoardCache:
         self.store = store
 
     def _key(self, view: str) -> str:
-        return self.store.key(f"top:{view}")
+        return self.store.key(f"top:{view_tag(view)}{view}")
 
     def get_top(self, view: str) -> Cached | None:
         version, body, changed = self.store.command("HMGET", self._key(view),
@@ -106,8 +107,10 @@ class RedisBoardCache:
         return bool(self.store.script(_PUT_IF_NEWER, [self._key(view)], [version, body, ttl]))
 
     def mark_changed(self, views, version: int) -> None:
-        if views:
-            self.store.script(_MARK_CHANGED, self.keys(views), [version])
+        """One script per slot (RedisPort.slots), in one round trip."""
+        self.store.pipelined(lambda batch: [
+            batch.script(_MARK_CHANGED, self.keys(group), [version])
+            for group in by_slot(self.store, views)])
 
     def keys(self, views) -> list[str]:
         """The keys of ``views``' entries, for MARK_CHANGED."""

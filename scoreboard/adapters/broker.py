@@ -12,20 +12,22 @@ from gevent.event import Event
 
 from .board_cache import MARK_CHANGED, MemoryBoardCache, RedisBoardCache
 from .rank_sets import PLACE, RedisRankSets
-from .redis_port import RedisPort, StoreUnavailable
+from .redis_port import RedisPort, StoreUnavailable, by_slot
+from .slots import shard_tags, view_tag
 
 log = logging.getLogger(__name__)
 
-# A notice as one command: the board cache's marks, the rank sets' placements and the
-# message to every worker. KEYS: the marked boards (ARGV[1] of them), then PLACE's keys;
-# ARGV: that count, the version, the channel and its message ('' for none), then PLACE's.
-# One command rather than three saved about 4 % of an update's instructions (mostly the
-# two replies no longer read).
+# A notice as one command per slot (one in all on one server): the board cache's marks, the
+# rank sets' placements and the message to every worker. KEYS: the marked boards (ARGV[1] of
+# them), then PLACE's keys; ARGV: that count, the version, the channel, its message ('' for
+# none) and the command that publishes it (RedisPort.PUBLISH), then PLACE's. One command
+# rather than three saved about 4 % of an update's instructions (mostly the two replies no
+# longer read).
 _NOTICE = MARK_CHANGED + PLACE + """
 local marked = tonumber(ARGV[1])
 mark_changed({unpack(KEYS, 1, marked)}, ARGV[2])
-place({unpack(KEYS, marked + 1)}, {unpack(ARGV, 5)})
-if ARGV[4] ~= '' then redis.call('PUBLISH', ARGV[3], ARGV[4]) end
+place({unpack(KEYS, marked + 1)}, {unpack(ARGV, 6)})
+if ARGV[4] ~= '' then redis.call(ARGV[5], ARGV[3], ARGV[4]) end
 return 1
 """
 
@@ -59,17 +61,20 @@ class MemoryBroker:
 
 
 class RedisBroker:
-    """Notices over Redis pub/sub, so workers on every machine hear of each change.
+    """Notices over Redis pub/sub, so workers on every machine hear of each change. A view's
+    notices go out on its shard's channel (redis_port.view_tag), in the slot of its keys;
+    every worker subscribes to every shard's channel, on one connection per node.
 
     A writer replies only once Redis has taken its notice (``announce``), and a reader can
     make sure that this worker has heard every notice Redis took before the read began
-    (``sync``): it publishes a marker on a channel of this worker's own, which reaches the
-    worker's one subscription after every message published before it (Redis writes a
-    subscriber's messages in the order it ran the PUBLISHes). Together: once a write's
-    reply has left, every later read on any worker knows that its copy is older."""
+    (``sync``): it publishes a marker on a channel of this worker's own on each node, which
+    reaches the worker's subscription to that node after every message published there
+    before it (Redis writes a subscriber's messages in the order it ran the PUBLISHes).
+    Together: once a write's reply has left, every later read on any worker knows that its
+    copy is older."""
 
     CHANNEL = "board"
-    ENDINGS = "stream-ends"  # on the same subscription: still one connection per worker
+    ENDINGS = "stream-ends"  # on the same subscription: no connection of its own
     PING_SECONDS = 5.0  # how often an idle subscription proves it is still alive
     MAX_BACKOFF = 10.0
 
@@ -80,7 +85,11 @@ class RedisBroker:
         self.rank_sets = rank_sets
         self.sync_timeout = sync_timeout
         self.subscribed = False
-        self._marker_channel = store.key(f"board-sync:{uuid.uuid4().hex}")
+        worker = uuid.uuid4().hex
+        self._channels = [store.key(self.CHANNEL + tag) for tag in shard_tags()]
+        # One per shard, so that one lives on every node that holds a shard's notices.
+        self._marker_channels = {store.key(f"board-sync:{tag}{worker}") for tag in shard_tags()}
+        self._echoes = 0  # copies of the newest marker not heard yet
         self._asked = 0  # markers published (or being published)
         self._heard = 0  # the newest marker that came back through the subscription
         self._failed = 0  # the newest marker that will never come back
@@ -91,12 +100,17 @@ class RedisBroker:
         """Note in the board cache that ``views`` changed at ``version``, place the player
         in the rank sets (see RedisRankSets.place) and, when views changed, tell every
         worker; returns once Redis has taken it (RedisPort.send)."""
-        marked = self.board_cache.keys(views)
-        keys, args = self.rank_sets.placement_arguments(placements)
-        message = " ".join([str(version), *views]) if views else ""
-        self.store.send(lambda batch: batch.script(
-            _NOTICE, marked + keys,
-            [len(marked), version, self.store.key(self.CHANNEL), message, *args]))
+        notices = []
+        for group in by_slot(self.store, [*views, *(view for view, *_ in placements)]):
+            named = [view for view in views if view in group]
+            keys, args = self.rank_sets.placement_arguments(
+                p for p in placements if p[0] in group)
+            message = " ".join([str(version), *named]) if named else ""
+            channel = self.store.key(self.CHANNEL + view_tag(group[0]))
+            notices.append((self.board_cache.keys(named) + keys, [
+                len(named), version, channel, message, self.store.PUBLISH, *args]))
+        self.store.send(lambda batch: [batch.script(_NOTICE, keys, args)
+                                       for keys, args in notices])
 
     def end_streams(self, key: str) -> None:
         """Tell every worker to end the streams ``key`` names; returns once Redis has taken
@@ -129,7 +143,10 @@ class RedisBroker:
             self._asked += 1
             marker = self._asked
             try:
-                self.store.pipelined(lambda batch: batch.publish(self._marker_channel, marker))
+                channels = self.store.one_per_node(sorted(self._marker_channels))
+                self._echoes = len(channels)
+                self.store.pipelined(lambda batch, sent=channels, marker=marker: [
+                    batch.publish(channel, marker) for channel in sent])
                 deadline = time.monotonic() + self.sync_timeout
                 while self._heard < marker and self.subscribed:
                     if not self._progress.wait(timeout=max(0.0, deadline - time.monotonic())):
@@ -141,6 +158,15 @@ class RedisBroker:
             if self._heard < marker:
                 self._failed = marker
                 self._moved()
+
+    def _echoed(self, marker: int) -> None:
+        """A copy of ``marker`` came back: it is heard once every node's copy has."""
+        if marker != self._asked:
+            return  # an older marker's, whose readers were answered already
+        self._echoes -= 1
+        if self._echoes == 0:
+            self._heard = max(self._heard, marker)
+            self._moved()
 
     def _moved(self) -> None:
         progress, self._progress = self._progress, Event()
@@ -157,8 +183,8 @@ class RedisBroker:
             subscription = None
             try:
                 subscription = self.store.subscribe(
-                    [self.store.key(self.CHANNEL), self.store.key(self.ENDINGS),
-                     self._marker_channel], self.PING_SECONDS)
+                    [*self._channels, self.store.key(self.ENDINGS),
+                     *sorted(self._marker_channels)], self.PING_SECONDS)
                 self.subscribed = True
                 backoff = 0.25
                 hub.notify()  # notices may have been missed while unsubscribed: look now
@@ -189,9 +215,8 @@ class RedisBroker:
             last_heard = time.monotonic()
             if message.channel is None:
                 continue
-            if message.channel == self._marker_channel:
-                self._heard = max(self._heard, int(message.data))
-                self._moved()
+            if message.channel in self._marker_channels:
+                self._echoed(int(message.data))
             elif message.channel == self.store.key(self.ENDINGS):
                 hub.end_streams(message.data)
             else:

@@ -5,7 +5,8 @@ answer ranks in O(log N) (see ranks.py). The embedded default has none
 
 import functools
 
-from .redis_port import RedisPort, StoreUnavailable
+from .redis_port import RedisPort, StoreUnavailable, by_slot
+from .slots import view_tag
 
 # Every member has score 0, so a sorted set orders them by name, and the name spells the
 # board's order (see order.member). A player's newer member replaces the older only if it
@@ -62,12 +63,17 @@ class RedisRankSets:
     def __init__(self, store: RedisPort):
         self.store = store
         # Remembered: every write places its player in several sets.
-        self._keys = functools.lru_cache(maxsize=4096)(self._view_keys)
+        self.keys = functools.lru_cache(maxsize=4096)(self._view_keys)
 
     def _view_keys(self, view: str) -> tuple[str, str, str]:
-        """The view's set, its players' members (a hash) and its completeness marker."""
-        key = self.store.key
-        return key(f"rank:{view}"), key(f"rank-member:{view}"), key(f"rank-complete:{view}")
+        """The view's set, its players' members (a hash) and its completeness marker, which
+        share the view's slot (redis_port.view_tag)."""
+        key, tagged = self.store.key, view_tag(view) + view
+        return key(f"rank:{tagged}"), key(f"rank-member:{tagged}"), key(f"rank-complete:{tagged}")
+
+    def _building(self, view: str) -> str:
+        """The claim on rebuilding ``view``'s set, which ``rebuild`` ends with its marker."""
+        return self.store.key(f"rank-building:{view_tag(view)}{view}")
 
     def take_recovered(self) -> bool:
         """True once after an outage: a set may have missed updates made meanwhile."""
@@ -80,59 +86,63 @@ class RedisRankSets:
         self.store.pipelined(lambda batch: self.queue_placements(batch, placements))
 
     def queue_placements(self, batch, placements) -> None:
-        """Queue ``place``'s command on ``batch``."""
-        keys, args = self.placement_arguments(placements)
-        if keys:
+        """Queue ``place``'s commands on ``batch``: one per slot (RedisPort.slots)."""
+        for group in by_slot(self.store, [view for view, *_ in placements]):
+            keys, args = self.placement_arguments(p for p in placements if p[0] in group)
             batch.script(_PLACE, keys, args)
 
     def placement_arguments(self, placements) -> tuple[list, list]:
         """PLACE's keys and arguments for ``placements``."""
         keys, args = [], []
         for view, user_id, member, lifetime in placements:
-            keys += self._keys(view)[:2]
+            keys += self.keys(view)[:2]
             args += [user_id, member, lifetime or ""]
         return keys, args
 
     def reseat(self, user_id: str, views, placements) -> None:
         """Take the player off the sets of ``views`` and place them by ``placements``
-        instead, in one transaction. Unlike ``place`` this may move a player down, or off
-        for good: nothing else can (scores only rise), an admin can."""
-        keys = [key for view in views for key in self._keys(view)[:2]]
+        instead, in one transaction per slot (RedisPort.slots): a view's set is never seen
+        without the player. Unlike ``place`` this may move a player down, or off for good:
+        nothing else can (scores only rise), an admin can."""
+        for group in by_slot(self.store, [*views, *(view for view, *_ in placements)]):
+            left = [view for view in views if view in group]
+            keys = [key for view in left for key in self.keys(view)[:2]]
 
-        def queue(batch):
-            batch.script(_REMOVE, keys, [user_id] * len(views))
-            self.queue_placements(batch, placements)
+            def queue(batch, keys=keys, left=left, group=group):
+                if keys:
+                    batch.script(_REMOVE, keys, [user_id] * len(left))
+                self.queue_placements(batch, [p for p in placements if p[0] in group])
 
-        self.store.transaction(queue)
+            self.store.transaction(queue)
 
     def forget(self, view: str) -> None:
         """Mark a view's rank set incomplete, so it is rebuilt before it answers again."""
-        self.store.delete(self._keys(view)[2])
+        self.store.delete(self.keys(view)[2])
 
     def rank(self, view: str, user_id: str):
         """(0-based rank, member), None when the player is not in the set; raises
         StoreUnavailable when the set is not known to be complete."""
-        found = self.store.script(_RANK, self._keys(view), [user_id])
+        found = self.store.script(_RANK, self.keys(view), [user_id])
         if found == -1:
             raise StoreUnavailable(f"rank set {view} is not built")
         return None if found is None else (found[0], found[1].decode())
 
     def complete(self, view: str) -> bool:
-        return bool(self.store.command("EXISTS", self._keys(view)[2]))
+        return bool(self.store.command("EXISTS", self.keys(view)[2]))
 
     def members(self, view: str, start: int, stop: int) -> list[str]:
         return [m.decode() for m in self.store.command(
-            "ZRANGE", self._keys(view)[0], start, stop)]
+            "ZRANGE", self.keys(view)[0], start, stop)]
 
     def claim_rebuild(self, view: str, seconds: int) -> bool:
-        return bool(self.store.command("SET", self.store.key(f"rank-building:{view}"), 1,
+        return bool(self.store.command("SET", self._building(view), 1,
                                        "NX", "EX", seconds))
 
     def rebuild(self, view: str, placements, lifetime=None) -> None:
         """Refill a view's rank set from (user, member) pairs, then mark it complete. The set
         is emptied first, before the caller's database read starts (``placements`` is
         lazy), so a write committed meanwhile is either in that read or placed after."""
-        zset, members, complete = self._keys(view)
+        zset, members, complete = self.keys(view)
         self.store.delete(zset, members, complete)
         batch = []
         for user_id, member in placements:
@@ -146,7 +156,7 @@ class RedisRankSets:
             batch.command("SET", complete, 1)
             if lifetime is not None:
                 batch.command("EXPIRE", complete, lifetime)
-            batch.command("DEL", self.store.key(f"rank-building:{view}"))
+            batch.command("DEL", self._building(view))
 
         self.store.transaction(mark_complete)
 

@@ -8,11 +8,13 @@ import redis
 class _Queued:
     """What a batch derives from its ``command``."""
 
+    PUBLISH = "PUBLISH"  # a cluster's batch publishes on shard channels instead
+
     def script(self, text: str, keys, args) -> None:
         self.command("EVAL", text, len(keys), *keys, *args)
 
     def publish(self, channel: str, message) -> None:
-        self.command("PUBLISH", channel, message)
+        self.command(self.PUBLISH, channel, message)
 
 
 class Commands(_Queued):
@@ -49,9 +51,10 @@ class Commands(_Queued):
 
 
 class Pipeline(_Queued):
-    """Commands on redis-py's pipeline; with ``transaction``, wrapped in MULTI/EXEC."""
+    """Commands on redis-py's pipeline (a cluster's too); with ``transaction``, wrapped in
+    MULTI/EXEC."""
 
-    def __init__(self, client: redis.Redis, transaction: bool):
+    def __init__(self, client, transaction: bool):
         self.pipe = client.pipeline(transaction=transaction)
 
     def __len__(self) -> int:

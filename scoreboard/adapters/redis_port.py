@@ -1,16 +1,31 @@
 """The Redis port: everything the Redis adapters (board cache, rank sets, blocklist, broker)
-ask of Redis, and nothing more. The implementation today is the single-node RedisStore
-(store.py); a Redis Cluster one plugs in here without changing its callers.
+ask of Redis, and nothing more. Two implementations: RedisStore (store.py) on one server,
+ClusterStore (cluster_store.py) on a Redis Cluster; their callers cannot tell which.
 
 Keys are always declared. In a cluster every key of one command, script or transaction must
 hash to one slot (keys whose names share a ``{tag}`` do: only the part in braces is
 hashed), so an implementation must be able to see each one: a script's ``keys``, the keys
 given to ``delete``, and a command's one key, which comes right after its name (``"HMGET",
 key, ...``). A command with several keys is a script or ``delete``, never ``command``.
+
+A view's keys are tagged with its shard (slots.view_tag), so one script may touch them all,
+and a script touching several views is split by ``slots``. Shards are a fixed set, rather
+than a tag per view, so that a change notice can go out on its view's shard channel (a
+script may publish only on a channel of its keys' slot) and every worker knows, from its
+start, the channels to subscribe to.
 """
 
 from collections.abc import Callable, Sequence
 from typing import Any, NamedTuple, Protocol
+
+from .slots import view_tag
+
+
+def by_slot(port: "RedisPort", views) -> list[list[str]]:
+    """``views`` (each once, in order) in groups whose keys one script may touch together:
+    each group's share one slot in a cluster (RedisPort.slots)."""
+    views = list(dict.fromkeys(views))
+    return [[views[i] for i in group] for group in port.slots([view_tag(v) for v in views])]
 
 
 class StoreUnavailable(Exception):
@@ -28,7 +43,7 @@ class Batch(Protocol):
         the script would cost a round trip of its own."""
 
     def publish(self, channel: str, message) -> None:
-        """Queue a message to every subscriber of ``channel``."""
+        """Queue a message to every subscriber of ``channel`` (RedisPort.PUBLISH)."""
 
 
 Queue = Callable[[Batch], Any]  # adds a batch's commands: ``queue(batch)``
@@ -61,8 +76,17 @@ class RedisPort(Protocol):
     be reached (or could not a moment ago), and the error itself, logged and counted
     (scoreboard_redis_errors_total), for a command Redis refused: a bug, not an outage."""
 
+    PUBLISH: str  # the command that publishes, for scripts: PUBLISH, or a cluster's SPUBLISH
+
     def key(self, name: str) -> str:
         """The key (or channel) called ``name`` for this service."""
+
+    def slots(self, keys: Sequence[str]) -> list[list[int]]:
+        """The positions of ``keys`` in groups, in order, that one command or script may
+        touch together: one group on one server, one per slot in a cluster."""
+
+    def one_per_node(self, channels: Sequence[str]) -> list[str]:
+        """Some of ``channels``: one on each node that holds any of them now."""
 
     def command(self, *args) -> Any:
         """Run one command (see the module's note on keys); its reply."""

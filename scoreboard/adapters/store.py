@@ -63,8 +63,13 @@ class RedisStore:
     each consumer so it can rebuild what it caches. ``client``, its redis-py client, is for
     tests to look at Redis with; the service asks through the port alone."""
 
-    def __init__(self, pool: redis.ConnectionPool, prefix: str, retry_after: float = 1.0):
-        self.client = redis.Redis(connection_pool=pool)
+    # One server runs PUBLISH (any Redis does) and has no slots to keep apart.
+    PUBLISH = "PUBLISH"
+    ERRORS = (redis.RedisError,)  # what the client raises for a refusal or an outage
+    OUTAGES = OUTAGES
+
+    def __init__(self, client: redis.Redis, prefix: str, retry_after: float = 1.0):
+        self.client = client
         self.prefix = prefix
         self.retry_after = retry_after
         # Whether pipelined and sent commands go packed by hand (Commands) or on redis-py's
@@ -82,8 +87,18 @@ class RedisStore:
         self._later_sent = Event()  # set once the commands now in _later have gone
         self._flushing = False
 
+    @classmethod
+    def on_pool(cls, pool: redis.ConnectionPool, prefix: str, retry_after: float = 1.0):
+        return cls(redis.Redis(connection_pool=pool), prefix, retry_after)
+
     def key(self, name: str) -> str:
         return self.prefix + name
+
+    def slots(self, keys) -> list[list[int]]:
+        return [list(range(len(keys)))] if keys else []
+
+    def one_per_node(self, channels) -> list[str]:
+        return list(channels[:1])
 
     def command(self, *args):
         return self._call(self.client.execute_command, *args)
@@ -162,7 +177,7 @@ class RedisStore:
             raise StoreUnavailable("redis recently failed")
         try:
             result = fn(*args, **kwargs)
-        except redis.RedisError as exc:
+        except self.ERRORS as exc:
             raise self._failure(exc) from exc
         if self._failed:
             self._failed = False
@@ -176,11 +191,11 @@ class RedisStore:
             raise self._failure(failed[0])
         return replies
 
-    def _failure(self, error: redis.RedisError) -> Exception:
+    def _failure(self, error: Exception) -> Exception:
         """What to raise for ``error``: StoreUnavailable for an outage, after which Redis is
         left alone for ``retry_after`` seconds; the error itself, logged and counted, for a
         command Redis refused (a bug in the command)."""
-        if isinstance(error, OUTAGES):
+        if isinstance(error, self.OUTAGES):
             self._down_until = time.monotonic() + self.retry_after
             self._failed = True
             return StoreUnavailable(str(error))
@@ -207,7 +222,7 @@ class RedisStore:
         try:
             if len(batch):
                 self._execute(batch, len(batch))
-        except (StoreUnavailable, redis.RedisError):
+        except (StoreUnavailable, *self.ERRORS):
             pass  # logged (and counted) already; caches are rebuilt once Redis is back
         finally:
             sent.set()
@@ -239,7 +254,7 @@ class RedisSubscription:
             self._confirmed(len(channels), timeout)
         except (StoreUnavailable, redis.RedisError) as exc:
             self.close()
-            raise _lost(exc) from exc
+            raise lost(exc) from exc
 
     def _confirmed(self, channels: int, timeout: float) -> None:
         """Wait until Redis confirms the subscriptions: a message published before then
@@ -255,7 +270,7 @@ class RedisSubscription:
         try:
             message = self._pubsub.get_message(timeout=timeout)
         except redis.RedisError as exc:
-            raise _lost(exc) from exc
+            raise lost(exc) from exc
         if message is None:
             return None
         if message["type"] != "message":
@@ -266,11 +281,12 @@ class RedisSubscription:
         try:
             self._pubsub.ping()
         except redis.RedisError as exc:
-            raise _lost(exc) from exc
+            raise lost(exc) from exc
 
     def close(self) -> None:
         self._pubsub.close()
 
 
-def _lost(error: Exception) -> StoreUnavailable:
+def lost(error: Exception) -> StoreUnavailable:
+    """What a subscription raises for ``error``: it has to be made again."""
     return error if isinstance(error, StoreUnavailable) else StoreUnavailable(str(error))

@@ -18,7 +18,8 @@ from scoreboard.adapters.store import RedisStore, connection_pool
 from ..harness.meters import redis_errors
 
 PACKAGE = Path(__file__).resolve().parents[2] / "scoreboard"
-IMPLEMENTATION = {"adapters/store.py", "adapters/redis_batches.py"}
+IMPLEMENTATION = {"adapters/store.py", "adapters/redis_batches.py", "adapters/cluster_store.py",
+                  "adapters/slots.py"}
 # Long enough that a store marked down stays so for the rest of a test, however slow.
 RETRY_AFTER = 600
 READONLY = "return redis.error_reply('READONLY You can\\'t write against a read only replica.')"
@@ -26,7 +27,7 @@ READONLY = "return redis.error_reply('READONLY You can\\'t write against a read 
 
 def make_store(url: str) -> RedisStore:
     settings = config.from_env({"REDIS_URL": url, "REDIS_SOCKET_TIMEOUT_SECONDS": "15"})
-    return RedisStore(connection_pool(settings, 4), f"test:port:{uuid.uuid4().hex[:8]}:",
+    return RedisStore.on_pool(connection_pool(settings, 4), f"test:port:{uuid.uuid4().hex[:8]}:",
                       RETRY_AFTER)
 
 

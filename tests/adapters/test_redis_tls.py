@@ -4,6 +4,7 @@ certificate. The test's redis-server speaks only TLS, so whatever reaches it cam
 import redis
 
 import config
+from scoreboard.adapters.slots import shard_tags
 from scoreboard.adapters.store import connection_pool
 
 from ..harness.players import play_http, token_for
@@ -21,7 +22,7 @@ def test_with_certificate_checks_off_cache_limits_and_notices_all_go_over_tls(
     start, app = serve
     server = start(own_tls_redis.url, REDIS_SSL_CERT_REQS="none", WEB_CONCURRENCY="2")
     prefix = server.env["REDIS_PREFIX"]
-    channel = prefix + "board"
+    channel = prefix + "board" + shard_tags()[0]  # each worker subscribes to every shard
 
     def subscriptions():
         with own_tls_redis.client() as client:

@@ -24,7 +24,7 @@ RETRY_AFTER = 600
 @pytest.fixture
 def store(redis_url):
     settings = config.from_env({"REDIS_URL": redis_url, "REDIS_SOCKET_TIMEOUT_SECONDS": "15"})
-    made = RedisStore(connection_pool(settings, 4), "test:store:", RETRY_AFTER)
+    made = RedisStore.on_pool(connection_pool(settings, 4), "test:store:", RETRY_AFTER)
     made.client.delete("test:store:k")
     yield made
     made.client.delete("test:store:k")
@@ -68,7 +68,7 @@ def test_any_later_command_sends_what_waits_first(store, round_trips, under_geve
 
 
 def test_a_notice_to_a_redis_that_is_away_is_logged_not_raised(own_redis, caplog):
-    away = RedisStore(connection_pool(config.from_env({"REDIS_URL": own_redis.url}), 2),
+    away = RedisStore.on_pool(connection_pool(config.from_env({"REDIS_URL": own_redis.url}), 2),
                       "test:store:")
     own_redis.kill()
     away.send(lambda batch: batch.command("SET", "test:store:k", "1"))
@@ -107,7 +107,7 @@ def test_an_error_reply_of_a_server_that_cannot_take_writes_is_an_outage(store, 
 
 def test_a_redis_that_cannot_be_reached_is_left_alone_for_a_while(own_redis):
     settings = config.from_env({"REDIS_URL": own_redis.url})
-    store = RedisStore(connection_pool(settings, 2), "test:store:", RETRY_AFTER)
+    store = RedisStore.on_pool(connection_pool(settings, 2), "test:store:", RETRY_AFTER)
     assert store.answers()
     own_redis.kill()
     with pytest.raises(StoreUnavailable, match="(?i)connect"):

@@ -17,7 +17,7 @@ RECORD = '{"sub": "alice", "view": "group:crew"}'
 
 def redis_store(url: str) -> RedisStore:
     settings = config.from_env({"REDIS_URL": url, "REDIS_SOCKET_TIMEOUT_SECONDS": "15"})
-    return RedisStore(connection_pool(settings, 20), f"test:tickets:{uuid.uuid4().hex[:8]}:",
+    return RedisStore.on_pool(connection_pool(settings, 20), f"test:tickets:{uuid.uuid4().hex[:8]}:",
                       retry_after=600)
 
 

@@ -18,6 +18,9 @@ from scoreboard.data.db import db
 from ..conftest import base_config
 from ..harness.players import play
 
+# The same tests on a Redis Cluster too (conftest.py).
+pytestmark = pytest.mark.backends("embedded", "postgres", "cluster")
+
 
 def test_order_is_score_then_earliest_then_user_id(app):
     t0 = clock.system_now()
@@ -177,8 +180,8 @@ def test_a_process_never_serves_an_older_version_than_it_already_served(make_app
         # A cache left behind by an outage: older than what this process has handed out.
         stale = Snapshot(newest.version - 1, newest.entries[:0])
         if store is not None:
-            store.client.hset(store.key("top:all"), mapping={"version": stale.version,
-                                                         "body": stale.to_json()})
+            store.client.hset(adapters.of(app).cache.keys(["all"])[0],
+                              mapping={"version": stale.version, "body": stale.to_json()})
         else:  # a cache that lost its state and was handed a stale snapshot
             cache = MemoryBoardCache()
             boards.init_app(app, replace(boards.ports(app), cache=cache))

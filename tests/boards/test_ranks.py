@@ -16,13 +16,13 @@ from ..harness.players import Player, play
 NOW = datetime(2026, 11, 30, 12)
 
 
-@pytest.fixture
-def crowd(make_app):
-    return make_crowd(make_app)
+@pytest.fixture(params=["postgres", "cluster"])  # one Redis, and a Redis Cluster
+def crowd(make_app, request):
+    return make_crowd(make_app, request.param)
 
 
-def make_crowd(make_app, **config):
-    app = make_app("postgres", **config)
+def make_crowd(make_app, backend="postgres", **config):
+    app = make_app(backend, **config)
     app.config["CLOCK"] = lambda: NOW
     rng = random.Random(7)
     client = app.test_client()
@@ -60,8 +60,7 @@ def test_a_restarted_redis_is_answered_by_the_database_then_rebuilt(crowd):
     store = adapters.of(app).store
     with app.app_context():
         ranks._from_set(View(), users[0])
-    store.client.delete(store.key("rank:all"), store.key("rank-member:all"),
-                        store.key("rank-complete:all"))  # as after a restart
+    store.client.delete(*adapters.of(app).rank_sets.keys("all"))  # as after a restart
     with app.app_context():
         first = ranks._from_set(View(), users[0])  # not answered, rebuilt meanwhile
         assert first is None
@@ -114,7 +113,7 @@ def test_verify_checks_the_rank_sets(crowd):
         ranks._from_set(View(), users[0])  # build the global set
     assert runner.invoke(args=["scoreboard", "verify"]).exit_code == 0
     store = adapters.of(app).store
-    store.client.zadd(store.key("rank:all"), {"0|0|intruder": 0})
+    store.client.zadd(adapters.of(app).rank_sets.keys("all")[0], {"0|0|intruder": 0})
     result = runner.invoke(args=["scoreboard", "verify"])
     assert result.exit_code == 1 and "MISMATCH rank set all" in result.output
     assert runner.invoke(args=["scoreboard", "rebuild-cache"]).exit_code == 0
@@ -126,10 +125,10 @@ def test_verify_checks_the_rank_sets(crowd):
 def test_a_windows_rank_set_expires_after_the_window(crowd):
     app, users = crowd
     store = adapters.of(app).store
-    day = store.key("rank:day:2026-11-30")
+    day = adapters.of(app).rank_sets.keys("day:2026-11-30")[0]
     assert store.client.exists(day)  # placed by the crowd's plays, before any lookup
     # The app's clock says 2026-11-30 12:00: the day closes in 12 hours, and its set goes a
     # day after that, whatever Redis's own clock says the date is.
     lifetime = 36 * 3600
     assert lifetime - 120 < store.client.ttl(day) <= lifetime
-    assert store.client.ttl(store.key("rank:all")) == -1  # all time stays
+    assert store.client.ttl(adapters.of(app).rank_sets.keys("all")[0]) == -1  # all time stays

@@ -15,6 +15,9 @@ from scoreboard.identity.auth import issue_token
 
 from ..harness.players import Player, add_members, play
 
+# The same tests on a Redis Cluster too (conftest.py).
+pytestmark = pytest.mark.backends("embedded", "postgres", "cluster")
+
 MON, TUE, NEXT_MON = datetime(2026, 11, 23, 9), datetime(2026, 11, 24, 9), datetime(2026, 11, 30, 9)
 NOW = datetime(2026, 11, 30, 12)
 CONFIG = {"REGIONS": frozenset()}  # every ISO 3166-1 code, as by default

@@ -33,6 +33,9 @@ from ..conftest import base_config
 from ..harness.databases import _admin, create_database, drop_database
 from ..harness.players import play
 
+# The same tests on a Redis Cluster too (conftest.py).
+pytestmark = pytest.mark.backends("embedded", "postgres", "cluster")
+
 NOW = datetime(2026, 11, 30, 12)
 # Mixed case and punctuation: byte order and a language's order disagree on these.
 IDS = ["alice", "Bob", "a.b", "A_b", "zed-1", "Zoe", "b@x", "1up", "_x", ":y", "ALICE", "bob"]

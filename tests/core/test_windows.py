@@ -12,6 +12,9 @@ from scoreboard.data.models import WindowScore
 
 from ..harness.players import play
 
+# The same tests on a Redis Cluster too (conftest.py).
+pytestmark = pytest.mark.backends("embedded", "postgres", "cluster")
+
 
 def windows(app):
     with app.app_context():

@@ -434,7 +434,7 @@ def test_revocation_holds_after_redis_copy_is_lost(make_app, how):
 
     store = adapters.of(app).store
     keys = list(store.client.scan_iter(match=store.prefix + "*"))
-    assert store.key("revoked") in {key.decode() for key in keys}
+    assert store.key("{revoked}") in {key.decode() for key in keys}
     store.client.delete(*keys)
 
     assert_refused(complete_with(alice.client, alice.token, ticket), 401)
@@ -527,7 +527,7 @@ def test_revocation_that_reached_only_the_database_is_enforced_after_the_refresh
     # Once the loaded copy is older than the refresh interval (its marker expires), the
     # database's answer wins.
     store = adapters.of(server).store
-    store.client.delete(store.key("revoked:fresh"))
+    store.client.delete(store.key("{revoked}:fresh"))
     reply = client.post("/api/actions/start", json={"actionType": "click"}, headers=headers)
     assert_refused(reply, 401)
 

@@ -13,6 +13,9 @@ from scoreboard import adapters
 from ..harness import SECRET
 from ..harness.meters import redis_errors
 
+# The same tests on a Redis Cluster too (conftest.py).
+pytestmark = pytest.mark.backends("embedded", "postgres", "cluster")
+
 START = "/api/actions/start"
 
 
@@ -31,7 +34,7 @@ def stale_blocklist(app) -> None:
     """Redis's copy of the blocklist as it is once its minute is up: unsure until reloaded."""
     store = adapters.of(app).store
     if store is not None:
-        store.client.delete(store.key("revoked:fresh"))
+        store.client.delete(store.key("{revoked}:fresh"))
 
 
 def assert_redis_in_use(app) -> None:

@@ -4,9 +4,9 @@ from ..harness.players import play_http, token_for
 from ..harness.servers import call
 
 
-def test_a_hidden_player_leaves_an_open_streams_next_frame(serve, redis_url, open_stream):
+def test_a_hidden_player_leaves_an_open_streams_next_frame(serve, any_redis_url, open_stream):
     start, app = serve
-    server = start(redis_url, workers=2)
+    server = start(any_redis_url, workers=2)
     for user_id, times in (("alice", 1), ("bob", 2)):
         token = token_for(app, user_id)
         for _ in range(times):

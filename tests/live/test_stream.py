@@ -14,9 +14,9 @@ from ..harness.streams import fan_out
 from ..harness.waiting import wait_for
 
 
-def test_stream_contract(serve, redis_url, open_stream):
+def test_stream_contract(serve, any_redis_url, open_stream):
     start, app = serve
-    server = start(redis_url, STREAM_HEARTBEAT_SECONDS="0.3")
+    server = start(any_redis_url, STREAM_HEARTBEAT_SECONDS="0.3")
     token = token_for(app, "alice")
     play_http(server.url, token, "alice")
     stream = open_stream(server.url + "/api/scores/stream")
@@ -95,10 +95,10 @@ def test_five_hundred_clients_on_one_worker_with_one_subscription(serve, own_red
     assert during[0] - len(before) <= 3, (len(before), during)
 
 
-def test_update_through_one_server_reaches_streams_on_another(serve, redis_url, open_stream):
+def test_update_through_one_server_reaches_streams_on_another(serve, any_redis_url, open_stream):
     start, app = serve
-    first = start(redis_url)
-    second = start(redis_url, REDIS_PREFIX=first.env["REDIS_PREFIX"])
+    first = start(any_redis_url)
+    second = start(any_redis_url, REDIS_PREFIX=first.env["REDIS_PREFIX"])
     stream = open_stream(second.url + "/api/scores/stream")
     assert stream.next_snapshot()["version"] == 0
     play_http(first.url, token_for(app, "alice"), "alice")

@@ -22,13 +22,16 @@ AT_ONCE, MOST_ROUNDS = 4, 10
 ENV = {"STREAM_HEARTBEAT_SECONDS": "0.5", "STREAM_MAX_PER_IP": "200"}
 
 
-@pytest.fixture(params=["redis-two-workers", "embedded"])
+@pytest.fixture(params=["redis-two-workers", "cluster-two-workers", "embedded"])
 def served(request, serve):
-    """(server, app, its name): two workers on Redis, or the embedded default's one."""
+    """(server, app, its name): two workers on Redis or on a Redis Cluster, or the embedded
+    default's one."""
     start, app = serve
     if request.param == "embedded":
         return start(None, **ENV), app, request.param
-    server = start(request.getfixturevalue("redis_url"), workers=2, **ENV)
+    redis_url = (request.getfixturevalue("redis_cluster").url
+                 if request.param.startswith("cluster") else request.getfixturevalue("redis_url"))
+    server = start(redis_url, workers=2, **ENV)
     wait_for(lambda: len(server.workers()) == 2, "both workers")
     return server, app, request.param
 

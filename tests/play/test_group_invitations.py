@@ -10,6 +10,7 @@ from sqlalchemy import insert
 
 import config
 from scoreboard import adapters
+from scoreboard.adapters.slots import shard_tags
 from scoreboard.core import clock, periods
 from scoreboard.core.errors import ApiError
 from scoreboard.data.db import db
@@ -18,6 +19,9 @@ from scoreboard.play import groups
 
 from ..harness.players import play
 from ..harness.waiting import wait_for
+
+# The same tests on a Redis Cluster too (conftest.py).
+pytestmark = pytest.mark.backends("embedded", "postgres", "cluster")
 
 
 def run(app, fn, *args):
@@ -184,7 +188,7 @@ def test_a_player_in_the_most_groups_the_caps_allow_is_announced_in_one_notice(m
         db.session.commit()
         store = adapters.of(app).store
         notices = store.client.pubsub(ignore_subscribe_messages=True)
-        notices.subscribe(store.key("board"))
+        notices.subscribe(*(store.key("board" + tag) for tag in shard_tags()))
     try:
         play(app, "ann")
         message = wait_for(lambda: notices.get_message(timeout=0.1), "the update's notice")

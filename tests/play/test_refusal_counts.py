@@ -5,6 +5,7 @@ services, then through the API, the audit log's pages and verify."""
 import threading
 from datetime import datetime, timedelta
 
+import pytest
 from sqlalchemy import select
 
 from scoreboard.core.clock import system_now
@@ -15,6 +16,9 @@ from scoreboard.play import scoring
 from scoreboard.web.gate import PlayerOverLimit
 
 from ..harness.players import Player
+
+# The same tests on a Redis Cluster too (conftest.py).
+pytestmark = pytest.mark.backends("embedded", "postgres", "cluster")
 
 NOON = datetime(2026, 11, 30, 12, 0, 30)
 

@@ -13,6 +13,9 @@ from scoreboard.live import current_hub, sse
 
 from ..harness.players import play, stop_clock
 
+# The same tests on a Redis Cluster too (conftest.py).
+pytestmark = pytest.mark.backends("embedded", "postgres", "cluster")
+
 TOP = "/api/scores/top"
 STREAM = "/api/scores/stream"
 

@@ -1,0 +1,99 @@
+"""The Redis port on a cluster: a command across slots is refused before it is sent, and a
+write that touches many views, split by slot, leaves its keys on every primary."""
+
+from collections import Counter
+
+import pytest
+from redis.exceptions import RedisClusterException
+from sqlalchemy import insert
+
+import config
+from scoreboard import adapters
+from scoreboard.adapters.cluster_store import ClusterStore, cluster_client
+from scoreboard.adapters.redis_port import StoreUnavailable
+from scoreboard.adapters.slots import key_slot, shard_tags
+from scoreboard.core import clock
+from scoreboard.data.db import db
+from scoreboard.data.models import Group, GroupMember
+from scoreboard.identity.auth import issue_token
+
+from ..harness.meters import redis_errors
+from ..harness.players import play
+from ..harness.waiting import wait_for
+
+GROUPS = 20  # a player's groups: each adds three views to every update of theirs
+REGIONS = ("DE", "FR", "US", "JP", "BR", "IN", "GB", "ES", "IT", "NL", "SE", "PL")
+
+
+def test_a_script_across_slots_is_refused_and_counted(make_app):
+    store = adapters.of(make_app("cluster")).store
+    keys = [store.key("a" + tag) for tag in shard_tags()[:2]]
+    assert key_slot(keys[0]) != key_slot(keys[1])
+    assert store.slots(keys) == [[0], [1]]
+    before = redis_errors(kind="RedisClusterException")
+    with pytest.raises(RedisClusterException):
+        store.script("return 1", keys, [])
+    assert redis_errors(kind="RedisClusterException") == before + 1
+    # The same keys one slot at a time go (and so every script of the service must).
+    assert [store.script("return 1", [key], []) for key in keys] == [1, 1]
+
+
+def test_a_cluster_of_which_no_node_answers_is_an_outage(own_redis_cluster):
+    settings = config.from_env({"REDIS_URL": own_redis_cluster.url})
+    store = ClusterStore(cluster_client(settings, 4), "test:gone:", retry_after=0)
+    assert store.command("SET", store.key("k"), 1)
+    own_redis_cluster.stop()
+    before = redis_errors()
+    for _ in range(2):  # the nodes it knew refuse, then no node can be found at all
+        with pytest.raises(StoreUnavailable):
+            store.command("GET", store.key("k"))
+    assert not store.answers()
+    assert redis_errors() == before  # an outage, not a refusal
+    store.close()
+
+
+def test_updates_in_many_views_are_split_by_slot_and_spread_over_every_primary(
+        make_app, redis_cluster, capsys):
+    app = make_app("cluster")
+    client = app.test_client()
+    for region in REGIONS:  # a player in each region: their all-time, day and week views
+        with app.app_context():
+            token = issue_token(f"p{region}", region=region)
+        client.get("/api/users/me", headers={"Authorization": f"Bearer {token}"})
+    with app.app_context():
+        now = clock.now()
+        ids = [f"g{i:02d}" for i in range(GROUPS)]
+        db.session.execute(insert(Group), [
+            {"id": g, "name": g, "owner_id": "pDE", "created_at": now} for g in ids])
+        db.session.execute(insert(GroupMember), [
+            {"group_id": g, "user_id": "pDE", "joined_at": now} for g in ids])
+        db.session.commit()
+    store = adapters.of(app).store
+    notices = store.client.pubsub()
+    notices.ssubscribe(*(store.key("board" + tag) for tag in shard_tags()))
+    try:
+        before = redis_errors()
+        for region in REGIONS:
+            play(app, f"p{region}")
+        assert redis_errors() == before  # no notice, placement or gate call across slots
+        heard = set()
+
+        def every_group_heard():
+            message = notices.get_sharded_message(timeout=0.1)
+            if message is not None and message["type"] == "smessage":
+                heard.update(message["data"].decode().split()[1:])
+            return {f"group:{g}" for g in ids} <= heard
+
+        wait_for(every_group_heard, "the notices of every group's view", show=lambda: heard)
+    finally:
+        notices.close()
+    rank_sets = adapters.of(app).rank_sets
+    for region in REGIONS:  # placed, one script per slot
+        assert store.client.zcard(rank_sets.keys(f"region:{region}")[0]) == 1, region
+    held = Counter()
+    for port in redis_cluster.primary_ports():
+        held[port] = sum(1 for _ in redis_cluster.node(port).scan_iter(store.key("*")))
+    assert len(held) == 3 and all(held.values()), held
+    with capsys.disabled():
+        print(f"\nkeys per primary after {len(REGIONS)} players' updates: "
+              f"{sorted(held.values())}")

@@ -1,0 +1,119 @@
+"""A Redis Cluster of a test session's own: six redis-servers on free ports (three primaries,
+each with a replica), joined by ``redis-cli --cluster create``. Tests may kill a primary and
+watch its replica take over."""
+
+import subprocess
+import time
+
+import redis
+from redis.cluster import ClusterNode, RedisCluster
+
+from .servers import free_port, wait_for_port
+
+NODE_TIMEOUT_MS = 2000  # how long a primary may be silent before its replica takes over
+
+
+class RedisClusterServers:
+    def __init__(self, tmp_path, size=6):
+        self.dir = tmp_path
+        # Each node's bus port is named, rather than left to be its port + 10000, which
+        # nothing here made sure is free.
+        self.ports = [(free_port(), free_port()) for _ in range(size)]
+        self.procs = {}
+
+    @property
+    def url(self) -> str:
+        return "redis+cluster://" + ",".join(f"127.0.0.1:{port}" for port, _ in self.ports)
+
+    def start(self, timeout=60.0) -> "RedisClusterServers":
+        """Start and join the nodes; any that started are stopped if that fails."""
+        try:
+            for port, bus in self.ports:
+                self.start_node(port, bus)
+            subprocess.run(
+                ["redis-cli", "--cluster", "create",
+                 *(f"127.0.0.1:{port}" for port, _ in self.ports),
+                 "--cluster-replicas", "1", "--cluster-yes"],
+                check=True, capture_output=True, timeout=timeout)
+            self.wait_ok(timeout)
+        except BaseException:
+            self.stop()
+            raise
+        return self
+
+    def start_node(self, port: int, bus: int) -> None:
+        folder = self.dir / str(port)
+        folder.mkdir(exist_ok=True)
+        self.procs[port] = subprocess.Popen(
+            ["redis-server", "--port", str(port), "--cluster-port", str(bus),
+             "--bind", "127.0.0.1", "--cluster-enabled", "yes",
+             "--cluster-config-file", str(folder / "nodes.conf"),
+             "--cluster-node-timeout", str(NODE_TIMEOUT_MS), "--save", "",
+             "--appendonly", "no", "--dir", str(folder)],
+            stdout=subprocess.DEVNULL)
+        wait_for_port(port, self.procs[port])
+
+    def wait_ok(self, timeout: float) -> None:
+        """Until every live node says the cluster is ok and all agree on three primaries
+        with a replica each (a replica syncs after the state turns ok)."""
+        deadline = time.monotonic() + timeout
+        while True:
+            seen = {port: self._state(port) for port in self.live_ports()}
+            if all(state == "ok" for state in seen.values()) and self._replicated():
+                return
+            if time.monotonic() > deadline:
+                raise RuntimeError(f"the cluster is not ok after {timeout:g} s: {seen}")
+            time.sleep(0.1)
+
+    def _state(self, port: int) -> str:
+        try:
+            return self.node(port).execute_command("CLUSTER INFO")["cluster_state"]
+        except redis.RedisError as exc:
+            return str(exc)
+
+    def _replicated(self) -> bool:
+        for port in self.primary_ports():
+            info = self.node(port).info("replication")
+            if info.get("connected_slaves", 0) < 1 and len(self.live_ports()) == len(self.ports):
+                return False
+        return True
+
+    def wait_failover(self, timeout: float) -> None:
+        """Until a replica took over from a primary that was killed: three primaries again,
+        and every live node says the cluster is ok."""
+        deadline = time.monotonic() + timeout
+        while len(self.primary_ports()) < 3 or not all(
+                self._state(port) == "ok" for port in self.live_ports()):
+            if time.monotonic() > deadline:
+                raise AssertionError(f"no replica took over within {timeout:g} s")
+            time.sleep(0.1)
+
+    def shard_subscribers(self, channel: str) -> int:
+        """Subscribers of a shard channel, asked of every primary (one of them holds it)."""
+        return sum(dict(self.node(port).pubsub_shardnumsub(channel))[channel.encode()]
+                   for port in self.primary_ports())
+
+    def live_ports(self) -> list[int]:
+        return [port for port, proc in self.procs.items() if proc.poll() is None]
+
+    def primary_ports(self) -> list[int]:
+        return [port for port in self.live_ports()
+                if self.node(port).info("replication")["role"] == "master"]
+
+    def node(self, port: int) -> redis.Redis:
+        return redis.Redis(port=port, socket_timeout=5)
+
+    def client(self) -> RedisCluster:
+        """A client for the test's own look at the cluster."""
+        return RedisCluster(startup_nodes=[ClusterNode("127.0.0.1", port)
+                                           for port in self.live_ports()])
+
+    def kill(self, port: int) -> None:
+        proc = self.procs[port]
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()
+
+    def stop(self) -> None:
+        for port in list(self.procs):
+            self.kill(port)
