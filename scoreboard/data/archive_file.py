@@ -1,0 +1,115 @@
+"""An archive of audit events (play/archive.py): gzip JSON lines, a header line first, then
+one event a line, with every column of audit_events (times in UTC, to the microsecond, as
+the table keeps them, so that a restore puts back the very rows).
+
+The header names the range, ``from`` (null: from the first event) up to ``to``, and the
+row count. A file is written under a temporary name beside its own, synced to the disk, and
+then linked to its name, which fails if the name is taken: a file under its name is whole,
+and none is ever overwritten.
+"""
+
+import gzip
+import json
+import os
+import tempfile
+from collections.abc import Iterable, Iterator
+from datetime import datetime
+
+from .models import AuditEvent
+
+FORMAT = "scoreboard-audit/1"
+COLUMNS = tuple(column.name for column in AuditEvent.__table__.columns)
+# Lines handed to gzip at a time: fewer calls, and memory stays small.
+BATCH = 5000
+
+
+class BadArchive(ValueError):
+    """A file that is not an archive of this format, or not whole."""
+
+
+def header(since: datetime | None, to: datetime, rows: int) -> dict:
+    return {"format": FORMAT, "table": AuditEvent.__tablename__,
+            "from": since.isoformat() if since else None, "to": to.isoformat(), "rows": rows}
+
+
+def write(path: str, head: dict, rows: Iterable[tuple]) -> None:
+    """Write ``head`` and ``rows`` (tuples in COLUMNS' order) to the new file ``path``.
+    FileExistsError if it exists; ValueError, and no file, if the rows are not as many
+    as the header says."""
+    directory = os.path.dirname(os.path.abspath(path))
+    handle, temporary = tempfile.mkstemp(dir=directory, prefix=".audit-", suffix=".partial")
+    try:
+        with os.fdopen(handle, "wb") as raw:
+            # Level 1: the disk is cheaper than the CPU, and a month of events must go fast.
+            with gzip.GzipFile(fileobj=raw, mode="wb", compresslevel=1, mtime=0) as zipped:
+                zipped.write(_line(head))
+                written = 0
+                for batch in _batches(rows):
+                    zipped.write(b"".join(_line(_event(row)) for row in batch))
+                    written += len(batch)
+            raw.flush()
+            os.fsync(raw.fileno())
+        if written != head["rows"]:
+            raise ValueError(f"{written} events written, the header says {head['rows']}")
+        os.link(temporary, path)
+    finally:
+        os.unlink(temporary)
+    _sync_directory(directory)
+
+
+def read(path: str) -> tuple[dict, Iterator[dict]]:
+    """The header of the archive ``path``, and its events as column -> value; reading them
+    all checks the count."""
+    with gzip.open(path, "rb") as zipped:
+        try:
+            head = json.loads(zipped.readline())
+        except (ValueError, OSError) as error:
+            raise BadArchive(f"{path} is not an audit archive: {error}") from None
+    if not isinstance(head, dict) or head.get("format") != FORMAT:
+        raise BadArchive(f"{path} is not an audit archive of format {FORMAT}")
+    head["from"] = head["from"] and datetime.fromisoformat(head["from"])
+    head["to"] = datetime.fromisoformat(head["to"])
+    return head, _events(path, head["rows"])
+
+
+def _events(path: str, expected: int) -> Iterator[dict]:
+    count = 0
+    with gzip.open(path, "rb") as zipped:
+        zipped.readline()
+        for line in zipped:
+            event = json.loads(line)
+            event["at"] = datetime.fromisoformat(event["at"])
+            count += 1
+            yield event
+    if count != expected:
+        raise BadArchive(f"{path} holds {count} events, its header says {expected}")
+
+
+def _event(row: tuple) -> dict:
+    event = dict(zip(COLUMNS, row, strict=True))
+    event["at"] = event["at"].isoformat()
+    return event
+
+
+def _line(value: dict) -> bytes:
+    return json.dumps(value, separators=(",", ":")).encode() + b"\n"
+
+
+def _batches(rows: Iterable[tuple]) -> Iterator[list]:
+    batch = []
+    for row in rows:
+        batch.append(row)
+        if len(batch) == BATCH:
+            yield batch
+            batch = []
+    if batch:
+        yield batch
+
+
+def _sync_directory(directory: str) -> None:
+    """The new name itself on the disk, not only the file's bytes."""
+    handle = os.open(directory, os.O_RDONLY)
+    try:
+        os.fsync(handle)
+    finally:
+        os.close(handle)
