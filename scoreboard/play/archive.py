@@ -130,7 +130,8 @@ def _archive_partitions(connection, boundary: datetime, path: str, now: datetime
         rows = connection.scalar(text(f"SELECT count(*) FROM ({source}) e"))
         events = connection.execute(text(f"SELECT {COLUMNS} FROM ({source}) e ORDER BY id")
                                     .execution_options(yield_per=archive_file.BATCH))
-        _write_and_sum_up(connection, events, archive_file.header(since, boundary, rows), path)
+        _write_and_sum_up(connection, events, archive_file.header(since, boundary, rows), path,
+                          proof.latest_boundary(connection))
         connection.execute(insert(Checkpoint).values(
             boundary=boundary, since=since, rows=rows, archive=_name(path), made_at=now))
         for name in names:
@@ -158,6 +159,7 @@ def _days_out_of_default(connection, boundary: datetime) -> None:
 def _archive_rows(boundary: datetime, path: str, now: datetime) -> Archived:
     connection = db.session.connection()
     before = AuditEvent.at < boundary
+    previous = proof.latest_boundary(connection)
     try:
         # Written first: it takes SQLite's write lock, so no event comes in meanwhile.
         checkpoint = connection.execute(insert(Checkpoint).values(
@@ -167,7 +169,8 @@ def _archive_rows(boundary: datetime, path: str, now: datetime) -> Archived:
             raise NothingToArchive(f"no audit event before {boundary:%Y-%m-%d}")
         events = connection.execute(select(*AuditEvent.__table__.columns).where(before)
                                     .order_by(AuditEvent.id))
-        _write_and_sum_up(connection, events, archive_file.header(None, boundary, rows), path)
+        _write_and_sum_up(connection, events, archive_file.header(None, boundary, rows), path,
+                          previous)
         connection.execute(Checkpoint.__table__.update().where(
             Checkpoint.id == checkpoint).values(rows=rows))
         connection.execute(AuditEvent.__table__.delete().where(before))
@@ -178,9 +181,9 @@ def _archive_rows(boundary: datetime, path: str, now: datetime) -> Archived:
     return Archived(path, None, boundary, rows)
 
 
-def _write_and_sum_up(connection, events, head: dict, path: str) -> None:
-    """Write the events to ``path``, adding those after the newest checkpoint to it."""
-    previous = proof.latest_boundary(connection)
+def _write_and_sum_up(connection, events, head: dict, path: str, previous) -> None:
+    """Write the events to ``path``, adding those from ``previous``, the newest
+    checkpoint's boundary, on to it."""
     tally = proof.Tally()
     scored = frozenset(moderation.SCORED)
 
