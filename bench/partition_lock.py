@@ -6,7 +6,8 @@ many tickets, spread over 60 days, for 100,000 players. Then, while the release 
 0016 plays without pause on a connection of its own (a start, its procedure's call as that
 release makes it, a repeat), ``flask db upgrade`` runs to the newest revision. Reported:
 the time of the whole migration and of its parts, the longest the migration held its
-exclusive locks (pg_locks, sampled every 2 ms from a third connection), and the longest
+exclusive locks (pg_locks, sampled every 2 ms from a third connection, with the statement
+the holder was running), and the longest
 round of the release before against its median outside the migration.
 
     .venv/bin/python bench/partition_lock.py --rows 5000000
@@ -19,7 +20,8 @@ import statistics
 import sys
 import threading
 import time
-from datetime import datetime, timedelta
+from collections import Counter
+from datetime import timedelta
 
 import psycopg2
 
@@ -28,6 +30,7 @@ sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 from flask_migrate import upgrade  # noqa: E402
 
 from scoreboard import create_app  # noqa: E402
+from scoreboard.core import clock  # noqa: E402
 from scoreboard.data.db import db  # noqa: E402
 from scoreboard.play import actions  # noqa: E402
 from tests.conftest import base_config  # noqa: E402
@@ -61,7 +64,7 @@ class Lines(io.RawIOBase):
 
 
 def load(url, rows: int) -> None:
-    start = datetime.utcnow() - timedelta(days=DAYS)
+    start = clock.system_now() - timedelta(days=DAYS)
     step = DAYS * 86400 / rows
 
     def when(n):
@@ -98,7 +101,7 @@ class Player(threading.Thread):
             n = 0
             while not self.stop.is_set():
                 began = time.monotonic()
-                now = datetime.utcnow()
+                now = clock.system_now()
                 cur.execute(actions._START, {"type": "click", "user": "p1", "name": "P",
                                              "region": None, "now": now, "ticket": f"b{n}",
                                              "ttl": 900})
@@ -119,16 +122,19 @@ class LockWatch(threading.Thread):
         self.conn = psycopg2.connect(url)
         self.conn.autocommit = True
         self.seen = []
+        self.statements = Counter()  # what the holder ran, at each sample
         self.stop = threading.Event()
 
     def run(self):
         with self.conn.cursor() as cur:
             while not self.stop.is_set():
-                cur.execute("SELECT count(*) FROM pg_locks WHERE granted AND mode ="
-                            " 'AccessExclusiveLock' AND relation IN ('users'::regclass,"
-                            " 'action_types'::regclass)")
-                if cur.fetchone()[0]:
+                cur.execute("SELECT a.query FROM pg_locks l JOIN pg_stat_activity a USING (pid)"
+                            " WHERE l.granted AND l.mode = 'AccessExclusiveLock' AND"
+                            " l.relation = 'users'::regclass")
+                row = cur.fetchone()
+                if row:
                     self.seen.append(time.monotonic())
+                    self.statements[row[0][:70]] += 1
                 time.sleep(0.002)
 
 
@@ -165,7 +171,9 @@ def main():
         print(f"migration 0015 -> head: {ended - began:.1f} s")
         if watch.seen:
             print(f"exclusive locks held for about {1000 * (watch.seen[-1] - watch.seen[0]):.0f}"
-                  f" ms ({len(watch.seen)} samples, every 2 ms)")
+                  f" ms ({len(watch.seen)} samples, every 2 ms); the holder was running:")
+            for statement, samples in watch.statements.most_common(5):
+                print(f"  {samples:4} samples  {statement}")
         outside = [s for t, s in player.rounds if t < began or t > ended]
         during = [s for t, s in player.rounds if began <= t <= ended]
         print(f"release before: {len(during)} rounds during the migration, longest"
