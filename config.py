@@ -133,6 +133,10 @@ def _retention(env) -> dict:
             raise ConfigError("Must set AUDIT_ARCHIVE_DIR, where the audit log's archives go, "
                               "to set AUDIT_RETENTION_DAYS: no event leaves the database "
                               "without a file to hold it")
+        if env.get("DYNO"):
+            raise ConfigError("AUDIT_RETENTION_DAYS cannot be used on Heroku: a dyno's disk, "
+                              "AUDIT_ARCHIVE_DIR with it, is wiped at each restart; run "
+                              "`flask scoreboard archive` where its file is kept")
     return {"AUDIT_RETENTION_DAYS": days, "AUDIT_ARCHIVE_DIR": folder}
 
 

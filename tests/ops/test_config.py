@@ -160,3 +160,5 @@ def test_audit_retention_keeps_everything_unless_set_and_needs_a_folder():
         config.from_env({"AUDIT_RETENTION_DAYS": "90"})
     with pytest.raises(config.ConfigError, match="AUDIT_RETENTION_DAYS must be at least 1"):
         config.from_env({"AUDIT_RETENTION_DAYS": "0", "AUDIT_ARCHIVE_DIR": "/archives"})
+    with pytest.raises(config.ConfigError, match="cannot be used on Heroku"):
+        config.from_env({"AUDIT_RETENTION_DAYS": "9", "AUDIT_ARCHIVE_DIR": "/a", "DYNO": "web.1"})
