@@ -2,19 +2,20 @@
 `verify --since` cost before and after it.
 
 A fresh database is migrated and given day partitions for ``--days`` days, then loaded
-with COPY: ``--rows`` accepted events spread evenly over those days for ``--players``
-players, and the users' and window scores they add up to (so that verify finds nothing
-wrong). The app's clock stands on the day after the last. Then: verify, verify --since
-(no checkpoint yet: every player), archive --before the last day (every day but the
-last), verify, verify --since (the last day's players only), the table's size before and
+with COPY: ``--rows`` accepted events spread evenly over those days and ``--recent`` on
+the day after, for ``--players`` players, and the users' and window scores they add up to
+(so that verify finds nothing wrong). The app's clock stands on the day after the last. Then: verify, verify --since
+(no checkpoint yet: every player), archive --before the last day (the ``--days``), verify, verify --since (the last day's players only), the table's size before and
 after.
 
     .venv/bin/python bench/archive_month.py --rows 1000000 --days 1
-    .venv/bin/python bench/archive_month.py --rows 1700000 --days 30
+    .venv/bin/python bench/archive_month.py --rows 1700000 --days 30 --recent 57000
 """
 
 import argparse
+import cProfile
 import os
+import pstats
 import sys
 import tempfile
 import time
@@ -37,9 +38,12 @@ from tests.harness.databases import create_database, drop_database  # noqa: E402
 
 def main():
     parser = argparse.ArgumentParser()
-    parser.add_argument("--rows", type=int, default=1_000_000)
-    parser.add_argument("--days", type=int, default=1, help="days archived (one more stays)")
+    parser.add_argument("--rows", type=int, default=1_000_000, help="events archived")
+    parser.add_argument("--days", type=int, default=1, help="days archived")
+    parser.add_argument("--recent", type=int, default=100_000,
+                        help="events of the day after, which stay")
     parser.add_argument("--players", type=int, default=100_000)
+    parser.add_argument("--profile", action="store_true", help="cProfile the archive")
     args = parser.parse_args()
     name = f"bench_archive_{uuid.uuid4().hex[:8]}"
     first = clock.system_now().replace(hour=0, minute=0, second=0, microsecond=0) + timedelta(
@@ -54,8 +58,9 @@ def main():
             app.config["CLOCK"] = lambda: first
             upkeep.maintain()
             started = time.perf_counter()
-            load(args.rows, days, args.players, first)
-            print(f"loaded {args.rows} events over {days} days with COPY:"
+            load(args.rows, args.days, args.recent, args.players, first)
+            print(f"loaded {args.rows} events over {args.days} days and {args.recent} on the"
+                  f" day after, for {args.players} players, with COPY:"
                   f" {time.perf_counter() - started:.1f} s")
             app.config["CLOCK"] = lambda: first + timedelta(days=days, hours=12)
             size = table_size()
@@ -64,7 +69,7 @@ def main():
             with tempfile.TemporaryDirectory() as folder:
                 path = os.path.join(folder, "archive.jsonl.gz")
                 made = measure("archive", lambda: archive.archive(
-                    (first + timedelta(days=args.days)).date(), path))
+                    (first + timedelta(days=args.days)).date(), path), args.profile)
                 print(f"  {archive.describe(made)}")
                 print(f"  file: {os.path.getsize(path) / 1e6:.1f} MB")
             measure("verify", lambda: proof.verify())
@@ -77,9 +82,14 @@ def main():
         drop_database(name)
 
 
-def measure(what, run):
+def measure(what, run, profile=False):
     started = time.perf_counter()
-    result = run()
+    if profile:
+        profiler = cProfile.Profile()
+        result = profiler.runcall(run)
+        pstats.Stats(profiler).sort_stats("cumulative").print_stats(25)
+    else:
+        result = run()
     took = time.perf_counter() - started
     if isinstance(result, proof.Report):
         assert not result.wrong, result.wrong[:5]
@@ -89,20 +99,20 @@ def measure(what, run):
     return result
 
 
-def load(rows, days, players, first):
+def load(rows, days, recent, players, first):
     """The events, then what they add up to: users, day and week windows."""
-    seconds = days * 86400
-    step = seconds / rows
+    step, recent_step = days * 86400 / rows, 86400 / max(recent, 1)
 
     def event(n):
-        at = first + timedelta(seconds=n * step)
+        at = first + (timedelta(seconds=n * step) if n < rows else
+                      timedelta(days=days, seconds=(n - rows) * recent_step))
         return f"{n + 1}\t{at.isoformat()}\tp{n % players:07d}\tclick\tt{n}\t1\t\\N\taccepted\n"
 
     raw = db.session.connection().connection.cursor()
     raw.copy_expert("COPY audit_events (id, at, user_id, action_type, ticket_id, delta,"
-                    " score_after, outcome) FROM STDIN", Lines(rows, event))
+                    " score_after, outcome) FROM STDIN", Lines(rows + recent, event))
     statements = [
-        f"SELECT setval('audit_events_id_seq', {rows + 1})",
+        f"SELECT setval('audit_events_id_seq', {rows + recent + 1})",
         "INSERT INTO users (id, display_name, score, score_reached_at, created_at)"
         " SELECT user_id, user_id, sum(delta), max(at), min(at) FROM audit_events"
         " GROUP BY user_id",

@@ -12,7 +12,7 @@ import gzip
 import json
 import os
 import tempfile
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from datetime import datetime
 
 from .models import AuditEvent
@@ -32,10 +32,10 @@ def header(since: datetime | None, to: datetime, rows: int) -> dict:
             "from": since.isoformat() if since else None, "to": to.isoformat(), "rows": rows}
 
 
-def write(path: str, head: dict, rows: Iterable[tuple]) -> None:
-    """Write ``head`` and ``rows`` (tuples in COLUMNS' order) to the new file ``path``.
-    FileExistsError if it exists; ValueError, and no file, if the rows are not as many
-    as the header says."""
+def write(path: str, head: dict, fill: Callable) -> None:
+    """Write ``head``, and the events ``fill(out)`` writes to ``out.write`` (lines of
+    JSON, as bytes), to the new file ``path``. FileExistsError if it exists; ValueError,
+    and no file, if the lines are not as many as the header says."""
     directory = os.path.dirname(os.path.abspath(path))
     handle, temporary = tempfile.mkstemp(dir=directory, prefix=".audit-", suffix=".partial")
     try:
@@ -43,18 +43,33 @@ def write(path: str, head: dict, rows: Iterable[tuple]) -> None:
             # Level 1: the disk is cheaper than the CPU, and a month of events must go fast.
             with gzip.GzipFile(fileobj=raw, mode="wb", compresslevel=1, mtime=0) as zipped:
                 zipped.write(_line(head))
-                written = 0
-                for batch in _batches(rows):
-                    zipped.write(b"".join(_line(_event(row)) for row in batch))
-                    written += len(batch)
+                out = _Counting(zipped)
+                fill(out)
             raw.flush()
             os.fsync(raw.fileno())
-        if written != head["rows"]:
-            raise ValueError(f"{written} events written, the header says {head['rows']}")
+        if out.lines != head["rows"]:
+            raise ValueError(f"{out.lines} events written, the header says {head['rows']}")
         os.link(temporary, path)
     finally:
         os.unlink(temporary)
     _sync_directory(directory)
+
+
+def write_rows(out, rows: Iterable[tuple]) -> None:
+    """Write ``rows`` (tuples in COLUMNS' order) as ``write``'s lines to ``out``."""
+    for batch in _batches(rows):
+        out.write(b"".join(_line(_event(row)) for row in batch))
+
+
+class _Counting:
+    """A writer that counts the lines written through it."""
+
+    def __init__(self, sink):
+        self.sink, self.lines = sink, 0
+
+    def write(self, data: bytes) -> int:
+        self.lines += data.count(b"\n")
+        return self.sink.write(data)
 
 
 def read(path: str) -> tuple[dict, Iterator[dict]]:

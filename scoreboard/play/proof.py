@@ -12,7 +12,7 @@ not the history, while the whole check reads every player and window.
 
 from collections import Counter, defaultdict
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import date, datetime
 
 from sqlalchemy import func, select
 
@@ -80,17 +80,35 @@ def latest_boundary(connection=None) -> datetime | None:
     return (connection or db.session).scalar(select(func.max(Checkpoint.boundary)))
 
 
+def tally_of(connection, since: datetime | None, until: datetime | None = None) -> Tally:
+    """The scored events from ``since`` until ``until`` (None: without a bound), added up
+    by the database a player and a day at a time: a run of gains adds up to the same as
+    their sum gained at once. A player who lost points in the range (an adjustment, which a
+    window may stop at 0) is added event by event, in order."""
+    where = [AuditEvent.outcome.in_(moderation.SCORED)]
+    where += [AuditEvent.at >= since] if since is not None else []
+    where += [AuditEvent.at < until] if until is not None else []
+    losers = select(AuditEvent.user_id).where(*where, AuditEvent.delta < 0).distinct()
+    day = func.date(AuditEvent.at)
+    tally = Tally()
+    for user_id, on, total in connection.execute(
+            select(AuditEvent.user_id, day, func.sum(AuditEvent.delta))
+            .where(*where, AuditEvent.user_id.not_in(losers))
+            .group_by(AuditEvent.user_id, day).execution_options(yield_per=10000)):
+        on = on if isinstance(on, date) else date.fromisoformat(on)  # SQLite: text
+        tally.add(user_id, datetime(on.year, on.month, on.day), total)
+    for user_id, at, delta in connection.execute(
+            select(AuditEvent.user_id, AuditEvent.at, AuditEvent.delta)
+            .where(*where, AuditEvent.user_id.in_(losers)).order_by(AuditEvent.id)):
+        tally.add(user_id, at, delta)
+    return tally
+
+
 def verify(since: bool = False) -> Report:
     """Every difference between the scores held and the checkpoint plus the log after it
     (``since``: only where there are events after it), and the rank sets' own."""
     report = Report(boundary=latest_boundary())
-    tally = Tally()
-    scored = select(AuditEvent.user_id, AuditEvent.at, AuditEvent.delta).where(
-        AuditEvent.outcome.in_(moderation.SCORED)).order_by(AuditEvent.id)
-    if report.boundary is not None:
-        scored = scored.where(AuditEvent.at >= report.boundary)
-    for user_id, at, delta in db.session.execute(scored.execution_options(yield_per=10000)):
-        tally.add(user_id, at, delta)
+    tally = tally_of(db.session, report.boundary)
     if since:
         _compare_recent(tally, report)
     else:
