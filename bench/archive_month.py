@@ -2,8 +2,8 @@
 `verify --since` cost before and after it.
 
 A fresh database is migrated and given day partitions for ``--days`` days, then loaded
-with COPY: ``--rows`` accepted events spread evenly over those days and ``--recent`` on
-the day after, for ``--players`` players, and the users' and window scores they add up to
+with COPY: ``--rows`` accepted events of ``--players`` players spread evenly over those
+days, and ``--recent`` of ``--recent-players`` of them on the day after, and the users' and window scores they add up to
 (so that verify finds nothing wrong). The app's clock stands on the day after the last. Then: verify, verify --since
 (no checkpoint yet: every player), archive --before the last day (the ``--days``), verify, verify --since (the last day's players only), the table's size before and
 after.
@@ -20,20 +20,20 @@ import sys
 import tempfile
 import time
 import uuid
-from datetime import datetime, timedelta
+from datetime import timedelta
 
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
-from flask_migrate import upgrade  # noqa: E402
-from sqlalchemy import text  # noqa: E402
+from flask_migrate import upgrade
+from sqlalchemy import text
 
-from bench.partition_lock import Lines  # noqa: E402
-from scoreboard import create_app  # noqa: E402
-from scoreboard.core import clock  # noqa: E402
-from scoreboard.data.db import db  # noqa: E402
-from scoreboard.play import actions, archive, proof, upkeep  # noqa: E402
-from tests.conftest import base_config  # noqa: E402
-from tests.harness.databases import create_database, drop_database  # noqa: E402
+from bench.partition_lock import Lines
+from scoreboard import create_app
+from scoreboard.core import clock
+from scoreboard.data.db import db
+from scoreboard.play import actions, archive, proof, upkeep
+from tests.conftest import base_config
+from tests.harness.databases import create_database, drop_database
 
 
 def main():
@@ -43,6 +43,8 @@ def main():
     parser.add_argument("--recent", type=int, default=100_000,
                         help="events of the day after, which stay")
     parser.add_argument("--players", type=int, default=100_000)
+    parser.add_argument("--recent-players", type=int, default=10_000,
+                        help="the players of the day after")
     parser.add_argument("--profile", action="store_true", help="cProfile the archive")
     args = parser.parse_args()
     name = f"bench_archive_{uuid.uuid4().hex[:8]}"
@@ -58,9 +60,10 @@ def main():
             app.config["CLOCK"] = lambda: first
             upkeep.maintain()
             started = time.perf_counter()
-            load(args.rows, args.days, args.recent, args.players, first)
-            print(f"loaded {args.rows} events over {args.days} days and {args.recent} on the"
-                  f" day after, for {args.players} players, with COPY:"
+            load(args.rows, args.days, args.recent, (args.players, args.recent_players), first)
+            print(f"loaded {args.rows} events of {args.players} players over {args.days} days"
+                  f" and {args.recent} of {args.recent_players} of them on the day after,"
+                  f" with COPY:"
                   f" {time.perf_counter() - started:.1f} s")
             app.config["CLOCK"] = lambda: first + timedelta(days=days, hours=12)
             size = table_size()
@@ -106,22 +109,23 @@ def load(rows, days, recent, players, first):
     def event(n):
         at = first + (timedelta(seconds=n * step) if n < rows else
                       timedelta(days=days, seconds=(n - rows) * recent_step))
-        return f"{n + 1}\t{at.isoformat()}\tp{n % players:07d}\tclick\tt{n}\t1\t\\N\taccepted\n"
+        player = n % players[0] if n < rows else n % players[1]
+        return f"{n + 1}\t{at.isoformat()}\tp{player:07d}\tclick\tt{n}\t1\t\\N\taccepted\n"
 
     raw = db.session.connection().connection.cursor()
     raw.copy_expert("COPY audit_events (id, at, user_id, action_type, ticket_id, delta,"
                     " score_after, outcome) FROM STDIN", Lines(rows + recent, event))
     statements = [
         f"SELECT setval('audit_events_id_seq', {rows + recent + 1})",
-        "INSERT INTO users (id, display_name, score, score_reached_at, created_at)"
+        ("INSERT INTO users (id, display_name, score, score_reached_at, created_at)"
         " SELECT user_id, user_id, sum(delta), max(at), min(at) FROM audit_events"
-        " GROUP BY user_id",
-        "INSERT INTO window_scores (period, user_id, score, score_reached_at)"
+        " GROUP BY user_id"),
+        ("INSERT INTO window_scores (period, user_id, score, score_reached_at)"
         " SELECT 'day:' || to_char(at, 'YYYY-MM-DD'), user_id, sum(delta), max(at)"
-        " FROM audit_events GROUP BY 1, user_id",
-        "INSERT INTO window_scores (period, user_id, score, score_reached_at)"
+        " FROM audit_events GROUP BY 1, user_id"),
+        ("INSERT INTO window_scores (period, user_id, score, score_reached_at)"
         " SELECT 'week:' || to_char(at, 'IYYY-\"W\"IW'), user_id, sum(delta), max(at)"
-        " FROM audit_events GROUP BY 1, user_id",
+        " FROM audit_events GROUP BY 1, user_id"),
         "ANALYZE",
     ]
     for statement in statements:

@@ -45,6 +45,7 @@ def write(path: str, head: dict, fill: Callable) -> None:
                 zipped.write(_line(head))
                 out = _Counting(zipped)
                 fill(out)
+                out.flush()
             raw.flush()
             os.fsync(raw.fileno())
         if out.lines != head["rows"]:
@@ -62,14 +63,24 @@ def write_rows(out, rows: Iterable[tuple]) -> None:
 
 
 class _Counting:
-    """A writer that counts the lines written through it."""
+    """A writer that counts the lines written through it, and hands them on a megabyte
+    at a time (COPY writes a line a call, and gzip's own cost is per call)."""
 
     def __init__(self, sink):
-        self.sink, self.lines = sink, 0
+        self.sink, self.lines, self.held, self.size = sink, 0, [], 0
 
     def write(self, data: bytes) -> int:
-        self.lines += data.count(b"\n")
-        return self.sink.write(data)
+        self.held.append(data)
+        self.size += len(data)
+        if self.size >= 1 << 20:
+            self.flush()
+        return len(data)
+
+    def flush(self) -> None:
+        chunk = b"".join(self.held)
+        self.lines += chunk.count(b"\n")
+        self.sink.write(chunk)
+        self.held, self.size = [], 0
 
 
 def read(path: str) -> tuple[dict, Iterator[dict]]:
