@@ -62,9 +62,15 @@ def write_rows(out, rows: Iterable[tuple]) -> None:
         out.write(b"".join(_line(_event(row)) for row in batch))
 
 
+def write_lines(out, lines: Iterable[str]) -> None:
+    """Write ``lines``, each an event's JSON already, as ``write``'s lines to ``out``."""
+    for batch in _batches(lines):
+        out.write(("\n".join(batch) + "\n").encode())
+
+
 class _Counting:
     """A writer that counts the lines written through it, and hands them on a megabyte
-    at a time (COPY writes a line a call, and gzip's own cost is per call)."""
+    at a time (gzip's own cost is per call)."""
 
     def __init__(self, sink):
         self.sink, self.lines, self.held, self.size = sink, 0, [], 0

@@ -20,7 +20,6 @@ or the default one) and the checkpoint stays as it is: verify reads the log from
 boundary on, so it counts them once. Archived again, they add nothing to the checkpoint.
 """
 
-import io
 import os
 import random
 import time
@@ -43,7 +42,8 @@ LOCK_TRIES = 50
 BUSY = ("another instance is maintaining or archiving the audit log's partitions: "
         "nothing done; run it again")
 COLUMNS = ", ".join(archive_file.COLUMNS)
-NULL = r"\N"  # in COPY's text format
+# Checkpoint changes sent to the database at a time.
+CHANGES_AT_ONCE = 50_000
 
 
 class Refused(Exception):
@@ -128,15 +128,14 @@ def _archive_partitions(connection, boundary: datetime, path: str, now: datetime
         _locked(connection, f"LOCK TABLE {', '.join(names)} IN SHARE MODE")
         source = " UNION ALL ".join(f"SELECT {COLUMNS} FROM {name}" for name in names)
         rows = connection.scalar(text(f"SELECT count(*) FROM ({source}) e"))
-        # PostgreSQL writes the lines: JSON has no raw line break, and neither of the two
-        # control characters CSV is told to quote with and split on, so each row comes out
-        # as it is.
-        copy = (f"COPY (SELECT row_to_json(e) FROM ({source}) e ORDER BY id) TO STDOUT"
-                " WITH (FORMAT csv, QUOTE e'\\x01', DELIMITER e'\\x02')")
-        _write_and_sum_up(
-            connection, lambda out: connection.connection.cursor().copy_expert(copy, out),
-            archive_file.header(since, boundary, rows), path,
-            proof.latest_boundary(connection), boundary)
+        # PostgreSQL writes each line (row_to_json): no COPY, which psycopg2 refuses in a
+        # gevent worker (its wait callback), where the upkeep's timer runs this.
+        lines = connection.execute(
+            text(f"SELECT row_to_json(e)::text FROM ({source}) e ORDER BY id")
+            .execution_options(yield_per=archive_file.BATCH)).scalars()
+        _write_and_sum_up(connection, lambda out: archive_file.write_lines(out, lines),
+                          archive_file.header(since, boundary, rows), path,
+                          proof.latest_boundary(connection), boundary)
         connection.execute(insert(Checkpoint).values(
             boundary=boundary, since=since, rows=rows, archive=_name(path), made_at=now))
         for name in names:
@@ -198,35 +197,31 @@ def _write_and_sum_up(connection, fill, head: dict, path: str, previous, boundar
 
 def _add_to_checkpoint(connection, tally: proof.Tally) -> None:
     """checkpoint_scores := each change applied to it, in one statement over a temporary
-    table of the changes (filled by COPY on PostgreSQL)."""
+    table of the changes."""
     postgres = connection.dialect.name == "postgresql"
     collation = ' COLLATE "C"' if postgres else ""  # checkpoint_scores.user_id's
     connection.execute(text(
         f"CREATE TEMPORARY TABLE checkpoint_changes (user_id varchar(64){collation},"
         " period varchar(16), floor bigint, shift bigint)"))
-    changes = tally.changes()
-    if postgres:
-        lines = io.StringIO("".join(
-            f"{_copied(user_id)}\t{period}\t{NULL if floor is None else floor}\t{shift}\n"
-            for user_id, period, floor, shift in changes))
-        connection.connection.cursor().copy_expert("COPY checkpoint_changes FROM STDIN", lines)
-    else:
-        rows = [dict(zip(("u", "p", "f", "s"), change, strict=True)) for change in changes]
-        if rows:
+    changes = list(tally.changes())
+    for start in range(0, len(changes), CHANGES_AT_ONCE):
+        batch = changes[start:start + CHANGES_AT_ONCE]
+        if postgres:  # four arrays: one row of parameters, not one a change
             connection.execute(text(
-                "INSERT INTO checkpoint_changes VALUES (:u, :p, :f, :s)"), rows)
+                "INSERT INTO checkpoint_changes SELECT * FROM unnest(CAST(:u AS text[]),"
+                " CAST(:p AS text[]), CAST(:f AS bigint[]), CAST(:s AS bigint[]))"),
+                dict(zip(("u", "p", "f", "s"), map(list, zip(*batch, strict=True)),
+                         strict=True)))
+        else:
+            connection.execute(text("INSERT INTO checkpoint_changes VALUES (:u, :p, :f, :s)"),
+                               [dict(zip(("u", "p", "f", "s"), change, strict=True))
+                                for change in batch])
     connection.execute(text(
         "INSERT INTO checkpoint_scores (user_id, period, score)"
         f" SELECT t.user_id, t.period, {proof.APPLY_SQL} FROM checkpoint_changes t"
         " LEFT JOIN checkpoint_scores c ON c.user_id = t.user_id AND c.period = t.period"
         " WHERE true ON CONFLICT (user_id, period) DO UPDATE SET score = excluded.score"))
     connection.execute(text("DROP TABLE checkpoint_changes"))
-
-
-def _copied(value: str) -> str:
-    """A value as COPY's text format reads it."""
-    return (value.replace("\\", "\\\\").replace("\t", "\\t").replace("\n", "\\n")
-            .replace("\r", "\\r"))
 
 
 def _locked(connection, statement: str) -> None:
