@@ -122,6 +122,24 @@ def _group_caps(env) -> dict:
     return caps
 
 
+def _retention(env) -> dict:
+    """How many whole days of the audit log stay in the database (None: every day), and
+    the folder the upkeep archives older days to (play/archive.py)."""
+    days = env.get("AUDIT_RETENTION_DAYS") or None
+    folder = env.get("AUDIT_ARCHIVE_DIR") or None
+    if days is not None:
+        days = _at_least_one(env, "AUDIT_RETENTION_DAYS", None)
+        if folder is None:
+            raise ConfigError("Must set AUDIT_ARCHIVE_DIR, where the audit log's archives go, "
+                              "to set AUDIT_RETENTION_DAYS: no event leaves the database "
+                              "without a file to hold it")
+        if env.get("DYNO"):
+            raise ConfigError("AUDIT_RETENTION_DAYS cannot be used on Heroku: a dyno's disk, "
+                              "AUDIT_ARCHIVE_DIR with it, is wiped at each restart; run "
+                              "`flask scoreboard archive` where its file is kept")
+    return {"AUDIT_RETENTION_DAYS": days, "AUDIT_ARCHIVE_DIR": folder}
+
+
 def from_env(env=None) -> dict:
     """Build the Flask config mapping from environment variables."""
     env = os.environ if env is None else env
@@ -188,6 +206,7 @@ def from_env(env=None) -> dict:
         # looks at them (one instance at a time does it; 0: only `flask scoreboard maintain`).
         "PARTITION_DAYS_AHEAD": _at_least_one(env, "PARTITION_DAYS_AHEAD", 7),
         "MAINTAIN_INTERVAL_SECONDS": _int(env, "MAINTAIN_INTERVAL_SECONDS", 3600),
+        **_retention(env),
         "TOP_CACHE_TTL_SECONDS": _int(env, "TOP_CACHE_TTL_SECONDS", 300),
         # A worker serves its copy of a board until a change notice retires it, and never
         # longer than this, in case a notice is lost (the subscription was down).

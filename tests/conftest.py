@@ -38,7 +38,8 @@ from .harness.streams import EventStream
 REDIS_URL = os.environ.get("TEST_REDIS_URL", "redis://127.0.0.1:6379/0")
 IN_CI = os.environ.get("CI", "").lower() == "true"
 TABLES = ("action_tickets", "audit_events", "revoked_tokens", "users", "action_types",
-          "group_invitations", "group_members", "groups", "window_scores")
+          "group_invitations", "group_members", "groups", "window_scores",
+          "audit_checkpoints", "checkpoint_scores")
 
 
 def service_missing(what: str, error: Exception):

@@ -208,3 +208,30 @@ class WindowScore(db.Model):
         Index("ix_window_scores_region_ranking", "period", "region", score.desc(),
               "score_reached_at", "user_id"),
     )
+
+
+class Checkpoint(db.Model):
+    """One archive of the audit log (play/archive.py): its events, from ``since`` (None:
+    from the first) to ``boundary``, went to the file ``archive``, and checkpoint_scores
+    holds what they added up to. The newest boundary is where ``verify`` starts reading
+    the log. A reference table once sharded: it names no player."""
+
+    __tablename__ = "audit_checkpoints"
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
+    boundary: Mapped[datetime]
+    since: Mapped[datetime | None]
+    rows: Mapped[int] = mapped_column(BigInteger)
+    archive: Mapped[str] = mapped_column(String(255))
+    made_at: Mapped[datetime]
+
+
+class CheckpointScore(db.Model):
+    """A player's all-time score (period ``all``) or window score as of the newest
+    checkpoint: what every archived event added up to (migration 0018)."""
+
+    __tablename__ = "checkpoint_scores"
+
+    user_id: Mapped[str] = mapped_column(RankedId, primary_key=True)
+    period: Mapped[str] = mapped_column(String(16), primary_key=True)
+    score: Mapped[int] = mapped_column(BigInteger)

@@ -5,22 +5,17 @@ import getpass
 import json
 import os
 import sys
-from collections import Counter
 from datetime import UTC, datetime
 
 import click
 from flask.cli import AppGroup, run_command
 from flask_jwt_extended import decode_token
-from sqlalchemy import func, select
 
 from .. import identity
 from ..adapters.blocklist import BLOCKLIST_REFRESH_SECONDS
 from ..boards import leaderboard, ranks
-from ..core import periods
 from ..core.errors import ApiError
-from ..data.db import db
-from ..data.models import AuditEvent, User, WindowScore
-from ..play import actions, moderation, upkeep
+from ..play import actions, archive, moderation, proof, restore, upkeep
 from . import simulate
 
 group = AppGroup("scoreboard", help="Operate the scoreboard.")
@@ -77,43 +72,51 @@ def revoke(token):
 
 
 @group.command("verify")
-def verify():
-    """Recompute every score, all-time and per window, from the audit log, and check the
-    Redis rank sets against the database; exit 1 on any difference. Also reports how many
-    refused attempts the log counts."""
-    events = db.session.execute(
-        select(AuditEvent.user_id, AuditEvent.at, AuditEvent.delta)
-        .where(AuditEvent.outcome.in_(moderation.SCORED)).order_by(AuditEvent.id)
-    ).all()
-    totals, windows = Counter(), Counter()
-    for event in events:
-        totals[event.user_id] += event.delta
-        for period in periods.windows_of(event.at):
-            # A window stops at 0 when an adjustment takes back more than it holds.
-            key = (period, event.user_id)
-            windows[key] = max(0, windows[key] + event.delta)
-    stored = dict(db.session.execute(select(User.id, User.score)).all())
-    stored_windows = {(w.period, w.user_id): w.score for w in db.session.scalars(
-        select(WindowScore))}
-    wrong = [f"{what}: score {score}, audit log says {expected}" for what, score, expected
-             in _differences(stored, totals) + _differences(stored_windows, windows)]
-    wrong += [f"region of {user_id} in {period}: the window's copy differs from the player's"
-              for period, user_id in db.session.execute(
-                  select(WindowScore.period, WindowScore.user_id)
-                  .join(User, User.id == WindowScore.user_id)
-                  .where(WindowScore.region.is_distinct_from(User.region)))]
-    wrong += [f"rank set {view}: differs from the database (run rebuild-cache)"
-              for view in ranks.disagreeing_sets()]
-    for line in wrong:
+@click.option("--since", is_flag=True,
+              help="Only the players with events after the newest checkpoint (fast).")
+def verify(since):
+    """Recompute every score, all-time and per window, from the newest checkpoint of the
+    archived audit log plus the events after it, and check the Redis rank sets against the
+    database; exit 1 on any difference. Also reports how many refused attempts the log
+    counts after the checkpoint."""
+    report = proof.verify(since=since)
+    for line in report.wrong:
         click.echo(f"MISMATCH {line}")
-    click.echo(f"verified {len(stored)} players and {len(stored_windows)} window scores: "
-               f"{len(wrong)} mismatches")
-    rows, attempts = db.session.execute(
-        select(func.count(), func.coalesce(func.sum(AuditEvent.count), 0))
-        .where(AuditEvent.outcome.in_(moderation.REFUSED))).one()
-    click.echo(f"refused attempts: {attempts} (audit rows: {rows})")
-    if wrong:
+    after = f" since the checkpoint of {report.boundary:%Y-%m-%d}" if report.boundary else ""
+    click.echo(f"verified {report.players} players and {report.windows} window scores"
+               f"{after}: {len(report.wrong)} mismatches")
+    click.echo(f"refused attempts: {report.refused_attempts} (audit rows: "
+               f"{report.refused_rows}){after}")
+    if report.wrong:
         sys.exit(1)
+
+
+@group.command("archive")
+@click.option("--before", required=True, type=click.DateTime(formats=["%Y-%m-%d"]),
+              help="The UTC day (YYYY-MM-DD) the archived events come before.")
+@click.option("--to", "path", required=True, type=click.Path(dir_okay=False),
+              help="A new file (gzip JSON lines).")
+def archive_audit(before, path):
+    """Write the audit events before --before (whole partitions on PostgreSQL) to a new
+    file, sum them up into a checkpoint and remove them from the database."""
+    try:
+        click.echo(archive.describe(archive.archive(before.date(), path)))
+    except archive.Refused as refused:
+        raise click.ClickException(str(refused)) from None
+
+
+@group.command("restore")
+@click.argument("path", type=click.Path(exists=True, dir_okay=False))
+def restore_audit(path):
+    """Load an archive's events back into the audit log, for an investigation; verify
+    still holds (the checkpoint already counts them)."""
+    try:
+        done = restore.restore(path)
+    except archive.Refused as refused:
+        raise click.ClickException(str(refused)) from None
+    made = f"; partitions made again: {', '.join(done.partitions)}" if done.partitions else ""
+    click.echo(f"restored {done.added} of {done.rows} events from {path} (the others were "
+               f"in the table){made}")
 
 
 @group.command("maintain")
@@ -123,17 +126,6 @@ def maintain():
     time does it, and a second run finds nothing to do."""
     for line in upkeep.maintain():
         click.echo(line)
-
-
-def _differences(stored: dict, expected: Counter) -> list:
-    def name(key):
-        return key if isinstance(key, str) else f"{key[1]} in {key[0]}"
-
-    return sorted(
-        (name(key), stored.get(key, 0), expected.get(key, 0))
-        for key in stored.keys() | expected.keys()
-        if stored.get(key, 0) != expected.get(key, 0)
-    )
 
 
 def _cli_actor() -> moderation.Actor:

@@ -9,7 +9,8 @@ and over the longest cooldown of the catalog). On PostgreSQL whole day partition
 day's tickets all expired by the day's end plus the longest life a ticket gets (the
 catalog's longest minimum duration plus TICKET_TTL_SECONDS), so that bound stands for them;
 on SQLite the rows go one by one, by their own expiry. Audit partitions are kept: the audit
-log is the proof of every score.
+log is the proof of every score; only with AUDIT_RETENTION_DAYS set are those older than
+that archived (archive.py), a checkpoint keeping the proof.
 """
 
 import logging
@@ -24,6 +25,7 @@ from ..core import clock, periods
 from ..data import partitions
 from ..data.db import db, on_postgres
 from ..data.models import ActionTicket, ActionType
+from . import archive
 
 log = logging.getLogger(__name__)
 
@@ -38,7 +40,8 @@ def maintain() -> list[str]:
             delete(ActionTicket).where(ActionTicket.expires_at < kept_since)).rowcount
         db.session.commit()
         return ["SQLite keeps plain tables, so there are no partitions to add",
-                f"deleted {gone} tickets that expired before {kept_since:%Y-%m-%d %H:%M:%S}"]
+                f"deleted {gone} tickets that expired before {kept_since:%Y-%m-%d %H:%M:%S}",
+                *archive.retain(now)]
     life = timedelta(seconds=config["TICKET_TTL_SECONDS"] + (db.session.scalar(
         select(func.max(ActionType.min_seconds))) or 0))
     db.session.rollback()
@@ -46,6 +49,7 @@ def maintain() -> list[str]:
         if connection is None:
             return ["another instance is maintaining the partitions: nothing done here"]
         done = _add_days(connection, now, config["PARTITION_DAYS_AHEAD"])
+        done += archive.retain(now, connection)  # AUDIT_RETENTION_DAYS, if set
         # A day's tickets all expired by the day's end plus the longest life of a ticket.
         for partition in partitions.partitions(connection, "action_tickets"):
             if partition.end is not None and partition.end + life <= kept_since:

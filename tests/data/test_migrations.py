@@ -16,7 +16,7 @@ from ..harness.databases import create_database, drop_database
 
 TABLES = {"users", "action_types", "action_tickets", "audit_events", "board_state",
           "revoked_tokens", "groups", "group_members", "group_invitations", "window_scores",
-          "alembic_version"}
+          "audit_checkpoints", "checkpoint_scores", "alembic_version"}
 
 
 @pytest.fixture

@@ -19,10 +19,11 @@ def _admin(statement: str) -> None:
         admin.close()
 
 
-def create_database(name: str) -> str:
-    """A new, empty PostgreSQL database (an old one of that name is dropped); its URL."""
+def create_database(name: str, template: str | None = None) -> str:
+    """A new PostgreSQL database (an old one of that name is dropped), empty or a copy of
+    the database ``template`` (which no one may be connected to); its URL."""
     drop_database(name)
-    _admin(f"CREATE DATABASE {name}")
+    _admin(f"CREATE DATABASE {name}" + (f" TEMPLATE {template}" if template else ""))
     return ADMIN_DB_URL.rsplit("/", 1)[0] + "/" + name
 
 

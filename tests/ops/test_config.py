@@ -149,3 +149,16 @@ def test_group_caps_default_to_a_game_s_and_stay_within_a_notice():
 def test_a_group_cap_or_a_tickets_life_below_one_is_a_clear_error(name):
     with pytest.raises(config.ConfigError, match=f"{name} must be at least 1, not 0"):
         config.from_env({name: "0"})
+
+
+def test_audit_retention_keeps_everything_unless_set_and_needs_a_folder():
+    kept = config.from_env({})
+    assert kept["AUDIT_RETENTION_DAYS"] is None and kept["AUDIT_ARCHIVE_DIR"] is None
+    set_ = config.from_env({"AUDIT_RETENTION_DAYS": "90", "AUDIT_ARCHIVE_DIR": "/archives"})
+    assert set_["AUDIT_RETENTION_DAYS"] == 90 and set_["AUDIT_ARCHIVE_DIR"] == "/archives"
+    with pytest.raises(config.ConfigError, match="Must set AUDIT_ARCHIVE_DIR"):
+        config.from_env({"AUDIT_RETENTION_DAYS": "90"})
+    with pytest.raises(config.ConfigError, match="AUDIT_RETENTION_DAYS must be at least 1"):
+        config.from_env({"AUDIT_RETENTION_DAYS": "0", "AUDIT_ARCHIVE_DIR": "/archives"})
+    with pytest.raises(config.ConfigError, match="cannot be used on Heroku"):
+        config.from_env({"AUDIT_RETENTION_DAYS": "9", "AUDIT_ARCHIVE_DIR": "/a", "DYNO": "web.1"})

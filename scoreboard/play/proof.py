@@ -1,0 +1,196 @@
+"""The proof of every score (`flask scoreboard verify`): each player's all-time and window
+scores recomputed from the audit log, and compared with what the tables hold.
+
+Once part of the log is archived (archive.py), the newest checkpoint stands for it: each
+player's scores as of its boundary, which the archived events added up to. A score is then
+its checkpoint plus the events from the boundary on, exactly. Events before the boundary
+that are in the table again (restore) are already in the checkpoint, and are not counted
+twice. ``since`` checks only the players with events from the boundary on, and only the
+windows those events fall in, reading the rest by key: its cost follows the recent events,
+not the history, while the whole check reads every player and window.
+"""
+
+from collections import Counter, defaultdict
+from dataclasses import dataclass, field
+from datetime import date, datetime
+
+from sqlalchemy import func, select
+
+from ..boards import ranks
+from ..core import periods
+from ..data.db import db
+from ..data.models import AuditEvent, Checkpoint, CheckpointScore, User, WindowScore
+from . import moderation
+
+# The checkpoint's period of the all-time score.
+ALL = "all"
+# Players looked up at a time by ``since``.
+CHUNK = 5000
+
+
+def apply(change: tuple, score: int) -> int:
+    """A (floor, shift) change (Tally) applied to a score held before it."""
+    floor, shift = change
+    return score + shift if floor is None else max(floor, score + shift)
+
+
+# The same, in SQL, for archive.py's checkpoint (``t``: the change, ``c``: the score).
+APPLY_SQL = ("CASE WHEN t.floor IS NULL OR COALESCE(c.score, 0) + t.shift > t.floor"
+             " THEN COALESCE(c.score, 0) + t.shift ELSE t.floor END")
+
+
+class Tally:
+    """What scored events, in the order of their ids, do to each player's scores. The
+    all-time score adds up their deltas. A window stops at 0 when an adjustment takes
+    back more than it holds (moderation.adjust), so its events compose to a change
+    ``x -> max(floor, x + shift)`` of whatever the window held before them, known
+    without it: a checkpoint's window goes on from there."""
+
+    def __init__(self):
+        self.totals = Counter()
+        self.windows = {}  # (period, user_id) -> (floor, shift); floor None: no stop yet
+
+    def add(self, user_id: str, at: datetime, delta: int) -> None:
+        self.totals[user_id] += delta
+        for period in periods.windows_of(at):
+            floor, shift = self.windows.get((period, user_id), (None, 0))
+            floor = 0 if floor is None else max(0, floor + delta)
+            self.windows[period, user_id] = (floor, shift + delta)
+
+    def changes(self):
+        """(user_id, period, floor, shift) of every score the events change."""
+        for user_id, total in self.totals.items():
+            yield user_id, ALL, None, total
+        for (period, user_id), (floor, shift) in self.windows.items():
+            yield user_id, period, floor, shift
+
+
+@dataclass
+class Report:
+    wrong: list = field(default_factory=list)
+    players: int = 0
+    windows: int = 0
+    boundary: datetime | None = None
+    refused_rows: int = 0
+    refused_attempts: int = 0
+
+
+def latest_boundary(connection=None) -> datetime | None:
+    """Where the newest checkpoint stands: the log before it is summed up there."""
+    return (connection or db.session).scalar(select(func.max(Checkpoint.boundary)))
+
+
+def tally_of(connection, since: datetime | None, until: datetime | None = None) -> Tally:
+    """The scored events from ``since`` until ``until`` (None: without a bound), added up
+    by the database a player and a day at a time: a run of gains adds up to the same as
+    their sum gained at once. A player who lost points in the range (an adjustment, which a
+    window may stop at 0) is added event by event, in order."""
+    where = [AuditEvent.outcome.in_(moderation.SCORED)]
+    where += [AuditEvent.at >= since] if since is not None else []
+    where += [AuditEvent.at < until] if until is not None else []
+    losers = select(AuditEvent.user_id).where(*where, AuditEvent.delta < 0).distinct()
+    day = func.date(AuditEvent.at)
+    tally = Tally()
+    for user_id, on, total in connection.execute(
+            select(AuditEvent.user_id, day, func.sum(AuditEvent.delta))
+            .where(*where, AuditEvent.user_id.not_in(losers))
+            .group_by(AuditEvent.user_id, day).execution_options(yield_per=10000)):
+        on = on if isinstance(on, date) else date.fromisoformat(on)  # SQLite: text
+        tally.add(user_id, datetime(on.year, on.month, on.day), total)
+    for user_id, at, delta in connection.execute(
+            select(AuditEvent.user_id, AuditEvent.at, AuditEvent.delta)
+            .where(*where, AuditEvent.user_id.in_(losers)).order_by(AuditEvent.id)):
+        tally.add(user_id, at, delta)
+    return tally
+
+
+def verify(since: bool = False) -> Report:
+    """Every difference between the scores held and the checkpoint plus the log after it
+    (``since``: only where there are events after it), and the rank sets' own."""
+    report = Report(boundary=latest_boundary())
+    tally = tally_of(db.session, report.boundary)
+    if since:
+        _compare_recent(tally, report)
+    else:
+        _compare_all(tally, report)
+        report.wrong += [f"rank set {view}: differs from the database (run rebuild-cache)"
+                         for view in ranks.disagreeing_sets()]
+    refused = select(func.count(), func.coalesce(func.sum(AuditEvent.count), 0)).where(
+        AuditEvent.outcome.in_(moderation.REFUSED))
+    if report.boundary is not None:
+        refused = refused.where(AuditEvent.at >= report.boundary)
+    report.refused_rows, report.refused_attempts = db.session.execute(refused).one()
+    db.session.rollback()
+    return report
+
+
+def _compare_all(tally: Tally, report: Report) -> None:
+    held = {(period, user_id): score for user_id, period, score in db.session.execute(
+        select(CheckpointScore.user_id, CheckpointScore.period, CheckpointScore.score))}
+    stored = dict(db.session.execute(select(User.id, User.score)).all())
+    stored_windows = {(period, user_id): score for period, user_id, score in db.session.execute(
+        select(WindowScore.period, WindowScore.user_id, WindowScore.score))}
+    report.players, report.windows = len(stored), len(stored_windows)
+    _expect(report, stored, stored_windows, tally, held)
+    report.wrong += [f"region of {user_id} in {period}: the window's copy differs from the "
+                     "player's" for period, user_id in db.session.execute(
+                         select(WindowScore.period, WindowScore.user_id)
+                         .join(User, User.id == WindowScore.user_id)
+                         .where(WindowScore.region.is_distinct_from(User.region)))]
+
+
+def _compare_recent(tally: Tally, report: Report) -> None:
+    """The players with events after the checkpoint, by key: users by id, their
+    checkpoint rows by player, their windows by (period, player)."""
+    players = sorted(tally.totals)
+    touched = sorted({period for period, _ in tally.windows})
+    windows_of = defaultdict(dict)
+    for (period, user_id), change in tally.windows.items():
+        windows_of[user_id][period, user_id] = change
+    for start in range(0, len(players), CHUNK):
+        chunk = players[start:start + CHUNK]
+        held = {(period, user_id): score for user_id, period, score in db.session.execute(
+            select(CheckpointScore.user_id, CheckpointScore.period, CheckpointScore.score)
+            .where(CheckpointScore.user_id.in_(chunk),
+                   CheckpointScore.period.in_([ALL, *touched])))}
+        stored = dict(db.session.execute(
+            select(User.id, User.score).where(User.id.in_(chunk))).all())
+        windows = db.session.execute(
+            select(WindowScore.period, WindowScore.user_id, WindowScore.score,
+                   WindowScore.region.is_distinct_from(User.region))
+            .join(User, User.id == WindowScore.user_id)
+            .where(WindowScore.period.in_(touched), WindowScore.user_id.in_(chunk))).all()
+        stored_windows = {(period, user_id): score for period, user_id, score, _ in windows}
+        part = Tally()
+        part.totals = Counter({user_id: tally.totals[user_id] for user_id in chunk})
+        for user_id in chunk:
+            part.windows.update(windows_of[user_id])
+        report.players += len(stored)
+        report.windows += len(stored_windows)
+        _expect(report, stored, stored_windows, part, held)
+        report.wrong += [f"region of {user_id} in {period}: the window's copy differs from "
+                         "the player's" for period, user_id, _, moved in windows if moved]
+
+
+def _expect(report: Report, stored: dict, stored_windows: dict, tally: Tally,
+            held: dict) -> None:
+    totals = Counter({user_id: score for (period, user_id), score in held.items()
+                      if period == ALL})
+    totals.update(tally.totals)
+    windows = {key: score for key, score in held.items() if key[0] != ALL}
+    for key, change in tally.windows.items():
+        windows[key] = apply(change, windows.get(key, 0))
+    report.wrong += [f"{what}: score {score}, audit log says {expected}" for what, score,
+                     expected in _differences(stored, totals) + _differences(
+                         stored_windows, windows)]
+
+
+def _differences(stored: dict, expected: dict) -> list:
+    def name(key):
+        return key if isinstance(key, str) else f"{key[1]} in {key[0]}"
+
+    return sorted(
+        (name(key), stored.get(key, 0), expected.get(key, 0))
+        for key in stored.keys() | expected.keys()
+        if stored.get(key, 0) != expected.get(key, 0)
+    )
