@@ -12,20 +12,23 @@ adding primaries adds notice capacity; a plain PUBLISH would reach every node.
 import functools
 import time
 from collections import defaultdict
+from collections.abc import Callable
 from urllib.parse import unquote, urlsplit
 
 import gevent
 import redis
 from gevent.queue import Empty, Queue
+from limits.storage import RedisClusterStorage, Storage
 from redis.cluster import ClusterNode, RedisCluster
 from redis.exceptions import ClusterError, RedisClusterException, SlotNotCoveredError
 
-from .redis_batches import Pipeline
+from .redis_batches import Pipeline, Queued
 from .redis_port import Message, StoreUnavailable
 from .slots import key_slot
 from .store import OUTAGES, RedisStore, lost
 
 SCHEMES = ("redis+cluster://", "rediss+cluster://")
+LIMITS_SCHEME = "scoreboard+cluster"  # the rate limits' storage on a cluster (LimitsOnCluster)
 
 
 def is_cluster(url: str | None) -> bool:
@@ -60,19 +63,86 @@ def startup_nodes(url: str) -> list[ClusterNode]:
             (address.rpartition(":") for address in hosts.split(","))]
 
 
-def cluster_client(config, max_connections: int) -> RedisCluster:
-    """A client of the cluster that holds at most ``max_connections`` to each node."""
-    return RedisCluster(startup_nodes=startup_nodes(config["REDIS_URL"]),
-                        **cluster_options(config, max_connections))
+def cluster_connector(config, max_connections: int) -> Callable[[], RedisCluster]:
+    """What makes a client of the cluster that holds at most ``max_connections`` to each
+    node: RedisCluster asks a node for the map of slots as it is made."""
+    return functools.partial(RedisCluster, startup_nodes=startup_nodes(config["REDIS_URL"]),
+                             **cluster_options(config, max_connections))
+
+
+class LimitsOnCluster(Storage):
+    """``limits``' own RedisClusterStorage, for Flask-Limiter, made at first use: made at
+    once, as Flask-Limiter makes its storage while the app is built, it would ask a node for
+    the map of slots then, and a worker could not start while no node answers. Until it is
+    made, each use fails as an outage does, which Flask-Limiter meets with its in-memory
+    fallback; its checks for the storage's return make it. A storage scheme of limits'
+    registry (LIMITS_SCHEME), the library's way to add a storage."""
+
+    STORAGE_SCHEME = (LIMITS_SCHEME,)
+
+    def __init__(self, uri: str, wrap_exceptions: bool = False, **options):
+        super().__init__(uri, wrap_exceptions, **options)
+        self._uri = uri.replace(LIMITS_SCHEME, "redis+cluster", 1)
+        self._options = options
+        self._storage = None
+
+    @property
+    def base_exceptions(self):
+        return (redis.RedisError, RedisClusterException)
+
+    def storage(self) -> RedisClusterStorage:
+        if self._storage is None:
+            self._storage = RedisClusterStorage(self._uri, **self._options)
+        return self._storage
+
+    def incr(self, key: str, expiry: int, amount: int = 1) -> int:
+        return self.storage().incr(key, expiry, amount)
+
+    def get(self, key: str) -> int:
+        return self.storage().get(key)
+
+    def get_expiry(self, key: str) -> float:
+        return self.storage().get_expiry(key)
+
+    def check(self) -> bool:
+        try:
+            return self.storage().check()
+        except self.base_exceptions:
+            return False
+
+    def reset(self) -> int | None:
+        return self.storage().reset()
+
+    def clear(self, key: str) -> None:
+        self.storage().clear(key)
 
 
 class ClusterPipeline(Pipeline):
     PUBLISH = "SPUBLISH"  # to the subscribers on the channel's own node only
 
 
+class Unreached(Queued):
+    """The batch of a store whose cluster no node has answered yet: nothing in it can go."""
+
+    def __init__(self):
+        self.queued = 0
+
+    def __len__(self) -> int:
+        return self.queued
+
+    def command(self, *args) -> None:
+        self.queued += 1
+
+    def execute(self) -> list:
+        raise StoreUnavailable("no node of the cluster has answered yet")
+
+
 class ClusterStore(RedisStore):
     """RedisStore on a cluster: commands go to their slot's primary; a batch goes in one
-    round trip to each node it touches."""
+    round trip to each node it touches. Its client is made at first use (``connect``), so a
+    worker starts while no node answers, degraded as on one Redis that is down: until then
+    each use is an outage (StoreUnavailable), and making it is tried again no sooner than
+    ``retry_after``; once made, the consumers hear of a recovery as after an outage."""
 
     PUBLISH = "SPUBLISH"
     ERRORS = (redis.RedisError, RedisClusterException)
@@ -80,9 +150,23 @@ class ClusterStore(RedisStore):
     # what a failover looks like until a replica takes over.
     OUTAGES = (*OUTAGES, ClusterError, SlotNotCoveredError)
 
-    def __init__(self, client: RedisCluster, prefix: str, retry_after: float = 1.0):
-        super().__init__(client, prefix, retry_after)
+    def __init__(self, connect: Callable[[], RedisCluster], prefix: str,
+                 retry_after: float = 1.0):
+        super().__init__(None, prefix, retry_after)
+        self._connect = connect
         self.packed = False  # packing by hand sends to one connection: a node's, not a slot's
+
+    @property
+    def client(self) -> RedisCluster:
+        if self._client is None:
+            self._client = self._ask(self._connected)
+        return self._client
+
+    def _connected(self) -> RedisCluster:
+        try:
+            return self._connect()
+        except RedisClusterException as exc:  # no node answered, or none knew every slot yet
+            raise redis.ConnectionError(str(exc)) from exc
 
     def slots(self, keys) -> list[list[int]]:
         groups = defaultdict(list)
@@ -99,10 +183,14 @@ class ClusterStore(RedisStore):
         return ClusterSubscription(self.client, channels, timeout)
 
     def close(self) -> None:
-        self.client.close()
+        if self._client is not None:
+            self._client.close()
 
     def _batch(self):
-        return ClusterPipeline(self.client, transaction=False)
+        try:
+            return ClusterPipeline(self.client, transaction=False)
+        except StoreUnavailable:
+            return Unreached()
 
     def _failure(self, error: Exception) -> Exception:
         # redis-py raises RedisClusterException itself for keys across slots (a bug in the
