@@ -90,31 +90,31 @@ class LimitsOnCluster(Storage):
     def base_exceptions(self):
         return (redis.RedisError, RedisClusterException)
 
-    def storage(self) -> RedisClusterStorage:
+    def made(self) -> RedisClusterStorage:
         if self._storage is None:
             self._storage = RedisClusterStorage(self._uri, **self._options)
         return self._storage
 
     def incr(self, key: str, expiry: int, amount: int = 1) -> int:
-        return self.storage().incr(key, expiry, amount)
+        return self.made().incr(key, expiry, amount)
 
     def get(self, key: str) -> int:
-        return self.storage().get(key)
+        return self.made().get(key)
 
     def get_expiry(self, key: str) -> float:
-        return self.storage().get_expiry(key)
+        return self.made().get_expiry(key)
 
     def check(self) -> bool:
         try:
-            return self.storage().check()
+            return self.made().check()
         except self.base_exceptions:
             return False
 
     def reset(self) -> int | None:
-        return self.storage().reset()
+        return self.made().reset()
 
     def clear(self, key: str) -> None:
-        self.storage().clear(key)
+        self.made().clear(key)
 
 
 class ClusterPipeline(Pipeline):
@@ -159,7 +159,11 @@ class ClusterStore(RedisStore):
     @property
     def client(self) -> RedisCluster:
         if self._client is None:
-            self._client = self._ask(self._connected)
+            client = self._ask(self._connected)
+            if self._client is None:
+                self._client = client
+            else:  # another greenlet made one while this one was connecting
+                client.close()
         return self._client
 
     def _connected(self) -> RedisCluster:
