@@ -79,7 +79,7 @@ def _configure_limits(app: Flask) -> None:
     connections = min(LIMITS_CONNECTIONS, config["REDIS_MAX_CONNECTIONS"])
     if adapters.is_cluster(redis_url):
         options = adapters.cluster_options(config, connections)
-        # Storage that connects at first use (adapters.LimitsOnCluster); TLS is in the options.
+        # A storage that connects at first use (adapters/cluster_limits.py); TLS in the options.
         redis_url = adapters.LIMITS_SCHEME + "://" + redis_url.partition("://")[2]
         config["RATELIMIT_STORAGE_OPTIONS"] = options
     elif redis_url:

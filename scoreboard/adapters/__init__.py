@@ -10,13 +10,8 @@ from flask import Flask, current_app
 from .blocklist import RedisBlocklist
 from .board_cache import MemoryBoardCache, RedisBoardCache
 from .broker import MemoryBroker, RedisBroker
-from .cluster_store import (
-    LIMITS_SCHEME,
-    ClusterStore,
-    cluster_connector,
-    cluster_options,
-    is_cluster,
-)
+from .cluster_limits import LIMITS_SCHEME
+from .cluster_store import ClusterStore, cluster_connector, cluster_options, is_cluster
 from .rank_sets import RedisRankSets
 from .store import RedisStore, StoreUnavailable, connection_pool
 from .stream_tickets import MemoryStreamTickets, RedisStreamTickets

@@ -1,7 +1,8 @@
 """The Redis port (redis_port.py) on a Redis Cluster, through redis-py's RedisCluster:
 ``REDIS_URL=redis+cluster://host:port[,host:port...]`` (``rediss+cluster://`` for TLS), the
-scheme the ``limits`` library takes for the rate limits' storage too. Everything else is
-RedisStore's (store.py): the outage handling, and commands sent later with the next batch.
+scheme the ``limits`` library takes for the rate limits' storage too (cluster_limits.py).
+Everything else is RedisStore's (store.py): the outage handling, and commands sent later
+with the next batch.
 
 In a cluster each command, script or transaction touches one slot: redis-py refuses one
 that does not before sending it (RedisClusterException, counted as refused, as a bug). Change
@@ -18,7 +19,6 @@ from urllib.parse import unquote, urlsplit
 import gevent
 import redis
 from gevent.queue import Empty, Queue
-from limits.storage import RedisClusterStorage, Storage
 from redis.cluster import ClusterNode, RedisCluster
 from redis.exceptions import ClusterError, RedisClusterException, SlotNotCoveredError
 
@@ -28,7 +28,6 @@ from .slots import key_slot
 from .store import OUTAGES, RedisStore, lost
 
 SCHEMES = ("redis+cluster://", "rediss+cluster://")
-LIMITS_SCHEME = "scoreboard+cluster"  # the rate limits' storage on a cluster (LimitsOnCluster)
 
 
 def is_cluster(url: str | None) -> bool:
@@ -70,55 +69,23 @@ def cluster_connector(config, max_connections: int) -> Callable[[], RedisCluster
                              **cluster_options(config, max_connections))
 
 
-class LimitsOnCluster(Storage):
-    """``limits``' own RedisClusterStorage, for Flask-Limiter, made at first use: made at
-    once, as Flask-Limiter makes its storage while the app is built, it would ask a node for
-    the map of slots then, and a worker could not start while no node answers. Until it is
-    made, each use fails as an outage does, which Flask-Limiter meets with its in-memory
-    fallback; its checks for the storage's return make it. A storage scheme of limits'
-    registry (LIMITS_SCHEME), the library's way to add a storage."""
-
-    STORAGE_SCHEME = (LIMITS_SCHEME,)
-
-    def __init__(self, uri: str, wrap_exceptions: bool = False, **options):
-        super().__init__(uri, wrap_exceptions, **options)
-        self._uri = uri.replace(LIMITS_SCHEME, "redis+cluster", 1)
-        self._options = options
-        self._storage = None
-
-    @property
-    def base_exceptions(self):
-        return (redis.RedisError, RedisClusterException)
-
-    def made(self) -> RedisClusterStorage:
-        if self._storage is None:
-            self._storage = RedisClusterStorage(self._uri, **self._options)
-        return self._storage
-
-    def incr(self, key: str, expiry: int, amount: int = 1) -> int:
-        return self.made().incr(key, expiry, amount)
-
-    def get(self, key: str) -> int:
-        return self.made().get(key)
-
-    def get_expiry(self, key: str) -> float:
-        return self.made().get_expiry(key)
-
-    def check(self) -> bool:
-        try:
-            return self.made().check()
-        except self.base_exceptions:
-            return False
-
-    def reset(self) -> int | None:
-        return self.made().reset()
-
-    def clear(self, key: str) -> None:
-        self.made().clear(key)
-
-
 class ClusterPipeline(Pipeline):
     PUBLISH = "SPUBLISH"  # to the subscribers on the channel's own node only
+
+    def __init__(self, client: RedisCluster, transaction: bool):
+        super().__init__(client, transaction)
+        self._client = client
+
+    def script(self, text: str, keys, args) -> None:
+        """The script sent to its keys' node, named: otherwise redis-py's cluster pipeline
+        (8.1.0) asks a node for an EVAL's keys first (COMMAND GETKEYS), a round trip per
+        script, which its single commands spare. A slot that no node serves (a failover)
+        is left for redis-py to find as the batch goes."""
+        try:
+            options = {"target_nodes": self._client.get_node_from_key(keys[0])} if keys else {}
+        except SlotNotCoveredError:
+            options = {}
+        self.pipe.execute_command("EVAL", text, len(keys), *keys, *args, **options)
 
 
 class Unreached(Queued):

@@ -1,6 +1,7 @@
 """The Redis port on a cluster: a command across slots is refused before it is sent, a
-write that touches many views, split by slot, leaves its keys on every primary, and a
-worker starts while no node answers, as it does while its one Redis is down."""
+write that touches many views, split by slot, leaves its keys on every primary, a batch's
+scripts cost no round trip of their own, and a worker starts while no node answers, as it
+does while its one Redis is down."""
 
 from collections import Counter
 
@@ -39,6 +40,20 @@ def test_a_script_across_slots_is_refused_and_counted(make_app):
     assert redis_errors(kind="RedisClusterException") == before + 1
     # The same keys one slot at a time go (and so every script of the service must).
     assert [store.script("return 1", [key], []) for key in keys] == [1, 1]
+
+
+def keys_asked(cluster) -> int:
+    """COMMAND GETKEYS calls so far, all nodes told."""
+    return sum(cluster.node(port).info("commandstats").get("cmdstat_command|getkeys", {})
+               .get("calls", 0) for port in cluster.live_ports())
+
+
+def test_a_batchs_scripts_go_to_their_node_without_asking_a_node_for_their_keys(
+        make_app, redis_cluster):
+    app = make_app("cluster")
+    before = keys_asked(redis_cluster)
+    assert play(app, "ann", times=3) == 3  # each a gate and a notice: batches of scripts
+    assert keys_asked(redis_cluster) == before
 
 
 def test_a_cluster_of_which_no_node_answers_is_an_outage(own_redis_cluster):
