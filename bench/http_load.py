@@ -16,7 +16,12 @@ the JWT, the same procedure call, one Redis pipeline) on the same stack, as a ce
 worker's CPU time per request, read from /proc: a machine whose other tenants slow
 everything down moves it far less than the request rates.
 
-    .venv/bin/python bench/http_load.py --players 1000 --seconds 10
+With ``--redis cluster`` the service runs on a Redis Cluster of its own instead (six nodes:
+three primaries, each with a replica, as the tests start them: tests/harness/cluster.py),
+and Redis's figures are the primaries' summed; the bare endpoint keeps its one redis-server,
+so that the yardstick is the same in both runs.
+
+    .venv/bin/python bench/http_load.py --players 1000 --seconds 10 [--redis cluster]
 """
 
 import argparse
@@ -44,6 +49,7 @@ from scoreboard import create_app  # noqa: E402
 from scoreboard.data.db import db  # noqa: E402
 from scoreboard.identity.auth import issue_token  # noqa: E402
 from tests.harness import SECRET  # noqa: E402
+from tests.harness.cluster import RedisClusterServers  # noqa: E402
 from tests.harness.players import play_http  # noqa: E402
 from tests.harness.servers import RedisServer, Server, free_port, stop, wait_for_port  # noqa: E402
 
@@ -95,16 +101,27 @@ def tickets(database: str, players: list[str], count: int) -> list[tuple[str, st
     return made
 
 
-def redis_stats(url: str) -> dict:
-    """What Redis has done so far: read events (one per round trip a client makes),
-    commands, and CPU seconds."""
-    client = redis.Redis.from_url(url)
-    try:
-        info = client.info("all")
-    finally:
-        client.close()
-    return {"reads": info["total_reads_processed"], "commands": info["total_commands_processed"],
-            "cpu": info["used_cpu_user"] + info["used_cpu_sys"]}
+def redis_stats(urls: list[str]) -> dict:
+    """What the Redis servers at ``urls`` have done so far, summed: read events (one per
+    round trip a client makes), commands, and CPU seconds."""
+    stats = {"reads": 0, "commands": 0, "cpu": 0.0}
+    for url in urls:
+        client = redis.Redis.from_url(url)
+        try:
+            info = client.info("all")
+        finally:
+            client.close()
+        stats["reads"] += info["total_reads_processed"]
+        stats["commands"] += info["total_commands_processed"]
+        stats["cpu"] += info["used_cpu_user"] + info["used_cpu_sys"]
+    return stats
+
+
+def primaries(cluster: RedisClusterServers | None, own_redis: RedisServer) -> list[str]:
+    """The servers that serve the service's commands: the cluster's primaries, or the one."""
+    if cluster is None:
+        return [own_redis.url]
+    return [f"redis://127.0.0.1:{port}" for port in cluster.primary_ports()]
 
 
 def database_cpu(database: str) -> dict[int, float]:
@@ -227,6 +244,8 @@ def main():
     parser.add_argument("--players", type=int, default=1000)
     parser.add_argument("--seconds", type=float, default=10)
     parser.add_argument("--streams", type=int, default=3000)
+    parser.add_argument("--redis", choices=("single", "cluster"), default="single",
+                        help="the service's Redis: one redis-server, or a six-node cluster")
     args = parser.parse_args()
     try:
         import uvloop
@@ -238,7 +257,12 @@ def main():
     tmp.mkdir(parents=True, exist_ok=True)
     database = fresh_database("scoreboard_http_bench")
     own_redis = RedisServer(tmp).start()
-    server = Server(database, own_redis.url, log_dir=tmp, WEB_CONCURRENCY="1",
+    cluster = None
+    if args.redis == "cluster":
+        (tmp / "cluster").mkdir(exist_ok=True)
+        cluster = RedisClusterServers(tmp / "cluster").start()
+    redis_url = cluster.url if cluster else own_redis.url
+    server = Server(database, redis_url, log_dir=tmp, WEB_CONCURRENCY="1",
                     STREAM_MAX_PER_IP="1000000", WORKER_CONNECTIONS=str(args.streams + 1000),
                     RATELIMIT_IP="100000000/minute", RATELIMIT_START="100000000/minute",
                     RATELIMIT_UPDATE="100000000/minute").start()
@@ -285,10 +309,11 @@ def main():
         budget = int(max(results["start"]["rate"], 200) * args.seconds * 3)
         bodies = [json.dumps({"userId": u, "authToken": tokens[u], "actionId": t})
                   for t, u in tickets(database, players, budget)]
-        redis_before, database_before = redis_stats(own_redis.url), database_cpu(database)
+        serving = primaries(cluster, own_redis)
+        redis_before, database_before = redis_stats(serving), database_cpu(database)
         results["update"] = wrk(server.url, args.seconds, worker=workers["server"], script=(
             "update", str(write_lines(tmp / "updates.txt", bodies))))
-        redis_after, database_after = redis_stats(own_redis.url), database_cpu(database)
+        redis_after, database_after = redis_stats(serving), database_cpu(database)
         updates = results["update"]["requests"]
         per_update = {name: (redis_after[name] - redis_before[name]) / updates
                       for name in redis_after}
@@ -316,7 +341,7 @@ def main():
             "cpu_us": (cpu_seconds(workers["server"]) - cpu_before) / args.streams * 1e6}
         measure_bare()
         results["streams"]["bare"] = bare_rates[-1]
-        trips = round_trips(database, own_redis.url, server.env["REDIS_PREFIX"],
+        trips = round_trips(database, redis_url, server.env["REDIS_PREFIX"],
                             tokens[players[0]], players[0])
         verified = subprocess.run(
             [sys.executable, "-m", "flask", "--app", "wsgi", "scoreboard", "verify"],
@@ -325,8 +350,12 @@ def main():
         server.stop()
         stop(bare, signal.SIGQUIT)
         own_redis.kill()
+        if cluster:
+            cluster.stop()
 
-    print("\nbare 10-row endpoint, each run:", ", ".join(f"{r:.0f}" for r in bare_rates),
+    summed = " (Redis figures: its primaries' summed)" if cluster else ""
+    print(f"\nthe service on {args.redis} Redis{summed}")
+    print("bare 10-row endpoint, each run:", ", ".join(f"{r:.0f}" for r in bare_rates),
           "req/s;", ", ".join(f"{c:.0f}" for c in bare_cpu), "µs of worker CPU per request\n")
     cpu_bare = statistics.mean(bare_cpu)
     print("| path | req/s | share of the 10-row endpoint | p50 ms | p99 ms "

@@ -19,9 +19,13 @@ reports the difference per update: start-up, imports and warm-up cancel out.
 updates alternate between the two in blocks, in one process and on one database, and the
 figures of each are compared (for instructions, each kind is counted on its own runs).
 
+``--redis cluster`` runs the app on a Redis Cluster of its own (six nodes, as the tests
+start them: tests/harness/cluster.py), whose batches go on redis-py's pipeline only.
+
     .venv/bin/python bench/update_cost.py
     .venv/bin/python bench/update_cost.py --instructions
     .venv/bin/python bench/update_cost.py --batches both [--instructions]
+    .venv/bin/python bench/update_cost.py --redis cluster [--instructions]
 """
 
 import argparse
@@ -44,6 +48,7 @@ from bench.stream_fanout import fresh_database  # noqa: E402
 from scoreboard import adapters, create_app  # noqa: E402
 from scoreboard.identity.auth import issue_token  # noqa: E402
 from tests.harness import SECRET  # noqa: E402
+from tests.harness.cluster import RedisClusterServers  # noqa: E402
 from tests.harness.databases import drop_database  # noqa: E402
 from tests.harness.servers import RedisServer  # noqa: E402
 
@@ -53,12 +58,14 @@ BATCHES = ("packed", "pipeline")
 BLOCKS = 10  # per kind of batch: the kinds take turns, so drift spreads over both
 
 
-def cpu_per_update(updates: int, kinds=("packed",)) -> dict[str, float]:
+def cpu_per_update(updates: int, kinds=("packed",), cluster=False) -> dict[str, float]:
     """Complete ``updates`` updates after a warm-up, each kind of batch (BATCHES) in turn;
-    worker CPU µs per update, by kind."""
+    worker CPU µs per update, by kind. With ``cluster``, on a Redis Cluster."""
     name = f"scoreboard_update_cost_{os.getpid()}"
     database = fresh_database(name)
-    own_redis = RedisServer(Path(tempfile.mkdtemp(prefix="update-cost-"))).start()
+    folder = Path(tempfile.mkdtemp(prefix="update-cost-"))
+    own_redis = (RedisClusterServers if cluster else RedisServer)(folder).start()
+    stop_redis = own_redis.stop if cluster else own_redis.kill
     try:
         app = create_app({"SQLALCHEMY_DATABASE_URI": database, "REDIS_URL": own_redis.url,
                           "JWT_SECRET_KEY": SECRET, "LOG_LEVEL": "WARNING",
@@ -102,16 +109,16 @@ def cpu_per_update(updates: int, kinds=("packed",)) -> dict[str, float]:
             done[kind] += len(chunk)
         return {kind: spent[kind] / done[kind] * 1e6 for kind in kinds}
     finally:
-        own_redis.kill()
+        stop_redis()
         drop_database(name)
 
 
-def instructions(updates: int, kind: str) -> int:
+def instructions(updates: int, kind: str, redis: str) -> int:
     """The instructions callgrind counts for a whole run of this script with ``updates``,
-    whose batches are of ``kind``."""
+    whose batches are of ``kind``, on ``redis`` (single or cluster)."""
     run = subprocess.run(
         ["valgrind", "--tool=callgrind", "--callgrind-out-file=/dev/null", sys.executable,
-         __file__, "--updates", str(updates), "--batches", kind],
+         __file__, "--updates", str(updates), "--batches", kind, "--redis", redis],
         capture_output=True, text=True, check=True,
         env={**os.environ, "PYTHONHASHSEED": "0", "PYTHONMALLOC": "malloc"})
     return int(re.search(r"Collected : (\d+)", run.stderr)[1])
@@ -122,17 +129,24 @@ def main():
     parser.add_argument("--updates", type=int, default=3000)
     parser.add_argument("--instructions", action="store_true",
                         help="count instructions under valgrind (about two minutes a kind)")
-    parser.add_argument("--batches", choices=[*BATCHES, "both"], default="packed",
+    parser.add_argument("--batches", choices=[*BATCHES, "both"],
                         help="how the gate and the notice go to Redis: packed by hand, on "
-                        "redis-py's pipeline, or both, compared")
+                        "redis-py's pipeline, or both, compared (default: packed; a "
+                        "cluster's go on the pipeline only)")
+    parser.add_argument("--redis", choices=("single", "cluster"), default="single",
+                        help="one redis-server, or a six-node cluster")
     args = parser.parse_args()
-    kinds = BATCHES if args.batches == "both" else (args.batches,)
+    cluster = args.redis == "cluster"
+    if cluster and args.batches not in (None, "pipeline"):
+        parser.error("a cluster's batches go on redis-py's pipeline: --batches pipeline")
+    batches = args.batches or ("pipeline" if cluster else "packed")
+    kinds = BATCHES if batches == "both" else (batches,)
     if args.instructions:
-        figures = {kind: (instructions(500, kind) - instructions(100, kind)) / 400
-                   for kind in kinds}
+        figures = {kind: (instructions(500, kind, args.redis)
+                          - instructions(100, kind, args.redis)) / 400 for kind in kinds}
         unit, name = "", "instructions per update"
     else:
-        figures = cpu_per_update(args.updates, kinds)
+        figures = cpu_per_update(args.updates, kinds, cluster)
         unit, name = " µs", "CPU per update"
     print(f"{name}: " + ", ".join(f"{kind} {figure:,.0f}{unit}"
                                   for kind, figure in figures.items()))

@@ -79,8 +79,8 @@ def _configure_limits(app: Flask) -> None:
     connections = min(LIMITS_CONNECTIONS, config["REDIS_MAX_CONNECTIONS"])
     if adapters.is_cluster(redis_url):
         options = adapters.cluster_options(config, connections)
-        # ``limits`` knows the scheme without TLS; TLS is in the options.
-        redis_url = redis_url.replace("rediss+cluster://", "redis+cluster://", 1)
+        # A storage that connects at first use (adapters/cluster_limits.py); TLS in the options.
+        redis_url = adapters.LIMITS_SCHEME + "://" + redis_url.partition("://")[2]
         config["RATELIMIT_STORAGE_OPTIONS"] = options
     elif redis_url:
         limits_pool = adapters.connection_pool(config, connections)

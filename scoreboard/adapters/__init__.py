@@ -10,13 +10,14 @@ from flask import Flask, current_app
 from .blocklist import RedisBlocklist
 from .board_cache import MemoryBoardCache, RedisBoardCache
 from .broker import MemoryBroker, RedisBroker
-from .cluster_store import ClusterStore, cluster_client, cluster_options, is_cluster
+from .cluster_limits import LIMITS_SCHEME
+from .cluster_store import ClusterStore, cluster_connector, cluster_options, is_cluster
 from .rank_sets import RedisRankSets
 from .store import RedisStore, StoreUnavailable, connection_pool
 from .stream_tickets import MemoryStreamTickets, RedisStreamTickets
 
-__all__ = ["Adapters", "StoreUnavailable", "build", "cluster_options", "connection_pool",
-           "init_app", "is_cluster", "of"]
+__all__ = ["LIMITS_SCHEME", "Adapters", "StoreUnavailable", "build", "cluster_options",
+           "connection_pool", "init_app", "is_cluster", "of"]
 
 _KEY = "scoreboard.adapters"
 
@@ -43,7 +44,7 @@ def build(config) -> Adapters:
     # The subscription holds one connection of the store's pool (each node's) for good.
     connections = config["REDIS_MAX_CONNECTIONS"] + 1
     if is_cluster(config["REDIS_URL"]):
-        store = ClusterStore(cluster_client(config, connections), config["REDIS_PREFIX"],
+        store = ClusterStore(cluster_connector(config, connections), config["REDIS_PREFIX"],
                              config["REDIS_RETRY_SECONDS"])
     else:
         store = RedisStore.on_pool(connection_pool(config, connections),

@@ -1,7 +1,8 @@
 """The Redis port (redis_port.py) on a Redis Cluster, through redis-py's RedisCluster:
 ``REDIS_URL=redis+cluster://host:port[,host:port...]`` (``rediss+cluster://`` for TLS), the
-scheme the ``limits`` library takes for the rate limits' storage too. Everything else is
-RedisStore's (store.py): the outage handling, and commands sent later with the next batch.
+scheme the ``limits`` library takes for the rate limits' storage too (cluster_limits.py).
+Everything else is RedisStore's (store.py): the outage handling, and commands sent later
+with the next batch.
 
 In a cluster each command, script or transaction touches one slot: redis-py refuses one
 that does not before sending it (RedisClusterException, counted as refused, as a bug). Change
@@ -12,6 +13,7 @@ adding primaries adds notice capacity; a plain PUBLISH would reach every node.
 import functools
 import time
 from collections import defaultdict
+from collections.abc import Callable
 from urllib.parse import unquote, urlsplit
 
 import gevent
@@ -20,7 +22,7 @@ from gevent.queue import Empty, Queue
 from redis.cluster import ClusterNode, RedisCluster
 from redis.exceptions import ClusterError, RedisClusterException, SlotNotCoveredError
 
-from .redis_batches import Pipeline
+from .redis_batches import Pipeline, Queued
 from .redis_port import Message, StoreUnavailable
 from .slots import key_slot
 from .store import OUTAGES, RedisStore, lost
@@ -60,19 +62,54 @@ def startup_nodes(url: str) -> list[ClusterNode]:
             (address.rpartition(":") for address in hosts.split(","))]
 
 
-def cluster_client(config, max_connections: int) -> RedisCluster:
-    """A client of the cluster that holds at most ``max_connections`` to each node."""
-    return RedisCluster(startup_nodes=startup_nodes(config["REDIS_URL"]),
-                        **cluster_options(config, max_connections))
+def cluster_connector(config, max_connections: int) -> Callable[[], RedisCluster]:
+    """What makes a client of the cluster that holds at most ``max_connections`` to each
+    node: RedisCluster asks a node for the map of slots as it is made."""
+    return functools.partial(RedisCluster, startup_nodes=startup_nodes(config["REDIS_URL"]),
+                             **cluster_options(config, max_connections))
 
 
 class ClusterPipeline(Pipeline):
     PUBLISH = "SPUBLISH"  # to the subscribers on the channel's own node only
 
+    def __init__(self, client: RedisCluster, transaction: bool):
+        super().__init__(client, transaction)
+        self._client = client
+
+    def script(self, text: str, keys, args) -> None:
+        """The script sent to its keys' node, named: otherwise redis-py's cluster pipeline
+        (8.1.0) asks a node for an EVAL's keys first (COMMAND GETKEYS), a round trip per
+        script, which its single commands spare. A slot that no node serves (a failover)
+        is left for redis-py to find as the batch goes."""
+        try:
+            options = {"target_nodes": self._client.get_node_from_key(keys[0])} if keys else {}
+        except SlotNotCoveredError:
+            options = {}
+        self.pipe.execute_command("EVAL", text, len(keys), *keys, *args, **options)
+
+
+class Unreached(Queued):
+    """The batch of a store whose cluster no node has answered yet: nothing in it can go."""
+
+    def __init__(self):
+        self.queued = 0
+
+    def __len__(self) -> int:
+        return self.queued
+
+    def command(self, *args) -> None:
+        self.queued += 1
+
+    def execute(self) -> list:
+        raise StoreUnavailable("no node of the cluster has answered yet")
+
 
 class ClusterStore(RedisStore):
     """RedisStore on a cluster: commands go to their slot's primary; a batch goes in one
-    round trip to each node it touches."""
+    round trip to each node it touches. Its client is made at first use (``connect``), so a
+    worker starts while no node answers, degraded as on one Redis that is down: until then
+    each use is an outage (StoreUnavailable), and making it is tried again no sooner than
+    ``retry_after``; once made, the consumers hear of a recovery as after an outage."""
 
     PUBLISH = "SPUBLISH"
     ERRORS = (redis.RedisError, RedisClusterException)
@@ -80,9 +117,27 @@ class ClusterStore(RedisStore):
     # what a failover looks like until a replica takes over.
     OUTAGES = (*OUTAGES, ClusterError, SlotNotCoveredError)
 
-    def __init__(self, client: RedisCluster, prefix: str, retry_after: float = 1.0):
-        super().__init__(client, prefix, retry_after)
+    def __init__(self, connect: Callable[[], RedisCluster], prefix: str,
+                 retry_after: float = 1.0):
+        super().__init__(None, prefix, retry_after)
+        self._connect = connect
         self.packed = False  # packing by hand sends to one connection: a node's, not a slot's
+
+    @property
+    def client(self) -> RedisCluster:
+        if self._client is None:
+            client = self._ask(self._connected)
+            if self._client is None:
+                self._client = client
+            else:  # another greenlet made one while this one was connecting
+                client.close()
+        return self._client
+
+    def _connected(self) -> RedisCluster:
+        try:
+            return self._connect()
+        except RedisClusterException as exc:  # no node answered, or none knew every slot yet
+            raise redis.ConnectionError(str(exc)) from exc
 
     def slots(self, keys) -> list[list[int]]:
         groups = defaultdict(list)
@@ -99,10 +154,14 @@ class ClusterStore(RedisStore):
         return ClusterSubscription(self.client, channels, timeout)
 
     def close(self) -> None:
-        self.client.close()
+        if self._client is not None:
+            self._client.close()
 
     def _batch(self):
-        return ClusterPipeline(self.client, transaction=False)
+        try:
+            return ClusterPipeline(self.client, transaction=False)
+        except StoreUnavailable:
+            return Unreached()
 
     def _failure(self, error: Exception) -> Exception:
         # redis-py raises RedisClusterException itself for keys across slots (a bug in the

@@ -5,7 +5,7 @@ packed by hand (``Commands``), or on redis-py's own pipeline (``Pipeline``). Eac
 import redis
 
 
-class _Queued:
+class Queued:
     """What a batch derives from its ``command``."""
 
     PUBLISH = "PUBLISH"  # a cluster's batch publishes on shard channels instead
@@ -17,7 +17,7 @@ class _Queued:
         self.command(self.PUBLISH, channel, message)
 
 
-class Commands(_Queued):
+class Commands(Queued):
     """Commands packed as they are queued, and their replies read without redis-py's
     pipeline machinery (its packer, callbacks, observability and retry layers), for
     commands whose replies are plain integers and lists: a write's gate and its change
@@ -50,7 +50,7 @@ class Commands(_Queued):
             self.pool.release(connection)
 
 
-class Pipeline(_Queued):
+class Pipeline(Queued):
     """Commands on redis-py's pipeline (a cluster's too); with ``transaction``, wrapped in
     MULTI/EXEC."""
 

@@ -69,7 +69,7 @@ class RedisStore:
     OUTAGES = OUTAGES
 
     def __init__(self, client: redis.Redis, prefix: str, retry_after: float = 1.0):
-        self.client = client
+        self._client = client
         self.prefix = prefix
         self.retry_after = retry_after
         # Whether pipelined and sent commands go packed by hand (Commands) or on redis-py's
@@ -90,6 +90,10 @@ class RedisStore:
     @classmethod
     def on_pool(cls, pool: redis.ConnectionPool, prefix: str, retry_after: float = 1.0):
         return cls(redis.Redis(connection_pool=pool), prefix, retry_after)
+
+    @property
+    def client(self) -> redis.Redis:
+        return self._client
 
     def key(self, name: str) -> str:
         return self.prefix + name
@@ -173,6 +177,10 @@ class RedisStore:
         request alone. What waits to be sent goes first."""
         if self._later:
             self._flush()
+        return self._ask(fn, *args, **kwargs)
+
+    def _ask(self, fn, *args, **kwargs):
+        """``_call`` but for what waits to be sent."""
         if time.monotonic() < self._down_until:
             raise StoreUnavailable("redis recently failed")
         try:

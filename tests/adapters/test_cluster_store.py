@@ -1,5 +1,7 @@
-"""The Redis port on a cluster: a command across slots is refused before it is sent, and a
-write that touches many views, split by slot, leaves its keys on every primary."""
+"""The Redis port on a cluster: a command across slots is refused before it is sent, a
+write that touches many views, split by slot, leaves its keys on every primary, a batch's
+scripts cost no round trip of their own, and a worker starts while no node answers, as it
+does while its one Redis is down."""
 
 from collections import Counter
 
@@ -9,16 +11,18 @@ from sqlalchemy import insert
 
 import config
 from scoreboard import adapters
-from scoreboard.adapters.cluster_store import ClusterStore, cluster_client
+from scoreboard.adapters.cluster_store import ClusterStore, cluster_connector
 from scoreboard.adapters.redis_port import StoreUnavailable
 from scoreboard.adapters.slots import key_slot, shard_tags
 from scoreboard.core import clock
 from scoreboard.data.db import db
 from scoreboard.data.models import Group, GroupMember
 from scoreboard.identity.auth import issue_token
+from scoreboard.web import gate
 
+from ..harness.cluster import RedisClusterServers
 from ..harness.meters import redis_errors
-from ..harness.players import play
+from ..harness.players import Player, play, token_for
 from ..harness.waiting import wait_for
 
 GROUPS = 20  # a player's groups: each adds three views to every update of theirs
@@ -38,9 +42,23 @@ def test_a_script_across_slots_is_refused_and_counted(make_app):
     assert [store.script("return 1", [key], []) for key in keys] == [1, 1]
 
 
+def keys_asked(cluster) -> int:
+    """COMMAND GETKEYS calls so far, all nodes told."""
+    return sum(cluster.node(port).info("commandstats").get("cmdstat_command|getkeys", {})
+               .get("calls", 0) for port in cluster.live_ports())
+
+
+def test_a_batchs_scripts_go_to_their_node_without_asking_a_node_for_their_keys(
+        make_app, redis_cluster):
+    app = make_app("cluster")
+    before = keys_asked(redis_cluster)
+    assert play(app, "ann", times=3) == 3  # each a gate and a notice: batches of scripts
+    assert keys_asked(redis_cluster) == before
+
+
 def test_a_cluster_of_which_no_node_answers_is_an_outage(own_redis_cluster):
     settings = config.from_env({"REDIS_URL": own_redis_cluster.url})
-    store = ClusterStore(cluster_client(settings, 4), "test:gone:", retry_after=0)
+    store = ClusterStore(cluster_connector(settings, 4), "test:gone:", retry_after=0)
     assert store.command("SET", store.key("k"), 1)
     own_redis_cluster.stop()
     before = redis_errors()
@@ -50,6 +68,36 @@ def test_a_cluster_of_which_no_node_answers_is_an_outage(own_redis_cluster):
     assert not store.answers()
     assert redis_errors() == before  # an outage, not a refusal
     store.close()
+
+
+def test_an_app_built_while_no_node_answers_serves_from_the_database_until_one_does(
+        make_app, tmp_path):
+    (tmp_path / "later").mkdir()
+    cluster = RedisClusterServers(tmp_path / "later")  # its ports chosen, nothing on them yet
+    app = make_app("postgres", REDIS_URL=cluster.url, REDIS_RETRY_SECONDS=0)
+    client = app.test_client()
+    ann = Player("ann", token_for(app, "ann"), client)
+    limits = gate.limiter(app).storage
+
+    assert client.get("/healthz").status_code == 200
+    assert client.get("/readyz").json["redis"] == "unavailable"
+    assert ann.play() == 1
+    assert client.get("/api/scores/top").json["topScores"][0]["score"] == 1
+    # A route of Flask-Limiter's: its in-memory fallback counts while the storage is away.
+    assert client.get("/api/users/me", headers=ann.headers).status_code == 200
+    assert not limits.check()
+    try:
+        cluster.start()
+        wait_for(lambda: client.get("/readyz").json["redis"] == "ok", "the store to connect")
+        assert ann.play() == 2
+        assert client.get("/api/scores/top").json["topScores"][0]["score"] == 2
+        # The board and ranks are on the cluster now, and the rate limits' storage too.
+        prefix = app.config["REDIS_PREFIX"]
+        with cluster.client() as look:
+            assert list(look.scan_iter(match=prefix + "*")), "no key of the app's"
+        assert limits.check()
+    finally:
+        cluster.stop()
 
 
 def test_updates_in_many_views_are_split_by_slot_and_spread_over_every_primary(

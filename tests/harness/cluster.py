@@ -49,13 +49,16 @@ class RedisClusterServers:
              "--bind", "127.0.0.1", "--cluster-enabled", "yes",
              "--cluster-config-file", str(folder / "nodes.conf"),
              "--cluster-node-timeout", str(NODE_TIMEOUT_MS), "--save", "",
+             # A replica's first sync at once, not after Redis's default 5 s wait for more.
+             "--repl-diskless-sync-delay", "0",
              "--appendonly", "no", "--dir", str(folder)],
             stdout=subprocess.DEVNULL)
         wait_for_port(port, self.procs[port])
 
     def wait_ok(self, timeout: float) -> None:
-        """Until every live node says the cluster is ok and all agree on three primaries
-        with a replica each (a replica syncs after the state turns ok)."""
+        """Until every live node says the cluster is ok, all agree on three primaries with a
+        replica each, and every replica has synced (after the state turns ok): one that
+        never had its primary's data does not take over from it."""
         deadline = time.monotonic() + timeout
         while True:
             seen = {port: self._state(port) for port in self.live_ports()}
@@ -72,9 +75,12 @@ class RedisClusterServers:
             return str(exc)
 
     def _replicated(self) -> bool:
-        for port in self.primary_ports():
+        whole = len(self.live_ports()) == len(self.ports)
+        for port in self.live_ports():
             info = self.node(port).info("replication")
-            if info.get("connected_slaves", 0) < 1 and len(self.live_ports()) == len(self.ports):
+            if info["role"] == "slave" and info["master_link_status"] != "up":
+                return False
+            if info["role"] == "master" and whole and info["connected_slaves"] < 1:
                 return False
         return True
 

@@ -1,10 +1,10 @@
 """A rolling restart of a fleet: two instances (gunicorn masters, each with its workers)
-sharing PostgreSQL and Redis behind HAProxy with deploy/haproxy.cfg. While streams are open
-through the proxy and players' updates flow, one instance gets SIGTERM and starts again.
-Its streams end at once (the restart does not wait for gunicorn's graceful timeout) and
-reconnect through the proxy, with Last-Event-ID, to the other instance; every stream ends on
-the final board, which the API and the database agree on; every acknowledged update counts
-exactly once."""
+sharing PostgreSQL and Redis (one server, then a Redis Cluster) behind HAProxy with
+deploy/haproxy.cfg. While streams are open through the proxy and players' updates flow, one
+instance gets SIGTERM and starts again. Its streams end at once (the restart does not wait
+for gunicorn's graceful timeout) and reconnect through the proxy, with Last-Event-ID, to the
+other instance; every stream ends on the final board, which the API and the database agree
+on; every acknowledged update counts exactly once."""
 
 import shutil
 import signal
@@ -37,11 +37,13 @@ RETRIED = (502, 503, 504)  # the proxy's answers when no instance answered (or i
 GRACEFUL_TIMEOUT = 120
 
 
-@pytest.fixture
-def fleet_redis_url(redis_url):
-    """The Redis the fleet shares: the test run's one server. Returning a Redis Cluster's
-    URL here (redis+cluster://...) runs the same scenario on a cluster."""
-    return redis_url
+@pytest.fixture(params=["redis", "cluster"])
+def fleet_redis_url(request):
+    """The Redis the fleet shares: the test run's one server, then the run's Redis Cluster
+    (redis+cluster://...), with the same scenario on each."""
+    if request.param == "cluster":
+        return request.getfixturevalue("redis_cluster").url
+    return request.getfixturevalue("redis_url")
 
 
 @pytest.fixture
