@@ -58,6 +58,15 @@ def cpu_per_update(updates: int, kinds=("packed",)) -> dict[str, float]:
     worker CPU µs per update, by kind."""
     name = f"scoreboard_update_cost_{os.getpid()}"
     database = fresh_database(name)
+    try:
+        return cost_on(database, updates, kinds)
+    finally:
+        drop_database(name)
+
+
+def cost_on(database: str, updates: int, kinds=("packed",)) -> dict[str, float]:
+    """``cpu_per_update`` on an existing, migrated and seeded database (bench/growth.py's
+    large one): its PLAYERS are added to it, if not there."""
     own_redis = RedisServer(Path(tempfile.mkdtemp(prefix="update-cost-"))).start()
     try:
         app = create_app({"SQLALCHEMY_DATABASE_URI": database, "REDIS_URL": own_redis.url,
@@ -103,7 +112,6 @@ def cpu_per_update(updates: int, kinds=("packed",)) -> dict[str, float]:
         return {kind: spent[kind] / done[kind] * 1e6 for kind in kinds}
     finally:
         own_redis.kill()
-        drop_database(name)
 
 
 def instructions(updates: int, kind: str) -> int:
