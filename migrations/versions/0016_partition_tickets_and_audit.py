@@ -42,10 +42,10 @@ down_revision = '0015'
 branch_labels = None
 depends_on = None
 
-# The swap's locks are waited for this long a try (below PostgreSQL's 1 s deadlock_timeout),
+# Exclusive locks are waited for this long a try (below PostgreSQL's 1 s deadlock_timeout),
 # this many times.
-LOCK_WAIT_MS = 300
-LOCK_TRIES = 100
+LOCK_WAIT_MS = 100
+LOCK_TRIES = 300
 KEYED = 'idempotency_key IS NOT NULL'
 
 # table -> its partition key, the indexes its partitioned parent gets (name: definition),
@@ -121,22 +121,31 @@ def _lock_all() -> None:
     deadlock by failing one. The tickets' foreign keys, as they become the parent's, move
     their triggers on users and action_types, which takes those tables' exclusive lock
     too. The plays take these tables in more than one order (a start reads the catalog
-    before the player, a completion after), so no order of taking them is safe either:
-    each try waits briefly, shorter than the deadlock check, and gives all back to try
-    again, so a play never waits long and is never the one failed."""
+    before the player, a completion after), so no order of taking them is safe either."""
     op.execute(f"SET LOCAL lock_timeout = '{LOCK_WAIT_MS}ms'")
+    _retrying('LOCK TABLE users, action_types, action_tickets, audit_events'
+              ' IN ACCESS EXCLUSIVE MODE', savepoint=True)
+
+
+def _retrying(statement: str, savepoint: bool) -> None:
+    """Run ``statement``, whose exclusive locks the plays would queue behind, under a
+    lock_timeout of LOCK_WAIT_MS: each try waits that long at most (less than the
+    deadlock check), gives back what it took, and tries again. So a play never waits long
+    for it, and is never the one a deadlock fails."""
     for _ in range(LOCK_TRIES):
-        op.execute('SAVEPOINT locking')
+        if savepoint:
+            op.execute('SAVEPOINT locking')
         try:
-            op.execute('LOCK TABLE users, action_types, action_tickets, audit_events'
-                       ' IN ACCESS EXCLUSIVE MODE')
+            op.execute(statement)
         except sa.exc.OperationalError as error:
             if getattr(error.orig, 'pgcode', None) != '55P03':  # lock_not_available
                 raise
-            op.execute('ROLLBACK TO SAVEPOINT locking')
+            if savepoint:
+                op.execute('ROLLBACK TO SAVEPOINT locking')
             time.sleep(random.uniform(0, LOCK_WAIT_MS / 1000))
             continue
-        op.execute('RELEASE SAVEPOINT locking')
+        if savepoint:
+            op.execute('RELEASE SAVEPOINT locking')
         return
     raise RuntimeError(f'0016 did not get its locks in {LOCK_TRIES} tries: run it again')
 
@@ -152,12 +161,15 @@ def _prepare(table: str, spec: dict) -> None:
         op.execute(f'DROP INDEX CONCURRENTLY IF EXISTS {name}')
         unique = 'UNIQUE ' if name.endswith('_key') else ''
         op.execute(f'CREATE {unique}INDEX CONCURRENTLY {name} ON {table} {definition}')
-    op.execute(f'ALTER TABLE {table} DROP CONSTRAINT IF EXISTS {table}_history_bound')
+    op.execute(f"SET lock_timeout = '{LOCK_WAIT_MS}ms'")
+    _retrying(f'ALTER TABLE {table} DROP CONSTRAINT IF EXISTS {table}_history_bound',
+              savepoint=False)
     bound = op.get_bind().execute(sa.text(
         f"SELECT greatest(date_trunc('day', now() AT TIME ZONE 'UTC') + interval '2 days',"
         f" date_trunc('day', max({key})) + interval '1 day') FROM {table}")).scalar_one()
-    op.execute(f"ALTER TABLE {table} ADD CONSTRAINT {table}_history_bound"
-               f" CHECK ({key} < '{bound.isoformat()}') NOT VALID")
+    _retrying(f"ALTER TABLE {table} ADD CONSTRAINT {table}_history_bound"
+              f" CHECK ({key} < '{bound.isoformat()}') NOT VALID", savepoint=False)
+    op.execute('RESET lock_timeout')
     op.execute(f'ALTER TABLE {table} VALIDATE CONSTRAINT {table}_history_bound')
 
 

@@ -6,7 +6,9 @@ MINVALUE), a partition a UTC day (``<table>_pYYYYMMDD``) and a DEFAULT one for r
 covers yet. A day is added as a table of its own and then ATTACHed, which takes only a SHARE
 UPDATE EXCLUSIVE lock on the parent (CREATE TABLE ... PARTITION OF would take an exclusive
 one): plays go on. The default partition is locked exclusively for the moment its rows of
-that day (normally none) move out. Dropping a day locks the parent exclusively for the
+that day (normally none) move out, and a day of tickets takes users' and action_types'
+SHARE ROW EXCLUSIVE lock for the moment of its ATTACH (it gets their foreign keys), which
+holds score updates back that long. Dropping a day locks the parent exclusively for the
 moment of the DROP. Both wait at most ``LOCK_WAIT``, so that writers never queue long
 behind them; an operation that did not get its lock is left for the next run.
 

@@ -9,8 +9,11 @@ from flask_jwt_extended import decode_token
 from sqlalchemy import func, select, update
 
 from scoreboard import adapters
+from scoreboard.data import partitions
 from scoreboard.data.db import db
 from scoreboard.data.models import ActionType, AuditEvent, User, WindowScore
+
+from ..harness.players import stop_clock
 
 
 def test_token_prints_one_signed_jwt_and_nothing_else(app, runner):
@@ -148,3 +151,21 @@ def test_verify_accounts_for_hides_bans_and_adjustments(app, runner, player, cli
     dirty = runner.invoke(args=["scoreboard", "verify"])
     assert dirty.exit_code == 1
     assert "MISMATCH alice in day:2026-11-30: score 1, audit log says 0" in dirty.output
+
+
+def test_maintain_keeps_the_days_ahead_ready_or_says_sqlite_has_none(app, runner):
+    today = stop_clock(app)
+    result = runner.invoke(args=["scoreboard", "maintain"])
+    assert result.exit_code == 0, result.output
+    with app.app_context():
+        if db.engine.dialect.name == "sqlite":
+            assert result.output.startswith("SQLite keeps plain tables, so there are no "
+                                            "partitions to add\ndeleted ")
+            return
+        with db.engine.connect() as connection:
+            found = {table: partitions.partitions(connection, table)
+                     for table in partitions.PARTITIONED}
+    for table, present in found.items():
+        for ahead in range(app.config["PARTITION_DAYS_AHEAD"] + 1):
+            day = (today + timedelta(days=ahead)).date()
+            assert any(partition.covers(day) for partition in present), (table, day)
