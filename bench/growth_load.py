@@ -125,12 +125,15 @@ def load(shape: Shape, first: datetime) -> None:
 
 
 def sizes() -> dict[str, tuple[int, int]]:
-    """Each table's (total, index) bytes, summed over its partitions."""
+    """Each table's (total, index) bytes, summed over its partitions if it has any (a plain
+    table has no partition tree)."""
     found = {}
     for table in TABLES:
         found[table] = tuple(int(n) for n in db.session.execute(text(
             "SELECT coalesce(sum(pg_total_relation_size(relid)), 0),"
-            " coalesce(sum(pg_indexes_size(relid)), 0)"
-            " FROM pg_partition_tree(CAST(:t AS regclass)) WHERE isleaf"), {"t": table}).one())
+            " coalesce(sum(pg_indexes_size(relid)), 0) FROM (SELECT relid FROM"
+            " pg_partition_tree(CAST(:t AS regclass)) WHERE isleaf UNION SELECT CAST(:t AS"
+            " regclass) WHERE (SELECT relkind FROM pg_class WHERE oid = CAST(:t AS regclass))"
+            " = 'r') AS leaves"), {"t": table}).one())
     db.session.rollback()
     return found
