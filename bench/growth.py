@@ -25,6 +25,7 @@ The databases are dropped at the end, whatever happens.
 import argparse
 import os
 import random
+import shutil
 import statistics
 import sys
 import tempfile
@@ -187,7 +188,10 @@ def main():
     small = growth_load.Shape(args.small, args.small * large.events // players)
     began = time.monotonic()
     tmp = Path(tempfile.mkdtemp(prefix="growth-"))
-    figures = [measure(shape, args, tmp) for shape in (small, large)]
+    try:
+        figures = [measure(shape, args, tmp) for shape in (small, large)]
+    finally:
+        shutil.rmtree(tmp, ignore_errors=True)  # the servers' logs
     print(f"\nsmall: {small}\nlarge: {large}\nrun: {time.monotonic() - began:.0f} s\n")
     print("\n".join(table(*figures, list(growth_load.TABLES))))
 
