@@ -63,6 +63,15 @@ def cpu_per_update(updates: int, kinds=("packed",), cluster=False) -> dict[str, 
     worker CPU µs per update, by kind. With ``cluster``, on a Redis Cluster."""
     name = f"scoreboard_update_cost_{os.getpid()}"
     database = fresh_database(name)
+    try:
+        return cost_on(database, updates, kinds, cluster)
+    finally:
+        drop_database(name)
+
+
+def cost_on(database: str, updates: int, kinds=("packed",), cluster=False) -> dict[str, float]:
+    """``cpu_per_update`` on an existing, migrated and seeded database (bench/growth.py's
+    large one): its PLAYERS are added to it, if not there."""
     folder = Path(tempfile.mkdtemp(prefix="update-cost-"))
     own_redis = (RedisClusterServers if cluster else RedisServer)(folder).start()
     stop_redis = own_redis.stop if cluster else own_redis.kill
@@ -110,7 +119,6 @@ def cpu_per_update(updates: int, kinds=("packed",), cluster=False) -> dict[str, 
         return {kind: spent[kind] / done[kind] * 1e6 for kind in kinds}
     finally:
         stop_redis()
-        drop_database(name)
 
 
 def instructions(updates: int, kind: str, redis: str) -> int:
