@@ -19,6 +19,7 @@ from ..harness.meters import redis_errors
 
 PACKAGE = Path(__file__).resolve().parents[2] / "scoreboard"
 IMPLEMENTATION = {"adapters/store.py", "adapters/redis_batches.py", "adapters/cluster_store.py",
+                  "adapters/cluster_limits.py",
                   "adapters/slots.py"}
 # Long enough that a store marked down stays so for the rest of a test, however slow.
 RETRY_AFTER = 600
