@@ -29,12 +29,10 @@ sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
 from flask_migrate import upgrade  # noqa: E402
 
-from scoreboard import create_app  # noqa: E402
 from scoreboard.core import clock  # noqa: E402
 from scoreboard.data.db import db  # noqa: E402
 from scoreboard.play import actions  # noqa: E402
-from tests.conftest import base_config  # noqa: E402
-from tests.data.test_partitioning import PREVIOUS_CALL  # noqa: E402
+from tests.data.test_partitioning import PREVIOUS_CALL, at_the_release_before  # noqa: E402
 from tests.harness.databases import create_database, drop_database  # noqa: E402
 
 PLAYERS = 100_000
@@ -145,11 +143,7 @@ def main():
     name = f"bench_partition_{os.getpid()}"
     url = create_database(name)
     try:
-        app = create_app(base_config(url, None))
-        with app.app_context():
-            upgrade(revision="0015")
-            actions.seed_catalog()
-            db.engine.dispose()
+        app = at_the_release_before(url)
         began = time.monotonic()
         load(url, args.rows)
         print(f"loaded {args.rows:,} audit events and {args.rows:,} tickets with COPY in"

@@ -29,6 +29,17 @@ PREVIOUS_CALL = (
 LOADED = 20_000
 
 
+def at_the_release_before(url: str):
+    """An app on the database ``url``, migrated to 0015 (the release before the partitions)
+    with the action catalog."""
+    app = create_app(base_config(url, None))
+    with app.app_context():
+        upgrade(revision="0015")
+        actions.seed_catalog()
+        db.engine.dispose()
+    return app
+
+
 @pytest.fixture
 def database_before(request):
     """A database at 0015 with the rows of a while of play."""
@@ -36,11 +47,7 @@ def database_before(request):
     name = f"scoreboard_before_{uuid.uuid4().hex[:8]}"
     url = create_database(name)
     try:
-        app = create_app(base_config(url, None))
-        with app.app_context():
-            upgrade(revision="0015")
-            actions.seed_catalog()
-            db.engine.dispose()
+        app = at_the_release_before(url)
         load(url)
         yield app, url
     finally:
