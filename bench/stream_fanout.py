@@ -11,6 +11,7 @@ memory per client, Redis clients, and the load generator's own CPU use.
 
 import argparse
 import asyncio
+import atexit
 import os
 import re
 import resource
@@ -25,7 +26,7 @@ import redis
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from tests.harness.databases import create_database  # noqa: E402
+from tests.harness.databases import create_database, drop_database  # noqa: E402
 from tests.harness.players import play_http  # noqa: E402
 from tests.harness.servers import RedisServer, Server  # noqa: E402
 
@@ -35,8 +36,11 @@ TICKS = os.sysconf("SC_CLK_TCK")
 
 
 def fresh_database(name: str) -> str:
-    """A new database, migrated and seeded by the same commands as the Procfile's release."""
+    """A new database, migrated and seeded by the same commands as the Procfile's release,
+    named for this process (two benches at once must not share one) and dropped at exit."""
+    name = f"{name}_{os.getpid()}"
     url = create_database(name)
+    atexit.register(drop_database, name)
     env = {**os.environ, "DATABASE_URL": url, "JWT_SECRET_KEY": "b" * 40}
     for command in (["db", "upgrade"], ["scoreboard", "seed"]):
         subprocess.run([sys.executable, "-m", "flask", "--app", "wsgi", *command],
