@@ -80,7 +80,7 @@ def _configure_limits(app: Flask) -> None:
     if adapters.is_cluster(redis_url):
         options = adapters.cluster_options(config, connections)
         # A storage that connects at first use (adapters/cluster_limits.py); TLS in the options.
-        redis_url = adapters.LIMITS_SCHEME + "://" + redis_url.partition("://")[2]
+        redis_url = adapters.limits_scheme() + "://" + redis_url.partition("://")[2]
         config["RATELIMIT_STORAGE_OPTIONS"] = options
     elif redis_url:
         limits_pool = adapters.connection_pool(config, connections)

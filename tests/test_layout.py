@@ -3,6 +3,8 @@ web and ops at the top, core at the bottom; no import circle, type-only imports 
 no package over 12 modules and no module over 300 lines."""
 
 import ast
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -119,3 +121,32 @@ def test_no_module_is_long():
     long = {name: n for name, path in modules().items()
             if (n := len(path.read_text().splitlines())) > MAX_LINES}
     assert long == {}
+
+
+def test_importing_the_package_registers_nothing_in_a_library():
+    """Nothing acts at import time: importing every module leaves the libraries' own
+    registries as they were (limits' storage schemes, prometheus_client's default
+    registry, the root logger); create_app is where the service is wired in."""
+    probe = """
+import importlib, logging, pkgutil
+import prometheus_client
+from limits.errors import ConfigurationError
+from limits.storage import storage_from_string
+def known(scheme):
+    try:
+        storage_from_string(scheme + "://127.0.0.1:1")
+    except ConfigurationError:
+        return False
+    return True
+def state():
+    return (known("scoreboard+cluster"), [m.name for m in prometheus_client.REGISTRY.collect()],
+            list(logging.getLogger().handlers), logging.getLogger().level)
+before = state()
+import scoreboard
+for found in pkgutil.walk_packages(scoreboard.__path__, "scoreboard."):
+    importlib.import_module(found.name)
+assert state() == before, (before, state())
+from scoreboard.adapters import limits_scheme
+assert known(limits_scheme())
+"""
+    subprocess.run([sys.executable, "-c", probe], cwd=ROOT.parent, check=True)

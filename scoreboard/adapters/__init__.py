@@ -10,14 +10,14 @@ from flask import Flask, current_app
 from .blocklist import RedisBlocklist
 from .board_cache import MemoryBoardCache, RedisBoardCache
 from .broker import MemoryBroker, RedisBroker
-from .cluster_limits import LIMITS_SCHEME
+from .cluster_limits import limits_scheme
 from .cluster_store import ClusterStore, cluster_connector, cluster_options, is_cluster
 from .rank_sets import RedisRankSets
 from .store import RedisStore, StoreUnavailable, connection_pool
 from .stream_tickets import MemoryStreamTickets, RedisStreamTickets
 
-__all__ = ["LIMITS_SCHEME", "Adapters", "StoreUnavailable", "build", "cluster_options",
-           "connection_pool", "init_app", "is_cluster", "of"]
+__all__ = ["Adapters", "StoreUnavailable", "build", "cluster_options",
+           "connection_pool", "init_app", "is_cluster", "limits_scheme", "of"]
 
 _KEY = "scoreboard.adapters"
 
