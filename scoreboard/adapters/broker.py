@@ -6,6 +6,7 @@ import logging
 import random
 import time
 import uuid
+from functools import partial
 
 import gevent
 from gevent.event import Event
@@ -30,6 +31,25 @@ place({unpack(KEYS, marked + 1)}, {unpack(ARGV, 6)})
 if ARGV[4] ~= '' then redis.call(ARGV[5], ARGV[3], ARGV[4]) end
 return 1
 """
+
+
+class _Notices:
+    """The notices of the writes that go to Redis in one batch, as one: the newest version,
+    every view named (in order, each once) and every placement, in the order announced."""
+
+    def __init__(self):
+        self.version = 0
+        self.views = {}
+        self.placements = []
+
+    def add(self, version: int, views, placements) -> None:
+        self.version = max(self.version, version)
+        self.views.update(dict.fromkeys(views))
+        self.placements.extend(placements)
+
+
+def _nothing(batch) -> None:
+    """A write's share of a batch whose notice another write of it queues."""
 
 
 class MemoryBroker:
@@ -85,6 +105,7 @@ class RedisBroker:
         self.rank_sets = rank_sets
         self.sync_timeout = sync_timeout
         self.subscribed = False
+        self._pending = None  # the notice the next batch to Redis takes (announce)
         worker = uuid.uuid4().hex
         self._channels = [store.key(self.CHANNEL + tag) for tag in shard_tags()]
         # One per shard, so that one lives on every node that holds a shard's notices.
@@ -99,18 +120,42 @@ class RedisBroker:
     def announce(self, version: int, views: list[str], placements=()) -> None:
         """Note in the board cache that ``views`` changed at ``version``, place the player
         in the rank sets (see RedisRankSets.place) and, when views changed, tell every
-        worker; returns once Redis has taken it (RedisPort.send)."""
-        notices = []
-        for group in by_slot(self.store, [*views, *(view for view, *_ in placements)]):
+        worker; returns once Redis has taken it (RedisPort.send).
+
+        The writes whose commands go to Redis in one batch (RedisPort.send: a worker's
+        concurrent writes share it) send one notice between them, the newest version naming
+        every view they moved: each reply still waits for Redis to take it, and every
+        worker hears one message per batch rather than one per write, a cost that is
+        updates x workers (docs/SCALING.md, "Capacity")."""
+        notices = self._pending
+        if notices is None:
+            notices = self._pending = _Notices()
+            queue = partial(self._queue, notices)
+        else:
+            queue = _nothing  # the batch that takes ``notices`` is the one this waits for
+        notices.add(version, views, placements)
+        self.store.send(queue)
+
+    def _queue(self, notices: "_Notices", batch) -> None:
+        """Queue ``notices`` on ``batch``, one script per slot (RedisPort.slots). The message
+        goes in one of them, naming every view: a worker reads the views from the message,
+        whatever the channel, and a reader's marker on that node comes after it. Which slot
+        carries it turns with the version, so no node hands out every message."""
+        if self._pending is notices:
+            self._pending = None  # later writes start a notice of their own
+        views, version = list(notices.views), notices.version
+        groups = by_slot(self.store, [*views, *(view for view, *_ in notices.placements)])
+        speaking = [group for group in groups if any(view in views for view in group)]
+        voice = speaking[version % len(speaking)] if speaking else None
+        message = " ".join([str(version), *views])
+        for group in groups:
             named = [view for view in views if view in group]
             keys, args = self.rank_sets.placement_arguments(
-                p for p in placements if p[0] in group)
-            message = " ".join([str(version), *named]) if named else ""
+                p for p in notices.placements if p[0] in group)
             channel = self.store.key(self.CHANNEL + view_tag(group[0]))
-            notices.append((self.board_cache.keys(named) + keys, [
-                len(named), version, channel, message, self.store.PUBLISH, *args]))
-        self.store.send(lambda batch: [batch.script(_NOTICE, keys, args)
-                                       for keys, args in notices])
+            batch.script(_NOTICE, self.board_cache.keys(named) + keys, [
+                len(named), version, channel, message if group is voice else "",
+                self.store.PUBLISH, *args])
 
     def end_streams(self, key: str) -> None:
         """Tell every worker to end the streams ``key`` names; returns once Redis has taken
