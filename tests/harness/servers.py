@@ -154,6 +154,11 @@ class RedisServer:
             return redis.Redis.from_url(self.url)
         return redis.Redis.from_url(self.url, **trusting(self.certificate))
 
+    def kill(self) -> None:
+        if self.proc and self.proc.poll() is None:
+            self.proc.kill()
+            self.proc.wait()
+
 
 def tls_options(folder: Path) -> list:
     """redis-server's options to speak only TLS with the self-signed certificate kept in
@@ -174,11 +179,6 @@ def trusting(certificate: Path) -> dict:
     """redis-py's options for a test's own client of a server of tls_options: it trusts that
     certificate by name (made out to localhost, while the server listens on 127.0.0.1)."""
     return {"ssl_ca_certs": str(certificate), "ssl_check_hostname": False}
-
-    def kill(self) -> None:
-        if self.proc and self.proc.poll() is None:
-            self.proc.kill()
-            self.proc.wait()
 
 
 class Server:
