@@ -99,6 +99,35 @@ class RedisClusterServers:
                 raise AssertionError(f"no replica took over within {timeout:g} s")
             time.sleep(0.1)
 
+    def owner(self, slot: int) -> int:
+        """The port of the primary that serves ``slot``, as that primary says itself."""
+        for port in self.primary_ports():
+            mine = next(node for node in self.node(port).cluster("nodes").values()
+                        if "myself" in node["flags"])
+            if any(int(run[0]) <= slot <= int(run[-1]) for run in mine["slots"]):  # a run, or one
+                return port
+        raise AssertionError(f"no primary serves slot {slot}")
+
+    def move_slot(self, slot: int, to: int, between=lambda: None, batch=10) -> None:
+        """Move ``slot`` and its keys to the primary on port ``to`` while the cluster serves,
+        as ``redis-cli --cluster reshard`` does (CLUSTER SETSLOT, then MIGRATE ``batch`` keys
+        at a time: its --cluster-pipeline). ``between()`` runs after each step, so clients
+        meet the slot migrating (ASK for keys already gone) as well as moved (MOVED)."""
+        source = self.owner(slot)
+        ids = {port: self.node(port).execute_command("CLUSTER MYID").decode()
+               for port in (source, to)}
+        self.node(to).execute_command("CLUSTER SETSLOT", slot, "IMPORTING", ids[source])
+        self.node(source).execute_command("CLUSTER SETSLOT", slot, "MIGRATING", ids[to])
+        between()
+        while keys := self.node(source).execute_command("CLUSTER GETKEYSINSLOT", slot, batch):
+            self.node(source).execute_command("MIGRATE", "127.0.0.1", to, "", 0, 5000,
+                                              "KEYS", *keys)
+            between()
+        # The new owner first, then the old one, then the rest (Redis's documented order).
+        others = [port for port in self.primary_ports() if port not in (source, to)]
+        for port in (to, source, *others):
+            self.node(port).execute_command("CLUSTER SETSLOT", slot, "NODE", ids[to])
+
     def shard_subscribers(self, channel: str) -> int:
         """Subscribers of a shard channel, asked of every primary (one of them holds it)."""
         return sum(dict(self.node(port).pubsub_shardnumsub(channel))[channel.encode()]
