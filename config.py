@@ -66,6 +66,16 @@ def _one_of(env, name, choices):
     return value
 
 
+def _redis_prefix(env) -> str:
+    """A Redis Cluster hashes a key by its first ``{...}``: braces in the prefix, which
+    starts every key, would take the place of the views' hash tags (slots.py)."""
+    prefix = env.get("REDIS_PREFIX", "scoreboard:")
+    if "{" in prefix or "}" in prefix:
+        raise ConfigError(f"REDIS_PREFIX may not contain {{ or }} (a Redis Cluster's hash "
+                          f"tags), not {prefix!r}")
+    return prefix
+
+
 def _jwks_url(env) -> str | None:
     url = env.get("JWT_JWKS_URL") or None
     if url is not None:
@@ -161,7 +171,7 @@ def from_env(env=None) -> dict:
         "DATABASE_STATEMENT_TIMEOUT_MS": _int(env, "DATABASE_STATEMENT_TIMEOUT_MS", 15000),
         # PostgreSQL connections per worker and per engine (the session's, the write path's).
         "DATABASE_POOL_SIZE": _int(env, "DATABASE_POOL_SIZE", 10),
-        "REDIS_PREFIX": env.get("REDIS_PREFIX", "scoreboard:"),
+        "REDIS_PREFIX": _redis_prefix(env),
         # Per worker (to each node of a cluster) for the store; the subscription takes one
         # more, the rate limits up to 4 more (scoreboard/__init__.py). Bounded, see store.py.
         "REDIS_MAX_CONNECTIONS": _int(env, "REDIS_MAX_CONNECTIONS", 10),

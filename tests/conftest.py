@@ -310,6 +310,18 @@ def own_redis_cluster(tmp_path):
 
 
 @pytest.fixture
+def own_tls_redis_cluster(tmp_path):
+    """A Redis Cluster of this test's own whose nodes speak only TLS, to clients and to each
+    other, on a self-signed certificate; stopped at the end."""
+    servers = RedisClusterServers(tmp_path / "tls-cluster", tls=True)
+    (tmp_path / "tls-cluster").mkdir()
+    try:
+        yield servers.start()
+    finally:
+        servers.stop()
+
+
+@pytest.fixture
 def own_tls_redis(tmp_path):
     """A redis-server of this test's own that speaks only TLS, on a self-signed certificate
     (as Heroku Redis does), on a free port; killed at the end."""

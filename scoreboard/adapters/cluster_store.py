@@ -20,7 +20,12 @@ import gevent
 import redis
 from gevent.queue import Empty, Queue
 from redis.cluster import ClusterNode, RedisCluster
-from redis.exceptions import ClusterError, RedisClusterException, SlotNotCoveredError
+from redis.exceptions import (
+    ClusterError,
+    MovedError,
+    RedisClusterException,
+    SlotNotCoveredError,
+)
 
 from .redis_batches import Pipeline, Queued
 from .redis_port import Message, StoreUnavailable
@@ -179,12 +184,17 @@ class ClusterSubscription:
     and its channels subscribed again, by redis-py (one SSUBSCRIBE per slot: the fix of
     redis-py PR #4038, first released in 8.1.0; before it, one SSUBSCRIBE of channels of
     several slots was refused with CROSSSLOT). A node that stays away ends the subscription
-    (StoreUnavailable), which the broker makes again on the cluster as it is then."""
+    (StoreUnavailable), which the broker makes again on the cluster as it is then.
+
+    So does a slot moved to another primary, whose old node unsubscribes its channels itself
+    (SUNSUBSCRIBE): redis-py would subscribe on the new node only at a MOVED that some later
+    command meets, and the broker, its markers still heard, would miss notices meanwhile."""
 
     READ_SECONDS = 1.0  # how long a node's reader waits for a message before pinging if asked
 
     def __init__(self, client: RedisCluster, channels, timeout: float):
         self._client = client
+        self._channels = channels
         self._pubsub = client.pubsub()
         self._heard = Queue()
         self._pings = set()  # the nodes whose reader is to ping at its next turn
@@ -206,6 +216,10 @@ class ClusterSubscription:
         cut = False
         try:
             while True:
+                # redis-py lets a node's pubsub go once it holds no channel (its own slot
+                # reconciliation, on a thread); reading it then would return at once, forever.
+                if node.name not in self._pubsub.node_pubsub_mapping:
+                    raise StoreUnavailable(f"no subscription left on {node.name}")
                 try:
                     if node.name in self._pings:
                         self._pings.discard(node.name)
@@ -217,11 +231,29 @@ class ClusterSubscription:
                         raise
                     cut = True
                     continue
+                except MovedError as exc:  # a (un)subscribe sent where the slot no longer is
+                    self._follow(exc.slot_id)
+                    raise
                 cut = False
-                if message is not None:
-                    self._heard.put(message)
+                if message is None:
+                    continue
+                if message["type"] == "sunsubscribe":  # the node gave its slot up (see above)
+                    channel = message["channel"].decode()
+                    self._follow(key_slot(channel))
+                    raise StoreUnavailable(f"{node.name} gave up {channel}: its slot moved")
+                self._heard.put(message)
         except Exception as exc:  # handed to whoever reads the subscription
             self._heard.put(exc)
+
+    def _follow(self, slot: int) -> None:
+        """Have redis-py learn where ``slot`` is now, from the MOVED reply to a command on
+        a key of it, so that the subscription made again goes there."""
+        channel = next((c for c in self._channels if key_slot(c) == slot), None)
+        try:
+            if channel is not None:
+                self._client.exists(channel)
+        except ClusterStore.ERRORS:
+            pass  # the cluster is away: the subscription is made again once it is back
 
     def _confirmed(self, channels: int, timeout: float) -> None:
         """Wait until every node confirms its channels (see RedisSubscription._confirmed)."""

@@ -74,3 +74,37 @@ def test_a_plain_redis_url_takes_no_certificate_setting(redis_url):
         assert redis.Redis(connection_pool=pool).ping()
     finally:
         pool.disconnect()
+
+
+def test_on_a_cluster_over_tls_writes_notices_limits_and_reads_all_go(
+        serve, own_tls_redis_cluster, open_stream):
+    cluster = own_tls_redis_cluster
+    start, app = serve
+    # No look at the board but a notice's: the stream shows that notices arrive.
+    server = start(cluster.url, REDIS_SSL_CERT_REQS="none", WEB_CONCURRENCY="2",
+                   STREAM_POLL_SECONDS="600", TOP_LOCAL_MAX_AGE_SECONDS="600")
+    prefix = server.env["REDIS_PREFIX"]
+    channels = [prefix + "board" + tag for tag in shard_tags()]
+    stream = open_stream(server.url + "/api/scores/stream")
+    assert stream.next_snapshot()["version"] == 0
+    wait_for(lambda: all(cluster.shard_subscribers(c) >= 1 for c in channels),
+             "the stream's worker to subscribe to every shard's channel over TLS")
+
+    ann = token_for(app, "ann")
+    assert play_http(server.url, ann, "ann") == 1
+    assert stream.next_snapshot()["topScores"][0] == {
+        "userId": "ann", "displayName": "Ann", "score": 1, "rank": 1}
+    status, me, _ = call("GET", server.url + "/api/users/me",  # counted by Flask-Limiter
+                         headers={"Authorization": f"Bearer {ann}"})
+    assert status == 200, me
+    status, ranked, _ = call("GET", server.url + "/api/scores/users/ann")
+    assert (status, ranked["rank"], ranked["score"]) == (200, 1, 1)
+    status, ready, _ = call("GET", server.url + "/readyz")
+    assert (status, ready["redis"]) == (200, "ok")
+    # The rank sets, the write gate's counts and Flask-Limiter's are on the cluster: come
+    # there over TLS, the only way in.
+    with cluster.client() as look:
+        assert list(look.scan_iter(match=prefix + "rank:*"))
+        assert list(look.scan_iter(match=prefix + "gate:ratelimit_update:ann*"))
+        assert list(look.scan_iter(match=f"LIMITS:LIMITER/{prefix}limits/*/api.my_profile/*"))
+    assert "CERTIFICATE_VERIFY_FAILED" not in server.log()

@@ -138,7 +138,7 @@ class RedisServer:
     def start(self) -> "RedisServer":
         listen = ["--port", str(self.port)]
         if self.tls:
-            listen = ["--port", "0", "--tls-port", str(self.port), *self._tls_options()]
+            listen = ["--port", "0", "--tls-port", str(self.port), *tls_options(self.dir)]
         self.proc = subprocess.Popen(
             ["redis-server", *listen, "--bind", "127.0.0.1", "--save", "",
              "--appendonly", "no", "--dir", str(self.dir)],
@@ -147,29 +147,38 @@ class RedisServer:
         wait_for_port(self.port, self.proc)
         return self
 
-    def _tls_options(self) -> list:
-        key = self.dir / "redis-tls.key"
-        if not self.certificate.exists():  # a restart keeps the certificate it had
-            subprocess.run(
-                ["openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "1",
-                 "-subj", "/CN=localhost", "-keyout", str(key), "-out", str(self.certificate)],
-                check=True, capture_output=True,
-            )
-        return ["--tls-cert-file", str(self.certificate), "--tls-key-file", str(key),
-                "--tls-ca-cert-file", str(self.certificate), "--tls-auth-clients", "no"]
-
     def client(self) -> redis.Redis:
         """A client for the test's own look at this server: over TLS it trusts this server's
-        certificate by name (it is made out to localhost, the server listens on 127.0.0.1)."""
+        certificate (see trusting)."""
         if not self.tls:
             return redis.Redis.from_url(self.url)
-        return redis.Redis.from_url(self.url, ssl_ca_certs=str(self.certificate),
-                                    ssl_check_hostname=False)
+        return redis.Redis.from_url(self.url, **trusting(self.certificate))
 
     def kill(self) -> None:
         if self.proc and self.proc.poll() is None:
             self.proc.kill()
             self.proc.wait()
+
+
+def tls_options(folder: Path) -> list:
+    """redis-server's options to speak only TLS with the self-signed certificate kept in
+    ``folder`` (made there at first use: a restart keeps the certificate it had), as Heroku
+    Redis does. Clients need no certificate of their own."""
+    certificate, key = folder / "redis-tls.crt", folder / "redis-tls.key"
+    if not certificate.exists():
+        subprocess.run(
+            ["openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "1",
+             "-subj", "/CN=localhost", "-keyout", str(key), "-out", str(certificate)],
+            check=True, capture_output=True,
+        )
+    return ["--tls-cert-file", str(certificate), "--tls-key-file", str(key),
+            "--tls-ca-cert-file", str(certificate), "--tls-auth-clients", "no"]
+
+
+def trusting(certificate: Path) -> dict:
+    """redis-py's options for a test's own client of a server of tls_options: it trusts that
+    certificate by name (made out to localhost, while the server listens on 127.0.0.1)."""
+    return {"ssl_ca_certs": str(certificate), "ssl_check_hostname": False}
 
 
 class Server:

@@ -112,6 +112,21 @@ def test_create_app_refuses_to_start_with_an_unknown_redis_certificate_requireme
         create_app()
 
 
+@pytest.mark.parametrize("prefix", ["{game}:", "game}:", "a{b"])
+def test_create_app_refuses_a_redis_prefix_with_braces_that_would_be_a_hash_tag(
+        monkeypatch, prefix):
+    monkeypatch.setenv("REDIS_PREFIX", prefix)
+    with pytest.raises(config.ConfigError,
+                       match=re.escape(f"REDIS_PREFIX may not contain {{ or }} (a Redis "
+                                       f"Cluster's hash tags), not {prefix!r}")):
+        create_app()
+
+
+def test_a_redis_prefix_without_braces_is_taken_as_it_is():
+    assert config.from_env({"REDIS_PREFIX": "game-7:"})["REDIS_PREFIX"] == "game-7:"
+    assert config.from_env({})["REDIS_PREFIX"] == "scoreboard:"
+
+
 def test_cors_origins_are_a_comma_separated_list_none_by_default():
     assert config.from_env({})["CORS_ORIGINS"] == ()
     listed = config.from_env({"CORS_ORIGINS": " https://Game.example.com, http://localhost:3000,"})
