@@ -147,30 +147,28 @@ class ClusterCommands(Queued):
     def execute(self) -> list:
         replies = [None] * len(self.queued)
         nodes, again = self._by_node()
-        sent, read = [], set()  # (batch, positions, connection); the batches read whole
+        held, sent, read = [], [], []  # (batch, connection); (batch, positions, connection)
         try:
             for batch, positions in nodes:
-                connection = None
                 try:
                     connection = batch.pool.get_connection()
+                    held.append((batch, connection))
                     batch.send(connection)
                     sent.append((batch, positions, connection))
                 except UNREACHED:
                     again += positions
-                    if connection is not None:
-                        batch.pool.release(connection)  # disconnected by redis-py
             for batch, positions, connection in sent:
                 done = 0
                 try:
                     for reply in batch.replies(connection):
                         replies[positions[done]] = reply
                         done += 1
-                    read.add(id(batch))
+                    read.append(connection)
                 except UNREACHED:
                     again += positions[done:]
         finally:
-            for batch, _, connection in sent:
-                if id(batch) not in read:  # replies left unread would answer the next user
+            for batch, connection in held:
+                if connection not in read:  # replies left unread would answer its next user
                     connection.disconnect()
                 batch.pool.release(connection)
         again += [position for position, reply in enumerate(replies)
