@@ -119,14 +119,14 @@ class ClusterPipeline(Pipeline):
 
 
 class ClusterCommands(Queued):
-    """A cluster's commands packed by hand: those of each node on one of its connections
-    (a Commands batch), every node's sent before any reply is read, so a batch costs one
-    round trip to each node it touches, taken at once, without redis-py's cluster pipeline
-    (its routing, per-command objects and retry layers: most of an update's cost on a
-    cluster, bench/update_cost.py --redis cluster --batches both). The commands a node
+    """A cluster's commands packed by hand: those of each node on one of its connections (a
+    Commands batch), every node's sent before any reply is read, so a batch costs one round
+    trip to each node it touches, taken at once, without redis-py's cluster pipeline (its
+    routing, per-command objects and retry layers: a quarter of an update's instructions on
+    a cluster, bench/update_cost.py --redis cluster --batches both). The commands a node
     could not take go again on that pipeline (ClusterPipeline), which follows a moved slot
-    (MOVED, ASK, TRYAGAIN: what it retries itself) and learns the cluster's new map of
-    slots after a dropped connection, exactly as a batch did before."""
+    (MOVED, ASK, TRYAGAIN: what it retries itself) and learns the cluster's new map of slots
+    after a dropped connection, exactly as a batch did before."""
 
     PUBLISH = "SPUBLISH"
 
