@@ -50,7 +50,6 @@ from scoreboard.data.db import db  # noqa: E402
 from scoreboard.identity.auth import issue_token  # noqa: E402
 from tests.harness import SECRET  # noqa: E402
 from tests.harness.cluster import RedisClusterServers  # noqa: E402
-from tests.harness.databases import drop_database  # noqa: E402
 from tests.harness.players import play_http  # noqa: E402
 from tests.harness.servers import RedisServer, Server, free_port, stop, wait_for_port  # noqa: E402
 
@@ -256,9 +255,7 @@ def main():
         pass
     tmp = Path(os.environ.get("TMPDIR", "/tmp")) / f"http-bench-{os.getpid()}"
     tmp.mkdir(parents=True, exist_ok=True)
-    # Named for this run: several sessions may run the bench at once on one PostgreSQL.
-    database_name = f"scoreboard_http_bench_{os.getpid()}"
-    database = fresh_database(database_name)
+    database = fresh_database("scoreboard_http_bench")
     own_redis = RedisServer(tmp).start()
     cluster = None
     if args.redis == "cluster":
@@ -355,7 +352,6 @@ def main():
         own_redis.kill()
         if cluster:
             cluster.stop()
-        drop_database(database_name)
 
     summed = " (Redis figures: its primaries' summed)" if cluster else ""
     print(f"\nthe service on {args.redis} Redis{summed}")
