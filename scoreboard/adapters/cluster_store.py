@@ -27,7 +27,7 @@ from redis.exceptions import (
     SlotNotCoveredError,
 )
 
-from .redis_batches import Pipeline, Queued
+from .redis_batches import ClusterCommands, ClusterPipeline, Unreached
 from .redis_port import Message, StoreUnavailable
 from .slots import key_slot
 from .store import OUTAGES, RedisStore, lost
@@ -74,41 +74,6 @@ def cluster_connector(config, max_connections: int) -> Callable[[], RedisCluster
                              **cluster_options(config, max_connections))
 
 
-class ClusterPipeline(Pipeline):
-    PUBLISH = "SPUBLISH"  # to the subscribers on the channel's own node only
-
-    def __init__(self, client: RedisCluster, transaction: bool):
-        super().__init__(client, transaction)
-        self._client = client
-
-    def script(self, text: str, keys, args) -> None:
-        """The script sent to its keys' node, named: otherwise redis-py's cluster pipeline
-        (8.1.0) asks a node for an EVAL's keys first (COMMAND GETKEYS), a round trip per
-        script, which its single commands spare. A slot that no node serves (a failover)
-        is left for redis-py to find as the batch goes."""
-        try:
-            options = {"target_nodes": self._client.get_node_from_key(keys[0])} if keys else {}
-        except SlotNotCoveredError:
-            options = {}
-        self.pipe.execute_command("EVAL", text, len(keys), *keys, *args, **options)
-
-
-class Unreached(Queued):
-    """The batch of a store whose cluster no node has answered yet: nothing in it can go."""
-
-    def __init__(self):
-        self.queued = 0
-
-    def __len__(self) -> int:
-        return self.queued
-
-    def command(self, *args) -> None:
-        self.queued += 1
-
-    def execute(self) -> list:
-        raise StoreUnavailable("no node of the cluster has answered yet")
-
-
 class ClusterStore(RedisStore):
     """RedisStore on a cluster: commands go to their slot's primary; a batch goes in one
     round trip to each node it touches. Its client is made at first use (``connect``), so a
@@ -126,7 +91,6 @@ class ClusterStore(RedisStore):
                  retry_after: float = 1.0):
         super().__init__(None, prefix, retry_after)
         self._connect = connect
-        self.packed = False  # packing by hand sends to one connection: a node's, not a slot's
 
     @property
     def client(self) -> RedisCluster:
@@ -164,9 +128,10 @@ class ClusterStore(RedisStore):
 
     def _batch(self):
         try:
-            return ClusterPipeline(self.client, transaction=False)
+            client = self.client
         except StoreUnavailable:
             return Unreached()
+        return (ClusterCommands if self.packed else ClusterPipeline)(client)
 
     def _failure(self, error: Exception) -> Exception:
         # redis-py raises RedisClusterException itself for keys across slots (a bug in the

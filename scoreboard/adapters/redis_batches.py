@@ -1,8 +1,19 @@
 """The two ways RedisStore sends a batch of commands (redis_port.Batch) in one round trip:
-packed by hand (``Commands``), or on redis-py's own pipeline (``Pipeline``). Each
-``execute`` returns every reply, an error reply as its exception, in the order queued."""
+packed by hand (``Commands``), or on redis-py's own pipeline (``Pipeline``); and the same two
+for a cluster, in one round trip to each node the batch touches (``ClusterCommands``,
+``ClusterPipeline``). Each ``execute`` returns every reply, an error reply as its exception,
+in the order queued."""
 
 import redis
+from redis import cluster
+from redis.exceptions import SlotNotCoveredError
+
+from .redis_port import StoreUnavailable
+
+# What a node's connection raises when the node cannot take a batch now (it is away, or a
+# failover is under way): the batch's commands then go again on redis-py's cluster pipeline,
+# which learns the cluster's new map of slots.
+UNREACHED = (redis.ConnectionError, redis.TimeoutError)
 
 
 class Queued:
@@ -44,10 +55,25 @@ class Commands(Queued):
         connection = self.pool.get_connection()
         try:
             return connection.retry.call_with_retry(
-                lambda: _send_and_read(connection, self.packed),
-                lambda error: connection.disconnect())
+                lambda: self._round_trip(connection), lambda error: connection.disconnect())
         finally:
             self.pool.release(connection)
+
+    def _round_trip(self, connection) -> list:
+        self.send(connection)
+        return list(self.replies(connection))
+
+    def send(self, connection) -> None:
+        connection.send_packed_command([b"".join(self.packed)])
+
+    def replies(self, connection):
+        """The replies to what ``send`` sent, each as it is read: every one is read, so the
+        connection stays in step."""
+        for _ in self.packed:
+            try:
+                yield connection.read_response()
+            except redis.ResponseError as error:
+                yield error
 
 
 class Pipeline(Queued):
@@ -67,12 +93,128 @@ class Pipeline(Queued):
         return self.pipe.execute(raise_on_error=False)
 
 
-def _send_and_read(connection, packed: list) -> list:
-    connection.send_packed_command([b"".join(packed)])
-    replies = []
-    for _ in packed:  # every reply is read, so the connection stays in step
+
+class ClusterPipeline(Pipeline):
+    """A cluster's commands on redis-py's cluster pipeline."""
+
+    PUBLISH = "SPUBLISH"  # to the subscribers on the channel's own node only
+
+    def __init__(self, client: cluster.RedisCluster):
+        super().__init__(client, transaction=False)
+        self._client = client
+
+    def script(self, text: str, keys, args) -> None:
+        self.keyed(keys[0] if keys else None, "EVAL", text, len(keys), *keys, *args)
+
+    def keyed(self, key, *args) -> None:
+        """A command sent to the node of ``key``: otherwise redis-py's cluster pipeline
+        (8.1.0) asks a node for an EVAL's keys first (COMMAND GETKEYS), a round trip per
+        script, which its single commands spare. A slot that no node serves (a failover)
+        is left for redis-py to find as the batch goes."""
         try:
-            replies.append(connection.read_response())
-        except redis.ResponseError as error:
-            replies.append(error)
-    return replies
+            options = {"target_nodes": self._client.get_node_from_key(key)} if key else {}
+        except SlotNotCoveredError:
+            options = {}
+        self.pipe.execute_command(*args, **options)
+
+
+class ClusterCommands(Queued):
+    """A cluster's commands packed by hand: those of each node on one of its connections (a
+    Commands batch), every node's sent before any reply is read, so a batch costs one round
+    trip to each node it touches, taken at once, without redis-py's cluster pipeline (its
+    routing, per-command objects and retry layers: a quarter of an update's instructions on
+    a cluster, bench/update_cost.py --redis cluster --batches both). The commands a node
+    could not take go again on that pipeline (ClusterPipeline), which follows a moved slot
+    (MOVED, ASK, TRYAGAIN: what it retries itself) and learns the cluster's new map of slots
+    after a dropped connection, exactly as a batch did before."""
+
+    PUBLISH = "SPUBLISH"
+
+    def __init__(self, client: cluster.RedisCluster):
+        self.client = client
+        self.queued = []  # (the key that routes it, or None; the command)
+
+    def __len__(self) -> int:
+        return len(self.queued)
+
+    def command(self, *args) -> None:
+        self.queued.append((args[1] if len(args) > 1 else None, args))
+
+    def script(self, text: str, keys, args) -> None:
+        self.queued.append((keys[0] if keys else None,
+                            ("EVAL", text, len(keys), *keys, *args)))
+
+    def execute(self) -> list:
+        replies = [None] * len(self.queued)
+        nodes, again = self._by_node()
+        held, sent, read = [], [], []  # (batch, connection); (batch, positions, connection)
+        try:
+            for batch, positions in nodes:
+                try:
+                    connection = batch.pool.get_connection()
+                    held.append((batch, connection))
+                    batch.send(connection)
+                    sent.append((batch, positions, connection))
+                except UNREACHED:
+                    again += positions
+            for batch, positions, connection in sent:
+                done = 0
+                try:
+                    for reply in batch.replies(connection):
+                        replies[positions[done]] = reply
+                        done += 1
+                    read.append(connection)
+                except UNREACHED:
+                    again += positions[done:]
+        finally:
+            for batch, connection in held:
+                if connection not in read:  # replies left unread would answer its next user
+                    connection.disconnect()
+                batch.pool.release(connection)
+        again += [position for position, reply in enumerate(replies)
+                  if isinstance(reply, cluster.ClusterPipeline.ERRORS_ALLOW_RETRY)]
+        if again:
+            again.sort()
+            pipeline = ClusterPipeline(self.client)
+            for position in again:
+                key, args = self.queued[position]
+                pipeline.keyed(key, *args)
+            for position, reply in zip(again, pipeline.execute()):
+                replies[position] = reply
+        return replies
+
+    def _by_node(self) -> tuple[list, list[int]]:
+        """Each node's batch (Commands) and the positions of its commands; and the
+        positions of those left to redis-py: without a key, or in a slot no node serves."""
+        nodes, unplaced = {}, []
+        for position, (key, args) in enumerate(self.queued):
+            try:
+                node = self.client.get_node_from_key(key) if key else None
+            except SlotNotCoveredError:
+                node = None
+            if node is None:
+                unplaced.append(position)
+                continue
+            if node.name not in nodes:
+                pool = self.client.get_redis_connection(node).connection_pool
+                nodes[node.name] = (Commands(pool), [])
+            batch, positions = nodes[node.name]
+            batch.command(*args)
+            positions.append(position)
+        return list(nodes.values()), unplaced
+
+
+class Unreached(Queued):
+    """The batch of a store whose cluster no node has answered yet: nothing in it can go."""
+
+    def __init__(self):
+        self.queued = 0
+
+    def __len__(self) -> int:
+        return self.queued
+
+    def command(self, *args) -> None:
+        self.queued += 1
+
+    def execute(self) -> list:
+        raise StoreUnavailable("no node of the cluster has answered yet")

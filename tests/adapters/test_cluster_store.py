@@ -1,11 +1,14 @@
 """The Redis port on a cluster: a command across slots is refused before it is sent, a
 write that touches many views, split by slot, leaves its keys on every primary, a batch's
-scripts cost no round trip of their own, and a worker starts while no node answers, as it
+scripts cost no round trip of their own, a batch packed by hand costs one round trip to
+each node and follows a slot that moved, and a worker starts while no node answers, as it
 does while its one Redis is down."""
 
+import uuid
 from collections import Counter
 
 import pytest
+import redis
 from redis.exceptions import RedisClusterException
 from sqlalchemy import insert
 
@@ -54,6 +57,90 @@ def test_a_batchs_scripts_go_to_their_node_without_asking_a_node_for_their_keys(
     before = keys_asked(redis_cluster)
     assert play(app, "ann", times=3) == 3  # each a gate and a notice: batches of scripts
     assert keys_asked(redis_cluster) == before
+
+
+def make_store(url: str) -> ClusterStore:
+    """A store whose batches go packed by hand (its default), as the service's do."""
+    settings = config.from_env({"REDIS_URL": url})
+    return ClusterStore(cluster_connector(settings, 4), f"test:nodes:{uuid.uuid4().hex[:8]}:",
+                        retry_after=600)
+
+
+@pytest.fixture
+def store(redis_cluster):
+    made = make_store(redis_cluster.url)
+    yield made
+    made.delete(*made.scan(made.key("*")))
+    made.close()
+
+
+def one_key_per_primary(store) -> list[str]:
+    """A key of ``store``'s on each primary: the shard tags spread over all of them."""
+    keys = {}
+    for tag in shard_tags():
+        key = store.key("k" + tag)
+        keys.setdefault(store.client.get_node_from_key(key).name, key)
+    return list(keys.values())
+
+
+def test_a_batch_packed_by_hand_goes_in_one_round_trip_to_each_node_it_touches(
+        store, round_trips):
+    keys = one_key_per_primary(store)
+    assert len(keys) == 3
+
+    def queue(batch):
+        for key in keys:
+            batch.command("INCR", key)
+            batch.script("return redis.call('INCRBY', KEYS[1], ARGV[1])", [key], [10])
+
+    assert store.pipelined(queue) == [1, 11] * 3  # the replies in the order queued
+    round_trips.clear()  # each node's connection made, and introduced
+    assert store.pipelined(queue) == [12, 22] * 3
+    assert len(round_trips) == 3
+
+
+def test_an_error_reply_in_a_batch_packed_by_hand_is_logged_and_counted_not_an_outage(
+        store, caplog):
+    text, counter, other = one_key_per_primary(store)
+    store.command("SET", text, "text")
+    before = redis_errors(kind="ResponseError")
+    with pytest.raises(redis.ResponseError, match="WRONGTYPE"):
+        store.pipelined(lambda batch: (batch.command("INCR", counter),
+                                       batch.command("LPUSH", text, "1"),
+                                       batch.command("INCR", other)))
+    assert redis_errors(kind="ResponseError") == before + 1
+    assert "redis refused a command (ResponseError): WRONGTYPE" in caplog.text
+    store.send(lambda batch: batch.command("LPUSH", text, "1"))  # raises nothing
+    assert redis_errors(kind="ResponseError") == before + 2
+    # The other nodes' commands went, and Redis is still asked.
+    assert store.pipelined(lambda batch: (batch.command("GET", counter),
+                                          batch.command("GET", other),
+                                          batch.command("GET", text))) == [b"1", b"1", b"text"]
+
+
+def test_a_batch_packed_by_hand_follows_a_slot_that_moved_and_learns_where_it_went(
+        own_redis_cluster, round_trips):
+    cluster = own_redis_cluster
+    store = make_store(cluster.url)
+    key = store.key("moving")
+    assert store.command("GET", key) is None  # the store knows the map of slots
+    slot, source = key_slot(key), store.client.get_node_from_key(key).port
+    target = next(port for port in cluster.primary_ports() if port != source)
+    ids = {port: cluster.node(port).execute_command("CLUSTER", "MYID").decode()
+           for port in (source, target)}
+    # The slot moves as redis-cli --cluster reshard moves one: it holds no key to migrate.
+    cluster.node(target).execute_command("CLUSTER", "SETSLOT", slot, "IMPORTING", ids[source])
+    cluster.node(source).execute_command("CLUSTER", "SETSLOT", slot, "MIGRATING", ids[target])
+    for port in (target, source):
+        cluster.node(port).execute_command("CLUSTER", "SETSLOT", slot, "NODE", ids[target])
+    before = redis_errors()
+    assert store.pipelined(lambda batch: batch.command("INCR", key)) == [1]  # after a MOVED
+    assert cluster.node(target).get(key) == b"1"
+    assert redis_errors() == before
+    round_trips.clear()
+    assert store.pipelined(lambda batch: batch.command("INCR", key)) == [2]
+    assert len(round_trips) == 1  # straight to the slot's new node
+    store.close()
 
 
 def test_a_cluster_of_which_no_node_answers_is_an_outage(own_redis_cluster):
