@@ -31,14 +31,14 @@ from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 
 from flask import current_app
-from sqlalchemy import delete, func, insert, select, text
+from sqlalchemy import func, insert, select, text
 from sqlalchemy.exc import OperationalError
 
 from ..core import clock, periods
 from ..data import archive_file, partitions
 from ..data.db import db, on_postgres, unbounded
-from ..data.models import AuditEvent, Checkpoint, CheckpointScore
-from . import proof
+from ..data.models import AuditEvent, Checkpoint
+from . import checkpoint, proof
 
 TABLE = AuditEvent.__tablename__
 # Tries at a lock (each waits partitions.LOCK_WAIT at most) before giving up for now.
@@ -46,8 +46,6 @@ LOCK_TRIES = 50
 BUSY = ("another instance is maintaining or archiving the audit log's partitions: "
         "nothing done; run it again")
 COLUMNS = ", ".join(archive_file.COLUMNS)
-# Checkpoint changes sent to the database at a time.
-CHANGES_AT_ONCE = 50_000
 
 
 class Refused(Exception):
@@ -193,63 +191,17 @@ def _archive_rows(boundary: datetime, path: str, now: datetime) -> Archived:
 def _write_and_sum_up(connection, fill, head: dict, path: str, previous, boundary) -> None:
     """Add the events from ``previous``, the newest checkpoint's boundary, on to the
     checkpoint, and write the events to ``path`` (``fill(out)`` writes their lines)."""
-    if previous is None or boundary > previous:  # else: restored events, summed up already
-        _sum_up(connection, previous, boundary)
-    try:
-        archive_file.write(path, head, fill)
-    except FileExistsError:
-        raise Refused(f"{path} exists: an archive is never written over") from None
-
-
-def _sum_up(connection, previous, boundary: datetime) -> None:
-    """The checkpoint goes on from ``previous`` to ``boundary``: each player's all-time
-    score, and the week still open at the boundary. The windows that close by it are
-    final: checked against what the events made of them (Refused if one differs, as its
-    proof would leave with them), and no longer held."""
-    tally = proof.tally_of(connection, previous, boundary)
-    still_open = periods.week_key(boundary)
-    held = {} if previous is None else {
-        (period, user_id): score for user_id, period, score in connection.execute(
-            select(CheckpointScore.user_id, CheckpointScore.period, CheckpointScore.score)
-            .where(CheckpointScore.period == periods.week_key(previous)))}
-    wrong = proof.closing_differences(connection, tally, held, previous, boundary)
+    # Not after the boundary: restored events, which the checkpoint sums up already.
+    later = previous is None or boundary > previous
+    wrong = checkpoint.carry_on(connection, previous, boundary) if later else []
     if wrong:
         raise Refused(f"{len(wrong)} scores of windows that close by {boundary:%Y-%m-%d} differ"
                       f" from their events, which would leave the log: {'; '.join(wrong[:5])}"
                       "; nothing done (flask scoreboard verify lists them)")
-    _add_to_checkpoint(connection, [
-        change for change in tally.changes() if change[1] in (proof.ALL, still_open)])
-    connection.execute(delete(CheckpointScore).where(
-        CheckpointScore.period.not_in([proof.ALL, still_open])))
-
-
-def _add_to_checkpoint(connection, changes: list) -> None:
-    """checkpoint_scores := each change (user_id, period, floor, shift) applied to it, in
-    one statement over a temporary table of the changes."""
-    postgres = connection.dialect.name == "postgresql"
-    collation = ' COLLATE "C"' if postgres else ""  # checkpoint_scores.user_id's
-    connection.execute(text(
-        f"CREATE TEMPORARY TABLE checkpoint_changes (user_id varchar(64){collation},"
-        " period varchar(16), floor bigint, shift bigint)"))
-    for start in range(0, len(changes), CHANGES_AT_ONCE):
-        batch = changes[start:start + CHANGES_AT_ONCE]
-        if postgres:  # four arrays: one row of parameters, not one a change
-            connection.execute(text(
-                "INSERT INTO checkpoint_changes SELECT * FROM unnest(CAST(:u AS text[]),"
-                " CAST(:p AS text[]), CAST(:f AS bigint[]), CAST(:s AS bigint[]))"),
-                dict(zip(("u", "p", "f", "s"), map(list, zip(*batch, strict=True)),
-                         strict=True)))
-        else:
-            connection.execute(text("INSERT INTO checkpoint_changes VALUES (:u, :p, :f, :s)"),
-                               [dict(zip(("u", "p", "f", "s"), change, strict=True))
-                                for change in batch])
-    connection.execute(text("ANALYZE checkpoint_changes"))  # for the join's plan
-    connection.execute(text(
-        "INSERT INTO checkpoint_scores (user_id, period, score)"
-        f" SELECT t.user_id, t.period, {proof.APPLY_SQL} FROM checkpoint_changes t"
-        " LEFT JOIN checkpoint_scores c ON c.user_id = t.user_id AND c.period = t.period"
-        " WHERE true ON CONFLICT (user_id, period) DO UPDATE SET score = excluded.score"))
-    connection.execute(text("DROP TABLE checkpoint_changes"))
+    try:
+        archive_file.write(path, head, fill)
+    except FileExistsError:
+        raise Refused(f"{path} exists: an archive is never written over") from None
 
 
 def _locked(connection, statement: str) -> None:

@@ -91,8 +91,10 @@ def latest_boundary(connection=None) -> datetime | None:
     return (connection or db.session).scalar(select(func.max(Checkpoint.boundary)))
 
 
-def tally_of(connection, since: datetime | None, until: datetime | None = None) -> Tally:
-    """The scored events from ``since`` until ``until`` (None: without a bound), added up
+def tally_of(connection, since: datetime | None, until: datetime | None = None,
+             players: list | None = None) -> Tally:
+    """The scored events from ``since`` until ``until`` (None: without a bound), of
+    ``players`` (None: every player), added up
     by the database a player and a day at a time: a run of gains adds up to the same as
     their sum gained at once. A player who lost points in the range (an adjustment, which a
     window may stop at 0) is added event by event, in order, instead.
@@ -103,6 +105,7 @@ def tally_of(connection, since: datetime | None, until: datetime | None = None) 
     where = [AuditEvent.outcome.in_(moderation.SCORED)]
     where += [AuditEvent.at >= since] if since is not None else []
     where += [AuditEvent.at < until] if until is not None else []
+    where += [AuditEvent.user_id.in_(players)] if players is not None else []
     day = func.date(AuditEvent.at)
     tally, losers = Tally(), set()
     for user_id, on, total, lowest in connection.execute(
@@ -141,12 +144,12 @@ def windows_between(period, since: datetime | None, until: datetime | None):
 
 
 def closing_differences(connection, tally: Tally, held: dict, since: datetime | None,
-                        until: datetime) -> list[str]:
+                        until: datetime, players: list | None = None) -> list[str]:
     """The windows that close after ``since`` and by ``until`` whose scores differ from
     what the events between them (``tally``) made of the checkpoint's ``held`` ones
-    ((period, user_id) -> score): archive.py checks them before they leave the log, as
-    they are final from then on. The week ``until`` falls in (if not its Monday) is still
-    open: it stays in the checkpoint."""
+    ((period, user_id) -> score), of ``players`` (None: every player): checkpoint.py checks
+    them before they leave the log, as they are final from then on. The week ``until``
+    falls in (if not its Monday) is still open: it stays in the checkpoint."""
     still_open = periods.week_key(until)
     expected = {key: score for key, score in held.items() if key[0] != still_open}
     for key, change in tally.windows.items():
@@ -154,10 +157,20 @@ def closing_differences(connection, tally: Tally, held: dict, since: datetime | 
             expected[key] = apply(change, expected.get(key, 0))
     stored = {(period, user_id): score for period, user_id, score in connection.execute(
         select(WindowScore.period, WindowScore.user_id, WindowScore.score)
-        .where(windows_between(WindowScore.period, since, until))
+        .where(windows_between(WindowScore.period, since, until),
+               *([WindowScore.user_id.in_(players)] if players is not None else []))
         .execution_options(yield_per=10000))}
-    return [f"{what}: score {score}, audit log says {expected}"
-            for what, score, expected in _differences(stored, expected)]
+    return [difference(*found) for found in _differences(stored, expected)]
+
+
+def difference(what: str, score: int, expected: int) -> str:
+    """How a score that differs from its events is reported: ``what`` is a player's id,
+    or a window's name (``window``)."""
+    return f"{what}: score {score}, audit log says {expected}"
+
+
+def window(user_id: str, period: str) -> str:
+    return f"{user_id} in {period}"
 
 
 def verify(since: bool = False) -> Report:
@@ -243,14 +256,13 @@ def _expect(report: Report, stored: dict, stored_windows: dict, tally: Tally,
     windows = {key: score for key, score in held.items() if key[0] != ALL}
     for key, change in tally.windows.items():
         windows[key] = apply(change, windows.get(key, 0))
-    report.wrong += [f"{what}: score {score}, audit log says {expected}" for what, score,
-                     expected in _differences(stored, totals) + _differences(
-                         stored_windows, windows)]
+    report.wrong += [difference(*found) for found in _differences(stored, totals)
+                     + _differences(stored_windows, windows)]
 
 
 def _differences(stored: dict, expected: dict) -> list:
     def name(key):
-        return key if isinstance(key, str) else f"{key[1]} in {key[0]}"
+        return key if isinstance(key, str) else window(key[1], key[0])
 
     return sorted(
         (name(key), stored.get(key, 0), expected.get(key, 0))

@@ -17,7 +17,7 @@ from psycogreen.gevent import patch_psycopg
 from sqlalchemy import text
 
 from scoreboard import create_app
-from scoreboard.core import clock
+from scoreboard.core import clock, periods
 from scoreboard.data import partitions
 from scoreboard.data.db import db
 from scoreboard.play import actions, archive, moderation, proof, upkeep
@@ -340,3 +340,93 @@ def test_tally_in_python_and_in_sql_agree(make):
                 assert in_sql == proof.apply(change, before)
         db.session.rollback()
     assert proof.apply(tally.windows[f"day:{WED:%Y-%m-%d}", "ann"], 0) == 5  # 3, 0, 2, 1, 5
+
+
+def test_an_archive_is_refused_while_a_window_it_closes_differs(make, tmp_path):
+    """The windows that close by the boundary leave the proof with their events: the
+    archive checks them first, and does nothing while one differs."""
+    app = make()
+    played(app)
+    monday = periods.day_key(MON)
+    with app.app_context():
+        db.session.execute(text("UPDATE window_scores SET score = score + 5"
+                                " WHERE user_id = 'dan' AND period = :p"), {"p": monday})
+        db.session.commit()
+    before = audit_partitions(app)
+
+    refused = run_archive(app, tmp_path / "old.jsonl.gz")
+
+    assert refused.exit_code == 1
+    assert f"dan in {monday}: score 8, audit log says 3" in refused.output
+    assert not (tmp_path / "old.jsonl.gz").exists() and audit_partitions(app) == before
+    assert scalar(app, "SELECT count(*) FROM audit_checkpoints") == 0
+    assert checkpoint(app) == {}
+    with app.app_context():
+        db.session.execute(text("UPDATE window_scores SET score = score - 5"
+                                " WHERE user_id = 'dan' AND period = :p"), {"p": monday})
+        db.session.commit()
+    assert run_archive(app, tmp_path / "old.jsonl.gz").exit_code == 0
+
+
+def test_archives_one_after_another_carry_the_open_week_over(make, tmp_path):
+    """The checkpoint holds the all-time scores and the week open at its boundary; the next
+    archive closes that week, checking it with what the checkpoint held of it."""
+    app = make()
+    played(app)
+    friday = (WEEK_BEFORE + timedelta(days=1)).date()
+    week_before, this_week = periods.week_key(WEEK_BEFORE), periods.week_key(WED)
+    assert run_archive(app, tmp_path / "first.jsonl.gz", before=friday).exit_code == 0
+    assert checkpoint(app) == {("ann", "all"): 10, ("bob", "all"): 2,
+                               ("ann", week_before): 10, ("bob", week_before): 2}
+    assert "0 mismatches" in verify(app) and "0 mismatches" in verify(app, "--since")
+
+    with app.app_context():  # what the first archive held of bob's week, tampered with
+        db.session.execute(text("UPDATE checkpoint_scores SET score = 7"
+                                " WHERE user_id = 'bob' AND period = :p"), {"p": week_before})
+        db.session.commit()
+    refused = run_archive(app, tmp_path / "refused.jsonl.gz")
+    assert refused.exit_code == 1
+    assert f"bob in {week_before}: score 2, audit log says 7" in refused.output
+    with app.app_context():
+        db.session.execute(text("UPDATE checkpoint_scores SET score = 2"
+                                " WHERE user_id = 'bob' AND period = :p"), {"p": week_before})
+        db.session.commit()
+
+    assert run_archive(app, tmp_path / "second.jsonl.gz").exit_code == 0
+    held = checkpoint(app)
+    assert {period for _, period in held} == {"all", this_week}
+    assert held["ann", "all"] == 10 and held["ann", this_week] == 1
+    assert "0 mismatches" in verify(app) and "0 mismatches" in verify(app, "--since")
+
+
+def test_verify_catches_a_tampered_checkpoint_or_open_window_after_an_archive(make, tmp_path):
+    app = make()
+    played(app)
+    assert run_archive(app, tmp_path / "old.jsonl.gz").exit_code == 0
+    week = periods.week_key(WED)
+
+    def tampered(sql: str, **params) -> tuple[str, str]:
+        with app.app_context():
+            db.session.execute(text(sql), params)
+            db.session.commit()
+        return verify(app), verify(app, "--since")
+
+    # ann: 10 before Wednesday, 3 taken back on it; her week held at 1 then, 0 after;
+    # bob's week: 1 on Tuesday, 1 on Wednesday.
+    both = tampered("UPDATE checkpoint_scores SET score = 11 WHERE user_id = 'ann'"
+                    " AND period = 'all'")
+    assert all("MISMATCH ann: score 7, audit log says 8" in out for out in both)
+    both = tampered("UPDATE checkpoint_scores SET score = 10 WHERE user_id = 'ann'"
+                    " AND period = 'all'; UPDATE checkpoint_scores SET score = 4"
+                    " WHERE user_id = 'ann' AND period = :p", p=week)
+    assert all(f"MISMATCH ann in {week}: score 0, audit log says 1" in out for out in both)
+    assert all("1 mismatches" in out for out in both)
+    both = tampered("UPDATE checkpoint_scores SET score = 1 WHERE user_id = 'ann'"
+                    " AND period = :p; UPDATE window_scores SET score = 9"
+                    " WHERE user_id = 'bob' AND period = :p", p=week)
+    assert all(f"MISMATCH bob in {week}: score 9, audit log says 2" in out for out in both)
+    # dan played only before Wednesday: his open week is checked by the whole verify.
+    whole = tampered("UPDATE window_scores SET score = 2 WHERE user_id = 'bob'"
+                     " AND period = :p; UPDATE window_scores SET score = 9"
+                     " WHERE user_id = 'dan' AND period = :p", p=week)[0]
+    assert f"MISMATCH dan in {week}: score 9, audit log says 3" in whole
