@@ -131,12 +131,11 @@ def _archive_partitions(connection, boundary: datetime, path: str, now: datetime
         _locked(connection, f"LOCK TABLE {', '.join(names)} IN SHARE MODE")
         source = " UNION ALL ".join(f"SELECT {COLUMNS} FROM {name}" for name in names)
         rows = connection.scalar(text(f"SELECT count(*) FROM ({source}) e"))
-        # PostgreSQL writes each line (row_to_json): no COPY, which psycopg2 refuses in a
-        # gevent worker (its wait callback), where the upkeep's timer runs this. In the
-        # partitions' order: a sort by id would cost more than all the rest.
-        lines = text(f"SELECT row_to_json(e)::text FROM ({source}) e")
-        _write_and_sum_up(connection, lambda out: archive_file.write_lines(out, connection.execute(
-            lines.execution_options(yield_per=archive_file.BATCH)).scalars()),
+        # PostgreSQL writes each line (row_to_json), sent by COPY (archive_file.copy_lines).
+        # In the partitions' order: a sort by id would cost more than all the rest.
+        lines = f"SELECT row_to_json(e)::text FROM ({source}) e"
+        _write_and_sum_up(connection, lambda out: archive_file.copy_lines(
+            out, connection, lines),
                           archive_file.header(since, boundary, rows), path,
                           proof.latest_boundary(connection), boundary)
         connection.execute(insert(Checkpoint).values(

@@ -34,6 +34,8 @@ THU += timedelta(days=(3 - THU.weekday()) % 7)
 WED, TUE, MON, WEEK_BEFORE = (THU - timedelta(days=n) for n in (1, 2, 3, 7))
 BEFORE = WED.date()
 ADMIN = moderation.Actor("cli:test")
+# What an archive must keep as it is, through COPY's CSV and JSON.
+REASON = 'took back: "twice", a back\\slash, a comma; déjà vu ✓'
 
 
 @pytest.fixture(scope="module")
@@ -96,7 +98,7 @@ def played(app) -> None:
 def adjust(app, user_id: str, delta: int, moment: datetime) -> None:
     at(app, moment)
     with app.app_context():
-        moderation.adjust(ADMIN, user_id, delta, "test")
+        moderation.adjust(ADMIN, user_id, delta, REASON)
 
 
 def verify(app, *args) -> str:
@@ -198,6 +200,9 @@ def test_restore_brings_the_events_back_and_verify_holds(make, tmp_path):
     with app.app_context():
         dans = moderation.audit_page(user_id="dan")["events"]
     assert [event["delta"] for event in dans] == [1, 1, 1]
+    with app.app_context():
+        anns = moderation.audit_page(user_id="ann")["events"]
+    assert [event["reason"] for event in anns if event["delta"] < 0] == [REASON, REASON]
     assert "0 mismatches" in verify(app) and "0 mismatches" in verify(app, "--since")
     again = runner.invoke(args=["scoreboard", "restore", str(tmp_path / "old.jsonl.gz")])
     assert "restored 0 of 19 events" in again.output
