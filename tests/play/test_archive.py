@@ -14,7 +14,8 @@ import psycopg2
 import pytest
 from flask_migrate import upgrade
 from psycogreen.gevent import patch_psycopg
-from sqlalchemy import text
+from sqlalchemy import event, text
+from sqlalchemy.exc import OperationalError
 
 from scoreboard import create_app
 from scoreboard.core import clock, periods
@@ -435,3 +436,101 @@ def test_verify_catches_a_tampered_checkpoint_or_open_window_after_an_archive(ma
                      " AND period = :p; UPDATE window_scores SET score = 9"
                      " WHERE user_id = 'dan' AND period = :p", p=week)[0]
     assert f"MISMATCH dan in {week}: score 9, audit log says 3" in whole
+
+
+def test_verify_reads_only_the_partitions_after_the_checkpoint(make, tmp_path):
+    """Every statement verify sends, whole or --since, reads only audit partitions from
+    the checkpoint's boundary on (and the default one), though the days before it are
+    back (restore); without a checkpoint it reads them all. None runs JIT."""
+    app = make()
+    played(app)
+    restored = f"audit_events_p{MON:%Y%m%d}"
+    assert restored in read_by_verify(app)
+    assert run_archive(app, tmp_path / "old.jsonl.gz").exit_code == 0
+    assert app.test_cli_runner().invoke(
+        args=["scoreboard", "restore", str(tmp_path / "old.jsonl.gz")]).exit_code == 0
+    assert restored in audit_partitions(app)
+    after = {name for name in audit_partitions(app) if name >= f"audit_events_p{WED:%Y%m%d}"}
+    for flags in ((), ("--since",)):
+        read = read_by_verify(app, *flags)
+        assert read and read <= after | {"audit_events_default"}, (flags, read)
+
+
+def read_by_verify(app, *flags) -> set:
+    """The audit partitions in the plans of the statements verify sends (EXPLAIN)."""
+    sent = []
+    with app.app_context():
+        listen = (db.engine, "before_cursor_execute",
+                  lambda conn, cursor, statement, parameters, *_: sent.append(
+                      (statement, parameters, _setting(cursor, "jit"))))
+        event.listen(*listen)
+        try:
+            assert "0 mismatches" in verify(app, *flags)
+        finally:
+            event.remove(*listen)
+        with db.engine.connect() as connection:
+            read = set().union(*(
+                _relations(connection.exec_driver_sql(f"EXPLAIN (FORMAT JSON) {statement}",
+                                                      parameters).scalar())
+                for statement, parameters, _ in sent if "audit_events" in statement))
+    assert {jit for statement, _, jit in sent if "audit_events" in statement} == {"off"}
+    return {name for name in read if name.startswith("audit_events")}
+
+
+def test_admin_commands_outlast_the_statement_timeout_of_requests(make, tmp_path):
+    """verify, archive and restore run statements longer than DATABASE_STATEMENT_TIMEOUT_MS
+    (a pg_sleep beside each of their reads of the log, in their transaction), which cuts
+    the same statement of a request, before and after them."""
+    app = make(DATABASE_STATEMENT_TIMEOUT_MS=1000)
+    played(app)
+    long = "SELECT pg_sleep(1.2)"
+
+    def cut() -> str:
+        with app.app_context():
+            try:
+                db.session.execute(text(long))
+            except OperationalError as error:
+                return error.orig.pgcode
+            finally:
+                db.session.rollback()
+        return "not cut"
+
+    slept = []
+
+    def beside(conn, cursor, statement, *_):
+        if statement.startswith(("SELECT audit_events.user_id", "INSERT INTO audit_events")):
+            with cursor.connection.cursor() as own:
+                own.execute(long)
+            slept.append(statement.split()[0])
+
+    assert cut() == "57014"  # query_canceled
+    runner = app.test_cli_runner()
+    with app.app_context():
+        event.listen(db.engine, "before_cursor_execute", beside)
+    try:
+        assert "0 mismatches" in verify(app)
+        assert run_archive(app, tmp_path / "old.jsonl.gz").exit_code == 0
+        assert runner.invoke(args=["scoreboard", "restore",
+                                   str(tmp_path / "old.jsonl.gz")]).exit_code == 0
+        assert "0 mismatches" in verify(app, "--since")
+    finally:
+        with app.app_context():
+            event.remove(db.engine, "before_cursor_execute", beside)
+    assert {"SELECT", "INSERT"} <= set(slept) and len(slept) >= 4, slept
+    assert cut() == "57014"
+
+
+def _setting(cursor, name: str) -> str:
+    with cursor.connection.cursor() as own:
+        own.execute(f"SHOW {name}")
+        return own.fetchone()[0]
+
+
+def _relations(plan) -> set:
+    """The tables a plan (EXPLAIN's JSON) reads."""
+    if isinstance(plan, list):
+        return set().union(*map(_relations, plan)) if plan else set()
+    if not isinstance(plan, dict):
+        return set()
+    found = {plan["Relation Name"]} if "Relation Name" in plan else set()
+    return found.union(*map(_relations, plan.values()))
