@@ -25,7 +25,7 @@ from sqlalchemy import text
 from bench.partition_lock import Lines
 from scoreboard.core import clock
 from scoreboard.data import partitions
-from scoreboard.data.db import db
+from scoreboard.data.db import db, unbounded
 from scoreboard.play import actions
 
 # Share of the players who play on a day.
@@ -94,6 +94,7 @@ def load(shape: Shape, first: datetime) -> None:
                 f"{at.isoformat(' ')}\t\\N\n")
 
     connection = db.session.connection()
+    unbounded(connection)  # statements over the whole year, longer than a request's
     # The players first: the tickets refer to them. Their scores come after.
     connection.execute(text(
         "INSERT INTO users (id, display_name, score, score_reached_at, created_at)"
@@ -121,7 +122,9 @@ def load(shape: Shape, first: datetime) -> None:
         connection.execute(text(statement))
     db.session.commit()
     with db.engine.connect().execution_options(isolation_level="AUTOCOMMIT") as autocommit:
+        autocommit.execute(text("SET statement_timeout = 0"))
         autocommit.execute(text("VACUUM ANALYZE"))
+        autocommit.execute(text("RESET statement_timeout"))
 
 
 def sizes() -> dict[str, tuple[int, int]]:

@@ -15,6 +15,9 @@ import tempfile
 from collections.abc import Callable, Iterable, Iterator
 from datetime import datetime
 
+from psycopg2.extensions import get_wait_callback
+from sqlalchemy import text
+
 from .models import AuditEvent
 
 FORMAT = "scoreboard-audit/1"
@@ -60,6 +63,22 @@ def write_rows(out, rows: Iterable[tuple]) -> None:
     """Write ``rows`` (tuples in COLUMNS' order) as ``write``'s lines to ``out``."""
     for batch in _batches(rows):
         out.write(b"".join(_line(_event(row)) for row in batch))
+
+
+def copy_lines(out, connection, query: str) -> None:
+    """Write the lines of ``query`` (PostgreSQL; one column, each row an event's JSON) as
+    ``write``'s lines to ``out``. By COPY, whose rows reach ``out`` in chunks, with no
+    Python object a row; in CSV with a quote and a delimiter that JSON never holds raw
+    (control characters), so each line is the JSON as it is (the text format would double
+    its backslashes). Except with psycopg2 made green (a gevent worker, where the upkeep's
+    retention runs): its wait callback refuses COPY, so the rows come a batch at a time."""
+    if get_wait_callback() is not None:
+        write_lines(out, connection.execute(
+            text(query).execution_options(yield_per=BATCH)).scalars())
+        return
+    with connection.connection.cursor() as cursor:
+        cursor.copy_expert(f"COPY ({query}) TO STDOUT WITH (FORMAT csv, DELIMITER E'\\x02',"
+                           " QUOTE E'\\x01')", out)
 
 
 def write_lines(out, lines: Iterable[str]) -> None:

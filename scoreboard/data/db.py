@@ -5,7 +5,7 @@ from contextlib import contextmanager
 
 from flask_migrate import Migrate
 from flask_sqlalchemy import SQLAlchemy
-from sqlalchemy import MetaData
+from sqlalchemy import MetaData, text
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.exc import DBAPIError
@@ -96,6 +96,17 @@ def reading():
         yield db.session
     finally:
         db.session.rollback()
+
+
+def unbounded(connection) -> None:
+    """Lift, for the rest of ``connection``'s transaction only, what bounds a request:
+    the statement timeout (DATABASE_STATEMENT_TIMEOUT_MS, set on every connection), which
+    an admin command over a year of the log runs longer than, and JIT, which PostgreSQL
+    would spend seconds on compiling a statement over hundreds of partitions. SET LOCAL
+    ends with the transaction, so a pooled connection goes back as it came."""
+    if connection.dialect.name == "postgresql":
+        connection.execute(text("SET LOCAL statement_timeout = 0"))
+        connection.execute(text("SET LOCAL jit = off"))
 
 
 migrate = Migrate()

@@ -227,8 +227,9 @@ class Checkpoint(db.Model):
 
 
 class CheckpointScore(db.Model):
-    """A player's all-time score (period ``all``) or window score as of the newest
-    checkpoint: what every archived event added up to (migration 0018)."""
+    """A player's all-time score (period ``all``), or score in the week still open at the
+    newest checkpoint's boundary, as of it: what every archived event added up to
+    (migration 0018). The windows closed by then are final, and not held here."""
 
     __tablename__ = "checkpoint_scores"
 

@@ -4,14 +4,18 @@
 An archive takes every event before a boundary, a UTC midnight no later than today's: on
 PostgreSQL every whole day partition (or the partition of the past) that ends by then,
 whose rows no play writes any more; on SQLite, whose tables are plain, the rows before it.
-It writes them to a new file (data/archive_file.py), synced to the disk, and then, in one
-transaction, adds them up into the checkpoint (proof.py) and removes them: the partitions
-are detached and dropped, or the rows deleted. A failure before that commit leaves the
+In one transaction, it adds them up into the checkpoint (proof.py), writes them to a new
+file (data/archive_file.py), synced to the disk, and removes them: the partitions are
+detached and dropped, or the rows deleted. The checkpoint keeps each player's all-time
+score and the score of the week still open at the boundary; the windows that close by then
+are final, so they are checked against their events here, once, and the archive is refused
+while one differs (its proof would leave with them). A failure before that commit leaves the
 events where they were and no checkpoint of them; the file, whole or not under its name,
 stands for nothing, and a run again (to another file) does it all. The partitions are read
 under a SHARE lock, which lets no write in until the commit, so nothing is dropped that
-the file lacks. On SQLite the checkpoint's row is written first: that takes the database's
-write lock for the same end. One archive at a time: on PostgreSQL it holds the upkeep's
+the file lacks. The transaction is not bound by a request's statement timeout (a month of
+events takes longer). On SQLite the checkpoint's row is written first: that takes the
+database's write lock for the same end. One archive at a time: on PostgreSQL it holds the upkeep's
 advisory lock (data/partitions.py), with which maintain also adds and drops partitions.
 
 The checkpoint sums up every event before its boundary. The events of an archive restored
@@ -32,9 +36,9 @@ from sqlalchemy.exc import OperationalError
 
 from ..core import clock, periods
 from ..data import archive_file, partitions
-from ..data.db import db, on_postgres
+from ..data.db import db, on_postgres, unbounded
 from ..data.models import AuditEvent, Checkpoint
-from . import proof
+from . import checkpoint, proof
 
 TABLE = AuditEvent.__tablename__
 # Tries at a lock (each waits partitions.LOCK_WAIT at most) before giving up for now.
@@ -42,8 +46,6 @@ LOCK_TRIES = 50
 BUSY = ("another instance is maintaining or archiving the audit log's partitions: "
         "nothing done; run it again")
 COLUMNS = ", ".join(archive_file.COLUMNS)
-# Checkpoint changes sent to the database at a time.
-CHANGES_AT_ONCE = 50_000
 
 
 class Refused(Exception):
@@ -125,16 +127,15 @@ def _archive_partitions(connection, boundary: datetime, path: str, now: datetime
     names = tuple(p.name for p in chosen)
     since = None if any(p.start is None for p in chosen) else min(p.start for p in chosen)
     try:
+        unbounded(connection)
         _locked(connection, f"LOCK TABLE {', '.join(names)} IN SHARE MODE")
         source = " UNION ALL ".join(f"SELECT {COLUMNS} FROM {name}" for name in names)
         rows = connection.scalar(text(f"SELECT count(*) FROM ({source}) e"))
-        # PostgreSQL writes each line (row_to_json): no COPY, which psycopg2 refuses in a
-        # gevent worker (its wait callback), where the upkeep's timer runs this. In the
-        # partitions' order: a sort by id would cost more than all the rest.
-        lines = connection.execute(
-            text(f"SELECT row_to_json(e)::text FROM ({source}) e")
-            .execution_options(yield_per=archive_file.BATCH)).scalars()
-        _write_and_sum_up(connection, lambda out: archive_file.write_lines(out, lines),
+        # PostgreSQL writes each line (row_to_json), sent by COPY (archive_file.copy_lines).
+        # In the partitions' order: a sort by id would cost more than all the rest.
+        lines = f"SELECT row_to_json(e)::text FROM ({source}) e"
+        _write_and_sum_up(connection, lambda out: archive_file.copy_lines(
+            out, connection, lines),
                           archive_file.header(since, boundary, rows), path,
                           proof.latest_boundary(connection), boundary)
         connection.execute(insert(Checkpoint).values(
@@ -172,9 +173,9 @@ def _archive_rows(boundary: datetime, path: str, now: datetime) -> Archived:
         rows = connection.scalar(select(func.count()).where(before))
         if not rows:
             raise NothingToArchive(f"no audit event before {boundary:%Y-%m-%d}")
-        events = connection.execute(select(*AuditEvent.__table__.columns).where(before)
-                                    .order_by(AuditEvent.id))
-        _write_and_sum_up(connection, lambda out: archive_file.write_rows(out, events),
+        events = select(*AuditEvent.__table__.columns).where(before).order_by(AuditEvent.id)
+        _write_and_sum_up(connection, lambda out: archive_file.write_rows(
+            out, connection.execute(events)),
                           archive_file.header(None, boundary, rows), path, previous, boundary)
         connection.execute(Checkpoint.__table__.update().where(
             Checkpoint.id == checkpoint).values(rows=rows))
@@ -187,43 +188,19 @@ def _archive_rows(boundary: datetime, path: str, now: datetime) -> Archived:
 
 
 def _write_and_sum_up(connection, fill, head: dict, path: str, previous, boundary) -> None:
-    """Write the events to ``path`` (``fill(out)`` writes their lines), and add those
-    from ``previous``, the newest checkpoint's boundary, on to the checkpoint."""
+    """Add the events from ``previous``, the newest checkpoint's boundary, on to the
+    checkpoint, and write the events to ``path`` (``fill(out)`` writes their lines)."""
+    # Not after the boundary: restored events, which the checkpoint sums up already.
+    later = previous is None or boundary > previous
+    wrong = checkpoint.carry_on(connection, previous, boundary) if later else []
+    if wrong:
+        raise Refused(f"{len(wrong)} scores of windows that close by {boundary:%Y-%m-%d} differ"
+                      f" from their events, which would leave the log: {'; '.join(wrong[:5])}"
+                      "; nothing done (flask scoreboard verify lists them)")
     try:
         archive_file.write(path, head, fill)
     except FileExistsError:
         raise Refused(f"{path} exists: an archive is never written over") from None
-    _add_to_checkpoint(connection, proof.tally_of(connection, previous, boundary))
-
-
-def _add_to_checkpoint(connection, tally: proof.Tally) -> None:
-    """checkpoint_scores := each change applied to it, in one statement over a temporary
-    table of the changes."""
-    postgres = connection.dialect.name == "postgresql"
-    collation = ' COLLATE "C"' if postgres else ""  # checkpoint_scores.user_id's
-    connection.execute(text(
-        f"CREATE TEMPORARY TABLE checkpoint_changes (user_id varchar(64){collation},"
-        " period varchar(16), floor bigint, shift bigint)"))
-    changes = list(tally.changes())
-    for start in range(0, len(changes), CHANGES_AT_ONCE):
-        batch = changes[start:start + CHANGES_AT_ONCE]
-        if postgres:  # four arrays: one row of parameters, not one a change
-            connection.execute(text(
-                "INSERT INTO checkpoint_changes SELECT * FROM unnest(CAST(:u AS text[]),"
-                " CAST(:p AS text[]), CAST(:f AS bigint[]), CAST(:s AS bigint[]))"),
-                dict(zip(("u", "p", "f", "s"), map(list, zip(*batch, strict=True)),
-                         strict=True)))
-        else:
-            connection.execute(text("INSERT INTO checkpoint_changes VALUES (:u, :p, :f, :s)"),
-                               [dict(zip(("u", "p", "f", "s"), change, strict=True))
-                                for change in batch])
-    connection.execute(text("ANALYZE checkpoint_changes"))  # for the join's plan
-    connection.execute(text(
-        "INSERT INTO checkpoint_scores (user_id, period, score)"
-        f" SELECT t.user_id, t.period, {proof.APPLY_SQL} FROM checkpoint_changes t"
-        " LEFT JOIN checkpoint_scores c ON c.user_id = t.user_id AND c.period = t.period"
-        " WHERE true ON CONFLICT (user_id, period) DO UPDATE SET score = excluded.score"))
-    connection.execute(text("DROP TABLE checkpoint_changes"))
 
 
 def _locked(connection, statement: str) -> None:

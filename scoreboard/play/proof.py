@@ -2,8 +2,11 @@
 scores recomputed from the audit log, and compared with what the tables hold.
 
 Once part of the log is archived (archive.py), the newest checkpoint stands for it: each
-player's scores as of its boundary, which the archived events added up to. A score is then
-its checkpoint plus the events from the boundary on, exactly. Events before the boundary
+player's all-time score as of its boundary, which the archived events added up to, and their
+score in the one window still open then (the week the boundary falls in, unless it is a
+Monday). A score is then its checkpoint plus the events from the boundary on, exactly. A
+window that closed by the boundary has its final score: the archive that took its last
+events checked it against them, and verify no longer reads it. Events before the boundary
 that are in the table again (restore) are already in the checkpoint, and are not counted
 twice. ``since`` checks only the players with events from the boundary on, and only the
 windows those events fall in, reading the rest by key: its cost follows the recent events,
@@ -14,11 +17,11 @@ from collections import Counter, defaultdict
 from dataclasses import dataclass, field
 from datetime import date, datetime
 
-from sqlalchemy import func, select
+from sqlalchemy import and_, func, or_, select
 
 from ..boards import ranks
 from ..core import periods
-from ..data.db import db
+from ..data.db import db, unbounded
 from ..data.models import AuditEvent, Checkpoint, CheckpointScore, User, WindowScore
 from . import moderation
 
@@ -64,6 +67,14 @@ class Tally:
         for (period, user_id), (floor, shift) in self.windows.items():
             yield user_id, period, floor, shift
 
+    def forget(self, players: set) -> None:
+        """Take back what was added of these players."""
+        if players:
+            for user_id in players:
+                self.totals.pop(user_id, None)
+            self.windows = {key: change for key, change in self.windows.items()
+                            if key[1] not in players}
+
 
 @dataclass
 class Report:
@@ -80,33 +91,92 @@ def latest_boundary(connection=None) -> datetime | None:
     return (connection or db.session).scalar(select(func.max(Checkpoint.boundary)))
 
 
-def tally_of(connection, since: datetime | None, until: datetime | None = None) -> Tally:
-    """The scored events from ``since`` until ``until`` (None: without a bound), added up
+def tally_of(connection, since: datetime | None, until: datetime | None = None,
+             players: list | None = None) -> Tally:
+    """The scored events from ``since`` until ``until`` (None: without a bound), of
+    ``players`` (None: every player), added up
     by the database a player and a day at a time: a run of gains adds up to the same as
     their sum gained at once. A player who lost points in the range (an adjustment, which a
-    window may stop at 0) is added event by event, in order."""
+    window may stop at 0) is added event by event, in order, instead.
+
+    One scan of the range: on PostgreSQL its bounds leave out every partition outside it,
+    and no subquery is repeated in each partition's scan (the players who lost points are
+    found by the scan itself)."""
     where = [AuditEvent.outcome.in_(moderation.SCORED)]
     where += [AuditEvent.at >= since] if since is not None else []
     where += [AuditEvent.at < until] if until is not None else []
-    losers = select(AuditEvent.user_id).where(*where, AuditEvent.delta < 0).distinct()
+    where += [AuditEvent.user_id.in_(players)] if players is not None else []
     day = func.date(AuditEvent.at)
-    tally = Tally()
-    for user_id, on, total in connection.execute(
-            select(AuditEvent.user_id, day, func.sum(AuditEvent.delta))
-            .where(*where, AuditEvent.user_id.not_in(losers))
-            .group_by(AuditEvent.user_id, day).execution_options(yield_per=10000)):
-        on = on if isinstance(on, date) else date.fromisoformat(on)  # SQLite: text
-        tally.add(user_id, datetime(on.year, on.month, on.day), total)
-    for user_id, at, delta in connection.execute(
-            select(AuditEvent.user_id, AuditEvent.at, AuditEvent.delta)
-            .where(*where, AuditEvent.user_id.in_(losers)).order_by(AuditEvent.id)):
-        tally.add(user_id, at, delta)
+    tally, losers = Tally(), set()
+    for user_id, on, total, lowest in connection.execute(
+            select(AuditEvent.user_id, day, func.sum(AuditEvent.delta),
+                   func.min(AuditEvent.delta))
+            .where(*where).group_by(AuditEvent.user_id, day)
+            .execution_options(yield_per=10000)):
+        if lowest < 0:
+            losers.add(user_id)
+        elif user_id not in losers:
+            on = on if isinstance(on, date) else date.fromisoformat(on)  # SQLite: text
+            tally.add(user_id, datetime(on.year, on.month, on.day), total)
+    tally.forget(losers)
+    ordered = sorted(losers)
+    for start in range(0, len(ordered), CHUNK):
+        for user_id, at, delta in connection.execute(
+                select(AuditEvent.user_id, AuditEvent.at, AuditEvent.delta)
+                .where(*where, AuditEvent.user_id.in_(ordered[start:start + CHUNK]))
+                .order_by(AuditEvent.id)):
+            tally.add(user_id, at, delta)
     return tally
+
+
+def windows_between(period, since: datetime | None, until: datetime | None):
+    """SQL: the windows (``period``, a column of their keys) that close after ``since`` and
+    by ``until`` (UTC midnights; None: without a bound). Keys of one kind sort as their
+    windows do, and a window closes by a midnight when it starts before the window of
+    that midnight."""
+    kinds = []
+    for kind, key in (("day:", periods.day_key), ("week:", periods.week_key)):
+        bounds = [period.startswith(kind)]
+        bounds += [period >= key(since)] if since is not None else []
+        bounds += [period < key(until)] if until is not None else []
+        kinds.append(and_(*bounds))
+    return or_(*kinds)
+
+
+def closing_differences(connection, tally: Tally, held: dict, since: datetime | None,
+                        until: datetime, players: list | None = None) -> list[str]:
+    """The windows that close after ``since`` and by ``until`` whose scores differ from
+    what the events between them (``tally``) made of the checkpoint's ``held`` ones
+    ((period, user_id) -> score), of ``players`` (None: every player): checkpoint.py checks
+    them before they leave the log, as they are final from then on. The week ``until``
+    falls in (if not its Monday) is still open: it stays in the checkpoint."""
+    still_open = periods.week_key(until)
+    expected = {key: score for key, score in held.items() if key[0] != still_open}
+    for key, change in tally.windows.items():
+        if key[0] != still_open:
+            expected[key] = apply(change, expected.get(key, 0))
+    stored = {(period, user_id): score for period, user_id, score in connection.execute(
+        select(WindowScore.period, WindowScore.user_id, WindowScore.score)
+        .where(windows_between(WindowScore.period, since, until),
+               *([WindowScore.user_id.in_(players)] if players is not None else []))
+        .execution_options(yield_per=10000))}
+    return [difference(*found) for found in _differences(stored, expected)]
+
+
+def difference(what: str, score: int, expected: int) -> str:
+    """How a score that differs from its events is reported: ``what`` is a player's id,
+    or a window's name (``window``)."""
+    return f"{what}: score {score}, audit log says {expected}"
+
+
+def window(user_id: str, period: str) -> str:
+    return f"{user_id} in {period}"
 
 
 def verify(since: bool = False) -> Report:
     """Every difference between the scores held and the checkpoint plus the log after it
     (``since``: only where there are events after it), and the rank sets' own."""
+    unbounded(db.session.connection())
     report = Report(boundary=latest_boundary())
     tally = tally_of(db.session, report.boundary)
     if since:
@@ -125,11 +195,17 @@ def verify(since: bool = False) -> Report:
 
 
 def _compare_all(tally: Tally, report: Report) -> None:
+    """Every player, and every window still open at the checkpoint's boundary: those that
+    closed by then were checked when their events were archived (archive.py)."""
+    boundary = report.boundary
     held = {(period, user_id): score for user_id, period, score in db.session.execute(
-        select(CheckpointScore.user_id, CheckpointScore.period, CheckpointScore.score))}
+        select(CheckpointScore.user_id, CheckpointScore.period, CheckpointScore.score)
+        .where(or_(CheckpointScore.period == ALL,
+                   windows_between(CheckpointScore.period, boundary, None))))}
     stored = dict(db.session.execute(select(User.id, User.score)).all())
     stored_windows = {(period, user_id): score for period, user_id, score in db.session.execute(
-        select(WindowScore.period, WindowScore.user_id, WindowScore.score))}
+        select(WindowScore.period, WindowScore.user_id, WindowScore.score)
+        .where(windows_between(WindowScore.period, boundary, None)))}
     report.players, report.windows = len(stored), len(stored_windows)
     _expect(report, stored, stored_windows, tally, held)
     report.wrong += [f"region of {user_id} in {period}: the window's copy differs from the "
@@ -180,14 +256,13 @@ def _expect(report: Report, stored: dict, stored_windows: dict, tally: Tally,
     windows = {key: score for key, score in held.items() if key[0] != ALL}
     for key, change in tally.windows.items():
         windows[key] = apply(change, windows.get(key, 0))
-    report.wrong += [f"{what}: score {score}, audit log says {expected}" for what, score,
-                     expected in _differences(stored, totals) + _differences(
-                         stored_windows, windows)]
+    report.wrong += [difference(*found) for found in _differences(stored, totals)
+                     + _differences(stored_windows, windows)]
 
 
 def _differences(stored: dict, expected: dict) -> list:
     def name(key):
-        return key if isinstance(key, str) else f"{key[1]} in {key[0]}"
+        return key if isinstance(key, str) else window(key[1], key[0])
 
     return sorted(
         (name(key), stored.get(key, 0), expected.get(key, 0))

@@ -9,7 +9,7 @@ from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 
 from ..data import archive_file, partitions
-from ..data.db import db, on_postgres
+from ..data.db import db, on_postgres, unbounded
 from ..data.models import AuditEvent
 from . import proof
 from .archive import BUSY, TABLE, Refused
@@ -44,6 +44,7 @@ def restore(path: str) -> Restored:
         if connection is None:
             raise Refused(BUSY)
         made = _days_for(connection, path)
+        unbounded(connection)  # a month of events takes longer than a request may
         added = _insert(connection, pg_insert, events)
         connection.commit()
     return Restored(path, head["rows"], added, made)

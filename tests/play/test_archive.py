@@ -14,10 +14,11 @@ import psycopg2
 import pytest
 from flask_migrate import upgrade
 from psycogreen.gevent import patch_psycopg
-from sqlalchemy import text
+from sqlalchemy import event, text
+from sqlalchemy.exc import OperationalError
 
 from scoreboard import create_app
-from scoreboard.core import clock
+from scoreboard.core import clock, periods
 from scoreboard.data import partitions
 from scoreboard.data.db import db
 from scoreboard.play import actions, archive, moderation, proof, upkeep
@@ -34,6 +35,8 @@ THU += timedelta(days=(3 - THU.weekday()) % 7)
 WED, TUE, MON, WEEK_BEFORE = (THU - timedelta(days=n) for n in (1, 2, 3, 7))
 BEFORE = WED.date()
 ADMIN = moderation.Actor("cli:test")
+# What an archive must keep as it is, through COPY's CSV and JSON.
+REASON = 'took back: "twice", a back\\slash, a comma; déjà vu ✓'
 
 
 @pytest.fixture(scope="module")
@@ -96,7 +99,7 @@ def played(app) -> None:
 def adjust(app, user_id: str, delta: int, moment: datetime) -> None:
     at(app, moment)
     with app.app_context():
-        moderation.adjust(ADMIN, user_id, delta, "test")
+        moderation.adjust(ADMIN, user_id, delta, REASON)
 
 
 def verify(app, *args) -> str:
@@ -165,7 +168,9 @@ def test_archive_writes_the_past_drops_it_and_verify_stays_exact(make, tmp_path)
     assert held["bob", "all"] == 3 and held["dan", "all"] == 3 and ("cat", "all") not in held
     assert scalar(app, "SELECT rows FROM audit_checkpoints") == past
 
-    assert "verified 4 players and 14 window scores since the checkpoint of" in verify(app)
+    # Only the windows still open at Wednesday: its day (bob, cat) and its week (all
+    # four); those that closed by then were checked by the archive, and are final.
+    assert "verified 4 players and 6 window scores since the checkpoint of" in verify(app)
     assert "0 mismatches" in verify(app)
     # --since looks only at the players with events from Wednesday on: ann, bob and cat.
     assert "verified 3 players and 5 window scores since the checkpoint of" in verify(
@@ -196,6 +201,9 @@ def test_restore_brings_the_events_back_and_verify_holds(make, tmp_path):
     with app.app_context():
         dans = moderation.audit_page(user_id="dan")["events"]
     assert [event["delta"] for event in dans] == [1, 1, 1]
+    with app.app_context():
+        anns = moderation.audit_page(user_id="ann")["events"]
+    assert [event["reason"] for event in anns if event["delta"] < 0] == [REASON, REASON]
     assert "0 mismatches" in verify(app) and "0 mismatches" in verify(app, "--since")
     again = runner.invoke(args=["scoreboard", "restore", str(tmp_path / "old.jsonl.gz")])
     assert "restored 0 of 19 events" in again.output
@@ -338,3 +346,191 @@ def test_tally_in_python_and_in_sql_agree(make):
                 assert in_sql == proof.apply(change, before)
         db.session.rollback()
     assert proof.apply(tally.windows[f"day:{WED:%Y-%m-%d}", "ann"], 0) == 5  # 3, 0, 2, 1, 5
+
+
+def test_an_archive_is_refused_while_a_window_it_closes_differs(make, tmp_path):
+    """The windows that close by the boundary leave the proof with their events: the
+    archive checks them first, and does nothing while one differs."""
+    app = make()
+    played(app)
+    monday = periods.day_key(MON)
+    with app.app_context():
+        db.session.execute(text("UPDATE window_scores SET score = score + 5"
+                                " WHERE user_id = 'dan' AND period = :p"), {"p": monday})
+        db.session.commit()
+    before = audit_partitions(app)
+
+    refused = run_archive(app, tmp_path / "old.jsonl.gz")
+
+    assert refused.exit_code == 1
+    assert f"dan in {monday}: score 8, audit log says 3" in refused.output
+    assert not (tmp_path / "old.jsonl.gz").exists() and audit_partitions(app) == before
+    assert scalar(app, "SELECT count(*) FROM audit_checkpoints") == 0
+    assert checkpoint(app) == {}
+    with app.app_context():
+        db.session.execute(text("UPDATE window_scores SET score = score - 5"
+                                " WHERE user_id = 'dan' AND period = :p"), {"p": monday})
+        db.session.commit()
+    assert run_archive(app, tmp_path / "old.jsonl.gz").exit_code == 0
+
+
+def test_archives_one_after_another_carry_the_open_week_over(make, tmp_path):
+    """The checkpoint holds the all-time scores and the week open at its boundary; the next
+    archive closes that week, checking it with what the checkpoint held of it."""
+    app = make()
+    played(app)
+    friday = (WEEK_BEFORE + timedelta(days=1)).date()
+    week_before, this_week = periods.week_key(WEEK_BEFORE), periods.week_key(WED)
+    assert run_archive(app, tmp_path / "first.jsonl.gz", before=friday).exit_code == 0
+    assert checkpoint(app) == {("ann", "all"): 10, ("bob", "all"): 2,
+                               ("ann", week_before): 10, ("bob", week_before): 2}
+    assert "0 mismatches" in verify(app) and "0 mismatches" in verify(app, "--since")
+
+    with app.app_context():  # what the first archive held of bob's week, tampered with
+        db.session.execute(text("UPDATE checkpoint_scores SET score = 7"
+                                " WHERE user_id = 'bob' AND period = :p"), {"p": week_before})
+        db.session.commit()
+    refused = run_archive(app, tmp_path / "refused.jsonl.gz")
+    assert refused.exit_code == 1
+    assert f"bob in {week_before}: score 2, audit log says 7" in refused.output
+    with app.app_context():
+        db.session.execute(text("UPDATE checkpoint_scores SET score = 2"
+                                " WHERE user_id = 'bob' AND period = :p"), {"p": week_before})
+        db.session.commit()
+
+    assert run_archive(app, tmp_path / "second.jsonl.gz").exit_code == 0
+    held = checkpoint(app)
+    assert {period for _, period in held} == {"all", this_week}
+    assert held["ann", "all"] == 10 and held["ann", this_week] == 1
+    assert "0 mismatches" in verify(app) and "0 mismatches" in verify(app, "--since")
+
+
+def test_verify_catches_a_tampered_checkpoint_or_open_window_after_an_archive(make, tmp_path):
+    app = make()
+    played(app)
+    assert run_archive(app, tmp_path / "old.jsonl.gz").exit_code == 0
+    week = periods.week_key(WED)
+
+    def tampered(sql: str, **params) -> tuple[str, str]:
+        with app.app_context():
+            db.session.execute(text(sql), params)
+            db.session.commit()
+        return verify(app), verify(app, "--since")
+
+    # ann: 10 before Wednesday, 3 taken back on it; her week held at 1 then, 0 after;
+    # bob's week: 1 on Tuesday, 1 on Wednesday.
+    both = tampered("UPDATE checkpoint_scores SET score = 11 WHERE user_id = 'ann'"
+                    " AND period = 'all'")
+    assert all("MISMATCH ann: score 7, audit log says 8" in out for out in both)
+    both = tampered("UPDATE checkpoint_scores SET score = 10 WHERE user_id = 'ann'"
+                    " AND period = 'all'; UPDATE checkpoint_scores SET score = 4"
+                    " WHERE user_id = 'ann' AND period = :p", p=week)
+    assert all(f"MISMATCH ann in {week}: score 0, audit log says 1" in out for out in both)
+    assert all("1 mismatches" in out for out in both)
+    both = tampered("UPDATE checkpoint_scores SET score = 1 WHERE user_id = 'ann'"
+                    " AND period = :p; UPDATE window_scores SET score = 9"
+                    " WHERE user_id = 'bob' AND period = :p", p=week)
+    assert all(f"MISMATCH bob in {week}: score 9, audit log says 2" in out for out in both)
+    # dan played only before Wednesday: his open week is checked by the whole verify.
+    whole = tampered("UPDATE window_scores SET score = 2 WHERE user_id = 'bob'"
+                     " AND period = :p; UPDATE window_scores SET score = 9"
+                     " WHERE user_id = 'dan' AND period = :p", p=week)[0]
+    assert f"MISMATCH dan in {week}: score 9, audit log says 3" in whole
+
+
+def test_verify_reads_only_the_partitions_after_the_checkpoint(make, tmp_path):
+    """Every statement verify sends, whole or --since, reads only audit partitions from
+    the checkpoint's boundary on (and the default one), though the days before it are
+    back (restore); without a checkpoint it reads them all. None runs JIT."""
+    app = make()
+    played(app)
+    restored = f"audit_events_p{MON:%Y%m%d}"
+    assert restored in read_by_verify(app)
+    assert run_archive(app, tmp_path / "old.jsonl.gz").exit_code == 0
+    assert app.test_cli_runner().invoke(
+        args=["scoreboard", "restore", str(tmp_path / "old.jsonl.gz")]).exit_code == 0
+    assert restored in audit_partitions(app)
+    after = {name for name in audit_partitions(app) if name >= f"audit_events_p{WED:%Y%m%d}"}
+    for flags in ((), ("--since",)):
+        read = read_by_verify(app, *flags)
+        assert read and read <= after | {"audit_events_default"}, (flags, read)
+
+
+def read_by_verify(app, *flags) -> set:
+    """The audit partitions in the plans of the statements verify sends (EXPLAIN)."""
+    sent = []
+    with app.app_context():
+        listen = (db.engine, "before_cursor_execute",
+                  lambda conn, cursor, statement, parameters, *_: sent.append(
+                      (statement, parameters, _setting(cursor, "jit"))))
+        event.listen(*listen)
+        try:
+            assert "0 mismatches" in verify(app, *flags)
+        finally:
+            event.remove(*listen)
+        with db.engine.connect() as connection:
+            read = set().union(*(
+                _relations(connection.exec_driver_sql(f"EXPLAIN (FORMAT JSON) {statement}",
+                                                      parameters).scalar())
+                for statement, parameters, _ in sent if "audit_events" in statement))
+    assert {jit for statement, _, jit in sent if "audit_events" in statement} == {"off"}
+    return {name for name in read if name.startswith("audit_events")}
+
+
+def test_admin_commands_outlast_the_statement_timeout_of_requests(make, tmp_path):
+    """verify, archive and restore run statements longer than DATABASE_STATEMENT_TIMEOUT_MS
+    (a pg_sleep beside each of their reads of the log, in their transaction), which cuts
+    the same statement of a request, before and after them."""
+    app = make(DATABASE_STATEMENT_TIMEOUT_MS=1000)
+    played(app)
+    long = "SELECT pg_sleep(1.2)"
+
+    def cut() -> str:
+        with app.app_context():
+            try:
+                db.session.execute(text(long))
+            except OperationalError as error:
+                return error.orig.pgcode
+            finally:
+                db.session.rollback()
+        return "not cut"
+
+    slept = []
+
+    def beside(conn, cursor, statement, *_):
+        if statement.startswith(("SELECT audit_events.user_id", "INSERT INTO audit_events")):
+            with cursor.connection.cursor() as own:
+                own.execute(long)
+            slept.append(statement.split()[0])
+
+    assert cut() == "57014"  # query_canceled
+    runner = app.test_cli_runner()
+    with app.app_context():
+        event.listen(db.engine, "before_cursor_execute", beside)
+    try:
+        assert "0 mismatches" in verify(app)
+        assert run_archive(app, tmp_path / "old.jsonl.gz").exit_code == 0
+        assert runner.invoke(args=["scoreboard", "restore",
+                                   str(tmp_path / "old.jsonl.gz")]).exit_code == 0
+        assert "0 mismatches" in verify(app, "--since")
+    finally:
+        with app.app_context():
+            event.remove(db.engine, "before_cursor_execute", beside)
+    assert {"SELECT", "INSERT"} <= set(slept) and len(slept) >= 4, slept
+    assert cut() == "57014"
+
+
+def _setting(cursor, name: str) -> str:
+    with cursor.connection.cursor() as own:
+        own.execute(f"SHOW {name}")
+        return own.fetchone()[0]
+
+
+def _relations(plan) -> set:
+    """The tables a plan (EXPLAIN's JSON) reads."""
+    if isinstance(plan, list):
+        return set().union(*map(_relations, plan)) if plan else set()
+    if not isinstance(plan, dict):
+        return set()
+    found = {plan["Relation Name"]} if "Relation Name" in plan else set()
+    return found.union(*map(_relations, plan.values()))
