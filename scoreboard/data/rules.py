@@ -99,12 +99,12 @@ UNKNOWN_LIFE = 2**31 - 1
 def _completions(since: str, after: str) -> str:
     """The player's completions of the type since a moment (``after``: > or >=). A ticket
     completed then was issued at most its life before (it expires by then), and no ticket
-    of the type lives longer than :life, the longest life one was ever issued with: so
-    only the day partitions from that much earlier on are read. The life is a record that
-    only grows (actions.py): a type whose min_seconds (or TICKET_TTL_SECONDS) was lowered
-    is still bounded by the longer life of its older tickets."""
+    of the type lives longer than :life, the longest life one was ever issued with; and
+    it was issued by now: so only the day partitions in between are read. The life is a
+    record that only grows (actions.py): a type whose min_seconds (or TICKET_TTL_SECONDS)
+    was lowered is still bounded by the longer life of its older tickets."""
     return ("FROM action_tickets d WHERE d.user_id = :user AND d.action_type = :action_type"
-            f" AND d.created_at >= seconds_before({since}, :life)"
+            f" AND d.created_at BETWEEN seconds_before({since}, :life) AND :now"
             f" AND d.completed_at {after} {since}")
 
 
