@@ -85,15 +85,10 @@ def complete_action(attempt: Attempt) -> int:
         record_rejection(attempt, Forbidden(f"Token is not for user {attempt.named_user}."))
         raise Forbidden()
     now = clock.now()
-    day, week = periods.windows_of(now)
-    issued = ticket_ids.issued_at(attempt.ticket_id)
-    inputs = {"ticket": attempt.ticket_id, "user": attempt.user_id, "now": now, "day": day,
-              "week": week, "midnight": periods.day_start(now),
-              "request_id": attempt.request_id, "client_ip": attempt.client_ip,
-              "issued": issued}
+    inputs = procedure_inputs(attempt, now)
     done = _complete_in_postgres(inputs) if on_postgres() else _complete_in_session(inputs)
     if done.refusal == "unknown":
-        anothers = _anothers(attempt.ticket_id, issued)
+        anothers = _anothers(attempt.ticket_id, inputs["issued"])
         if anothers is not None:
             done = replace(done, refusal="not_yours", action_type=anothers)
     g.update_outcome = done.refusal or done.outcome  # for the route's count (metrics.py)
@@ -112,6 +107,15 @@ def complete_action(attempt: Attempt) -> int:
     elif done.outcome == "replayed":
         _announce_again(attempt.user_id)
     return done.score
+
+
+def procedure_inputs(attempt: Attempt, now) -> dict:
+    """The rules' inputs (rules.INPUTS) for an attempt at ``now``."""
+    day, week = periods.windows_of(now)
+    return {"ticket": attempt.ticket_id, "user": attempt.user_id, "now": now, "day": day,
+            "week": week, "midnight": periods.day_start(now),
+            "request_id": attempt.request_id, "client_ip": attempt.client_ip,
+            "issued": ticket_ids.issued_at(attempt.ticket_id)}
 
 
 def _announce_again(user_id: str) -> None:

@@ -126,8 +126,8 @@ def test_the_ticket_is_looked_up_in_the_one_partition_of_its_day(days):
     # holds no moment, is looked for everywhere.
     assert scanned(url, ticket.sql, {**values, "issued": starts[4]}) == {
         plan: {partition(starts[4])} for plan in PLANS}
-    assert scanned(url, ticket.without_moment, values) == dict.fromkeys(
-        PLANS, everywhere(url))
+    assert scanned(url, ticket.without_moment, values) == {
+        plan: everywhere(url) for plan in PLANS}
 
 
 def test_a_types_completions_are_read_from_its_longest_life_before_on(days):
@@ -143,8 +143,9 @@ def test_a_types_completions_are_read_from_its_longest_life_before_on(days):
     assert scanned(url, daily, {**values, "daily_limit": 20}) == {
         plan: {partition(starts[2]), partition(starts[3])} for plan in PLANS}
     # A type whose life is not recorded yet: every partition up to now's.
-    assert scanned(url, cooldown, {**values, "life": rules.UNKNOWN_LIFE}) == dict.fromkeys(
-        PLANS, {"action_tickets_history", *map(partition, starts[:4])})
+    up_to_now = {"action_tickets_history", *map(partition, starts[:4])}
+    assert scanned(url, cooldown, {**values, "life": rules.UNKNOWN_LIFE}) == {
+        plan: up_to_now for plan in PLANS}
 
 
 def test_a_types_longest_life_only_grows(app):
