@@ -3,8 +3,8 @@ moment it was issued (scoreboard/core/ticket_ids.py), and the procedure complete
 looks the ticket up by (user_id, created_at, id), in the one day partition that can hold it
 (0016), where complete_own_action (0017) probed every partition for (user_id, id). The
 cooldown and daily-limit checks read the player's completions of the type only in the
-partitions from the type's longest ticket life before their window on: a ticket completed
-after T was issued after T minus its life (it expires by then). That life is the new column
+partitions from the type's longest ticket life before their window up to now: a ticket
+completed after T was issued after T minus its life (it expires by then), and by now. That life is the new column
 action_types.longest_life_seconds, which a start raises (never lowers) to the life it issues
 a ticket with (min_seconds + TICKET_TTL_SECONDS), so a type whose min_seconds was lowered
 is still read back as far as its older, longer-lived tickets need. Otherwise the refusals,
