@@ -3,11 +3,13 @@
 
 Each database is loaded by bench/growth_load.py (COPY, day partitions as `maintain` makes
 them, scores that add up to the events). Then, on each:
-- an update's worker CPU in this process (bench/update_cost.py's cost_on), and its p50 and
+- an update's worker CPU in this process (bench/update_cost.py's cost_on), with
+  ``--instructions`` the database server's instructions per update (callgrind,
+  bench/server_instructions.py, on a copy of the database of its own), and its p50 and
   p99 under wrk at 16 connections on one gunicorn gevent worker (bench/http_load.py's wrk);
   these run on the real clock, so their events and tickets go to the partition of the past
   while the year's tickets stay in their 60 day partitions, which an update's look-up of a
-  ticket by (player, id) visits all of;
+  ticket by its whole key (its id holds its moment, migration 0019) leaves alone;
 - a board's rebuild from the database (leaderboard.read_snapshot: all time, the day, the
   week) and a player's rank from the database (ranks.rank_of without Redis), medians;
 - verify before the archive (without a checkpoint, verify --since checks as much), verify
@@ -37,7 +39,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from bench import growth_load
+from bench import growth_load, server_instructions
 from bench.http_load import tickets, write_lines, wrk
 from bench.stream_fanout import worker_pid
 from bench.update_cost import cost_on
@@ -132,6 +134,8 @@ def reads(shape, now) -> dict:
 def updates(url: str, shape, args, tmp: Path) -> dict:
     """An update's CPU in process, then under wrk on one gevent worker (real clock)."""
     found = {"update CPU µs": cost_on(url, args.updates)["packed"]}
+    if args.instructions:  # the database server's part, which the worker's CPU leaves out
+        found["update server instructions"] = server_instructions.per_update(shape)
     own_redis = RedisServer(tmp).start()
     server = Server(url, own_redis.url, log_dir=tmp, WEB_CONCURRENCY="1",
                     MAINTAIN_INTERVAL_SECONDS="0", RATELIMIT_IP="100000000/minute",
@@ -182,6 +186,9 @@ def main():
     parser.add_argument("--small", type=int, default=1000, help="players of the small one")
     parser.add_argument("--updates", type=int, default=3000, help="updates timed in process")
     parser.add_argument("--seconds", type=float, default=10, help="each wrk run")
+    parser.add_argument("--instructions", action="store_true",
+                        help="also count the server's instructions per update "
+                        "(bench/server_instructions.py: its own copy of each database)")
     args = parser.parse_args()
     players = int(1_000_000 * args.scale)
     large = growth_load.Shape(players, int(20_000_000 * args.scale))

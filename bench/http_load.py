@@ -35,6 +35,7 @@ import subprocess
 import sys
 import time
 from concurrent.futures import ThreadPoolExecutor
+from datetime import timedelta
 from pathlib import Path
 
 import psycopg2
@@ -46,6 +47,7 @@ sys.path.insert(0, str(ROOT))
 
 from bench.stream_fanout import cpu_seconds, fresh_database, worker_pid  # noqa: E402
 from scoreboard import create_app  # noqa: E402
+from scoreboard.core import clock, ticket_ids  # noqa: E402
 from scoreboard.data.db import db  # noqa: E402
 from scoreboard.identity.auth import issue_token  # noqa: E402
 from tests.harness import SECRET  # noqa: E402
@@ -85,18 +87,19 @@ def wrk(url: str, seconds: float, connections=16, script=(), worker=None) -> dic
 
 
 def tickets(database: str, players: list[str], count: int) -> list[tuple[str, str]]:
-    """``count`` fresh click tickets, dealt to the players in turn: (ticket id, user id)."""
+    """``count`` fresh click tickets, dealt to the players in turn, with ids as a start
+    issues them (holding their moment: core/ticket_ids.py): (ticket id, user id)."""
+    issued = clock.system_now() - timedelta(minutes=1)
+    moments = [issued + timedelta(microseconds=n) for n in range(count)]
+    made = [(ticket_ids.new(moment), players[n % len(players)])
+            for n, moment in enumerate(moments)]
     with psycopg2.connect(database) as conn, conn.cursor() as cur:
         cur.execute(
             """INSERT INTO action_tickets
                    (id, user_id, action_type, points, created_at, not_before, expires_at)
-               SELECT 'b' || lpad(g::text, 9, '0') || md5(random()::text), (%s)[g %% %s + 1],
-                      'click', 1, now() AT TIME ZONE 'utc' - interval '1 minute',
-                      now() AT TIME ZONE 'utc' - interval '1 minute',
-                      now() AT TIME ZONE 'utc' + interval '1 hour'
-               FROM generate_series(1, %s) AS g ORDER BY g RETURNING id, user_id""",
-            (players, len(players), count))
-        made = cur.fetchall()
+               SELECT t.id, t.user_id, 'click', 1, t.at, t.at, t.at + interval '1 hour'
+               FROM unnest(%s::text[], %s::text[], %s::timestamp[]) AS t(id, user_id, at)""",
+            ([ticket for ticket, _ in made], [user for _, user in made], moments))
     conn.close()
     return made
 

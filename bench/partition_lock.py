@@ -31,8 +31,11 @@ from flask_migrate import upgrade  # noqa: E402
 
 from scoreboard.core import clock  # noqa: E402
 from scoreboard.data.db import db  # noqa: E402
-from scoreboard.play import actions  # noqa: E402
-from tests.data.test_partitioning import PREVIOUS_CALL, at_the_release_before  # noqa: E402
+from tests.data.test_partitioning import (  # noqa: E402
+    PREVIOUS_CALL,
+    PREVIOUS_START,
+    at_the_release_before,
+)
 from tests.harness.databases import create_database, drop_database  # noqa: E402
 
 PLAYERS = 100_000
@@ -100,7 +103,7 @@ class Player(threading.Thread):
             while not self.stop.is_set():
                 began = time.monotonic()
                 now = clock.system_now()
-                cur.execute(actions._START, {"type": "click", "user": "p1", "name": "P",
+                cur.execute(PREVIOUS_START, {"type": "click", "user": "p1", "name": "P",
                                              "region": None, "now": now, "ticket": f"b{n}",
                                              "ttl": 900})
                 for _ in range(2):

@@ -55,6 +55,10 @@ class ActionType(db.Model):
     cooldown_seconds: Mapped[int] = mapped_column(default=0)
     daily_limit: Mapped[int | None]
     enabled: Mapped[bool] = mapped_column(default=True)
+    # The longest life (min_seconds + TICKET_TTL_SECONDS) a ticket of the type was issued
+    # with, which only grows; NULL: not known yet (migration 0019). A completion reads the
+    # type's completions from that long before its windows on (data/rules.py).
+    longest_life_seconds: Mapped[int | None]
 
     __table_args__ = (
         CheckConstraint("points > 0", name="points_positive"),

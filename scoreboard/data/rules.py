@@ -5,7 +5,7 @@ which order, and what an accepted completion writes. Each step is SQL that Postg
 SQLite both accept, with ``:name`` standing for an input of the attempt or a fact read by an
 earlier step. Two runners take it from here:
 
-- ``procedure_sql()`` renders it as the PL/pgSQL procedure ``complete_own_action``, so
+- ``procedure_sql()`` renders it as the PL/pgSQL procedure ``complete_dated_action``, so
   PostgreSQL does it all in one round trip. A migration holds the rendered text (migrations
   never change once released); tests/test_rules.py fails as soon as these steps and the
   newest migration's text differ, and names the command that prints the new text.
@@ -36,6 +36,9 @@ class Fetch:
     into: tuple  # (fact, PostgreSQL type) per column
     missing: str | None = None
     lock: bool = False
+    # Run instead of ``sql`` when the attempt's ticket id holds no moment (``:issued`` is
+    # NULL): a ticket of the release before 0019 (core/ticket_ids.py).
+    without_moment: str | None = None
 
 
 @dataclass(frozen=True)
@@ -76,17 +79,37 @@ def _add_to_window(period: str) -> str:
             " RETURNING score")
 
 
-# The procedure's name (migration 0017). Its forerunner, complete_action, stays for the
-# release before (its ticket look-ups do not name the player) until a later release drops it.
-PROCEDURE = "complete_own_action"
+# The procedure's name (migration 0019). Its forerunners stay for the releases before, until
+# a later release drops them: complete_own_action (0017: a ticket looked up by player and
+# id, in every day partition) and complete_action (0015: by id alone).
+PROCEDURE = "complete_dated_action"
 
-# What the attempt brings: who asks, for which ticket, when, and where from (for the audit).
+# What the attempt brings: who asks, for which ticket (and the moment its id holds, or
+# NULL), when, and where from (for the audit).
 INPUTS = (("ticket", "text"), ("user", "text"), ("now", "timestamp"), ("day", "text"),
           ("week", "text"), ("midnight", "timestamp"), ("request_id", "text"),
-          ("client_ip", "text"))
+          ("client_ip", "text"), ("issued", "timestamp"))
 
-_COMPLETIONS = ("FROM action_tickets d WHERE d.user_id = :user"
-                " AND d.action_type = :action_type AND d.completed_at")
+# A type whose tickets' longest life is not known yet (action_types.longest_life_seconds,
+# NULL until a start of this release records it): every ticket is looked at, as 68 years
+# before any completion is before every ticket.
+UNKNOWN_LIFE = 2**31 - 1
+
+
+def _completions(since: str, after: str) -> str:
+    """The player's completions of the type since a moment (``after``: > or >=). A ticket
+    completed then was issued at most its life before (it expires by then), and no ticket
+    of the type lives longer than :life, the longest life one was ever issued with; and
+    it was issued by now: so only the day partitions in between are read. The life is a
+    record that only grows (actions.py): a type whose min_seconds (or TICKET_TTL_SECONDS)
+    was lowered is still bounded by the longer life of its older tickets."""
+    return ("FROM action_tickets d WHERE d.user_id = :user AND d.action_type = :action_type"
+            f" AND d.created_at BETWEEN seconds_before({since}, :life) AND :now"
+            f" AND d.completed_at {after} {since}")
+
+
+_TICKET = ("SELECT created_at, action_type, points, completed_at, score_after, not_before,"
+           " expires_at FROM action_tickets WHERE user_id = :user")
 
 STEPS = (
     # The player's row lock serialises this player's completions, so two tickets of one type
@@ -99,8 +122,10 @@ STEPS = (
     # Only the player's own tickets: every statement names the player, so that each runs
     # on the player's shard once the tables are distributed by player (docs/SCALING.md).
     # Whether an unknown ticket is another player's is the caller's to ask (scoring.py).
-    Fetch("SELECT created_at, action_type, points, completed_at, score_after, not_before,"
-          " expires_at FROM action_tickets WHERE user_id = :user AND id = :ticket",
+    # By the ticket's whole key, in its one day partition; an id without its moment, in
+    # every partition.
+    Fetch(_TICKET + " AND created_at = :issued AND id = :ticket",
+          without_moment=_TICKET + " AND id = :ticket",
           into=(("created_at", "timestamp"), ("action_type", "text"), ("points", "integer"),
                 ("completed_at", "timestamp"), ("score_after", "bigint"),
                 ("not_before", "timestamp"), ("expires_at", "timestamp")),
@@ -109,15 +134,16 @@ STEPS = (
     Replay(":completed_at IS NOT NULL"),
     Refuse("expired", ":now >= :expires_at"),
     Refuse("too_soon", ":now < :not_before"),
-    Fetch("SELECT enabled, cooldown_seconds, daily_limit FROM action_types"
+    Fetch("SELECT enabled, cooldown_seconds, daily_limit,"
+          f" coalesce(longest_life_seconds, {UNKNOWN_LIFE}) FROM action_types"
           " WHERE id = :action_type",
           into=(("enabled", "boolean"), ("cooldown_seconds", "integer"),
-                ("daily_limit", "integer"))),
+                ("daily_limit", "integer"), ("life", "integer"))),
     Refuse("disabled", "NOT :enabled"),
-    Refuse("cooling_down", ":cooldown_seconds > 0 AND EXISTS (SELECT 1 " + _COMPLETIONS
-           + " > seconds_before(:now, :cooldown_seconds))"),
-    Refuse("daily_limit", ":daily_limit IS NOT NULL AND (SELECT count(*) " + _COMPLETIONS
-           + " >= :midnight) >= :daily_limit"),
+    Refuse("cooling_down", ":cooldown_seconds > 0 AND EXISTS (SELECT 1 " + _completions(
+        "seconds_before(:now, :cooldown_seconds)", ">") + ")"),
+    Refuse("daily_limit", ":daily_limit IS NOT NULL AND (SELECT count(*) "
+           + _completions(":midnight", ">=") + ") >= :daily_limit"),
     Write("UPDATE users SET score = score + :points, score_reached_at = :now"
           " WHERE id = :user RETURNING score", into=(("score", "bigint"),)),
     Write(_add_to_window("day"), into=(("day_score", "bigint"),)),
@@ -157,7 +183,11 @@ def _pg_step(step) -> str:
         lock = " FOR UPDATE" if step.lock else ""
         found = (f"\n    IF NOT FOUND THEN o_outcome := 'rejected'; o_refusal := '{step.missing}';"
                  " RETURN; END IF;" if step.missing else "")
-        return f"    {_pg(step.sql)}{lock} INTO {into};{found}"
+        fetch = f"{_pg(step.sql)}{lock} INTO {into};"
+        if step.without_moment:  # FOUND is the branch's that ran
+            fetch = (f"IF p_issued IS NULL THEN\n        {_pg(step.without_moment)}{lock}"
+                     f" INTO {into};\n    ELSE\n        {fetch}\n    END IF;")
+        return f"    {fetch}{found}"
     if isinstance(step, Refuse):
         return (f"    IF {_pg(step.when)} THEN o_outcome := 'rejected';"
                 f" o_refusal := '{step.code}'; o_action_type := v_action_type; RETURN; END IF;")
@@ -235,7 +265,8 @@ def run(session, inputs: dict) -> dict:
 
     for step in STEPS:
         if isinstance(step, Fetch):
-            row = one(step.sql)
+            row = one(step.without_moment if step.without_moment and known["issued"] is None
+                      else step.sql)
             if row is None and step.missing:
                 return {**known, "outcome": "rejected", "refusal": step.missing}
             known.update(zip((name for name, _ in step.into), row or (None,) * len(step.into)))

@@ -1,13 +1,12 @@
 """The action catalog and the single-use tickets that prove an action was started."""
 
-import secrets
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from flask import current_app
 from sqlalchemy import select
 
-from ..core import clock
+from ..core import clock, ticket_ids
 from ..core.errors import ApiError
 from ..data.db import (
     autocommit_row,
@@ -58,9 +57,11 @@ UNKNOWN_TYPE = "Unknown action type."
 # sets the flag until it commits, and voids the open tickets under it (moderation.ban). So
 # a start either waits for the ban and reads it, or holds the ban back until its ticket is
 # committed, and the ban voids that ticket. From the snapshot, a start under way as a ban
-# committed issued a ticket the ban never saw, and an unban made it spendable.
+# committed issued a ticket the ban never saw, and an unban made it spendable. It answers the
+# type's longest ticket life recorded so far too (_record_life).
 _START = """
-WITH kind AS (SELECT id, points, min_seconds FROM action_types WHERE id = %(type)s AND enabled),
+WITH kind AS (SELECT id, points, min_seconds, longest_life_seconds FROM action_types
+              WHERE id = %(type)s AND enabled),
 known AS (SELECT region, banned FROM users WHERE id = %(user)s FOR KEY SHARE),
 player AS (
     INSERT INTO users (id, display_name, region, score, score_reached_at, created_at)
@@ -76,8 +77,18 @@ ticket AS (
     RETURNING points, not_before, expires_at)
 SELECT ticket.points, ticket.not_before, ticket.expires_at,
        EXISTS (SELECT 1 FROM known) AS was_known, (SELECT region FROM known) AS known_region,
-       EXISTS (SELECT 1 FROM known WHERE banned) AS banned
+       EXISTS (SELECT 1 FROM known WHERE banned) AS banned,
+       (SELECT longest_life_seconds FROM kind) AS longest_life
 FROM (VALUES (1)) AS one LEFT JOIN ticket ON true
+"""
+
+# A completion's checks read the type's completions back as far as the longest life a
+# ticket of the type was ever issued with (data/rules.py). The record only grows, so that a
+# type whose min_seconds, or TICKET_TTL_SECONDS, was lowered keeps the older tickets' life.
+_RECORD_LIFE = """
+UPDATE action_types SET longest_life_seconds = %(life)s
+WHERE id = %(type)s AND (longest_life_seconds IS NULL OR longest_life_seconds < %(life)s)
+RETURNING longest_life_seconds
 """
 
 
@@ -96,17 +107,18 @@ def start_action(claims: dict, action_type: str) -> Ticket:
     """Issue an unguessable single-use ticket for the token's user."""
     now = clock.now()
     player = arriving(claims, now)
-    ticket_id = secrets.token_urlsafe(24)  # 192 random bits
+    ticket_id = ticket_ids.new(now)  # its moment, and 192 random bits
     ttl = current_app.config["TICKET_TTL_SECONDS"]
     if on_postgres():
         row = autocommit_row(_START, {
             "type": action_type, "user": player["id"], "name": player["display_name"],
             "region": player["region"], "now": now, "ticket": ticket_id, "ttl": ttl})
-        points, not_before, expires_at, was_known, known_region, banned = row
+        points, not_before, expires_at, was_known, known_region, banned, longest = row
         if banned:
             raise refusal_error("banned")
         if points is None:
             raise ApiError(404, UNKNOWN_TYPE)
+        _record_life(action_type, expires_at - now, longest)
         if was_known:
             follow_region(player["id"], known_region, player["region"])
         return Ticket(ticket_id, action_type, points, not_before, expires_at)
@@ -120,6 +132,8 @@ def start_action(claims: dict, action_type: str) -> Ticket:
     if db.session.get(User, player["id"]).banned:
         db.session.rollback()
         raise refusal_error("banned")
+    if (kind.longest_life_seconds or 0) < kind.min_seconds + ttl:  # as _record_life
+        kind.longest_life_seconds = kind.min_seconds + ttl
     not_before = now + timedelta(seconds=kind.min_seconds)
     ticket = Ticket(ticket_id, kind.id, kind.points, not_before,
                     not_before + timedelta(seconds=ttl))
@@ -128,3 +142,14 @@ def start_action(claims: dict, action_type: str) -> Ticket:
                                 expires_at=ticket.expires_at))
     db.session.commit()
     return ticket
+
+
+def _record_life(action_type: str, life: timedelta, longest: int | None) -> None:
+    """Record a ticket's life as its type's longest, if it is longer (rarely: after the
+    catalog or the setting grew). It commits before the ticket is answered, so before it
+    can be completed: every completion of a ticket comes after its life is recorded, and
+    the checks of the completions after it read back that far. In a statement of its own,
+    taken only when needed, so that a start writes only the player's rows."""
+    seconds = -(-life // timedelta(seconds=1))  # whole seconds, rounded up
+    if longest is None or longest < seconds:
+        autocommit_row(_RECORD_LIFE, {"type": action_type, "life": seconds})

@@ -1,8 +1,8 @@
 """Completing an action: the one place a score rises, in one transaction with its audit row.
 
 The rules themselves (what is read and locked, which refusal wins, what is written) are
-defined once, in rules.py. On PostgreSQL they run as one call of the ``complete_own_action``
-procedure rendered from them (migration 0017), so an update costs one database round trip;
+defined once, in rules.py. On PostgreSQL they run as one call of the ``complete_dated_action``
+procedure rendered from them (migration 0019), so an update costs one database round trip;
 the embedded SQLite path runs the same steps as statements of its own.
 tests/test_scoring_backends.py plays one sequence on both and compares every score, window
 and audit row. Every accepted change takes the next board version once it has committed;
@@ -17,7 +17,7 @@ from flask import g
 from sqlalchemy import select
 
 from ..boards import leaderboard, ranks
-from ..core import clock, periods
+from ..core import clock, periods, ticket_ids
 from ..core.errors import ApiError, BadRequest, Forbidden
 from ..data import audit, rules
 from ..data.db import autocommit_row, db, dialect_insert, on_postgres
@@ -85,13 +85,10 @@ def complete_action(attempt: Attempt) -> int:
         record_rejection(attempt, Forbidden(f"Token is not for user {attempt.named_user}."))
         raise Forbidden()
     now = clock.now()
-    day, week = periods.windows_of(now)
-    inputs = {"ticket": attempt.ticket_id, "user": attempt.user_id, "now": now, "day": day,
-              "week": week, "midnight": periods.day_start(now),
-              "request_id": attempt.request_id, "client_ip": attempt.client_ip}
+    inputs = procedure_inputs(attempt, now)
     done = _complete_in_postgres(inputs) if on_postgres() else _complete_in_session(inputs)
     if done.refusal == "unknown":
-        anothers = _anothers(attempt.ticket_id)
+        anothers = _anothers(attempt.ticket_id, inputs["issued"])
         if anothers is not None:
             done = replace(done, refusal="not_yours", action_type=anothers)
     g.update_outcome = done.refusal or done.outcome  # for the route's count (metrics.py)
@@ -110,6 +107,15 @@ def complete_action(attempt: Attempt) -> int:
     elif done.outcome == "replayed":
         _announce_again(attempt.user_id)
     return done.score
+
+
+def procedure_inputs(attempt: Attempt, now) -> dict:
+    """The rules' inputs (rules.INPUTS) for an attempt at ``now``."""
+    day, week = periods.windows_of(now)
+    return {"ticket": attempt.ticket_id, "user": attempt.user_id, "now": now, "day": day,
+            "week": week, "midnight": periods.day_start(now),
+            "request_id": attempt.request_id, "client_ip": attempt.client_ip,
+            "issued": ticket_ids.issued_at(attempt.ticket_id)}
 
 
 def _announce_again(user_id: str) -> None:
@@ -152,18 +158,21 @@ def record_rejection(attempt: Attempt, rejection: ApiError, action_type=None) ->
     log.info("refused %s for %s: %s", attempt.ticket_id, attempt.user_id, rejection.description)
 
 
-def _anothers(ticket_id: str) -> str | None:
+def _anothers(ticket_id: str, issued) -> str | None:
     """The action type of a ticket the player does not have, if it is another player's: the
     one look-up of an update that does not name the player (with the tables distributed by
-    player, a query of every shard), made only for a refused attempt."""
-    found = db.session.scalar(
-        select(ActionTicket.action_type).where(ActionTicket.id == ticket_id))
+    player, a query of every shard), made only for a refused attempt; in the one day
+    partition of its moment, when its id holds one."""
+    where = [ActionTicket.id == ticket_id]
+    if issued is not None:
+        where.append(ActionTicket.created_at == issued)
+    found = db.session.scalar(select(ActionTicket.action_type).where(*where))
     db.session.rollback()
     return found
 
 
 def _complete_in_postgres(inputs: dict) -> Outcome:
-    """One call of the complete_own_action procedure: the write commits inside it, and the
+    """One call of the complete_dated_action procedure: the write commits inside it, and the
     board version is taken after."""
     row = autocommit_row(rules.CALL, inputs)
     return _outcome({**inputs, **dict(zip((name for name, _ in rules.RESULT), row))})

@@ -7,7 +7,8 @@ update has had that long to get its answer; and its completion, if any, no longe
 toward a cooldown or the day's limit (rules.py reads completions since the UTC day's start
 and over the longest cooldown of the catalog). On PostgreSQL whole day partitions go: a
 day's tickets all expired by the day's end plus the longest life a ticket gets (the
-catalog's longest minimum duration plus TICKET_TTL_SECONDS), so that bound stands for them;
+catalog's longest minimum duration plus TICKET_TTL_SECONDS, or the longest life a ticket
+was issued with, if a type's was longer before), so that bound stands for them;
 on SQLite the rows go one by one, by their own expiry. Audit partitions are kept: the audit
 log is the proof of every score; only with AUDIT_RETENTION_DAYS set are those older than
 that archived (archive.py), a checkpoint keeping the proof.
@@ -42,8 +43,12 @@ def maintain() -> list[str]:
         return ["SQLite keeps plain tables, so there are no partitions to add",
                 f"deleted {gone} tickets that expired before {kept_since:%Y-%m-%d %H:%M:%S}",
                 *archive.retain(now)]
-    life = timedelta(seconds=config["TICKET_TTL_SECONDS"] + (db.session.scalar(
-        select(func.max(ActionType.min_seconds))) or 0))
+    # The longest life a ticket of the catalog gets now, or was ever issued with (a
+    # min_seconds or the TTL since lowered: actions._record_life).
+    longest_min, longest_life = db.session.execute(select(
+        func.max(ActionType.min_seconds), func.max(ActionType.longest_life_seconds))).one()
+    life = timedelta(seconds=max(config["TICKET_TTL_SECONDS"] + (longest_min or 0),
+                                 longest_life or 0))
     db.session.rollback()
     with partitions.cluster_lock(db.engine) as connection:
         if connection is None:

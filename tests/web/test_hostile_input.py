@@ -369,3 +369,23 @@ def test_tokens_with_odd_claims_are_served_with_what_fits(world):
         assert (first.json["displayName"], first.json["region"]) == (shown, None), name
         send_token(world, f"token {name}", token, sub, audited=True)
     assert not world.failures, "\n".join(world.failures)
+
+
+def test_ticket_ids_with_odd_moments_are_unknown_tickets(world):
+    """An id holds its ticket's moment (core/ticket_ids.py): a made-up or altered one finds
+    no ticket, on the look-up by key or by id, and is answered as any unknown ticket."""
+    ticket = world.fills[("api.update_score", "actionId")]
+    moment, rest = ticket[:16], ticket[16:]
+    odd = ["9" * 16 + rest, "0" * 16 + rest, f"{int(moment) + 1:016d}" + rest,
+           rest,  # the form of the release before: no moment
+           "1" * 48, "x" * 16 + rest, moment + rest[:-1] + "-"]
+    url = "/api/scores/update"
+    for action_id in odd:
+        reply = world.send(f"actionId {action_id}", "POST", url, json.dumps(
+            {"userId": "alice", "actionId": action_id}).encode(), audited=True)
+        if reply.status_code != 400 or reply.json["error"] != "Unknown action ticket.":
+            world.failures.append(f"{action_id}: {reply.status_code} {reply.get_data()[:200]!r}")
+    replayed = world.send("the ticket itself", "POST", url, json.dumps(
+        {"userId": "alice", "actionId": ticket}).encode())
+    assert replayed.status_code == 200
+    assert not world.failures, "\n".join(world.failures)
