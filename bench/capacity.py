@@ -213,7 +213,7 @@ def inputs_table(single, cluster, streams, delivery: float, a: Assumptions,
               f"| streams per worker (all delivered) | {streams.per_worker:,} | | |",
               f"| Redis CPU µs per message handed to one subscriber | {delivery:.3f} | | |",
               ""]
-    lines += [f"Sources: {s}." for s in sources] + [""]
+    lines += ["Sources:", "", *(f"- {s}." for s in sources), ""]
     lines.append("Assumptions: " + "; ".join(f"{k} = {v:g}" for k, v in vars(a).items()) + ".")
     return lines
 
