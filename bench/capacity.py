@@ -10,13 +10,17 @@ Inputs (written by the benchmarks' ``--json``):
         --redis cluster --json bench/figures/http_cluster.json
     .venv/bin/python bench/stream_fanout.py --clients 10000 --updates 20 \\
         --json bench/figures/stream_fanout.json
+    .venv/bin/python bench/pubsub_fanout.py --subscribers 200 --messages 50000 \\
+        --json bench/figures/pubsub_fanout.json
     .venv/bin/python bench/capacity.py bench/figures/http_single.json \\
-        --cluster bench/figures/http_cluster.json --streams bench/figures/stream_fanout.json
+        --cluster bench/figures/http_cluster.json --streams bench/figures/stream_fanout.json \\
+        --pubsub bench/figures/pubsub_fanout.json
 
 Every worker is one gevent process on one core; every update's notice reaches every
 worker (each keeps its own copy of the boards), so hearing notices costs each worker
-updates/s x the listener's CPU per update, however many workers there are: the term that
-caps a fleet. The arithmetic is in ``plan``; the rest reads files and prints.
+updates/s x the listener's CPU per update, however many workers there are, and Redis
+updates/s x workers deliveries: the terms that cap a fleet. The assumptions are options
+(``--help``). The arithmetic is in ``plan``; the rest reads files and prints.
 """
 
 import argparse
