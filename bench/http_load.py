@@ -54,7 +54,7 @@ from sqlalchemy import event
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from bench.notice_cost import caught_notices, cost_per_notice  # noqa: E402
+from bench.notice_cost import caught_notices, cost_per_notice
 from bench.stream_fanout import (  # noqa: E402
     cpu_seconds,
     fresh_database,
