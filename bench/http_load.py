@@ -21,7 +21,16 @@ three primaries, each with a replica, as the tests start them: tests/harness/clu
 and Redis's figures are the primaries' summed; the bare endpoint keeps its one redis-server,
 so that the yardstick is the same in both runs.
 
-    .venv/bin/python bench/http_load.py --players 1000 --seconds 10 [--redis cluster]
+With ``--listener`` a second instance (one worker, the same database, Redis and prefix)
+serves nothing but holds the global board, as every worker does, while the updates run:
+its CPU per update is what hearing the change notices costs each other worker of a fleet,
+and on one Redis the notices of an update are published again 20,000 times to measure what
+one costs it (bench/notice_cost.py).
+With ``--json FILE`` the figures per update, per read and per stream open go to FILE, for
+bench/capacity.py (docs/SCALING.md, "Capacity").
+
+    .venv/bin/python bench/http_load.py --players 1000 --seconds 10 [--redis cluster] \
+        [--listener] [--json FILE]
 """
 
 import argparse
@@ -34,6 +43,7 @@ import statistics
 import subprocess
 import sys
 import time
+import urllib.request
 from concurrent.futures import ThreadPoolExecutor
 from datetime import timedelta
 from pathlib import Path
@@ -45,7 +55,14 @@ from sqlalchemy import event
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from bench.stream_fanout import cpu_seconds, fresh_database, worker_pid  # noqa: E402
+from bench.notice_cost import caught_notices, cost_per_notice
+from bench.stream_fanout import (  # noqa: E402
+    cpu_seconds,
+    fresh_database,
+    notices_sent,
+    worker_pid,
+    write_json,
+)
 from scoreboard import create_app  # noqa: E402
 from scoreboard.core import clock, ticket_ids  # noqa: E402
 from scoreboard.data.db import db  # noqa: E402
@@ -142,6 +159,25 @@ def database_cpu(database: str) -> dict[int, float]:
         except FileNotFoundError:
             pass  # the backend has just ended
     return spent
+
+
+def hearing_rate(pid: int | None, before: tuple[float, float], updates: int) -> dict | None:
+    """The listener's CPU (s/s) and the updates a second since ``before`` (its CPU seconds,
+    the monotonic time): at two rates they part the cost that grows with the updates from
+    the one that does not (the refresher's reads, capped per view; the idle loops), and
+    with none the loops' own."""
+    if pid is None:
+        return None
+    elapsed = time.monotonic() - before[1]
+    return {"updates_per_second": updates / elapsed,
+            "cpu_per_second": (run_seconds(pid) - before[0]) / elapsed}
+
+
+def run_seconds(pid: int) -> float:
+    """CPU seconds of every thread of ``pid``, as the scheduler counts them (ns): a clock
+    tick of /proc/PID/stat (10 ms) is too coarse for a few % of a core over 5 s."""
+    return sum(int((task / "schedstat").read_text().split()[0])
+               for task in Path(f"/proc/{pid}/task").iterdir()) / 1e9
 
 
 def write_lines(path: Path, lines) -> Path:
@@ -249,6 +285,9 @@ def main():
     parser.add_argument("--streams", type=int, default=3000)
     parser.add_argument("--redis", choices=("single", "cluster"), default="single",
                         help="the service's Redis: one redis-server, or a six-node cluster")
+    parser.add_argument("--listener", action="store_true",
+                        help="measure a second, idle instance hearing the updates' notices")
+    parser.add_argument("--json", metavar="FILE", help="also write the figures to FILE")
     args = parser.parse_args()
     try:
         import uvloop
@@ -269,6 +308,8 @@ def main():
                     STREAM_MAX_PER_IP="1000000", WORKER_CONNECTIONS=str(args.streams + 1000),
                     RATELIMIT_IP="100000000/minute", RATELIMIT_START="100000000/minute",
                     RATELIMIT_UPDATE="100000000/minute").start()
+    listener = Server(database, redis_url, log_dir=tmp, WEB_CONCURRENCY="1",
+                      REDIS_PREFIX=server.env["REDIS_PREFIX"]).start() if args.listener else None
     bare_port = free_port()
     # gunicorn.conf.py's serving settings without its hooks for the service (run from bench/,
     # where gunicorn finds no gunicorn.conf.py to load by itself).
@@ -291,6 +332,8 @@ def main():
 
         results, bare_rates, bare_cpu = {}, [], []
         workers = {"bare": worker_pid(bare.pid), "server": worker_pid(server.proc.pid)}
+        if listener:
+            workers["listener"] = worker_pid(listener.proc.pid)
 
         def measure_bare():
             run = wrk(f"http://127.0.0.1:{bare_port}/rows", args.seconds,
@@ -313,11 +356,22 @@ def main():
         bodies = [json.dumps({"userId": u, "authToken": tokens[u], "actionId": t})
                   for t, u in tickets(database, players, budget)]
         serving = primaries(cluster, own_redis)
+        listener_before = None
+        if listener:  # it holds the global board, as a worker serving reads does
+            play_http(listener.url, tokens[players[0]], players[0])
+            urllib.request.urlopen(listener.url + "/api/scores/top").read()
+            listener_before = run_seconds(workers["listener"]), time.monotonic()
+            time.sleep(3)  # no updates: its loops' own cost
+            idle = hearing_rate(workers["listener"], listener_before, 0)
+            listener_before = run_seconds(workers["listener"]), time.monotonic()
+        notices_before = notices_sent(serving)
         redis_before, database_before = redis_stats(serving), database_cpu(database)
         results["update"] = wrk(server.url, args.seconds, worker=workers["server"], script=(
             "update", str(write_lines(tmp / "updates.txt", bodies))))
         redis_after, database_after = redis_stats(serving), database_cpu(database)
         updates = results["update"]["requests"]
+        notices = (notices_sent(serving) - notices_before) / updates
+        hearing = [hearing_rate(workers.get("listener"), listener_before, updates)]
         per_update = {name: (redis_after[name] - redis_before[name]) / updates
                       for name in redis_after}
         per_update["database_cpu"] = sum(
@@ -335,8 +389,20 @@ def main():
             results[name]["bare"] = (before + after) / 2
         single = [json.dumps({"userId": u, "authToken": tokens[u], "actionId": t})
                   for t, u in tickets(database, players, 20000)]
+        if listener:
+            listener_before = run_seconds(workers["listener"]), time.monotonic()
         results["single"] = wrk(server.url, 5, connections=1, script=(
             "update", str(write_lines(tmp / "single.txt", single))))
+        hearing.append(hearing_rate(workers.get("listener"), listener_before,
+                                    results["single"]["requests"]))
+        replay = None
+        if listener:
+            hearing.append(idle)
+        if listener and not cluster:
+            caught = caught_notices(own_redis.url, server.env["REDIS_PREFIX"],
+                                    lambda: play_http(server.url, tokens[players[1]], players[1]))
+            replay = cost_per_notice(own_redis.url, caught,
+                                     lambda: run_seconds(workers["listener"]))
         cpu_before = cpu_seconds(workers["server"])
         elapsed = asyncio.run(open_streams(server.port, args.streams))
         results["streams"] = {
@@ -351,6 +417,8 @@ def main():
             cwd=ROOT, env=server.env, capture_output=True, text=True)
     finally:
         server.stop()
+        if listener:
+            listener.stop()
         stop(bare, signal.SIGQUIT)
         own_redis.kill()
         if cluster:
@@ -391,6 +459,31 @@ def main():
     print(f"per accepted update at c=16: worker CPU {update['cpu_us']:.0f} µs, PostgreSQL "
           f"backends' CPU {per_update['database_cpu'] * 1e6:.0f} µs, Redis CPU "
           f"{per_update['cpu'] * 1e6:.0f} µs and {per_update['commands']:.2f} commands")
+    print(f"change notices sent per update: {notices:.2f}")
+    heard = None
+    if listener:
+        heard = hearing[0]["cpu_per_second"] / hearing[0]["updates_per_second"]
+        print("an idle instance's worker hearing them: " + ", ".join(
+            f"{h['cpu_per_second'] * 100:.1f} % of a core at {h['updates_per_second']:.0f} "
+            "updates/s" for h in hearing))
+    if replay:
+        print(f"notices published again ({replay['messages']} at "
+              f"{replay['messages_per_second']:.0f}/s): {replay['cpu_us_per_message']:.1f} µs "
+              "of the listener's CPU each")
+    if args.json:
+        write_json(args.json, {
+            "bench": "http_load", "redis": args.redis, "primaries": len(serving),
+            "players": args.players, "updates_per_second": update["rate"],
+            "per_update": {"worker_cpu_us": update["cpu_us"],
+                           "database_cpu_us": per_update["database_cpu"] * 1e6,
+                           "redis_cpu_us": per_update["cpu"] * 1e6,
+                           "redis_commands": per_update["commands"],
+                           "redis_reads": per_update["reads"], "notices": notices,
+                           "listener_cpu_us": heard and heard * 1e6},
+            "hearing": hearing, "replayed_notices": replay,
+            "per_read": {"worker_cpu_us": results["top"]["cpu_us"]},
+            "per_stream_open": {"worker_cpu_us": results["streams"]["cpu_us"]},
+            "bare_cpu_us": cpu_bare, "verify_clean": not verified.returncode})
     print("verify:", verified.stdout.strip().splitlines()[-1] if verified.stdout else
           verified.stderr.strip()[-300:])
     if verified.returncode:

@@ -6,12 +6,17 @@ time, and prints: clients connected, fraction delivered, delivery latency from t
 response to each client's receipt (p50/p99/max), worker CPU per client per frame, worker
 memory per client, Redis clients, and the load generator's own CPU use.
 
+With ``--json FILE`` it also writes every row, with the change notices Redis sent per
+update (``PUBLISH`` and ``SPUBLISH`` calls, scripts' included), to FILE for
+bench/capacity.py.
+
     .venv/bin/python bench/stream_fanout.py --clients 1000 5000 10000 --updates 20
 """
 
 import argparse
 import asyncio
 import atexit
+import json
 import os
 import re
 import resource
@@ -61,6 +66,32 @@ def worker_pid(master: int, timeout: float = 30.0) -> int:
 def cpu_seconds(pid: int) -> float:
     fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
     return (int(fields[11]) + int(fields[12])) / TICKS  # utime + stime
+
+
+def notices_sent(urls: list[str]) -> int:
+    """Change notices the Redis servers at ``urls`` have sent so far: their ``PUBLISH`` and
+    ``SPUBLISH`` calls, those made by scripts included (Redis counts them too)."""
+    sent = 0
+    for url in urls:
+        client = redis.Redis.from_url(url)
+        try:
+            stats = client.info("commandstats")
+        finally:
+            client.close()
+        sent += sum(stats.get(f"cmdstat_{name}", {}).get("calls", 0)
+                    for name in ("publish", "spublish"))
+    return sent
+
+
+def write_json(path: str, figures: dict) -> None:
+    """``figures`` and how they were made (the command, the build, the machine's load) to
+    ``path``, for bench/capacity.py."""
+    build = subprocess.run(["git", "rev-parse", "--short", "HEAD"], cwd=ROOT, check=False,
+                           capture_output=True, text=True).stdout.strip()
+    made = {"command": " ".join([Path(sys.argv[0]).as_posix(), *sys.argv[1:]]),
+            "build": build, "cores": os.cpu_count(), "load_average": os.getloadavg()[0],
+            "at": time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime())}
+    Path(path).write_text(json.dumps({**made, **figures}, indent=1) + "\n")
 
 
 def rss_bytes(pid: int) -> int:
@@ -134,8 +165,9 @@ def percentile(values, fraction):
     return ordered[min(len(ordered) - 1, int(fraction * len(ordered)))]
 
 
-async def measure(server, pid, token, clients, updates, interval, first) -> dict:
-    """Connect, then make ``updates`` updates; ``first`` is the version the first one makes."""
+async def measure(server, pid, token, clients, updates, interval, first, sent) -> dict:
+    """Connect, then make ``updates`` updates; ``first`` is the version the first one makes;
+    ``sent()`` counts the notices Redis has sent."""
     watchers = Watchers(clients)
     rss_before = rss_bytes(pid)
     began = time.monotonic()
@@ -149,7 +181,7 @@ async def measure(server, pid, token, clients, updates, interval, first) -> dict
     idle_rate = (cpu_seconds(pid) - idle_cpu) / (time.monotonic() - idle_start)
 
     client_cpu = resource.getrusage(resource.RUSAGE_SELF)
-    cpu_start, window_start = cpu_seconds(pid), time.monotonic()
+    cpu_start, window_start, sent_start = cpu_seconds(pid), time.monotonic(), sent()
     latencies, delivered, early = [], 0, 0
     for n in range(updates):
         version = first + n
@@ -172,6 +204,7 @@ async def measure(server, pid, token, clients, updates, interval, first) -> dict
         await asyncio.sleep(interval)
     window = time.monotonic() - window_start
     update_cpu = cpu_seconds(pid) - cpu_start - idle_rate * window
+    notices = sent() - sent_start
     used = resource.getrusage(resource.RUSAGE_SELF)
     generator_cpu = (used.ru_utime - client_cpu.ru_utime) + (used.ru_stime - client_cpu.ru_stime)
     for transport in transports:
@@ -188,6 +221,7 @@ async def measure(server, pid, token, clients, updates, interval, first) -> dict
         "cpu_us_per_client_frame": 1e6 * update_cpu / (clients * updates),
         "kb_per_client": (rss_after - rss_before) / clients / 1024,
         "generator_cpu_share": generator_cpu / window,
+        "notices_per_update": notices / updates,
     }
 
 
@@ -203,7 +237,8 @@ def run_one(clients: int, updates: int, interval: float, tmp: Path) -> dict:
             [sys.executable, "-m", "flask", "--app", "wsgi", "scoreboard", "token", "bench"],
             cwd=ROOT, env=server.env, check=True, capture_output=True, text=True).stdout.strip()
         play_http(server.url, token, "bench")  # warm up the worker: this is version 1
-        result = asyncio.run(measure(server, pid, token, clients, updates, interval, first=2))
+        result = asyncio.run(measure(server, pid, token, clients, updates, interval, first=2,
+                                     sent=lambda: notices_sent([own_redis.url])))
         result["redis_clients"] = len(redis.Redis.from_url(own_redis.url).client_list()) - 1
         return result
     finally:
@@ -217,6 +252,7 @@ def main():
     parser.add_argument("--updates", type=int, default=20)
     parser.add_argument("--interval", type=float, default=0.5,
                         help="pause between updates (the stream coalesces below 0.2 s)")
+    parser.add_argument("--json", metavar="FILE", help="also write the rows to FILE")
     args = parser.parse_args()
     try:
         import uvloop
@@ -228,14 +264,19 @@ def main():
     tmp.mkdir(parents=True, exist_ok=True)
     columns = ("clients", "connected", "delivered", "p50_ms", "p99_ms", "max_ms",
                "cpu_us_per_client_frame", "kb_per_client", "redis_clients",
-               "generator_cpu_share", "connect_s", "early")
+               "generator_cpu_share", "connect_s", "early", "notices_per_update")
     print("| " + " | ".join(columns) + " |")
     print("|" + "---|" * len(columns))
+    rows = []
     for clients in args.clients:
         result = run_one(clients, args.updates, args.interval, tmp)
+        rows.append(result)
         cells = [f"{result[c]:.3g}" if isinstance(result[c], float) else str(result[c])
                  for c in columns]
         print("| " + " | ".join(cells) + " |", flush=True)
+    if args.json:
+        write_json(args.json, {"bench": "stream_fanout", "updates": args.updates,
+                               "interval_s": args.interval, "rows": rows})
 
 
 if __name__ == "__main__":
