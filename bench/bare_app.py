@@ -24,7 +24,7 @@ from psycogreen.gevent import patch_psycopg
 
 # gunicorn runs this from bench/; the call and the windows are the service's own.
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
-from scoreboard.core import periods
+from scoreboard.core import periods, ticket_ids
 from scoreboard.data import rules  # noqa: E402
 
 app = Flask(__name__)
@@ -61,7 +61,8 @@ if os.environ.get("BARE_DATABASE_URL"):
                 cursor.execute(rules.CALL, {
                     "ticket": body["actionId"], "user": claims["sub"], "now": now,
                     "day": day, "week": week, "midnight": periods.day_start(now),
-                    "request_id": None, "client_ip": None})
+                    "request_id": None, "client_ip": None,
+                    "issued": ticket_ids.issued_at(body["actionId"])})
                 outcome, _, _, score, *_ = cursor.fetchone()
         finally:
             _connections.put(connection)
