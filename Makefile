@@ -46,9 +46,19 @@ test: $(VENV)/.dev-installed
 # Figures for docs/PERFORMANCE.md (minutes; needs PostgreSQL and Redis as the tests do, and
 # Debian's wrk for bench/http_load.py).
 bench: $(VENV)/.dev-installed
-	$(BIN)/python bench/http_load.py --players 1000 --seconds 10
+	$(BIN)/python bench/http_load.py --players 1000 --seconds 10 --listener \
+		--json bench/figures/http_single.json
+	$(BIN)/python bench/http_load.py --players 1000 --seconds 10 --listener --redis cluster \
+		--json bench/figures/http_cluster.json
 	$(BIN)/python bench/update_cost.py --instructions
-	$(BIN)/python bench/stream_fanout.py --clients 1000 5000 10000 --updates 20
+	$(BIN)/python bench/stream_fanout.py --clients 10000 --updates 20 \
+		--json bench/figures/stream_fanout.json
+	$(BIN)/python bench/pubsub_fanout.py --subscribers 200 --messages 50000 \
+		--json bench/figures/pubsub_fanout.json
+	$(BIN)/python bench/capacity.py bench/figures/http_single.json \
+		--cluster bench/figures/http_cluster.json --streams bench/figures/stream_fanout.json \
+		--pubsub bench/figures/pubsub_fanout.json
+	$(BIN)/python bench/stream_fanout.py --clients 1000 5000 --updates 20
 	$(BIN)/python bench/bare_gevent_memory.py --clients 10000
 	$(BIN)/python bench/views_scale.py --players 1000 1000000
 	$(BIN)/python bench/graceful_stop.py --streams 20 --runs 3
