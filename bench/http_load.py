@@ -60,6 +60,7 @@ from bench.stream_fanout import (  # noqa: E402
     cpu_seconds,
     fresh_database,
     notices_sent,
+    redis_info,
     worker_pid,
     write_json,
 )
@@ -125,12 +126,7 @@ def redis_stats(urls: list[str]) -> dict:
     """What the Redis servers at ``urls`` have done so far, summed: read events (one per
     round trip a client makes), commands, and CPU seconds."""
     stats = {"reads": 0, "commands": 0, "cpu": 0.0}
-    for url in urls:
-        client = redis.Redis.from_url(url)
-        try:
-            info = client.info("all")
-        finally:
-            client.close()
+    for info in redis_info(urls, "all"):
         stats["reads"] += info["total_reads_processed"]
         stats["commands"] += info["total_commands_processed"]
         stats["cpu"] += info["used_cpu_user"] + info["used_cpu_sys"]

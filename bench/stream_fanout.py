@@ -68,19 +68,23 @@ def cpu_seconds(pid: int) -> float:
     return (int(fields[11]) + int(fields[12])) / TICKS  # utime + stime
 
 
-def notices_sent(urls: list[str]) -> int:
-    """Change notices the Redis servers at ``urls`` have sent so far: their ``PUBLISH`` and
-    ``SPUBLISH`` calls, those made by scripts included (Redis counts them too)."""
-    sent = 0
+def redis_info(urls: list[str], section: str) -> list[dict]:
+    """``INFO section`` of each Redis server at ``urls``."""
+    found = []
     for url in urls:
         client = redis.Redis.from_url(url)
         try:
-            stats = client.info("commandstats")
+            found.append(client.info(section))
         finally:
             client.close()
-        sent += sum(stats.get(f"cmdstat_{name}", {}).get("calls", 0)
-                    for name in ("publish", "spublish"))
-    return sent
+    return found
+
+
+def notices_sent(urls: list[str]) -> int:
+    """Change notices the Redis servers at ``urls`` have sent so far: their ``PUBLISH`` and
+    ``SPUBLISH`` calls, those made by scripts included (Redis counts them too)."""
+    return sum(stats.get(f"cmdstat_{name}", {}).get("calls", 0)
+               for stats in redis_info(urls, "commandstats") for name in ("publish", "spublish"))
 
 
 def write_json(path: str, figures: dict) -> None:

@@ -138,10 +138,9 @@ class PreviousRelease:
         self.rounds += 1
 
 
-def test_the_release_before_keeps_playing_while_the_tables_are_partitioned(database_before):
-    app, url = database_before
-    before = fingerprint(url)
-    previous = PreviousRelease(url)
+def migrated_while_playing(app, previous: "PreviousRelease") -> int:
+    """Migrate ``app``'s database to head while the release before plays, then stop it;
+    the rounds it had played when the migration ended."""
     playing = InBackground(previous.play)
     wait_for(lambda: previous.rounds > 0, "the release before to play a round")
 
@@ -152,11 +151,18 @@ def test_the_release_before_keeps_playing_while_the_tables_are_partitioned(datab
 
     try:
         InBackground(migrate).result(timeout=120)
-        migrated_after = previous.rounds
+        return previous.rounds
     finally:
         previous.stop.set()
         playing.result()
         previous.conn.close()
+
+
+def test_the_release_before_keeps_playing_while_the_tables_are_partitioned(database_before):
+    app, url = database_before
+    before = fingerprint(url)
+    previous = PreviousRelease(url)
+    migrated_after = migrated_while_playing(app, previous)
     assert previous.answers == ["accepted", "replayed", "not_yours"] * previous.rounds
     assert previous.rounds > migrated_after  # a round on the partitioned tables, whole
     assert fingerprint(url) == before
@@ -187,21 +193,7 @@ def test_the_release_before_and_this_one_complete_each_others_tickets_over_0019(
         database_before_0019):
     app, url = database_before_0019
     previous = PreviousRelease(url, CALL_BEFORE_0019)
-    playing = InBackground(previous.play)
-    wait_for(lambda: previous.rounds > 0, "the release before to play a round")
-
-    def migrate():
-        with app.app_context():
-            upgrade()
-            db.engine.dispose()
-
-    try:
-        InBackground(migrate).result(timeout=120)
-        migrated_after = previous.rounds
-    finally:
-        previous.stop.set()
-        playing.result()
-        previous.conn.close()
+    migrated_after = migrated_while_playing(app, previous)
     # (0017's procedure leaves whether a ticket is another player's to its caller.)
     assert previous.answers == ["accepted", "replayed", "unknown"] * previous.rounds
     assert previous.rounds > migrated_after
