@@ -1,14 +1,16 @@
 """The scored events of a range added up by PostgreSQL, a player and a window at a time, in
 a temporary table that stays on the server: the archive's checkpoint (checkpoint.py)
 carries them on, and verify --since (proof.py) compares them with the scores held. Only
-the differences come back. Held in the process instead, a year of a million players' sums
-and windows is tens of millions of objects, gigabytes, and the process's time went into
-building them and into the garbage collector's passes over them.
+the differences come back. Held in the process instead, eleven months of a million
+players' sums and windows were millions of objects and gigabytes, the garbage collector
+passed over them again and again, and looking their stored scores up a few thousand players
+at a time scanned window_scores once per look-up (docs/PERFORMANCE.md, "verify --since in
+the database").
 
 That holds for the players who only gained points in the range, whose scores and windows
-are plain sums (a window's checkpoint score is never below 0: windows stop at 0). A player
-who lost points (an adjustment: a window stops at 0) is added event by event, in order,
-by the callers (proof.Tally).
+are plain sums of a checkpoint's score (never below 0: windows stop at 0) and their events.
+A player who lost points (an adjustment, at which a window stops at 0) is added event by
+event, in order, by the callers (proof.Tally).
 """
 
 from dataclasses import dataclass
