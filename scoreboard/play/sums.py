@@ -71,10 +71,10 @@ def of(name: str):
                  column("lowest"))
 
 
-@dataclass
+@dataclass(frozen=True)
 class Compared:
-    players: int  # the players held, and their windows
-    windows: int
+    players: int  # how many of the players compared the users table holds
+    windows: int  # how many of their windows window_scores holds
     scores: list  # (user_id, held, expected) of the all-time scores that differ
     differ: list  # (user_id, period, held, expected) of the windows that differ
     moved: list  # (user_id, period) of the windows whose copy of the region differs
