@@ -13,7 +13,8 @@ them, scores that add up to the events). Then, on each:
 - a board's rebuild from the database (leaderboard.read_snapshot: all time, the day, the
   week) and a player's rank from the database (ranks.rank_of without Redis), medians;
 - verify before the archive (without a checkpoint, verify --since checks as much), verify
-  and verify --since after it;
+  and verify --since after it, each in seconds and in the resident memory it added at its
+  peak (MB);
 - maintain (its first run of the day after the year, then again: nothing to do), and an
   archive of the year's first 30 days to a temporary file;
 - each table's size and its indexes' over its partitions, before and after.
@@ -69,10 +70,20 @@ def median_ms(run, times: int) -> float:
     return 1000 * statistics.median(timed(run)[0] for _ in range(times))
 
 
-def verified(since: bool) -> float:
+def verified(since: bool) -> tuple[float, float]:
+    """verify's seconds, and the resident memory it added at its peak (MB): the kernel's
+    high-water mark of this process (Linux), reset to the resident size before it."""
+    Path("/proc/self/clear_refs").write_text("5")
+    began = memory("VmRSS")
     took, report = timed(lambda: proof.verify(since=since))
     assert not report.wrong, report.wrong[:5]
-    return took
+    return took, memory("VmHWM") - began
+
+
+def memory(field: str) -> float:
+    """A field of /proc/self/status in kB, in MB."""
+    lines = Path("/proc/self/status").read_text().splitlines()
+    return next(int(line.split()[1]) for line in lines if line.startswith(field + ":")) / 1024
 
 
 def measure(shape: growth_load.Shape, args, tmp: Path) -> dict:
@@ -97,7 +108,7 @@ def measure(shape: growth_load.Shape, args, tmp: Path) -> dict:
             app.config["CLOCK"] = lambda: now
             figures.update(reads(shape, now))
             # No checkpoint yet: verify --since would check what verify does.
-            figures["verify s"] = verified(False)
+            figures["verify s"], figures["verify MB"] = verified(False)
             figures["maintain s"], done = timed(upkeep.maintain)
             print(f"  maintain: {len(done)} lines, e.g. {done[:2]} ... {done[-1:]}")
             figures["maintain again s"], _ = timed(upkeep.maintain)
@@ -109,8 +120,8 @@ def measure(shape: growth_load.Shape, args, tmp: Path) -> dict:
                 print(f"  {archive.describe(made)}")
             figures["archived rows"] = made.rows
             figures["sizes after"] = growth_load.sizes()
-            figures["verify after s"] = verified(False)
-            figures["verify --since after s"] = verified(True)
+            figures["verify after s"], figures["verify after MB"] = verified(False)
+            figures["verify --since after s"], figures["verify --since after MB"] = verified(True)
             db.session.remove()
             db.engine.dispose()
     finally:

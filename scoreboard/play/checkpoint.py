@@ -13,16 +13,16 @@ every player is on SQLite.
 
 from datetime import datetime
 
-from sqlalchemy import and_, column, delete, func, select, table, text
+from sqlalchemy import and_, delete, func, select, text
 
 from ..core import periods
 from ..data.models import CheckpointScore, WindowScore
-from . import moderation, proof
+from . import proof, sums
 
 # Checkpoint changes sent to the database at a time.
 CHANGES_AT_ONCE = 50_000
 # The archived range's sums (PostgreSQL), for the transaction.
-SUMS = table("archived_sums", column("user_id"), column("period"), column("shift"))
+SUMS = sums.of("archived_sums")
 
 
 def carry_on(connection, previous: datetime | None, boundary: datetime) -> list[str]:
@@ -57,23 +57,7 @@ def _among(user_id, players: list | None) -> list:
 def _in_sql(connection, previous, boundary, still_open: str, held_week: str | None):
     """The players who only gained points: checked and added up by the database. Returns
     the others, and the differences found."""
-    since = "" if previous is None else " AND at >= :since"
-    connection.execute(text(
-        "CREATE TEMPORARY TABLE archived_sums ON COMMIT DROP AS"
-        " WITH days AS (SELECT user_id, CAST(at AS date) AS day, sum(delta) AS shift,"
-        "  min(delta) AS lowest FROM audit_events"
-        f"  WHERE outcome IN :scored AND at < :until{since} GROUP BY user_id, day)"
-        # The keys of periods.day_key and periods.week_key.
-        " SELECT user_id, period, sum(shift) AS shift, min(lowest) AS lowest FROM days"
-        " CROSS JOIN LATERAL (VALUES (:all), ('day:' || to_char(day, 'YYYY-MM-DD')),"
-        "  ('week:' || to_char(day, 'IYYY-\"W\"IW'))) AS p (period)"
-        " GROUP BY user_id, period"),
-        {"scored": tuple(moderation.SCORED), "until": boundary, "since": previous,
-         "all": proof.ALL})
-    connection.execute(text("ANALYZE archived_sums"))
-    losers = connection.scalars(text(
-        "SELECT user_id FROM archived_sums WHERE period = :all AND lowest < 0"),
-        {"all": proof.ALL}).all()
+    losers = sums.add_up(connection, SUMS.name, previous, boundary)
     gains = [SUMS.c.user_id.not_in(losers)]
     expected = select(SUMS.c.user_id, SUMS.c.period, SUMS.c.shift.label("score")).where(
         SUMS.c.period.not_in([proof.ALL, still_open]), *gains)
@@ -86,7 +70,7 @@ def _in_sql(connection, previous, boundary, still_open: str, held_week: str | No
                     func.sum(expected.c.score).label("score")).group_by(
         expected.c.user_id, expected.c.period).subquery()
     stored = select(WindowScore.user_id, WindowScore.period, WindowScore.score).where(
-        proof.windows_between(WindowScore.period, previous, boundary),
+        sums.windows_between(WindowScore.period, previous, boundary),
         WindowScore.user_id.not_in(losers)).subquery()
     score, wanted = func.coalesce(stored.c.score, 0), func.coalesce(summed.c.score, 0)
     wrong = [proof.difference(proof.window(user_id, period), held, events)

@@ -8,27 +8,30 @@ Monday). A score is then its checkpoint plus the events from the boundary on, ex
 window that closed by the boundary has its final score: the archive that took its last
 events checked it against them, and verify no longer reads it. Events before the boundary
 that are in the table again (restore) are already in the checkpoint, and are not counted
-twice. ``since`` checks only the players with events from the boundary on, and only the
-windows those events fall in, reading the rest by key: its cost follows the recent events,
-not the history, while the whole check reads every player and window.
+twice. ``since`` checks only the players with events from the boundary on, and their
+windows that close after it: on PostgreSQL the database compares those who only gained
+points (sums.py) and sends back only the differences; the others are read by key. Its cost
+follows the recent events, not the history, while the whole check reads every player and
+window into this process.
 """
 
 from collections import Counter, defaultdict
 from dataclasses import dataclass, field
 from datetime import date, datetime
 
-from sqlalchemy import and_, func, or_, select
+from sqlalchemy import func, or_, select
 
 from ..boards import ranks
 from ..core import periods
-from ..data.db import db, unbounded
+from ..data.db import db, on_postgres, unbounded
 from ..data.models import AuditEvent, Checkpoint, CheckpointScore, User, WindowScore
-from . import moderation
+from . import moderation, sums
+from .sums import ALL, windows_between
 
-# The checkpoint's period of the all-time score.
-ALL = "all"
 # Players looked up at a time by ``since``.
 CHUNK = 5000
+# The temporary table of the events after the checkpoint (sums.py), for ``since``.
+RECENT = "recent_sums"
 
 
 def apply(change: tuple, score: int) -> int:
@@ -129,20 +132,6 @@ def tally_of(connection, since: datetime | None, until: datetime | None = None,
     return tally
 
 
-def windows_between(period, since: datetime | None, until: datetime | None):
-    """SQL: the windows (``period``, a column of their keys) that close after ``since`` and
-    by ``until`` (UTC midnights; None: without a bound). Keys of one kind sort as their
-    windows do, and a window closes by a midnight when it starts before the window of
-    that midnight."""
-    kinds = []
-    for kind, key in (("day:", periods.day_key), ("week:", periods.week_key)):
-        bounds = [period.startswith(kind)]
-        bounds += [period >= key(since)] if since is not None else []
-        bounds += [period < key(until)] if until is not None else []
-        kinds.append(and_(*bounds))
-    return or_(*kinds)
-
-
 def closing_differences(connection, tally: Tally, held: dict, since: datetime | None,
                         until: datetime, players: list | None = None) -> list[str]:
     """The windows that close after ``since`` and by ``until`` whose scores differ from
@@ -178,11 +167,10 @@ def verify(since: bool = False) -> Report:
     (``since``: only where there are events after it), and the rank sets' own."""
     unbounded(db.session.connection())
     report = Report(boundary=latest_boundary())
-    tally = tally_of(db.session, report.boundary)
     if since:
-        _compare_recent(tally, report)
+        _check_recent(report)
     else:
-        _compare_all(tally, report)
+        _compare_all(tally_of(db.session, report.boundary), report)
         report.wrong += [f"rank set {view}: differs from the database (run rebuild-cache)"
                          for view in ranks.disagreeing_sets()]
     refused = select(func.count(), func.coalesce(func.sum(AuditEvent.count), 0)).where(
@@ -208,18 +196,40 @@ def _compare_all(tally: Tally, report: Report) -> None:
         .where(windows_between(WindowScore.period, boundary, None)))}
     report.players, report.windows = len(stored), len(stored_windows)
     _expect(report, stored, stored_windows, tally, held)
-    report.wrong += [f"region of {user_id} in {period}: the window's copy differs from the "
-                     "player's" for period, user_id in db.session.execute(
-                         select(WindowScore.period, WindowScore.user_id)
-                         .join(User, User.id == WindowScore.user_id)
-                         .where(WindowScore.region.is_distinct_from(User.region)))]
+    report.wrong += [_moved(user_id, period) for period, user_id in db.session.execute(
+        select(WindowScore.period, WindowScore.user_id)
+        .join(User, User.id == WindowScore.user_id)
+        .where(WindowScore.region.is_distinct_from(User.region)))]
 
 
-def _compare_recent(tally: Tally, report: Report) -> None:
-    """The players with events after the checkpoint, by key: users by id, their
-    checkpoint rows by player, their windows by (period, player)."""
-    players = sorted(tally.totals)
-    touched = sorted({period for period, _ in tally.windows})
+def _check_recent(report: Report) -> None:
+    """The players with events after the checkpoint, and their windows that close after
+    it. On PostgreSQL the database compares those who only gained points (sums.py): a
+    year of them held here was gigabytes. The others are added up here."""
+    if on_postgres():
+        players = sums.add_up(db.session, RECENT, report.boundary, None)
+        found = sums.recent_differences(db.session, RECENT, report.boundary)
+        report.players, report.windows = found.players, found.windows
+        report.wrong += sorted(
+            [difference(*score) for score in found.scores]
+            + [difference(window(user_id, period), *scores)
+               for user_id, period, *scores in found.differ])
+        report.wrong += [_moved(user_id, period) for user_id, period in found.moved]
+        tally = tally_of(db.session, report.boundary, players=players) if players else Tally()
+    else:
+        tally = tally_of(db.session, report.boundary)
+        players = sorted(tally.totals)
+    _compare_recent(tally, players, report)
+
+
+def _moved(user_id: str, period: str) -> str:
+    return f"region of {user_id} in {period}: the window's copy differs from the player's"
+
+
+def _compare_recent(tally: Tally, players: list, report: Report) -> None:
+    """These players (``tally``: their events after the checkpoint), by key: users by id,
+    their checkpoint rows by player, their windows that close after it by player."""
+    boundary = report.boundary
     windows_of = defaultdict(dict)
     for (period, user_id), change in tally.windows.items():
         windows_of[user_id][period, user_id] = change
@@ -228,14 +238,16 @@ def _compare_recent(tally: Tally, report: Report) -> None:
         held = {(period, user_id): score for user_id, period, score in db.session.execute(
             select(CheckpointScore.user_id, CheckpointScore.period, CheckpointScore.score)
             .where(CheckpointScore.user_id.in_(chunk),
-                   CheckpointScore.period.in_([ALL, *touched])))}
+                   or_(CheckpointScore.period == ALL,
+                       windows_between(CheckpointScore.period, boundary, None))))}
         stored = dict(db.session.execute(
             select(User.id, User.score).where(User.id.in_(chunk))).all())
         windows = db.session.execute(
             select(WindowScore.period, WindowScore.user_id, WindowScore.score,
                    WindowScore.region.is_distinct_from(User.region))
             .join(User, User.id == WindowScore.user_id)
-            .where(WindowScore.period.in_(touched), WindowScore.user_id.in_(chunk))).all()
+            .where(windows_between(WindowScore.period, boundary, None),
+                   WindowScore.user_id.in_(chunk))).all()
         stored_windows = {(period, user_id): score for period, user_id, score, _ in windows}
         part = Tally()
         part.totals = Counter({user_id: tally.totals[user_id] for user_id in chunk})
@@ -244,8 +256,8 @@ def _compare_recent(tally: Tally, report: Report) -> None:
         report.players += len(stored)
         report.windows += len(stored_windows)
         _expect(report, stored, stored_windows, part, held)
-        report.wrong += [f"region of {user_id} in {period}: the window's copy differs from "
-                         "the player's" for period, user_id, _, moved in windows if moved]
+        report.wrong += [_moved(user_id, period) for period, user_id, _, moved in windows
+                         if moved]
 
 
 def _expect(report: Report, stored: dict, stored_windows: dict, tally: Tally,

@@ -438,6 +438,48 @@ def test_verify_catches_a_tampered_checkpoint_or_open_window_after_an_archive(ma
     assert f"MISMATCH dan in {week}: score 9, audit log says 3" in whole
 
 
+def test_since_finds_what_the_whole_verify_finds_of_the_players_since(make, tmp_path):
+    """verify --since, which leaves the players who only gained points since the checkpoint
+    to the database (sums.py) and adds up the others event by event (ann lost points on
+    Wednesday), reports of those players every line the whole verify reports: their
+    all-time scores, their windows after the checkpoint (changed, missing, one without
+    events, the week the checkpoint holds) and the windows' copies of the region."""
+    app = make()
+    played(app)
+    assert run_archive(app, tmp_path / "old.jsonl.gz").exit_code == 0
+    play(app, "eve", 2, at=THU)
+    week, wed, thu = periods.week_key(WED), periods.day_key(WED), periods.day_key(THU)
+    with app.app_context():
+        db.session.execute(text(
+            "UPDATE users SET score = score + 5 WHERE id IN ('ann', 'bob', 'dan');"
+            " UPDATE window_scores SET score = 9 WHERE user_id IN ('ann', 'cat')"
+            "  AND period = :week;"
+            " DELETE FROM window_scores WHERE user_id = 'bob' AND period = :wed;"
+            " INSERT INTO window_scores (period, user_id, score, score_reached_at)"
+            "  VALUES (:thu, 'ann', 4, :at), (:thu, 'cat', 4, :at);"
+            " UPDATE checkpoint_scores SET score = 5 WHERE user_id = 'bob' AND period = :week;"
+            " UPDATE window_scores SET region = 'XX' WHERE period = :week"
+            "  AND user_id IN ('ann', 'eve', 'dan')"),
+            {"week": week, "wed": wed, "thu": thu, "at": THU})
+        db.session.commit()
+        whole, recent = proof.verify(), proof.verify(since=True)
+
+    def player(line: str) -> str:
+        words = line.split()
+        return words[2] if words[0] == "region" else words[0].rstrip(":")
+
+    assert sorted(recent.wrong) == sorted(
+        line for line in whole.wrong if player(line) in {"ann", "bob", "cat", "eve"})
+    assert len(recent.wrong) == 10 and len(whole.wrong) == 12
+    for line in ("bob: score 9, audit log says 4", f"bob in {week}: score 2, audit log says 6",
+                 f"bob in {wed}: score 0, audit log says 1",
+                 f"cat in {thu}: score 4, audit log says 0", f"ann in {thu}: score 4, audit log"
+                 " says 0", f"region of eve in {week}: the window's copy differs from the "
+                 "player's"):
+        assert line in recent.wrong
+    assert (recent.players, recent.windows) == (4, 8)
+
+
 def test_verify_reads_only_the_partitions_after_the_checkpoint(make, tmp_path):
     """Every statement verify sends, whole or --since, reads only audit partitions from
     the checkpoint's boundary on (and the default one), though the days before it are
@@ -498,7 +540,8 @@ def test_admin_commands_outlast_the_statement_timeout_of_requests(make, tmp_path
     slept = []
 
     def beside(conn, cursor, statement, *_):
-        if statement.startswith(("SELECT audit_events.user_id", "INSERT INTO audit_events")):
+        if statement.startswith(("SELECT audit_events.user_id", "INSERT INTO audit_events",
+                                 "CREATE TEMPORARY TABLE recent_sums")):
             with cursor.connection.cursor() as own:
                 own.execute(long)
             slept.append(statement.split()[0])
@@ -516,7 +559,7 @@ def test_admin_commands_outlast_the_statement_timeout_of_requests(make, tmp_path
     finally:
         with app.app_context():
             event.remove(db.engine, "before_cursor_execute", beside)
-    assert {"SELECT", "INSERT"} <= set(slept) and len(slept) >= 4, slept
+    assert {"SELECT", "INSERT", "CREATE"} <= set(slept) and len(slept) >= 4, slept
     assert cut() == "57014"
 
 
