@@ -70,8 +70,7 @@ class RedisStore:
 
     def __init__(self, client: redis.Redis, prefix: str, retry_after: float = 1.0):
         self._client = client
-        # The batches packed by hand keep some connections aside (Connections).
-        self._kept = None if client is None else Connections(client.connection_pool)
+        self._kept = None if client is None else Connections(client.connection_pool)  # Commands
         self.prefix = prefix
         self.retry_after = retry_after
         # Whether pipelined and sent commands go packed by hand (Commands) or on redis-py's
