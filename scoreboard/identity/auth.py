@@ -40,7 +40,7 @@ def authenticate(locations=None) -> dict:
     checked for expiry and revocation again (tokens.TokenMemory); within one request, a
     second call for the same places (a view's, after a hook's) answers what the first did."""
     # The request and g, each looked up through its proxy once: every look-up through a
-    # proxy measured at about 11 k instructions (bench/update_cost.py).
+    # proxy measured at about 10 k instructions (docs/PERFORMANCE.md, tenth round).
     asked, kept = request._get_current_object(), g._get_current_object()
     places = locations or _token_places(asked)
     verified = kept.get("verified_token")
