@@ -48,12 +48,13 @@ class Connections:
         if not self.idle:
             return self.pool.get_connection()
         connection = self.idle.pop()
-        try:  # as the pool asks: did Redis close it while it waited?
-            closed = connection.can_read()
-        except (redis.ConnectionError, OSError):
-            closed = True
-        if closed:
-            connection.disconnect()  # its next send connects anew
+        if connection.is_connected:  # else its next send connects, as after a failure
+            try:  # as the pool asks: did Redis close it, or leave it unread, meanwhile?
+                stale = connection.can_read()
+            except (redis.ConnectionError, OSError):
+                stale = True
+            if stale:
+                connection.disconnect()  # its next send connects anew
         return connection
 
     def give(self, connection) -> None:
