@@ -27,7 +27,7 @@ from redis.exceptions import (
     SlotNotCoveredError,
 )
 
-from .redis_batches import ClusterCommands, ClusterPipeline, Unreached
+from .redis_batches import ClusterCommands, ClusterPipeline, NodeConnections, Unreached
 from .redis_port import Message, StoreUnavailable
 from .slots import key_slot
 from .store import OUTAGES, RedisStore, lost
@@ -91,6 +91,7 @@ class ClusterStore(RedisStore):
                  retry_after: float = 1.0):
         super().__init__(None, prefix, retry_after)
         self._connect = connect
+        self._kept = NodeConnections()  # the batches packed by hand keep some of each node's
 
     @property
     def client(self) -> RedisCluster:
@@ -131,7 +132,7 @@ class ClusterStore(RedisStore):
             client = self.client
         except StoreUnavailable:
             return Unreached()
-        return (ClusterCommands if self.packed else ClusterPipeline)(client)
+        return ClusterCommands(client, self._kept) if self.packed else ClusterPipeline(client)
 
     def _failure(self, error: Exception) -> Exception:
         # redis-py raises RedisClusterException itself for keys across slots (a bug in the

@@ -13,7 +13,7 @@ from gevent import monkey
 from gevent.event import Event
 
 from ..core.meters import REDIS_ERRORS
-from .redis_batches import Commands, Pipeline
+from .redis_batches import Commands, Connections, Pipeline
 from .redis_port import Message, StoreUnavailable
 
 log = logging.getLogger(__name__)
@@ -70,6 +70,7 @@ class RedisStore:
 
     def __init__(self, client: redis.Redis, prefix: str, retry_after: float = 1.0):
         self._client = client
+        self._kept = None if client is None else Connections(client.connection_pool)  # Commands
         self.prefix = prefix
         self.retry_after = retry_after
         # Whether pipelined and sent commands go packed by hand (Commands) or on redis-py's
@@ -211,8 +212,7 @@ class RedisStore:
         return error
 
     def _batch(self):
-        return Commands(self.client.connection_pool) if self.packed else Pipeline(
-            self.client, transaction=False)
+        return Commands(self._kept) if self.packed else Pipeline(self.client, transaction=False)
 
     def _take_later(self, batch) -> Event:
         """Queue what waits to be sent on ``batch``; returns the event that its senders

@@ -16,6 +16,7 @@ from ..data import reconnect
 from ..data.db import AUTOCOMMIT, db, on_postgres, reading
 from ..data.models import BoardState
 from . import views
+from .local_boards import LocalBoards
 from .ports import ports
 from .views import ALL, View
 
@@ -227,13 +228,13 @@ def _fetch(found, view: View, needed: int) -> Snapshot:
         gevent.sleep(wait / 20)  # another worker is building it: its result comes soon
 
 
-def may_reach_top(view: View, score: int) -> bool:
+def may_reach_top(view: View, score: int, boards: LocalBoards) -> bool:
     """Can a player now at ``score`` in ``view`` be on its board? Answered from the board
     this worker holds, without a query: scores only rise, so anyone below a held board's
     cut-off is below the current one. Equal scores count as inside (the tie-break may still
     place the player on it); a board this worker does not hold, or whose copy a notice has
-    overtaken (a player may have left it, lowering its cut-off), counts as reached."""
-    boards = ports().local
+    overtaken (a player may have left it, lowering its cut-off), counts as reached.
+    ``boards``: this worker's copies (ports().local)."""
     held = boards.get(view.key)
     return (held is None or not boards.is_current(view.key)
             or len(held.entries) < SNAPSHOT_SIZE or score >= held.entries[-1]["score"])
@@ -243,10 +244,10 @@ def views_moved(region, groups, score: int, window_scores: dict, now) -> list[Vi
     """The views a change of this player (score, name, place or visibility) may alter the
     top of. ``window_scores`` maps windows to the player's score in them: the current ones,
     and any past ones the change shows in too (an admin hiding the player)."""
-    moved = []
+    moved, boards = [], ports().local
     windows = tuple(dict.fromkeys((None, *periods.windows_of(now), *window_scores)))
     for view in views.in_windows(region, tuple(groups), windows):
         in_view = window_scores.get(view.window, 0) if view.window else score
-        if in_view > 0 and may_reach_top(view, in_view):
+        if in_view > 0 and may_reach_top(view, in_view, boards):
             moved.append(view)
     return moved

@@ -227,12 +227,13 @@ class Body:
         """The request's body, checked: 415 if it is not JSON, 413 past MAX_CONTENT_LENGTH,
         400 for anything else this body does not allow (fields such as ``score``, other
         types), with the field's own message where it has one."""
-        if not request.is_json:
+        asked = request._get_current_object()  # one look-up through the proxy, not two
+        if not asked.is_json:
             raise ApiError(415)
         # 413 past MAX_CONTENT_LENGTH, with or without Content-Length; the parse is cached, so
         # a token looked up in the body (auth.py) costs no second one. None: not JSON, or
         # JSON nothing here could use (StrictJSON).
-        body = request.get_json(silent=True)
+        body = asked.get_json(silent=True)
         if not isinstance(body, dict):
             raise BadRequest()
         if len(body) < self.least:

@@ -72,5 +72,11 @@ JWKS_FETCHES = Counter(
     "answer holding no usable signing key).", ["outcome"], registry=REGISTRY)
 
 
+_UPDATE_SERIES = {}  # outcome -> its series: a label look-up costs more than the count
+
+
 def count_update(outcome: str) -> None:
-    SCORE_UPDATES.labels(outcome).inc()
+    series = _UPDATE_SERIES.get(outcome)
+    if series is None:
+        series = _UPDATE_SERIES[outcome] = SCORE_UPDATES.labels(outcome)
+    series.inc()

@@ -39,11 +39,14 @@ def authenticate(locations=None) -> dict:
     says where else to look) and return its claims. A token the app accepted before is only
     checked for expiry and revocation again (tokens.TokenMemory); within one request, a
     second call for the same places (a view's, after a hook's) answers what the first did."""
-    places = locations or _token_places()
-    verified = g.get("verified_token")
+    # The request and g, each looked up through its proxy once: every look-up through a
+    # proxy measured at about 10 k instructions (docs/PERFORMANCE.md, tenth round).
+    asked, kept = request._get_current_object(), g._get_current_object()
+    places = locations or _token_places(asked)
+    verified = kept.get("verified_token")
     if verified is not None and verified[0] == places:
         return verified[1]
-    token = _presented_token(places)
+    token = _presented_token(asked, places)
     if token is None:
         # Any other shape, or no token, is Flask-JWT-Extended's to read, and to refuse.
         # Revocation is asked below, once the claims are known to be usable: the look-up
@@ -53,51 +56,53 @@ def authenticate(locations=None) -> dict:
         tokens.check_claims(claims)
     else:
         claims = state.current().tokens.claims(token)
-    if _is_blocked(claims):
+    # A write's gate asks Redis about the token with its counts, in one round trip (gate.py),
+    # and it is not verified until the gate has asked.
+    at_gate = kept.get("revocation_at_gate")
+    if not at_gate and _is_blocked(claims):
         raise ApiError(401, REVOKED)
-    if not g.get("revocation_at_gate"):  # else not verified until the gate has asked
-        g.verified_token = (places, claims)
+    if not at_gate:
+        kept.verified_token = (places, claims)
     return claims
 
 
 def _is_blocked(claims: dict) -> bool:
     # A token without jti is named by no revocation (README, "Tokens and revocation").
     jti = claims.get("jti")
-    # A write's gate asks Redis about the token with its counts, in one round trip (gate.py).
-    return jti is not None and not g.get("revocation_at_gate") and is_revoked(jti)
+    return jti is not None and is_revoked(jti)
 
 
-def _presented_token(places) -> str | None:
-    """The token Flask-JWT-Extended would read from this request, where it is plainly
-    there, looking in ``places`` in order as the library does: a header of just
+def _presented_token(asked, places) -> str | None:
+    """The token Flask-JWT-Extended would read from the request ``asked``, where it is
+    plainly there, looking in ``places`` in order as the library does: a header of just
     ``Bearer <token>``, the body's ``authToken`` or the ``scoreboard_token`` cookie. None
     for any other shape, or no token, which the library reads or refuses itself."""
     for place in places:
         if place == "headers":
-            header = request.headers.get(HEADER, "").strip()
+            header = asked.headers.get(HEADER, "").strip()
             if header:
                 match = BEARER.fullmatch(header)
                 return match[1] if match else None
         elif place == "json":
-            body = request.get_json(silent=True)
+            body = asked.get_json(silent=True)
             token = body.get(JSON_KEY) if isinstance(body, dict) else None
             if token:
                 return token if isinstance(token, str) else None
         elif place == "cookies":
-            token = request.cookies.get(COOKIE)
+            token = asked.cookies.get(COOKIE)
             if token:
                 # A cookie on a write must come with a CSRF token, which the library checks;
                 # the streams that read cookies are GETs.
-                return token if request.method == "GET" else None
+                return token if asked.method == "GET" else None
     return None
 
 
-def _token_places() -> list[str]:
+def _token_places(asked) -> list[str]:
     """Where a request's token may be: the header, else the body's ``authToken`` if the body
     is a JSON object. Flask-JWT-Extended looks the field up in whatever JSON it finds (when
     the header is absent or malformed), and a list or a number for a body failed there with
     a 500. Flask caches the parse, so the view's own read of the body costs no second one."""
-    return TOKEN_PLACES if isinstance(request.get_json(silent=True), dict) else ["headers"]
+    return TOKEN_PLACES if isinstance(asked.get_json(silent=True), dict) else ["headers"]
 
 
 def authenticate_admin() -> dict:

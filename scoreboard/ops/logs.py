@@ -19,8 +19,10 @@ def request_id(given: str) -> str:
     return given if REQUEST_ID.fullmatch(given) else os.urandom(16).hex()
 
 
-def current_request_id() -> str | None:
-    """The id of the request being handled, if any."""
+def current_request_id(asked=None) -> str | None:
+    """The id of the request being handled (``asked``, when the caller holds it), if any."""
+    if asked is not None:
+        return asked.environ.get(ENVIRON_KEY)
     return request.environ.get(ENVIRON_KEY) if has_request_context() else None
 
 

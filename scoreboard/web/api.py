@@ -147,16 +147,18 @@ def _update_score() -> int:
 
 
 def _attempt(user_id: str, body: dict) -> scoring.Attempt:
+    asked = request._get_current_object()  # one look-up through the proxy (auth.authenticate)
     return scoring.Attempt(user_id=user_id, ticket_id=body["actionId"],
-                           request_id=logs.current_request_id(),
-                           client_ip=client_address(), named_user=body["userId"])
+                           request_id=logs.current_request_id(asked),
+                           client_ip=client_address(asked), named_user=body["userId"])
 
 
-def client_address() -> str | None:
+def client_address(asked=None) -> str | None:
     """The client's address, as the audit log keeps it. Behind PROXY_HOPS proxies it is the
     one X-Forwarded-For names, which a client writes itself when it passes fewer proxies
-    than configured: 400 for one that is no address, before anything is written."""
-    address = request.remote_addr
+    than configured: 400 for one that is no address, before anything is written.
+    ``asked``: the request, when the caller holds it already."""
+    address = (asked or request).remote_addr
     if current_app.config["PROXY_HOPS"] and not ADDRESS.fullmatch(address or ""):
         raise BadRequest("X-Forwarded-For must end with the client's IP address.")
     return address

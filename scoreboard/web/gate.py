@@ -107,9 +107,10 @@ class Gate:
     def pass_gate(self, setting: str) -> dict:
         """Authenticate a write and pass its gate: 401 for a bad or revoked token, 429 for an
         address or a player over its limit (PlayerOverLimit, for the caller to audit)."""
-        g.revocation_at_gate = True  # auth's own blocklist look-up is left to the count below
+        kept = g._get_current_object()  # one look-up through the proxy (auth.authenticate)
+        kept.revocation_at_gate = True  # auth's own blocklist look-up is left to the count below
         claims = auth.authenticate()
-        g.gated = True
+        kept.gated = True
         counters = [("RATELIMIT_IP", f"ip:{request.remote_addr}"),
                     (setting, f"{setting.lower()}:{claims['sub']}")]
         jti = claims.get("jti")  # checked by authenticate; None names no revocation

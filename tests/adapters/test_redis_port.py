@@ -4,6 +4,7 @@ pipeline), and the boundary that lets a cluster implementation plug in: nothing 
 implementation knows redis-py."""
 
 import ast
+import time
 import uuid
 from pathlib import Path
 
@@ -175,6 +176,52 @@ def test_a_subscription_whose_redis_goes_away_raises_store_unavailable(own_redis
     with pytest.raises(StoreUnavailable):
         store.subscribe([store.key("c")], timeout=5)
     store.close()
+
+
+def batch_connection(store) -> int:
+    """The id Redis gives the connection that a batch packed by hand goes on."""
+    return store.pipelined(lambda batch: batch.command("CLIENT", "ID"))[0]
+
+
+def test_batches_packed_by_hand_keep_a_connection_aside_and_make_it_again_once_cut(store):
+    kept = batch_connection(store)
+    assert [batch_connection(store) for _ in range(3)] == [kept] * 3
+    # The single commands go on the pool's other connections.
+    assert store.command("CLIENT", "ID") != kept
+    store.command("CLIENT", "KILL", "ID", kept)  # as an idle timeout would
+    deadline = time.monotonic() + 5
+    while kept in clients(store) and time.monotonic() < deadline:
+        gevent.sleep(0.01)
+    again = batch_connection(store)  # found closed before it was used, and connected anew
+    assert again != kept
+    assert batch_connection(store) == again
+
+
+def clients(store) -> list[int]:
+    """The ids of the connections Redis holds now."""
+    listed = store.command("CLIENT", "LIST").decode().splitlines()
+    return [int(line.split()[0].removeprefix("id=")) for line in listed]
+
+
+def test_a_closed_store_lets_go_of_the_connections_its_batches_kept(store, redis_url):
+    closed = make_store(redis_url)
+    kept = batch_connection(closed)
+    closed.close()
+    assert kept not in clients(store)
+
+
+def test_a_small_pool_keeps_no_connection_aside_from_its_other_users(redis_url):
+    """A pool of two keeps none: a subscription holds one, the commands need the other."""
+    settings = config.from_env({"REDIS_URL": redis_url})
+    store = RedisStore.on_pool(connection_pool(settings, 2), "test:port:", RETRY_AFTER)
+    subscription = store.subscribe([store.key("c")], timeout=5)
+    try:
+        batch_connection(store)
+        assert store.command("PING") is True
+        assert batch_connection(store) > 0
+    finally:
+        subscription.close()
+        store.close()
 
 
 def test_only_the_implementation_knows_redis_py():
