@@ -85,7 +85,7 @@ def database_url():
     """A new database for this run, migrated once, dropped at the end."""
     name = f"scoreboard_test_{os.getpid()}"
     try:
-        url = create_database(name)
+        url = create_database(name, durable=False)
     except psycopg2.OperationalError as exc:
         service_missing(f"PostgreSQL at {ADMIN_DB_URL}", exc)
     app = create_app(base_config(url, None))
