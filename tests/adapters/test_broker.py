@@ -6,7 +6,6 @@ their own, and a write on many shards sends one."""
 
 import gevent
 import pytest
-import redis
 
 from scoreboard import adapters
 from scoreboard.adapters.broker import RedisBroker
@@ -21,14 +20,18 @@ END = "end"
 def setting(request, make_app):
     """(the broker of an app whose store behaves as in a gevent worker, a client of each of
     its Redis primaries)."""
-    app = make_app(request.param)
-    found = adapters.of(app)
-    found.store.deferred = True  # concurrent writes share a batch, as in a gevent worker
     if request.param == "cluster":
+        app = make_app("cluster")
         cluster = request.getfixturevalue("redis_cluster")
         primaries = [cluster.node(port) for port in cluster.primary_ports()]
     else:
-        primaries = [redis.Redis.from_url(request.getfixturevalue("redis_url"))]
+        # A redis-server of the test's own: the run's shared one also serves the other
+        # processes of the run (and their servers), whose publishes would count here.
+        own = request.getfixturevalue("own_redis")
+        app = make_app("postgres", REDIS_URL=own.url)
+        primaries = [own.client()]
+    found = adapters.of(app)
+    found.store.deferred = True  # concurrent writes share a batch, as in a gevent worker
     return found.broker, primaries
 
 
