@@ -85,7 +85,7 @@ def database_url():
     """A new database for this run, migrated once, dropped at the end."""
     name = f"scoreboard_test_{os.getpid()}"
     try:
-        url = create_database(name)
+        url = create_database(name, durable=False)
     except psycopg2.OperationalError as exc:
         service_missing(f"PostgreSQL at {ADMIN_DB_URL}", exc)
     app = create_app(base_config(url, None))
@@ -127,8 +127,15 @@ def base_config(database_url, redis_url, **overrides) -> dict:
 
 
 def reset_postgres(app):
+    """Empty the run's database for the next test, in one transaction. DELETE, children
+    before parents, rather than TRUNCATE, which makes new files for every table, index and
+    partition (a quarter of a second a test, against a hundredth); the lock first, as
+    TRUNCATE takes it, so that a write a killed server left in flight ends before."""
     with app.app_context():
-        db.session.execute(text(f"TRUNCATE {', '.join(TABLES)} CASCADE"))
+        db.session.execute(text(f"LOCK TABLE {', '.join(TABLES)} IN EXCLUSIVE MODE"))
+        for table in reversed(db.metadata.sorted_tables):
+            if table.name in TABLES:
+                db.session.execute(table.delete())
         db.session.execute(text("UPDATE board_state SET version = 0"))
         db.session.execute(text("SELECT setval('board_version', 0)"))
         db.session.commit()

@@ -26,7 +26,7 @@ def empty_database(backend, tmp_path, request):
         return
     request.getfixturevalue("database_url")  # fails or skips when PostgreSQL is missing
     name = f"scoreboard_migrate_{uuid.uuid4().hex[:8]}"
-    yield create_database(name)
+    yield create_database(name, durable=False)
     drop_database(name)
 
 

@@ -67,7 +67,7 @@ def database_before(request):
     """A database at 0015 with the rows of a while of play."""
     request.getfixturevalue("database_url")  # fails or skips when PostgreSQL is missing
     name = f"scoreboard_before_{uuid.uuid4().hex[:8]}"
-    url = create_database(name)
+    url = create_database(name, durable=False)
     try:
         app = at_the_release_before(url)
         load(url)
@@ -182,7 +182,7 @@ def database_before_0019(request):
     """A database at 0018: the release before the tickets' ids held their moment."""
     request.getfixturevalue("database_url")  # fails or skips when PostgreSQL is missing
     name = f"scoreboard_before_0019_{uuid.uuid4().hex[:8]}"
-    url = create_database(name)
+    url = create_database(name, durable=False)
     try:
         yield at_the_release_before(url, "0018"), url
     finally:

@@ -39,7 +39,7 @@ def days(request):
     at noon of each: its URL and the partitions' starts."""
     request.getfixturevalue("database_url")  # fails or skips when PostgreSQL is missing
     name = f"scoreboard_pruning_{uuid.uuid4().hex[:8]}"
-    url = create_database(name)
+    url = create_database(name, durable=False)
     try:
         app = create_app(base_config(url, None))
         with app.app_context():

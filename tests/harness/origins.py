@@ -35,7 +35,8 @@ def second_origin(files: dict[str, str]):
 
     port = free_port()
     server = ThreadingHTTPServer(("127.0.0.1", port), Handler)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread = threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.02},
+                              daemon=True)  # shutdown() waits for its next poll (0.5 s by default)
     thread.start()
     try:
         yield f"http://localhost:{port}"

@@ -43,7 +43,7 @@ REASON = 'took back: "twice", a back\\slash, a comma; déjà vu ✓'
 def template(request):
     request.getfixturevalue("database_url")  # fails or skips when PostgreSQL is missing
     name = f"scoreboard_archive_{uuid.uuid4().hex[:8]}"
-    app = create_app(base_config(create_database(name), None))
+    app = create_app(base_config(create_database(name, durable=False), None))
     with app.app_context():
         upgrade()
         actions.seed_catalog()
@@ -56,7 +56,7 @@ def template(request):
 def make(template):
     """Apps on a database of the test's own (``make(**config)``), the clock at THU."""
     name = f"{template}_{uuid.uuid4().hex[:6]}"
-    url = create_database(name, template=template)
+    url = create_database(name, template=template, durable=False)
     made = []
 
     def build(**config):

@@ -32,7 +32,7 @@ AHEAD = 3
 def own_database(request):
     request.getfixturevalue("database_url")  # fails or skips when PostgreSQL is missing
     name = f"scoreboard_upkeep_{uuid.uuid4().hex[:8]}"
-    url = create_database(name)
+    url = create_database(name, durable=False)
     try:
         app = create_app(base_config(url, None))
         with app.app_context():
