@@ -129,8 +129,9 @@ def base_config(database_url, redis_url, **overrides) -> dict:
 def reset_postgres(app):
     """Empty the run's database for the next test, in one transaction. DELETE, children
     before parents, rather than TRUNCATE, which makes new files for every table, index and
-    partition (a quarter of a second a test, against a hundredth); the lock first, as
-    TRUNCATE takes it, so that a write a killed server left in flight ends before."""
+    partition (a quarter of a second a test, against a hundredth). The tables are locked
+    first against writes (EXCLUSIVE; TRUNCATE's own lock would also stop reads), so that a
+    write a killed server left in flight ends before, as it would before TRUNCATE."""
     with app.app_context():
         db.session.execute(text(f"LOCK TABLE {', '.join(TABLES)} IN EXCLUSIVE MODE"))
         for table in reversed(db.metadata.sorted_tables):

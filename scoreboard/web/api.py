@@ -158,7 +158,7 @@ def client_address(asked=None) -> str | None:
     one X-Forwarded-For names, which a client writes itself when it passes fewer proxies
     than configured: 400 for one that is no address, before anything is written.
     ``asked``: the request, when the caller holds it already."""
-    address = (asked or request).remote_addr
+    address = (request if asked is None else asked).remote_addr
     if current_app.config["PROXY_HOPS"] and not ADDRESS.fullmatch(address or ""):
         raise BadRequest("X-Forwarded-For must end with the client's IP address.")
     return address
