@@ -34,8 +34,9 @@ demo: $(VENV)/.installed
 # Three processes (pytest-xdist) on two cores: the tests wait on servers, browsers and
 # clusters starting as much as they compute, and a third process fills those waits (the
 # whole of `make test` took 5 min 24 s with three, 6 min 45 s with two, on this project's
-# 2-core machine). One that runs out of tests takes some of another's (worksteal), so the
-# long browser files do not finish alone. TEST_WORKERS=0 runs in this process alone.
+# 2-core machine). With three the machine is busy (4 % idle), so a fourth would not help.
+# One that runs out of tests takes some of another's (worksteal), so the long browser files
+# do not finish alone. TEST_WORKERS=0 runs in this process alone.
 # schemathesis's items share one node id (its plugin on pytest 9), which xdist cannot tell
 # apart, so its file runs in a process of its own (exit status 5: PYTEST_ARGS selected none
 # of its tests), beside the others rather than after them: the suite waits on servers and
