@@ -7,10 +7,11 @@ import struct
 import threading
 
 import pytest
+from sqlalchemy import text
 from sqlalchemy.exc import OperationalError
 
 from scoreboard import create_app
-from scoreboard.data.db import autocommit_row
+from scoreboard.data.db import autocommit_row, db
 
 from ..conftest import base_config
 
@@ -75,3 +76,16 @@ def test_a_connection_cut_as_it_is_set_up_is_sqlalchemys_error_and_retried(cutti
         autocommit_row("SELECT 1", {})
     # An OperationalError is a 503 (web/replies.py); invalidated, the view runs once more.
     assert raised.value.connection_invalidated
+
+
+def test_the_write_bind_keeps_one_plan_for_each_of_the_procedures_statements(database_url):
+    """The procedure's statements over the partitioned tickets are planned once per
+    connection (data/__init__.py _generic_plans: PostgreSQL would plan them afresh at every
+    call), and the ORM's statements keep PostgreSQL's default."""
+    app = create_app(base_config(database_url, None))
+    with app.app_context():
+        assert autocommit_row("SHOW plan_cache_mode", {}) == ("force_generic_plan",)
+        assert db.session.execute(text("SHOW plan_cache_mode")).scalar() == "auto"
+        db.session.rollback()
+        for engine in db.engines.values():
+            engine.dispose()
