@@ -79,6 +79,8 @@ def _generic_plans(options: dict) -> dict:
     leaves those partitions out as it starts instead, with the same rows. It does lock
     every partition of the table as it starts, which costs less than planning: with the
     partitions of 30 days ahead it still saved 50 µs a call."""
-    connect = options["connect_args"]
+    connect = options.get("connect_args", {})  # options configured may have none
+    given = connect.get("options")
+    generic = "-c plan_cache_mode=force_generic_plan"
     return {**options, "connect_args": {
-        **connect, "options": connect["options"] + " -c plan_cache_mode=force_generic_plan"}}
+        **connect, "options": f"{given} {generic}" if given else generic}}

@@ -78,11 +78,15 @@ def test_a_connection_cut_as_it_is_set_up_is_sqlalchemys_error_and_retried(cutti
     assert raised.value.connection_invalidated
 
 
-def test_the_write_bind_keeps_one_plan_for_each_of_the_procedures_statements(database_url):
+@pytest.mark.parametrize("configured", [None, {}], ids=["default", "options-configured"])
+def test_the_write_bind_keeps_one_plan_for_each_of_the_procedures_statements(
+        database_url, configured):
     """The procedure's statements over the partitioned tickets are planned once per
     connection (data/__init__.py _generic_plans: PostgreSQL would plan them afresh at every
-    call), and the ORM's statements keep PostgreSQL's default."""
-    app = create_app(base_config(database_url, None))
+    call), and the ORM's statements keep PostgreSQL's default; also where the deployment
+    configures engine options of its own, without connection arguments."""
+    overrides = {} if configured is None else {"SQLALCHEMY_ENGINE_OPTIONS": configured}
+    app = create_app(base_config(database_url, None, **overrides))
     with app.app_context():
         assert autocommit_row("SHOW plan_cache_mode", {}) == ("force_generic_plan",)
         assert db.session.execute(text("SHOW plan_cache_mode")).scalar() == "auto"
