@@ -2,9 +2,7 @@
 PostgreSQL runs must be exactly their rendering, and the one function they lean on must
 compute the same on both backends."""
 
-import importlib.util
 from datetime import datetime
-from pathlib import Path
 
 import pytest
 from sqlalchemy import text
@@ -13,18 +11,7 @@ from scoreboard.data import rules
 from scoreboard.data.db import db
 from scoreboard.play import scoring
 
-VERSIONS = Path(__file__).resolve().parents[2] / "migrations" / "versions"
-
-
-def newest_migration_with(name: str):
-    """The latest migration module that defines ``name``."""
-    for path in sorted(VERSIONS.glob("[0-9]*.py"), reverse=True):
-        spec = importlib.util.spec_from_file_location(path.stem, path)
-        module = importlib.util.module_from_spec(spec)
-        spec.loader.exec_module(module)
-        if hasattr(module, name):
-            return module
-    raise AssertionError(f"no migration defines {name}")
+from ..harness.databases import newest_migration_with
 
 
 def test_the_procedure_in_the_newest_migration_is_the_rules_rendered():

@@ -1,12 +1,27 @@
 """PostgreSQL databases of a test run's (or a benchmark's) own."""
 
+import importlib.util
 import os
 from contextlib import contextmanager
+from pathlib import Path
 
 import psycopg2
 from psycopg2.extensions import STATUS_READY
 
 ADMIN_DB_URL = os.environ.get("TEST_DATABASE_URL", "postgresql://postgres@127.0.0.1:5432/postgres")
+MIGRATIONS = Path(__file__).resolve().parents[2] / "migrations" / "versions"
+
+
+def newest_migration_with(name: str):
+    """The latest migration module that defines ``name``: a text it holds, rendered from
+    the code when it was written, which the code must still render."""
+    for path in sorted(MIGRATIONS.glob("[0-9]*.py"), reverse=True):
+        spec = importlib.util.spec_from_file_location(path.stem, path)
+        module = importlib.util.module_from_spec(spec)
+        spec.loader.exec_module(module)
+        if hasattr(module, name):
+            return module
+    raise AssertionError(f"no migration defines {name}")
 
 
 def _admin(statement: str) -> None:
