@@ -34,8 +34,13 @@ class Connections:
     hooks): 116 k instructions of an update's two batches, 6 % (bench/update_cost.py). They
     stay the pool's: taken from it, within its bound, closed by its ``disconnect``. At most
     two, and no more than a quarter of the pool, wait here; any more go back to it, so its
-    other users (single commands, the subscription) keep the rest. A kept connection is
-    polled before use, as the pool polls one: Redis may have closed it meanwhile."""
+    other users (single commands, the subscription) keep the rest.
+
+    A kept connection is not polled before use, as the pool polls one (``can_read``): under
+    gevent that poll is a turn of the hub, 6 % of an update's worker time (docs/
+    PERFORMANCE.md, thirteenth round), and it only narrows the window in which Redis may
+    close the connection. A batch whose kept connection Redis closed meanwhile fails before
+    anything of it is read, and goes once more on a new one (``Commands.execute``)."""
 
     KEEP = 2
 
@@ -44,18 +49,11 @@ class Connections:
         self.keep = min(self.KEEP, pool.max_connections // 4)
         self.idle = []
 
-    def take(self):
+    def take(self) -> tuple:
+        """A connection, and whether it was kept here (so not polled)."""
         if not self.idle:
-            return self.pool.get_connection()
-        connection = self.idle.pop()
-        if connection.is_connected:  # else its next send connects, as after a failure
-            try:  # as the pool asks: did Redis close it, or leave it unread, meanwhile?
-                stale = connection.can_read()
-            except (redis.ConnectionError, OSError):
-                stale = True
-            if stale:
-                connection.disconnect()  # its next send connects anew
-        return connection
+            return self.pool.get_connection(), False
+        return self.idle.pop(), True
 
     def give(self, connection) -> None:
         if len(self.idle) < self.keep and not connection.should_reconnect():
@@ -91,27 +89,44 @@ class Commands(Queued):
         self.packed.append(b"".join(parts))
 
     def execute(self) -> list:
-        """A dropped connection is retried as redis-py's own pipeline retries it."""
+        """A dropped connection is retried as redis-py's own pipeline retries it; and a kept
+        one that Redis closed while it waited, once, on a new connection."""
         if not self.packed:
             return []
-        connection = self.connections.take()
+        connection, kept = self.connections.take()
         try:
             return connection.retry.call_with_retry(
-                lambda: self._round_trip(connection), lambda error: connection.disconnect())
+                lambda: self._round_trip(connection, kept),
+                lambda error: connection.disconnect())
         finally:
             self.connections.give(connection)
 
-    def _round_trip(self, connection) -> list:
-        self.send(connection)
-        return list(self.replies(connection))
+    def _round_trip(self, connection, kept: bool = False) -> list:
+        try:
+            self.send(connection)
+            first = self._first_reply(connection)
+        except redis.ConnectionError:
+            if not kept:
+                raise
+            # Closed while it waited: the send failed, or the first reply was the end of the
+            # stream, so Redis read none of the batch, and it goes again. (Unless Redis
+            # closed it between running the batch and answering, which redis-py's own
+            # retry of a pipeline also takes as nothing having run.)
+            connection.disconnect()
+            self.send(connection)
+            first = self._first_reply(connection)
+        return [first, *self.replies(connection, len(self.packed) - 1)]
+
+    def _first_reply(self, connection):
+        return next(self.replies(connection, 1))
 
     def send(self, connection) -> None:
         connection.send_packed_command([b"".join(self.packed)])
 
-    def replies(self, connection):
-        """The replies to what ``send`` sent, each as it is read: every one is read, so the
-        connection stays in step."""
-        for _ in self.packed:
+    def replies(self, connection, count: int | None = None):
+        """The replies to what ``send`` sent (or the next ``count`` of them), each as it is
+        read: every one is read, so the connection stays in step."""
+        for _ in range(len(self.packed) if count is None else count):
             try:
                 yield connection.read_response()
             except redis.ResponseError as error:
@@ -194,7 +209,9 @@ class ClusterCommands(Queued):
         try:
             for batch, positions in nodes:
                 try:
-                    connection = batch.connections.take()
+                    # A kept connection Redis closed fails here, or at its first reply:
+                    # its commands then go on redis-py's cluster pipeline, as below.
+                    connection, _ = batch.connections.take()
                     held.append((batch, connection))
                     batch.send(connection)
                     sent.append((batch, positions, connection))

@@ -192,8 +192,12 @@ def test_batches_packed_by_hand_keep_a_connection_aside_and_make_it_again_once_c
     deadline = time.monotonic() + 5
     while kept in clients(store) and time.monotonic() < deadline:
         gevent.sleep(0.01)
-    again = batch_connection(store)  # found closed before it was used, and connected anew
+    # Not polled before use: the batch finds it closed, and goes once on a new connection.
+    key = store.key("kept")
+    again, count = store.pipelined(lambda batch: (batch.command("CLIENT", "ID"),
+                                                   batch.command("INCR", key)))
     assert again != kept
+    assert count == 1
     assert batch_connection(store) == again
 
 
