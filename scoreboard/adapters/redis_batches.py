@@ -37,7 +37,7 @@ class Connections:
     other users (single commands, the subscription) keep the rest.
 
     A kept connection is not polled before use, as the pool polls one (``can_read``): under
-    gevent that poll is a turn of the hub, 6 % of an update's worker time (docs/
+    gevent that poll is a turn of the hub, 6 % of an update's worker samples (docs/
     PERFORMANCE.md, thirteenth round), and it only narrows the window in which Redis may
     close the connection. A batch whose kept connection Redis closed meanwhile fails before
     anything of it is read, and goes once more on a new one (``Commands.execute``)."""
