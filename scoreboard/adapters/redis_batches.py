@@ -113,8 +113,7 @@ class Commands(Queued):
             # closed it between running the batch and answering, which redis-py's own
             # retry of a pipeline also takes as nothing having run.)
             connection.disconnect()
-            self.send(connection)
-            first = self._first_reply(connection)
+            return self._round_trip(connection)
         return [first, *self.replies(connection, len(self.packed) - 1)]
 
     def _first_reply(self, connection):
