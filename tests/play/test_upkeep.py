@@ -167,6 +167,10 @@ def test_one_instance_at_a_time_does_the_upkeep(upkept, own_database):
             cur.execute("SELECT pg_try_advisory_lock(%s)", (partitions.CLUSTER_LOCK,))
         busy = "another instance is maintaining the partitions: nothing done here"
         assert maintain(app) == [busy]
+        # The other instance is done, and says so: a closed session's lock is let go only
+        # once its backend has ended, which a busy machine may delay.
+        with other.cursor() as cur:
+            cur.execute("SELECT pg_advisory_unlock(%s)", (partitions.CLUSTER_LOCK,))
     finally:
         other.close()
     assert len(created(maintain(app))) == 2 * (AHEAD + 1)
