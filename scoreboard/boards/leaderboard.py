@@ -13,7 +13,7 @@ from sqlalchemy import select, text, update
 from ..adapters.redis_port import StoreUnavailable
 from ..core import order, periods
 from ..data import reconnect
-from ..data.db import AUTOCOMMIT, db, on_postgres, reading
+from ..data.db import autocommit_row, db, on_postgres, reading
 from ..data.models import BoardState
 from . import views
 from .local_boards import LocalBoards
@@ -113,8 +113,7 @@ def next_version() -> int:
 
 
 def _take_version() -> int:
-    with db.engines[AUTOCOMMIT].connect() as connection:
-        return connection.execute(text("SELECT nextval('board_version')")).scalar_one()
+    return autocommit_row("SELECT nextval('board_version')", {})[0]
 
 
 def refresh_cache(view: View = ALL) -> Snapshot:

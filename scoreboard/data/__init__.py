@@ -11,7 +11,7 @@ from sqlalchemy import event
 import config as settings
 
 from . import partitions, reconnect, rules
-from .db import AUTOCOMMIT, db, migrate
+from .db import AUTOCOMMIT, Autocommit, db, migrate
 
 __all__ = ["configure", "db", "init_app"]
 
@@ -44,6 +44,8 @@ def init_app(app: Flask, migrations: str) -> None:
         for engine in db.engines.values():
             if engine.dialect.name == "sqlite":
                 event.listen(engine, "connect", _sqlite_functions)
+        if AUTOCOMMIT in db.engines:
+            app.extensions[AUTOCOMMIT] = Autocommit(db.engines[AUTOCOMMIT])
 
 
 def _sqlite_functions(connection, _record) -> None:
