@@ -34,7 +34,8 @@ SCORE_UPDATES = Counter(
     "scoreboard_score_updates", "Score update attempts, by outcome.", ["outcome"],
     registry=REGISTRY)
 DB_POOL_IN_USE = Gauge(
-    "scoreboard_db_pool_in_use", "Database connections checked out of the workers' pools.",
+    "scoreboard_db_pool_in_use", "Database connections of the workers' pools that a request "
+    "holds (one kept between a write's statements counts as back in its pool).",
     multiprocess_mode="livesum", registry=REGISTRY)
 # Measured by whichever worker answers the scrape: the newest reading is the one to report.
 REDIS_UP = Gauge(
