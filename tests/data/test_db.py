@@ -194,8 +194,8 @@ def test_a_statement_stopped_midway_leaves_its_connection_to_the_pool(make_app):
         with app.app_context():
             (idle,) = autocommit_row(BACKEND, {})
             running = gevent.spawn(sleeping)
-            wait_for(lambda: gevent.sleep(0.05) or activity(idle) == "active",
-                     "the statement to run")
+            gevent.idle()  # it runs until its statement waits on the server
+            wait_for(lambda: activity(idle) == "active", "the statement to run")
             running.kill()
             assert app.extensions[AUTOCOMMIT].idle == []
             assert autocommit_row("SELECT 1", {}) == (1,)
