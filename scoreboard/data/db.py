@@ -66,10 +66,10 @@ class Autocommit:
     docs/PERFORMANCE.md). Nor does it pass through the pool each time: a connection goes
     back to a list of idle ones here, and the next statement takes it from there, without
     the pool's checkout and return (its lock and queue, finalizer, reset and events), 3.6 %
-    of an update's instructions (docs/PERFORMANCE.md, fourteenth round). They remain the pool's, checked out of
-    it and within its bound; and one goes back to it whenever it has none left to hand
-    out, so that a statement waiting there does not wait while one is idle here.
-    ``DB_POOL_IN_USE`` counts the idle ones as back in the pool.
+    of an update's instructions (docs/PERFORMANCE.md, fourteenth round). They remain the
+    pool's, checked out of it and within its bound; and one goes back to it whenever it has
+    none left to hand out, so that a statement waiting there does not wait while one is
+    idle here. ``DB_POOL_IN_USE`` counts the idle ones as back in the pool.
 
     A dropped connection is handled as SQLAlchemy handles it for its own statements: the
     error is raised as the same DBAPIError, marked invalidated, and that connection and
